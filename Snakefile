@@ -1,0 +1,51 @@
+"""dsrbench workflow: simulate the dysts systems into zarr datasets.
+
+    snakemake --cores all                                   # default config.yaml
+    snakemake --cores all --configfile configs/full.yaml    # all 135 systems
+    snakemake --profile profiles/slurm --configfile configs/full.yaml
+
+The configuration is validated (dsrbench.config.load_config) before any job is planned;
+an invalid one stops here with a message naming the key and the fix.
+"""
+
+import os
+import shlex
+import sys
+
+from snakemake.exceptions import WorkflowError
+
+from dsrbench.config import ConfigError, expand as expand_jobs, job_config, load_config
+
+# The default config applies only when no --configfile is given; Snakemake would otherwise
+# merge config.yaml's dataset settings into those of the --configfile.
+if not workflow.overwrite_configfiles:
+    configfile: os.path.join(workflow.basedir, "config.yaml")
+
+try:
+    CFG = load_config(dict(config))
+except ConfigError as _exc:
+    _sources = [str(p) for p in workflow.overwrite_configfiles] or ["config.yaml"]
+    raise WorkflowError(
+        f"{_exc}\n(configuration read from {', '.join(_sources)} and --config overrides; "
+        "the keys are documented in workflow/schemas/config.schema.yaml)"
+    ) from None
+
+RESULTS = os.path.normpath(CFG["results_dir"])
+JOBS = expand_jobs(CFG)
+SYSTEMS = sorted({s for s, _ in JOBS})
+DATASETS = list(CFG["datasets"])
+
+# The CLI of the Python running Snakemake: works without an activated virtual environment.
+DSRBENCH = f"{shlex.quote(sys.executable)} -m dsrbench.cli"
+
+wildcard_constraints:
+    system="[A-Za-z0-9]+",
+    dataset="[A-Za-z0-9_]+",
+
+
+rule all:
+    input:
+        f"{RESULTS}/dataset_summary.csv",
+
+
+include: "workflow/rules/simulate.smk"

@@ -1,0 +1,320 @@
+"""Loading and validation of the workflow configuration.
+
+The schema is ``workflow/schemas/config.schema.yaml`` (JSON Schema, draft 2020-12).
+:func:`load_config` validates a YAML file or a dict (e.g. the ``config`` Snakemake
+assembled from ``--configfile`` and ``--config``), fills the defaults, checks the system
+names against the registry and raises :class:`ConfigError` with messages that name the
+offending key and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsrbench.systems import UnknownSystemError, resolve_systems
+
+__all__ = ["ConfigError", "SCHEMA_PATH", "expand", "job_config", "load_config", "load_schema"]
+
+#: Repository root (src layout: src/dsrbench/config.py -> parents[2]).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+#: Names people reach for, mapped to the key that means it (used in "did you mean").
+_ALIASES = {
+    "granularity": "pts_per_period",
+    "points_per_period": "pts_per_period",
+    "n_points": "length",
+    "n_steps": "length",
+    "transient": "burn_in",
+    "noise": "observation_noise",
+    "system": "systems",
+    "dataset": "datasets",
+    "tolerance": "rtol",
+}
+
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+class ConfigError(ValueError):
+    """Invalid workflow configuration; the message names the key and the fix."""
+
+
+def load_schema(schema: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Read the config JSON Schema (default: :data:`SCHEMA_PATH`)."""
+    path = Path(schema) if schema is not None else SCHEMA_PATH
+    if not path.is_file():
+        raise ConfigError(
+            f"config schema not found at {path}; pass schema=PATH to load_config "
+            "(dsrbench must be installed from a checkout: pip install -e .)"
+        )
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must contain a mapping of keys, got {data!r}")
+    return data
+
+
+def load_config(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    schema: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Load, validate and complete a configuration.
+
+    Args:
+        source: a YAML file path or an already parsed mapping (not modified).
+        schema: the schema as a path or mapping; default the repository's schema.
+
+    Returns:
+        A new dict with every default filled in. ``systems`` keeps its form ("all" or
+        the list given); use :func:`expand` for the jobs.
+
+    Raises:
+        ConfigError: naming the offending key path and what is allowed.
+    """
+    import jsonschema
+
+    where = ""
+    if isinstance(source, Mapping):
+        cfg = copy.deepcopy(dict(source))
+    else:
+        cfg = _read_yaml(Path(source))
+        where = f" (in {source})"
+    schema_dict = dict(schema) if isinstance(schema, Mapping) else load_schema(schema)
+
+    if isinstance(cfg.get("systems"), str) and cfg["systems"] != "all":
+        cfg["systems"] = [cfg["systems"]]  # `--config systems=Lorenz`
+    _normalize(cfg, schema_dict)
+    validator = jsonschema.Draft202012Validator(schema_dict)
+    errors = sorted(
+        validator.iter_errors(cfg), key=lambda e: (list(map(str, e.absolute_path)), e.validator)
+    )
+    if errors:
+        messages = _messages(errors)
+        system_error = _system_error(cfg.get("systems"))
+        if system_error:
+            messages.append(system_error)
+        if len(messages) == 1:
+            raise ConfigError(messages[0] + where)
+        raise ConfigError(
+            f"invalid configuration{where} ({len(messages)} problems):\n  - "
+            + "\n  - ".join(messages)
+        )
+    _fill_defaults(cfg, schema_dict)
+    system_error = _system_error(cfg["systems"])
+    if system_error:
+        raise ConfigError(system_error + where)
+    return cfg
+
+
+def expand(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """All (system, dataset setting name) jobs of a validated config."""
+    systems = resolve_systems(config["systems"])
+    return [(system, dataset) for system in systems for dataset in config["datasets"]]
+
+
+def job_config(config: Mapping[str, Any], system: str, dataset: str) -> dict[str, Any]:
+    """The part of a validated config that one (system, dataset) job needs.
+
+    A valid config in its own right (one system, one dataset setting, default
+    ``results_dir``), so that a job's parameters change only when its own setting does.
+    """
+    if dataset not in config["datasets"]:
+        raise ConfigError(
+            f"unknown dataset setting {dataset!r}; config key 'datasets' has: "
+            + ", ".join(config["datasets"])
+        )
+    return {
+        "systems": [system],
+        "seed": config["seed"],
+        "integration": copy.deepcopy(config["integration"]),
+        "datasets": {dataset: copy.deepcopy(config["datasets"][dataset])},
+    }
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _system_error(systems: Any) -> str | None:
+    """Registry complaint about ``systems`` (None if fine or not a list/str of names)."""
+    if (isinstance(systems, list) and all(isinstance(s, str) for s in systems)) or systems == "all":
+        try:
+            resolve_systems(systems)
+        except UnknownSystemError as exc:
+            return f"config key 'systems': {exc}"
+    return None
+
+
+def _messages(errors: list[Any]) -> list[str]:
+    """Translate errors; drop "missing key X" where an unknown key already suggests X."""
+    suggested: set[tuple[str, str]] = set()
+    for e in errors:
+        if e.validator == "additionalProperties":
+            valid = list(e.schema.get("properties", {}))
+            for extra in (k for k in e.instance if k not in valid):
+                for hint in _suggest(str(extra), valid):
+                    suggested.add((_key(e.absolute_path), hint))
+    out = []
+    for e in errors:
+        if e.validator == "required":
+            missing = [k for k in e.validator_value if k not in e.instance]
+            if all((_key(e.absolute_path), k) in suggested for k in missing):
+                continue
+        out.append(_translate(e))
+    return list(dict.fromkeys(out))
+
+
+def _key(path: Any) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    t = schema.get("type", [])
+    return [t] if isinstance(t, str) else list(t)
+
+
+def _normalize(instance: Any, schema: Mapping[str, Any]) -> None:
+    """Fix harmless spelling in place: numbers given as strings, enum case.
+
+    PyYAML reads ``1e-10`` (no dot) as a string, and dysts spells time scales
+    ``"Fourier"``/``"Lyapunov"``; both are accepted.
+    """
+    if not isinstance(instance, dict):
+        return
+    props = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    for key, value in list(instance.items()):
+        sub = props.get(key, extra if isinstance(extra, Mapping) else None)
+        if not isinstance(sub, Mapping):
+            continue
+        types = _types(sub)
+        if isinstance(value, str) and ("number" in types or "integer" in types):
+            try:
+                num = float(value)
+            except ValueError:
+                pass
+            else:
+                if "integer" in types and num.is_integer():
+                    instance[key] = int(num)
+                elif "number" in types:
+                    instance[key] = num
+        elif isinstance(value, str) and "enum" in sub:
+            lowered = {str(v).lower(): v for v in sub["enum"]}
+            if value not in sub["enum"] and value.lower() in lowered:
+                instance[key] = lowered[value.lower()]
+        elif isinstance(value, dict):
+            _normalize(value, sub)
+
+
+def _fill_defaults(instance: Any, schema: Mapping[str, Any]) -> None:
+    if not isinstance(instance, dict):
+        return
+    props = schema.get("properties", {})
+    for key, sub in props.items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, Mapping):
+        for key, value in instance.items():
+            if key not in props:
+                _fill_defaults(value, extra)
+
+
+def _suggest(key: str, valid: list[str]) -> list[str]:
+    out = []
+    alias = _ALIASES.get(key.lower())
+    if alias in valid:
+        out.append(alias)
+    lower = {v.lower(): v for v in valid}
+    for m in difflib.get_close_matches(key.lower(), list(lower), n=1, cutoff=0.6):
+        if lower[m] not in out:
+            out.append(lower[m])
+    return out[:1]
+
+
+def _translate(error: Any) -> str:
+    """One readable message for a jsonschema ValidationError."""
+    path = list(error.absolute_path)
+    key = _key(path)
+    where = f"config key '{key}'" if path else "config"
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    v = error.validator
+    inst = error.instance
+
+    if "propertyNames" in error.schema_path:
+        return (
+            f"dataset setting name {inst!r} under config key '{key}' may contain only "
+            "letters, digits and underscores"
+        )
+    if v == "additionalProperties":
+        valid = list(schema.get("properties", {}))
+        msgs = []
+        for extra in (k for k in inst if k not in valid):
+            full = _key([*path, extra])
+            hint = _suggest(str(extra), valid)
+            did = f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
+            msgs.append(f"unknown config key '{full}'{did}; valid keys: {', '.join(valid)}")
+        return "; ".join(msgs)
+    if v == "required":
+        missing = [k for k in error.validator_value if k not in inst]
+        keys = ", ".join(repr(k) for k in missing)
+        return f"{where} is missing required key{'s' if len(missing) > 1 else ''} {keys}"
+    if v == "type":
+        wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in _types(schema))
+        return f"{where} must be {wanted} (got {_got(inst)})"
+    bounds = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    if v in bounds:
+        return f"{where} must be {bounds[v]} {error.validator_value:g} (got {_got(inst)})"
+    if v == "enum":
+        choices = ", ".join(map(str, error.validator_value))
+        return f"{where} must be one of {choices} (got {_got(inst)})"
+    if v in ("minItems", "minProperties"):
+        return f"{where} must not be empty"
+    if v == "uniqueItems":
+        dupes = sorted({x for x in inst if inst.count(x) > 1}, key=str)
+        return f"{where} lists {', '.join(map(repr, dupes))} more than once"
+    if v in ("anyOf", "oneOf"):
+        import jsonschema.exceptions
+
+        # Prefer a specific complaint from the branch of the right type (e.g. duplicates).
+        specific = [c for c in error.context if c.validator not in ("type", "const", "enum")]
+        if specific:
+            return _translate(jsonschema.exceptions.best_match(specific))
+        if "x-error" in schema:
+            return f"{where} {schema['x-error']} (got {_got(inst)})"
+        if error.context:
+            return _translate(jsonschema.exceptions.best_match(error.context))
+    return f"{where}: {error.message}"

@@ -1,0 +1,429 @@
+"""Dataset I/O: the one place where dsrbench reads and writes trajectory stores.
+
+Each (system, dataset setting) pair is one zarr v3 store (a directory), written by
+:func:`write_dataset` and read back, validated and loaded into memory, by :func:`open_dataset`.
+
+Schema (version 1)
+------------------
+Dimensions: ``trajectory``, ``time``, ``dim`` (observed coordinates) and ``state`` (the raw
+state handed to the integrator; kept separate from ``dim`` because the two need not agree:
+for delay systems it is the 10-D delay embedding, of which only the first entry is used).
+
+Data variables
+    ``x(trajectory, time, dim)`` float64
+        Observed values, observation noise included when there is any. Coordinates are the
+        raw (post-processed, as dysts does by default) system coordinates, not standardised.
+    ``x_clean(trajectory, time, dim)`` float64
+        Noise-free values; present only when the observation noise is > 0.
+    ``split(trajectory)`` int8
+        0 = train, 1 = val, 2 = test, with CF attributes ``flag_values=[0, 1, 2]`` and
+        ``flag_meanings="train val test"``. An integer code, not a string coordinate,
+        because string coordinates are unreliable with zarr 3 + xarray (SPEC section 2).
+    ``t0(trajectory)`` float64
+        Absolute model time of each trajectory's first point (matters for non-autonomous
+        systems).
+    ``initial_condition(trajectory, state)`` float64
+        Raw (un-post-processed) state each trajectory was integrated from. For delay systems
+        the integrator starts from a constant history equal to its first entry.
+    ``train_mean(dim)``, ``train_std(dim)`` float64
+        Mean and standard deviation (ddof 0) of ``x`` over the training split (all its
+        trajectories and times), for standardisation and metric scales.
+
+Coordinate
+    ``time(time)`` float64: time since each trajectory's start, in model time units
+    (every trajectory shares the grid).
+
+Attributes (plain JSON values; nested dicts are stored as JSON objects and come back as dicts)
+    ``system`` (dysts name), ``dataset`` (setting name), ``dsrbench_schema_version`` (1),
+    ``system_metadata`` (dysts metadata of the system), ``generation`` (settings that
+    produced the data), ``provenance`` (:func:`dsrbench.provenance.provenance`),
+    ``config_hash`` and ``dsrbench_complete`` (``True``, written last).
+
+Stores are written to a temporary sibling ``<path>.tmp-<random>`` whose group attribute
+``dsrbench_complete`` is set after every array, then renamed onto ``<path>``; a store missing
+the marker, a missing chunk or a left-over temporary directory is reported as a partial write.
+Consolidated metadata is not used (it is not part of the zarr v3 spec and warns).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+from zarr.codecs import ZstdCodec
+
+from dsrbench.provenance import canonical_json
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "SPLITS",
+    "DatasetError",
+    "write_dataset",
+    "open_dataset",
+    "split_of",
+    "write_predictions",
+    "open_predictions",
+]
+
+SCHEMA_VERSION = 1
+SCHEMA_ATTR = "dsrbench_schema_version"
+COMPLETE_ATTR = "dsrbench_complete"
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+SPLIT_CODES: dict[str, int] = {name: code for code, name in enumerate(SPLITS)}
+ZSTD_LEVEL = 3
+
+#: variable -> (dims, dtype); ``x_clean`` is optional.
+VARIABLES: dict[str, tuple[tuple[str, ...], np.dtype]] = {
+    "x": (("trajectory", "time", "dim"), np.dtype("float64")),
+    "x_clean": (("trajectory", "time", "dim"), np.dtype("float64")),
+    "split": (("trajectory",), np.dtype("int8")),
+    "time": (("time",), np.dtype("float64")),
+    "t0": (("trajectory",), np.dtype("float64")),
+    "initial_condition": (("trajectory", "state"), np.dtype("float64")),
+    "train_mean": (("dim",), np.dtype("float64")),
+    "train_std": (("dim",), np.dtype("float64")),
+}
+OPTIONAL_VARIABLES = frozenset({"x_clean"})
+#: attribute -> accepted type(s); ``dsrbench_complete`` is added by :func:`write_dataset`.
+ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
+    "system": str,
+    "dataset": str,
+    SCHEMA_ATTR: int,
+    "system_metadata": dict,
+    "generation": dict,
+    "provenance": dict,
+    "config_hash": str,
+}
+
+
+class DatasetError(Exception):
+    """A dataset store is missing, foreign, partial or corrupt; the message says how to fix it."""
+
+
+def _rebuild_hint(path: Path) -> str:
+    return f"delete {path} and rerun `snakemake` to rebuild it"
+
+
+def _schema_problems(ds: xr.Dataset) -> list[str]:
+    """Ways in which ``ds`` violates the schema (ignoring the completion marker)."""
+    problems: list[str] = []
+    for name, (dims, dtype) in VARIABLES.items():
+        if name not in ds.variables:
+            if name not in OPTIONAL_VARIABLES:
+                problems.append(f"missing variable {name!r}")
+            continue
+        var = ds.variables[name]
+        if var.dims != dims:
+            problems.append(f"variable {name!r} has dims {var.dims}, expected {dims}")
+        if var.dtype != dtype:
+            problems.append(f"variable {name!r} has dtype {var.dtype}, expected {dtype}")
+    if "time" in ds.variables and "time" not in ds.coords:
+        problems.append("'time' must be a coordinate")
+    for name, kind in ATTRIBUTES.items():
+        if name not in ds.attrs:
+            problems.append(f"missing attribute {name!r}")
+        elif not isinstance(ds.attrs[name], kind) or isinstance(ds.attrs[name], bool):
+            problems.append(
+                f"attribute {name!r} is a {type(ds.attrs[name]).__name__}, expected {kind}"
+            )
+    if ds.attrs.get(SCHEMA_ATTR, SCHEMA_VERSION) != SCHEMA_VERSION:
+        problems.append(f"schema version {ds.attrs[SCHEMA_ATTR]!r}, expected {SCHEMA_VERSION}")
+    return problems
+
+
+def _value_problems(ds: xr.Dataset) -> list[str]:
+    """Checks on loaded values: split codes, finiteness, a monotonic time grid."""
+    problems: list[str] = []
+    if "split" in ds and ds["split"].dtype == np.int8:
+        bad = np.setdiff1d(np.unique(ds["split"].values), list(SPLIT_CODES.values()))
+        if bad.size:
+            problems.append(f"split codes {bad.tolist()} outside {list(SPLIT_CODES.values())}")
+    for name in ("x", "x_clean", "time", "t0", "initial_condition"):
+        if name in ds.variables and ds[name].dtype.kind == "f":
+            if not np.all(np.isfinite(ds[name].values)):
+                problems.append(f"variable {name!r} holds non-finite values")
+    if "time" in ds.variables and ds["time"].size > 1:
+        if not np.all(np.diff(ds["time"].values) > 0):
+            problems.append("the time coordinate is not strictly increasing")
+    return problems
+
+
+def _json_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Attributes as plain JSON values (numpy values -> lists/scalars, sorted nested keys)."""
+    out = {}
+    for key, value in attrs.items():
+        out[str(key)] = json.loads(canonical_json(value))
+    return out
+
+
+def _prepared(ds: xr.Dataset) -> xr.Dataset:
+    """An in-memory copy ready to write: no stale encodings, split flags, JSON attributes."""
+    ds = ds.copy(deep=False).load()
+    for var in ds.variables.values():
+        var.encoding = {}
+    attrs = dict(ds.attrs)
+    attrs.pop(COMPLETE_ATTR, None)
+    attrs.setdefault(SCHEMA_ATTR, SCHEMA_VERSION)
+    ds.attrs = _json_attrs(attrs)
+    if "split" in ds:
+        ds["split"].attrs.update(
+            flag_values=list(SPLIT_CODES.values()), flag_meanings=" ".join(SPLITS)
+        )
+    return ds
+
+
+def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+    """zstd level 3 everywhere; one trajectory per chunk along ``trajectory`` for 3-D data."""
+    encoding = {}
+    for name, var in ds.variables.items():
+        chunks = tuple(var.shape)
+        if var.ndim == 3 and var.dims[0] == "trajectory":
+            chunks = (1, *var.shape[1:])
+        encoding[name] = {
+            "compressors": (ZstdCodec(level=ZSTD_LEVEL),),
+            "chunks": tuple(max(c, 1) for c in chunks),
+            "_FillValue": None,
+        }
+    return encoding
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _atomic_write(ds: xr.Dataset, path: Path) -> None:
+    """Write ``ds`` to ``<path>.tmp-<random>``, mark it complete, rename it onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(6)}")
+    try:
+        ds.to_zarr(
+            tmp,
+            mode="w-",
+            zarr_format=3,
+            consolidated=False,
+            encoding=_encoding(ds),
+            write_empty_chunks=True,
+        )
+        group = zarr.open_group(tmp, mode="r+", zarr_format=3)
+        group.attrs.update({COMPLETE_ATTR: True})  # the completion marker, written last
+        if path.exists() or path.is_symlink():
+            old = path.with_name(f"{path.name}.old-{secrets.token_hex(6)}")
+            os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)
+                raise
+            _remove(old)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            _remove(tmp)
+
+
+def write_dataset(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write ``ds`` as a zarr v3 store at ``path``, replacing any existing store.
+
+    The data go to ``<path>.tmp-<random>`` first; the attribute ``dsrbench_complete = True``
+    is written after all arrays, then the directory is renamed onto ``path`` (an existing
+    store is renamed away first and deleted afterwards). Raises ``ValueError`` when ``ds``
+    does not follow the schema of this module. Returns ``path``.
+    """
+    path = Path(path)
+    ds = _prepared(ds)
+    problems = _schema_problems(ds) + _value_problems(ds)
+    if problems:
+        raise ValueError(f"refusing to write {path}: " + "; ".join(problems))
+    _atomic_write(ds, path)
+    return path
+
+
+def _leftovers(path: Path) -> list[Path]:
+    pattern = glob.escape(path.name)
+    return sorted([*path.parent.glob(f"{pattern}.tmp-*"), *path.parent.glob(f"{pattern}.old-*")])
+
+
+def _open_store(path: Path, schema_attr: str, version: int, what: str) -> xr.Dataset:
+    """Checks shared by every dsrbench store (see :func:`open_dataset`); returns it loaded."""
+    path = Path(path)
+    hint = _rebuild_hint(path)
+    if not path.exists():
+        leftovers = _leftovers(path)
+        if leftovers:
+            names = ", ".join(str(p) for p in leftovers)
+            raise DatasetError(
+                f"{path} does not exist, but {names} does: a write of this {what} was "
+                f"interrupted and left a partial store; delete {names} and rerun `snakemake`"
+            )
+        raise DatasetError(f"{path} does not exist; build it with `snakemake`")
+    if not path.is_dir():
+        raise DatasetError(f"{path} is not a zarr store (it is a file); {hint}")
+    if not (path / "zarr.json").is_file():
+        kind = "a zarr v2 store" if (path / ".zgroup").exists() else "not a zarr v3 store"
+        raise DatasetError(f"{path} is {kind} (no zarr.json), not a dsrbench {what}; {hint}")
+    try:
+        group = zarr.open_group(path, mode="r", zarr_format=3)
+        attrs = dict(group.attrs)
+        arrays = dict(group.arrays())
+    except Exception as exc:  # any failure here means unreadable metadata
+        raise DatasetError(
+            f"{path} has corrupt or unreadable zarr metadata ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+    if schema_attr not in attrs:
+        raise DatasetError(
+            f"{path} is a zarr store but not a dsrbench {what} (no {schema_attr!r} "
+            f"attribute); move it away, or {hint}"
+        )
+    if attrs[schema_attr] != version:
+        raise DatasetError(
+            f"{path} has dsrbench {what} schema version {attrs[schema_attr]!r}, but this "
+            f"dsrbench reads version {version}; {hint}"
+        )
+    if attrs.get(COMPLETE_ATTR) is not True:
+        raise DatasetError(
+            f"{path} is a partial store (no {COMPLETE_ATTR!r} marker: its write did not "
+            f"finish); {hint}"
+        )
+    for name, array in arrays.items():
+        try:
+            missing = array.nchunks - array.nchunks_initialized
+        except Exception as exc:
+            raise DatasetError(f"{path}: cannot list chunks of {name!r} ({exc}); {hint}") from exc
+        if missing:
+            raise DatasetError(
+                f"{path} is a partial store: {missing} of {array.nchunks} chunks of "
+                f"{name!r} are missing; {hint}"
+            )
+    try:
+        with xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=None) as lazy:
+            ds = lazy.load()
+    except Exception as exc:  # corrupt chunks surface as codec errors
+        raise DatasetError(
+            f"{path} could not be loaded ({type(exc).__name__}: {exc}); it is partial or "
+            f"corrupt; {hint}"
+        ) from exc
+    return ds
+
+
+def open_dataset(path: str | os.PathLike[str]) -> xr.Dataset:
+    """Open, validate and load (into memory) the dsrbench store at ``path``.
+
+    Raises :class:`DatasetError`, naming the path and the fix, when the store is missing, is
+    not a zarr v3 store or has corrupt metadata, was not written by dsrbench, is partial
+    (interrupted write, no completion marker, missing variable or chunk, unreadable data) or
+    does not follow the schema (dims, dtypes, values).
+    """
+    path = Path(path)
+    hint = _rebuild_hint(path)
+    ds = _open_store(path, SCHEMA_ATTR, SCHEMA_VERSION, "dataset")
+    problems = _schema_problems(ds) + _value_problems(ds)
+    if problems:
+        raise DatasetError(
+            f"{path} does not follow the dsrbench schema: " + "; ".join(problems) + f"; {hint}"
+        )
+    return ds
+
+
+def split_of(ds: xr.Dataset, name: str) -> xr.Dataset:
+    """The trajectories of ``ds`` in split ``name`` ("train", "val" or "test")."""
+    meanings = str(ds["split"].attrs.get("flag_meanings", " ".join(SPLITS))).split()
+    values = ds["split"].attrs.get("flag_values", list(SPLIT_CODES.values()))
+    codes = dict(zip(meanings, np.asarray(values).tolist(), strict=True))
+    if name not in codes:
+        raise ValueError(f"unknown split {name!r}; expected one of {sorted(codes)}")
+    return ds.isel(trajectory=np.flatnonzero(ds["split"].values == codes[name]))
+
+
+# --------------------------------------------------------------------------------------------
+# prediction stores
+# --------------------------------------------------------------------------------------------
+
+PREDICTION_SCHEMA_ATTR = "dsrbench_prediction_schema_version"
+PREDICTION_SCHEMA_VERSION = 1
+#: variable -> (dims, dtype) of a prediction store. Values may be non-finite: a diverging
+#: model is recorded as it is and judged by the evaluation.
+PREDICTION_VARIABLES: dict[str, tuple[tuple[str, ...], np.dtype]] = {
+    "forecast": (("context", "step", "dim"), np.dtype("float64")),
+    "context_trajectory": (("context",), np.dtype("int64")),
+    "context_start": (("context",), np.dtype("int64")),
+    "generated": (("run", "gen_time", "dim"), np.dtype("float64")),
+    "generated_trajectory": (("run",), np.dtype("int64")),
+}
+PREDICTION_ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
+    "method": str,
+    "system": str,
+    "dataset": str,
+    "seed": int,
+    "context_length": int,
+    "horizon": int,
+    "generation_discard": int,
+    "hyperparameters": dict,
+    "timing": dict,
+    "provenance": dict,
+}
+
+
+def _prediction_problems(ds: xr.Dataset) -> list[str]:
+    problems = []
+    for name, (dims, dtype) in PREDICTION_VARIABLES.items():
+        if name not in ds.variables:
+            problems.append(f"missing variable {name!r}")
+        elif ds.variables[name].dims != dims or ds.variables[name].dtype != dtype:
+            var = ds.variables[name]
+            problems.append(f"variable {name!r} is {var.dims} {var.dtype}, expected {dims} {dtype}")
+    for name, kind in PREDICTION_ATTRIBUTES.items():
+        if name not in ds.attrs:
+            problems.append(f"missing attribute {name!r}")
+        elif not isinstance(ds.attrs[name], kind) or isinstance(ds.attrs[name], bool):
+            problems.append(f"attribute {name!r} is a {type(ds.attrs[name]).__name__}")
+    return problems
+
+
+def write_predictions(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write a prediction store (forecasts from test contexts and long free runs).
+
+    Variables: ``forecast(context, step, dim)`` (the ``horizon`` states after each context),
+    ``context_trajectory(context)`` and ``context_start(context)`` (dataset trajectory index
+    and index of the first forecast step: the context is ``[start - context_length, start)``),
+    ``generated(run, gen_time, dim)`` (free runs started from the first state of
+    ``generated_trajectory(run)``; the first ``generation_discard`` steps are transient).
+    Written atomically like :func:`write_dataset`.
+    """
+    path = Path(path)
+    ds = ds.copy(deep=False).load()
+    for var in ds.variables.values():
+        var.encoding = {}
+    attrs = dict(ds.attrs)
+    attrs.pop(COMPLETE_ATTR, None)
+    attrs[PREDICTION_SCHEMA_ATTR] = PREDICTION_SCHEMA_VERSION
+    ds.attrs = _json_attrs(attrs)
+    problems = _prediction_problems(ds)
+    if problems:
+        raise ValueError(f"refusing to write {path}: " + "; ".join(problems))
+    _atomic_write(ds, path)
+    return path
+
+
+def open_predictions(path: str | os.PathLike[str]) -> xr.Dataset:
+    """Open, validate and load a prediction store; :class:`DatasetError` if it is not sound."""
+    path = Path(path)
+    ds = _open_store(path, PREDICTION_SCHEMA_ATTR, PREDICTION_SCHEMA_VERSION, "prediction store")
+    problems = _prediction_problems(ds)
+    if problems:
+        raise DatasetError(
+            f"{path} does not follow the prediction schema: " + "; ".join(problems)
+            + f"; {_rebuild_hint(path)}"
+        )
+    return ds

@@ -1,0 +1,365 @@
+"""Evaluation: score prediction stores against the truth, spread over a Dask cluster.
+
+One task per prediction store (system x dataset x method x seed) and one truth-floor task
+per dataset store. Each returns tidy rows:
+
+    system, dataset, method, seed, metric, horizon, value, floor, status, reason, n_points
+
+* short-term metrics on the forecasts from test contexts, averaged over contexts: the 17
+  of ``dysts.metrics.compute_metrics`` (``horizon`` = the whole forecast, in Lyapunov
+  times), ``smape200`` at 1, 4 and 10 Lyapunov times (0-200 scale, Zhang & Gilpin 2025),
+  ``vpt_smape`` and ``vpt_nrmse`` (valid prediction time in Lyapunov times), ``mase10``
+  and ``pe20`` (the mean squared error of the 20th forecast step over the contexts: PE(20)
+  evaluated at the stored contexts rather than at every test state);
+* long-term metrics on the free run with its first 0.25 T dropped, against the first test
+  trajectory (T points): ``D_stsp`` (``n_points`` = T), ``D_H``, ``D_frac`` (correlation
+  dimension error) and ``lyapunov_rel_error`` (Rosenstein's estimate on the generation
+  against the same estimate on the truth). ``floor`` is the value of the same metric
+  between two independent true trajectories of the same length (test vs. first training
+  trajectory), the best a perfect model can reach.
+
+A diverged free run is recorded with ``status = "diverged"`` and its reason (D_H = 1, D_stsp
+NaN); a failing metric is recorded with ``status = "error: ..."`` naming the system and the
+metric; neither stops the run. Lyapunov times use dysts' ``maximum_lyapunov_estimated``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "COLUMNS",
+    "dask_client",
+    "evaluate_prediction",
+    "run_evaluation",
+    "truth_floor",
+]
+
+COLUMNS = [
+    "system",
+    "dataset",
+    "method",
+    "seed",
+    "metric",
+    "horizon",
+    "value",
+    "floor",
+    "status",
+    "reason",
+    "n_points",
+]
+LYAPUNOV_HORIZONS = (1, 4, 10)
+LONG_TERM = ("D_stsp", "D_H", "D_frac", "lyapunov_rel_error")
+
+
+def _pin_threads() -> None:
+    """One BLAS / torch thread per Dask worker: the parallelism is across tasks."""
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _steps_per_lyapunov_time(ds: Any) -> float:
+    lam = float(ds.attrs["system_metadata"]["maximum_lyapunov_estimated"])
+    spacing = float(ds["time"].values[1] - ds["time"].values[0])
+    return (1.0 / lam) / spacing if lam > 0 else math.inf
+
+
+def _row(ds: Any, method: str, seed: int, metric: str, value: Any, **extra: Any) -> dict:
+    return {
+        "system": ds.attrs["system"],
+        "dataset": ds.attrs["dataset"],
+        "method": method,
+        "seed": int(seed),
+        "metric": metric,
+        "horizon": extra.pop("horizon", math.nan),
+        "value": float(value) if value is not None else math.nan,
+        "floor": extra.pop("floor", math.nan),
+        "status": extra.pop("status", "ok"),
+        "reason": extra.pop("reason", None),
+        "n_points": extra.pop("n_points", None),
+    }
+
+
+def _long_term(truth: np.ndarray, gen: np.ndarray, dt: float, seed: int) -> dict[str, Any]:
+    from dsrbench.metrics.attractor import long_term_metrics
+
+    res = long_term_metrics(truth, gen, dt=dt, lyapunov=True, seed=seed)
+    assert isinstance(res, dict)
+    lam_t, lam_g = res.get("lambda_true", math.nan), res.get("lambda_gen", math.nan)
+    if res["status"] == "ok" and np.isfinite(lam_t) and lam_t != 0:
+        res["lyapunov_rel_error"] = abs(lam_g - lam_t) / abs(lam_t)
+    else:
+        res["lyapunov_rel_error"] = math.nan
+    return res
+
+
+def truth_floor(dataset_path: str | Path, seed: int = 0) -> list[dict]:
+    """Long-term metrics between two independent true trajectories of one dataset."""
+    from dsrbench import data
+    from dsrbench.predict import truth_values
+
+    _pin_threads()
+    ds = data.open_dataset(dataset_path)
+    clean = truth_values(ds)
+    split = ds["split"].values
+    test = np.flatnonzero(split == data.SPLIT_CODES["test"])
+    train = np.flatnonzero(split == data.SPLIT_CODES["train"])
+    dt = float(ds["time"].values[1] - ds["time"].values[0])
+    res = _long_term(clean[test[0]], clean[train[0]], dt, seed)
+    return [
+        _row(ds, "floor", seed, m, res[m], n_points=res.get("n_points"), status=res["status"])
+        for m in LONG_TERM
+    ]
+
+
+def evaluate_prediction(
+    dataset_path: str | Path, prediction_path: str | Path, floor: list[dict] | None = None
+) -> list[dict]:
+    """All metrics of one prediction store (see module doc); never raises on model output."""
+    from dsrbench import data
+    from dsrbench.metrics import forecast as fm
+    from dsrbench.predict import truth_values
+
+    _pin_threads()
+    ds = data.open_dataset(dataset_path)
+    pred = data.open_predictions(prediction_path)
+    method, seed = str(pred.attrs["method"]), int(pred.attrs["seed"])
+    floors = {r["metric"]: r["value"] for r in floor or []}
+    clean = truth_values(ds)
+    traj = pred["context_trajectory"].values
+    start = pred["context_start"].values
+    horizon = int(pred.attrs["horizon"])
+    y_true = np.stack([clean[i, s : s + horizon] for i, s in zip(traj, start, strict=True)])
+    y_pred = np.asarray(pred["forecast"].values)
+    spl = _steps_per_lyapunov_time(ds)
+    rows: list[dict] = []
+
+    def guarded(metric: str, fn: Any) -> None:
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+            log.warning(
+                "%s/%s/%s: metric %s failed: %s", ds.attrs["system"], method, seed, metric, exc
+            )
+            rows.append(
+                _row(
+                    ds,
+                    method,
+                    seed,
+                    metric,
+                    math.nan,
+                    status=f"error: {type(exc).__name__}",
+                    reason=f"{ds.attrs['system']} / {metric}: {exc}",
+                )
+            )
+
+    full = horizon / spl
+
+    def short_term() -> None:
+        with np.errstate(all="ignore"):
+            values = fm.forecast_metrics(y_true, y_pred)
+        for name, v in values.items():
+            rows.append(_row(ds, method, seed, name, np.nanmean(v), horizon=full))
+
+    def horizons() -> None:
+        with np.errstate(all="ignore"):
+            res = fm.smape_at_horizons(
+                y_true, y_pred, steps_per_lyapunov_time=spl, horizons=LYAPUNOV_HORIZONS, scale=200
+            )
+        for h, v in res.items():
+            rows.append(_row(ds, method, seed, "smape200", np.nanmean(v), horizon=float(h)))
+
+    def vpt(rule: str) -> None:
+        with np.errstate(all="ignore"):
+            v = fm.valid_prediction_time(y_true, y_pred, steps_per_lyapunov_time=spl, rule=rule)
+        v = np.asarray(v, dtype=float)
+        # a forecast valid over the whole horizon is valid for at least the horizon
+        rows.append(
+            _row(
+                ds,
+                method,
+                seed,
+                f"vpt_{rule}",
+                np.mean(np.minimum(v, full)),
+                horizon=full,
+                reason="capped at the forecast horizon" if np.any(np.isinf(v)) else None,
+            )
+        )
+
+    def mase() -> None:
+        with np.errstate(all="ignore"):
+            v = fm.mase(y_true, y_pred, n=10)
+        rows.append(_row(ds, method, seed, "mase10", np.nanmean(v), horizon=10 / spl))
+
+    def pe() -> None:
+        n = min(20, horizon)
+        with np.errstate(all="ignore"):
+            v = np.mean((y_pred[:, n - 1] - y_true[:, n - 1]) ** 2)
+        rows.append(_row(ds, method, seed, "pe20", v, horizon=n / spl))
+
+    def long_term() -> None:
+        discard = int(pred.attrs["generation_discard"])
+        gen = np.asarray(pred["generated"].values)[0, discard:]
+        truth = clean[int(pred["generated_trajectory"].values[0])]
+        dt = float(ds["time"].values[1] - ds["time"].values[0])
+        res = _long_term(truth, gen, dt, seed)
+        for m in LONG_TERM:
+            rows.append(
+                _row(
+                    ds,
+                    method,
+                    seed,
+                    m,
+                    res[m],
+                    floor=floors.get(m, math.nan),
+                    status=res["status"],
+                    reason=res.get("reason"),
+                    n_points=res.get("n_points"),
+                )
+            )
+
+    guarded("forecast_metrics", short_term)
+    guarded("smape200", horizons)
+    guarded("vpt_smape", lambda: vpt("smape"))
+    guarded("vpt_nrmse", lambda: vpt("nrmse"))
+    guarded("mase10", mase)
+    guarded("pe20", pe)
+    guarded("long_term", long_term)
+    return rows
+
+
+@contextlib.contextmanager
+def dask_client(
+    n_workers: int | None = None, scheduler_address: str | None = None
+) -> Iterator[Any]:
+    """A client on an existing scheduler, or on a LocalCluster of single-threaded workers."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler_address:
+        with Client(scheduler_address) as client:
+            yield client
+        return
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = "1"  # inherited by the worker processes
+    n = n_workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.WARNING,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _failed_rows(kind: str, system: str, dataset: str, method: str, exc: BaseException) -> list:
+    return [
+        {
+            "system": system,
+            "dataset": dataset,
+            "method": method,
+            "seed": -1,
+            "metric": kind,
+            "horizon": math.nan,
+            "value": math.nan,
+            "floor": math.nan,
+            "status": f"error: {type(exc).__name__}",
+            "reason": f"{system} / {method} / {kind}: {exc}",
+            "n_points": None,
+        }
+    ]
+
+
+def _safe_floor(dataset_path: str, system: str, dataset: str) -> list[dict]:
+    try:
+        return truth_floor(dataset_path)
+    except Exception as exc:  # noqa: BLE001
+        log.error("floor of %s failed:\n%s", system, traceback.format_exc())
+        return _failed_rows("floor", system, dataset, "floor", exc)
+
+
+def _safe_eval(
+    dataset_path: str,
+    prediction_path: str,
+    floor: list[dict],
+    system: str,
+    dataset: str,
+    method: str,
+) -> list[dict]:
+    try:
+        return evaluate_prediction(dataset_path, prediction_path, floor)
+    except Exception as exc:  # noqa: BLE001
+        log.error("evaluation of %s failed:\n%s", prediction_path, traceback.format_exc())
+        return _failed_rows("evaluate", system, dataset, method, exc)
+
+
+def run_evaluation(
+    jobs: list[dict],
+    *,
+    n_workers: int | None = None,
+    scheduler_address: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Evaluate prediction stores on a Dask cluster.
+
+    ``jobs``: dicts with ``system``, ``dataset``, ``method``, ``dataset_path`` and
+    ``prediction_path``. Truth floors are computed once per dataset store; every job's
+    rows carry them. Returns the tidy table (:data:`COLUMNS`), floors included as
+    ``method == "floor"`` rows.
+    """
+    from dask.distributed import as_completed
+    from tqdm import tqdm
+
+    rows: list[dict] = []
+    with dask_client(n_workers, scheduler_address) as client:
+        floors = {}
+        for job in jobs:
+            key = str(job["dataset_path"])
+            if key not in floors:
+                floors[key] = client.submit(
+                    _safe_floor, key, job["system"], job["dataset"], pure=False
+                )
+        futures = [floors[k] for k in floors]
+        for job in jobs:
+            futures.append(
+                client.submit(
+                    _safe_eval,
+                    str(job["dataset_path"]),
+                    str(job["prediction_path"]),
+                    floors[str(job["dataset_path"])],
+                    job["system"],
+                    job["dataset"],
+                    job["method"],
+                    pure=False,
+                )
+            )
+        bar = tqdm(total=len(futures), desc="evaluate", disable=not progress, unit="task")
+        for fut in as_completed(futures):
+            rows.extend(fut.result())
+            bar.update()
+        bar.close()
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    return df.sort_values(
+        ["dataset", "system", "method", "seed", "metric", "horizon"], ignore_index=True
+    )

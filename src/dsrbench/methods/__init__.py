@@ -1,0 +1,52 @@
+"""Method registry: one module per method in this package, found by name.
+
+    >>> from dsrbench import methods
+    >>> methods.available()
+    ['mean', 'persistence']
+    >>> methods.get("persistence")().forecast(context, horizon=100)
+
+To add a method, write ``dsrbench/methods/<name>.py`` with one subclass of
+:class:`dsrbench.methods.base.Method` whose ``name`` is ``<name>``, and a test.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+
+from dsrbench.methods.base import HyperparameterError, Method
+
+__all__ = ["HyperparameterError", "Method", "UnknownMethodError", "available", "get"]
+
+_NOT_METHODS = {"base"}
+
+
+class UnknownMethodError(KeyError):
+    """A method name that no module in dsrbench.methods defines."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def available() -> list[str]:
+    """Names of the methods (module names under ``dsrbench/methods``)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_METHODS)
+
+
+def get(name: str) -> type[Method]:
+    """The method class registered as ``name``."""
+    names = available()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UnknownMethodError(f"unknown method {name!r}{hint}; available: {', '.join(names)}")
+    module = importlib.import_module(f"{__name__}.{name}")
+    classes = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, Method) and getattr(obj, "name", None) == name
+    ]
+    if len(classes) != 1:
+        raise RuntimeError(f"dsrbench/methods/{name}.py must define one Method named {name!r}")
+    return classes[0]

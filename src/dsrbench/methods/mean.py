@@ -1,0 +1,38 @@
+"""Mean: predict the training mean at every step (the climatology forecast)."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+import numpy as np
+import xarray as xr
+
+from dsrbench.methods.base import Method, check_context
+
+
+class Mean(Method):
+    """x_{t+k} = mean of the training data, per coordinate."""
+
+    name = "mean"
+
+    def fit(self, train: xr.Dataset, val: xr.Dataset | None = None, **kwargs: Any) -> Self:
+        self.mean_ = np.asarray(train["x"].mean(dim=("trajectory", "time")).values, dtype=float)
+        return self
+
+    def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
+        ctx = check_context(context)
+        return np.broadcast_to(self.mean_, (ctx.shape[0], horizon, ctx.shape[2])).copy()
+
+    def save(self, directory: Any) -> None:
+        super().save(directory)
+        from pathlib import Path
+
+        np.save(Path(directory) / "mean.npy", self.mean_)
+
+    @classmethod
+    def load(cls, directory: Any) -> Self:
+        from pathlib import Path
+
+        method = super().load(directory)
+        method.mean_ = np.load(Path(directory) / "mean.npy")
+        return method

@@ -1,0 +1,34 @@
+"""The pins in pyproject.toml, envs/requirements.txt and envs/environment.yaml agree."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _pyproject_pins() -> list[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return sorted([*project["dependencies"], *project["optional-dependencies"]["dev"]])
+
+
+def test_every_pin_is_exact():
+    for pin in _pyproject_pins():
+        assert "==" in pin, f"{pin} in pyproject.toml is not an exact pin"
+
+
+def test_requirements_txt_matches_pyproject():
+    lines = (REPO / "envs" / "requirements.txt").read_text().splitlines()
+    pins = sorted(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    assert pins == _pyproject_pins()
+
+
+def test_environment_yaml_matches_pyproject():
+    env = yaml.safe_load((REPO / "envs" / "environment.yaml").read_text())
+    deps = env["dependencies"]
+    assert "python=3.11" in deps and "pip" in deps
+    (pip,) = [d["pip"] for d in deps if isinstance(d, dict)]
+    assert sorted(pip) == _pyproject_pins()

@@ -1,0 +1,123 @@
+"""Predictions and evaluation end to end on real stores, with a real Dask LocalCluster."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsrbench import data
+from dsrbench.datasets import build_dataset
+from dsrbench.evaluate import run_evaluation
+from dsrbench.predict import context_indices, predict, predict_to_store
+
+SETTING = {"pts_per_period": 50, "length": 800, "n_train": 2, "n_val": 0, "n_test": 2}
+PREDICT = {"context_length": 50, "horizon": 200, "contexts_per_trajectory": 3}
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("eval")
+    ds_path = root / "data" / "Lorenz.zarr"
+    res = build_dataset(
+        "Lorenz",
+        "tiny",
+        SETTING,
+        seed=0,
+        integration={"rtol": 1e-10, "atol": 1e-10},
+        config={},
+        out=ds_path,
+    )
+    assert res.status == "ok"
+    paths = {"dataset": ds_path}
+    for method in ("truth", "persistence", "mean"):
+        paths[method] = predict_to_store(
+            method, ds_path, root / "pred" / f"{method}.zarr", seed=0, **PREDICT
+        )
+    # a model whose free run blows up: persistence's store with an exploding generation
+    ds = data.open_dataset(ds_path)
+    blown = predict("persistence", ds, seed=0, **PREDICT)
+    gen = blown["generated"].values.copy()
+    gen[0, 400:] = np.exp(np.linspace(0, 50, gen.shape[1] - 400))[:, None]
+    blown["generated"] = (("run", "gen_time", "dim"), gen)
+    blown.attrs["method"] = "exploding"
+    paths["exploding"] = data.write_predictions(blown, root / "pred" / "exploding.zarr")
+    return paths
+
+
+def _jobs(stores: dict[str, Path], methods: list[str]) -> list[dict]:
+    return [
+        {
+            "system": "Lorenz",
+            "dataset": "tiny",
+            "method": m,
+            "dataset_path": stores["dataset"],
+            "prediction_path": stores[m],
+        }
+        for m in methods
+    ]
+
+
+@pytest.fixture(scope="module")
+def table(stores: dict[str, Path]):
+    jobs = _jobs(stores, ["truth", "persistence", "mean", "exploding"])
+    jobs.append(
+        {**jobs[0], "method": "missing", "prediction_path": stores["dataset"].parent / "nope.zarr"}
+    )
+    return run_evaluation(jobs, n_workers=2, progress=False)
+
+
+def _value(table, method: str, metric: str, horizon: float | None = None) -> float:
+    sel = table[(table.method == method) & (table.metric == metric)]
+    if horizon is not None:
+        sel = sel[np.isclose(sel.horizon, horizon)]
+    assert len(sel) == 1, (method, metric, sel)
+    return float(sel.value.iloc[0])
+
+
+def test_contexts_fit_in_the_test_trajectories(stores: dict[str, Path]) -> None:
+    ds = data.open_dataset(stores["dataset"])
+    traj, start = context_indices(ds, 50, 200, 3)
+    assert set(traj) == set(np.flatnonzero(ds["split"].values == 2))
+    assert start.min() >= 50 and start.max() + 200 <= ds.sizes["time"]
+    with pytest.raises(ValueError, match="context_length"):
+        context_indices(ds, 700, 200, 3)
+
+
+def test_truth_scores_perfectly_on_forecasts(table) -> None:
+    assert _value(table, "truth", "mse") == 0.0
+    assert _value(table, "truth", "smape") == 0.0
+    assert _value(table, "truth", "vpt_smape") > _value(table, "persistence", "vpt_smape")
+    assert _value(table, "persistence", "mse") > 1.0
+
+
+def test_truth_sits_at_the_floor_and_persistence_far_from_it(table) -> None:
+    floor = _value(table, "floor", "D_stsp")
+    truth = _value(table, "truth", "D_stsp")
+    persistence = _value(table, "persistence", "D_stsp")
+    assert np.isfinite(floor) and floor >= 0
+    assert abs(truth - floor) < max(0.5 * floor, 0.5)
+    assert persistence > 3 * max(floor, truth)
+    assert _value(table, "persistence", "D_H") > 2 * _value(table, "truth", "D_H")
+    rows = table[(table.method == "truth") & (table.metric == "D_stsp")]
+    assert np.isclose(rows.floor.iloc[0], floor)
+    assert rows.n_points.iloc[0] == SETTING["length"]
+
+
+def test_diverged_generation_is_recorded_not_raised(table) -> None:
+    rows = table[(table.method == "exploding") & (table.metric.isin(["D_stsp", "D_H"]))]
+    assert set(rows.status) == {"diverged"}
+    assert rows.reason.str.contains("box|non-finite").all()
+    assert _value(table, "exploding", "D_H") == 1.0
+    assert math.isnan(_value(table, "exploding", "D_stsp"))
+    # its forecasts were fine and are still scored
+    assert np.isfinite(_value(table, "exploding", "mse"))
+
+
+def test_a_failing_task_names_what_failed_and_the_run_goes_on(table) -> None:
+    bad = table[table.method == "missing"]
+    assert len(bad) == 1 and bad.status.iloc[0].startswith("error")
+    assert "Lorenz" in bad.reason.iloc[0] and "nope.zarr" in bad.reason.iloc[0]
+    assert (table[table.method == "truth"].status == "ok").all()

@@ -1,0 +1,178 @@
+"""The Snakemake workflow: planning, config validation before any job, and a real run.
+
+Every run uses a temporary working directory (``--directory``) and ``results_dir``, so
+nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from dsrbench.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def snakemake(tmp_path: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run the repository's workflow with ``tmp_path`` as working directory."""
+    cmd = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+
+
+def planned(output: str) -> dict[str, int]:
+    """Job counts of a dry run's "Job stats" table."""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("name", ["full.yaml", "lyapunov.yaml"])
+def test_dry_run_plans_every_system(tmp_path, name):
+    configfile = REPO / "configs" / name
+    n_settings = len(load_config(configfile)["datasets"])
+    res = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        str(configfile),
+        "--config",
+        f"results_dir={tmp_path / 'results'}",
+    )
+    assert res.returncode == 0, res.stderr + res.stdout
+    counts = planned(res.stdout + res.stderr)
+    assert counts["simulate"] == 135 * n_settings
+    assert counts["dataset_summary"] == 1
+    assert not (tmp_path / "results").exists()
+
+
+def test_default_config_and_configfile_replaces_it(tmp_path):
+    res = snakemake(tmp_path, "-n", "--config", f"results_dir={tmp_path / 'r'}")
+    assert res.returncode == 0, res.stderr
+    assert planned(res.stdout + res.stderr)["simulate"] == 6 * 2
+    # --configfile replaces config.yaml rather than merging its dataset settings into it.
+    res = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        str(REPO / "configs" / "lyapunov.yaml"),
+        "--config",
+        f"results_dir={tmp_path / 'r'}",
+    )
+    assert res.returncode == 0, res.stderr
+    assert "/data/fine/" not in res.stdout + res.stderr
+    assert "/data/lyap30/Lorenz.json" in res.stdout + res.stderr
+
+
+def write_config(path: Path, **cfg) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+TINY = {
+    "tiny": {
+        "pts_per_period": 20,
+        "length": 100,
+        "n_train": 1,
+        "n_val": 1,
+        "n_test": 1,
+        "burn_in": 100,
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("cfg", "expected"),
+    [
+        (
+            {"systems": ["Lorenz"], "datasetz": TINY},
+            "unknown config key 'datasetz' (did you mean 'datasets'?)",
+        ),
+        (
+            {"systems": ["Lorenz", "Lorenz63"], "datasets": TINY},
+            "unknown system 'Lorenz63' (did you mean",
+        ),
+        (
+            {"systems": ["Lorenz"], "datasets": {"tiny": {**TINY["tiny"], "timescale": "hours"}}},
+            "config key 'datasets.tiny.timescale' must be one of fourier, lyapunov",
+        ),
+    ],
+)
+def test_bad_config_fails_before_any_job(tmp_path, cfg, expected):
+    configfile = write_config(tmp_path / "bad.yaml", results_dir=str(tmp_path / "r"), **cfg)
+    res = snakemake(tmp_path, "-n", "--configfile", str(configfile))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert expected in out
+    assert "Job stats" not in out and "rule simulate" not in out
+
+
+def test_bad_command_line_override_fails(tmp_path):
+    res = snakemake(tmp_path, "-n", "--config", "seed=-1", f"results_dir={tmp_path / 'r'}")
+    assert res.returncode != 0
+    assert "config key 'seed' must be >= 0 (got -1)" in res.stdout + res.stderr
+
+
+def _pipeline_available() -> bool:
+    src = REPO / "src" / "dsrbench"
+    if not (src / "datasets.py").is_file() or not (src / "integration" / "__init__.py").is_file():
+        return False
+    try:
+        from dsrbench.data import open_dataset  # noqa: F401
+        from dsrbench.datasets import build_dataset  # noqa: F401
+        from dsrbench.integration import simulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _pipeline_available(), reason="datasets/integration not available")
+def test_real_run_two_systems(tmp_path):
+    from dsrbench.data import open_dataset
+
+    results = tmp_path / "results"
+    configfile = write_config(
+        tmp_path / "tiny.yaml",
+        systems=["Lorenz", "MackeyGlass"],
+        results_dir=str(results),
+        datasets=TINY,
+    )
+    res = snakemake(tmp_path, "--cores", "2", "--configfile", str(configfile), timeout=600)
+    assert res.returncode == 0, res.stderr[-5000:]
+
+    summary = pd.read_csv(results / "dataset_summary.csv")
+    assert list(summary.columns) == [
+        "system",
+        "dataset",
+        "status",
+        "reason",
+        "n_trajectories",
+        "n_time",
+        "n_dim",
+        "wall_time_s",
+        "path",
+    ]
+    assert sorted(summary.system) == ["Lorenz", "MackeyGlass"]
+    assert set(summary.status) == {"ok"}, summary.to_string()
+    for system, dim in [("Lorenz", 3), ("MackeyGlass", 10)]:
+        ds = open_dataset(results / "data" / "tiny" / f"{system}.zarr")
+        assert ds["x"].sizes["trajectory"] == 3 and ds["x"].sizes["time"] == 100
+        assert dim in ds["x"].shape
+        assert (results / "logs" / "simulate" / "tiny" / f"{system}.log").is_file()
+        assert (results / "data" / "tiny" / f"{system}.json").is_file()
+    assert (results / "logs" / "dataset_summary.log").is_file()
+
+    again = snakemake(tmp_path, "-n", "--configfile", str(configfile))
+    assert "Nothing to be done" in again.stdout + again.stderr
