@@ -14,7 +14,13 @@ import sys
 
 from snakemake.exceptions import WorkflowError
 
-from dsrbench.config import ConfigError, expand as expand_jobs, job_config, load_config
+from dsrbench.config import (
+    ConfigError,
+    evaluation_datasets,
+    expand as expand_jobs,
+    job_config,
+    load_config,
+)
 
 # The default config applies only when no --configfile is given; Snakemake would otherwise
 # merge config.yaml's dataset settings into those of the --configfile.
@@ -34,6 +40,7 @@ RESULTS = os.path.normpath(CFG["results_dir"])
 JOBS = expand_jobs(CFG)
 SYSTEMS = sorted({s for s, _ in JOBS})
 DATASETS = list(CFG["datasets"])
+EVAL_DATASETS = evaluation_datasets(CFG)
 
 # The CLI of the Python running Snakemake: works without an activated virtual environment.
 DSRBENCH = f"{shlex.quote(sys.executable)} -m dsrbench.cli"
@@ -41,11 +48,15 @@ DSRBENCH = f"{shlex.quote(sys.executable)} -m dsrbench.cli"
 wildcard_constraints:
     system="[A-Za-z0-9]+",
     dataset="[A-Za-z0-9_]+",
+    method="[a-z0-9_]+",
+    seed="[0-9]+",
 
 
 rule all:
     input:
         f"{RESULTS}/dataset_summary.csv",
+        [f"{RESULTS}/metrics.parquet"] if EVAL_DATASETS else [],
 
 
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/evaluate.smk"

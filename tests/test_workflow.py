@@ -125,20 +125,6 @@ def test_bad_command_line_override_fails(tmp_path):
     assert "config key 'seed' must be >= 0 (got -1)" in res.stdout + res.stderr
 
 
-def _pipeline_available() -> bool:
-    src = REPO / "src" / "dsrbench"
-    if not (src / "datasets.py").is_file() or not (src / "integration" / "__init__.py").is_file():
-        return False
-    try:
-        from dsrbench.data import open_dataset  # noqa: F401
-        from dsrbench.datasets import build_dataset  # noqa: F401
-        from dsrbench.integration import simulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _pipeline_available(), reason="datasets/integration not available")
 def test_real_run_two_systems(tmp_path):
     from dsrbench.data import open_dataset
 
@@ -148,6 +134,13 @@ def test_real_run_two_systems(tmp_path):
         systems=["Lorenz", "MackeyGlass"],
         results_dir=str(results),
         datasets=TINY,
+        evaluation={
+            "methods": ["truth", "persistence"],
+            "context_length": 20,
+            "horizon": 40,
+            "contexts_per_trajectory": 2,
+            "long_run_length": 2000,
+        },
     )
     res = snakemake(tmp_path, "--cores", "2", "--configfile", str(configfile), timeout=600)
     assert res.returncode == 0, res.stderr[-5000:]
@@ -173,6 +166,21 @@ def test_real_run_two_systems(tmp_path):
         assert (results / "logs" / "simulate" / "tiny" / f"{system}.log").is_file()
         assert (results / "data" / "tiny" / f"{system}.json").is_file()
     assert (results / "logs" / "dataset_summary.log").is_file()
+
+    # predict -> evaluate (real Dask LocalCluster) -> merged metrics
+    metrics = pd.read_parquet(results / "metrics.parquet")
+    assert set(metrics.method) == {"truth", "persistence", "floor"}
+    assert set(metrics.system) == {"Lorenz", "MackeyGlass"}
+    ok = metrics[metrics.status.isin(["ok", "diverged"])]
+    assert len(ok) == len(metrics), metrics[~metrics.index.isin(ok.index)].to_string()
+    truth = metrics[(metrics.method == "truth") & (metrics.metric == "mse")]
+    assert (truth.value == 0).all()
+    stsp = metrics[(metrics.metric == "D_stsp") & (metrics.method != "floor")]
+    assert stsp.floor.notna().all() and (stsp.n_points == 2000).all()
+    for system in ("Lorenz", "MackeyGlass"):
+        rec = results / "predictions" / "tiny" / "persistence" / system / "seed0.json"
+        assert rec.is_file()
+    assert (results / "logs" / "evaluate" / "tiny.log").is_file()
 
     again = snakemake(tmp_path, "-n", "--configfile", str(configfile))
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -1,4 +1,5 @@
-"""Command-line interface: ``dsrbench systems | simulate | summary``.
+"""Command-line interface: ``dsrbench systems | simulate | summary | methods | predict |
+evaluate | merge``.
 
 The Snakemake rules are thin calls into these commands. Imports of the heavy modules
 (datasets, integration, xarray, zarr) happen inside the commands so that
@@ -213,6 +214,128 @@ def cmd_summary(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- main
 
 
+# --------------------------------------------------------------------------- methods
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    """Print the methods with their hyperparameters and defaults."""
+    from dsrbench import methods
+
+    print("truth  (reference oracle: true continuations; independent true free run)")
+    for name in methods.available():
+        cls = methods.get(name)
+        params = ", ".join(f"{k}={v!r}" for k, v in cls.hyperparameters.items()) or "-"
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        print(f"{name:12s} {params}\n             {doc}")
+    return 0
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Predict with one method on one dataset store; write a record (ok/skipped/failed)."""
+    cfg = _load(args)
+    ev = cfg["evaluation"]
+    dataset_record = json.loads(Path(args.dataset_record).read_text())
+    result: dict[str, Any] = {
+        "system": dataset_record["system"],
+        "dataset": dataset_record["dataset"],
+        "method": args.method,
+        "seed": args.seed,
+        "dataset_path": dataset_record.get("path"),
+        "prediction_path": None,
+        "long_run_length": ev["long_run_length"],
+        "status": "ok",
+        "reason": None,
+    }
+    start = time.perf_counter()
+    if dataset_record.get("status") != "ok":
+        result["status"] = "skipped"
+        result["reason"] = f"dataset not available: {dataset_record.get('reason')}"
+    else:
+        from dsrbench.predict import predict_to_store
+
+        try:
+            path = predict_to_store(
+                args.method,
+                Path(dataset_record["path"]),
+                Path(args.out),
+                context_length=ev["context_length"],
+                horizon=ev["horizon"],
+                contexts_per_trajectory=ev["contexts_per_trajectory"],
+                long_run_length=ev["long_run_length"],
+                seed=args.seed,
+                hyperparameters=ev["hyperparameters"].get(args.method, {}),
+                config=cfg,
+            )
+            result["prediction_path"] = str(path)
+        except Exception as exc:  # a failing method is recorded, the run goes on
+            log.error("predict raised:\n%s", traceback.format_exc())
+            result["status"] = "failed"
+            result["reason"] = f"{type(exc).__name__}: {exc}"
+    result["wall_time_s"] = time.perf_counter() - start
+    write_atomic(args.record, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    log.info("%s / %s / %s: %s", result["system"], args.method, args.seed, result["status"])
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate prediction records on a Dask cluster; write a tidy parquet table."""
+    import pandas as pd
+
+    from dsrbench.evaluate import COLUMNS, run_evaluation
+
+    jobs, rows = [], []
+    for path in _record_paths(args.records):
+        rec = json.loads(path.read_text())
+        if rec.get("status") == "ok":
+            jobs.append(rec)
+        else:
+            rows.append(
+                {
+                    **dict.fromkeys(COLUMNS),
+                    "system": rec["system"],
+                    "dataset": rec["dataset"],
+                    "method": rec["method"],
+                    "seed": rec["seed"],
+                    "metric": "predict",
+                    "status": rec["status"],
+                    "reason": rec["reason"],
+                }
+            )
+    table = run_evaluation(jobs, n_workers=args.workers, scheduler_address=args.scheduler_address)
+    if rows:
+        table = pd.concat([table, pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
+    _write_parquet(table, Path(args.out))
+    bad = table[~table.status.isin(["ok", "diverged"])]
+    log.info("%d rows (%d not ok) -> %s", len(table), len(bad), args.out)
+    return 0
+
+
+def _write_parquet(table: Any, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Concatenate per-dataset metric tables into one."""
+    import pandas as pd
+
+    table = pd.concat([pd.read_parquet(p) for p in args.tables], ignore_index=True)
+    _write_parquet(table, Path(args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``dsrbench``."""
     parser = argparse.ArgumentParser(
@@ -265,6 +388,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default=None, metavar="summary.csv", help="default: stdout")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("methods", help="list the methods and their hyperparameters")
+    p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser("predict", help="predict with one method on one dataset")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", metavar="CONFIG.yaml", help="workflow config file")
+    src.add_argument("--config-json", metavar="JSON", help="workflow config as a JSON object")
+    p.add_argument("--dataset-record", required=True, metavar="RECORD.json")
+    p.add_argument("--method", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="STORE.zarr")
+    p.add_argument("--record", required=True, metavar="RECORD.json")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="evaluate prediction records (Dask)")
+    p.add_argument("records", nargs="+", metavar="RECORD")
+    p.add_argument("--out", required=True, metavar="metrics.parquet")
+    p.add_argument("--workers", type=int, default=None, help="LocalCluster workers")
+    p.add_argument("--scheduler-address", default=None, help="use a running Dask scheduler")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("merge", help="concatenate metric tables")
+    p.add_argument("tables", nargs="+")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_merge)
     return parser
 
 

@@ -20,7 +20,15 @@ import yaml
 
 from dsrbench.systems import UnknownSystemError, resolve_systems
 
-__all__ = ["ConfigError", "SCHEMA_PATH", "expand", "job_config", "load_config", "load_schema"]
+__all__ = [
+    "ConfigError",
+    "SCHEMA_PATH",
+    "evaluation_datasets",
+    "expand",
+    "job_config",
+    "load_config",
+    "load_schema",
+]
 
 #: Repository root (src layout: src/dsrbench/config.py -> parents[2]).
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +138,63 @@ def load_config(
     system_error = _system_error(cfg["systems"])
     if system_error:
         raise ConfigError(system_error + where)
+    evaluation_error = _evaluation_error(cfg)
+    if evaluation_error:
+        raise ConfigError(evaluation_error + where)
     return cfg
+
+
+def evaluation_datasets(config: Mapping[str, Any]) -> list[str]:
+    """Dataset settings that the evaluation covers (none without methods)."""
+    ev = config.get("evaluation") or {}
+    if not ev.get("methods"):
+        return []
+    return list(ev.get("datasets") or config["datasets"])
+
+
+def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
+    """Cross-key checks of the evaluation section: names exist, contexts fit the data."""
+    from dsrbench import methods
+    from dsrbench.methods.base import HyperparameterError
+
+    ev = cfg.get("evaluation") or {}
+    known = ["truth", *methods.available()]
+    for name in ev.get("methods", []):
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=2)
+            did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            return (
+                f"config key 'evaluation.methods': unknown method {name!r}{did}; "
+                f"available: {', '.join(known)} (`dsrbench methods` lists them)"
+            )
+    for name, params in (ev.get("hyperparameters") or {}).items():
+        if name not in known or name == "truth":
+            return f"config key 'evaluation.hyperparameters.{name}': unknown method {name!r}"
+        try:
+            methods.get(name)(**params)
+        except HyperparameterError as exc:
+            return f"config key 'evaluation.hyperparameters.{name}': {exc}"
+    for name in ev.get("datasets") or []:
+        if name not in cfg["datasets"]:
+            return (
+                f"config key 'evaluation.datasets': {name!r} is not a dataset setting; "
+                f"choose from {', '.join(cfg['datasets'])}"
+            )
+    for name in evaluation_datasets(cfg):
+        setting = cfg["datasets"][name]
+        need = ev["context_length"] + ev["horizon"]
+        if setting["n_test"] < 1:
+            return (
+                f"config key 'datasets.{name}.n_test' is 0, but the evaluation needs test "
+                "trajectories: set n_test >= 1 or leave the setting out of evaluation.datasets"
+            )
+        if need > setting["length"]:
+            return (
+                f"config keys 'evaluation.context_length' + 'evaluation.horizon' = {need} "
+                f"exceed 'datasets.{name}.length' = {setting['length']}: shorten them or "
+                "lengthen the trajectories"
+            )
+    return None
 
 
 def expand(config: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -155,6 +219,7 @@ def job_config(config: Mapping[str, Any], system: str, dataset: str) -> dict[str
         "seed": config["seed"],
         "integration": copy.deepcopy(config["integration"]),
         "datasets": {dataset: copy.deepcopy(config["datasets"][dataset])},
+        "evaluation": {"methods": []},  # simulation does not depend on the evaluation
     }
 
 

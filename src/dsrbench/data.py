@@ -423,7 +423,8 @@ def open_predictions(path: str | os.PathLike[str]) -> xr.Dataset:
     problems = _prediction_problems(ds)
     if problems:
         raise DatasetError(
-            f"{path} does not follow the prediction schema: " + "; ".join(problems)
+            f"{path} does not follow the prediction schema: "
+            + "; ".join(problems)
             + f"; {_rebuild_hint(path)}"
         )
     return ds

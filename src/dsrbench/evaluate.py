@@ -11,12 +11,14 @@ per dataset store. Each returns tidy rows:
   ``vpt_smape`` and ``vpt_nrmse`` (valid prediction time in Lyapunov times), ``mase10``
   and ``pe20`` (the mean squared error of the 20th forecast step over the contexts: PE(20)
   evaluated at the stored contexts rather than at every test state);
-* long-term metrics on the free run with its first 0.25 T dropped, against the first test
-  trajectory (T points): ``D_stsp`` (``n_points`` = T), ``D_H``, ``D_frac`` (correlation
-  dimension error) and ``lyapunov_rel_error`` (Rosenstein's estimate on the generation
-  against the same estimate on the truth). ``floor`` is the value of the same metric
-  between two independent true trajectories of the same length (test vs. first training
-  trajectory), the best a perfect model can reach.
+* long-term metrics on the free run with its first 0.25 T dropped, against the true
+  trajectory of T points from the first test initial condition (re-integrated when T is
+  longer than the stored trajectories): ``D_stsp`` (``n_points`` = T), ``D_H``,
+  ``D_frac`` (correlation dimension error) and ``lyapunov_rel_error`` (Rosenstein's
+  estimate on the generation against the same estimate on the truth). ``floor`` is the
+  value of the same metric between two independent true trajectories of the same length
+  (from the first test and the first training initial conditions), the best a perfect
+  model can reach.
 
 A diverged free run is recorded with ``status = "diverged"`` and its reason (D_H = 1, D_stsp
 NaN); a failing metric is recorded with ``status = "error: ..."`` naming the system and the
@@ -111,19 +113,22 @@ def _long_term(truth: np.ndarray, gen: np.ndarray, dt: float, seed: int) -> dict
     return res
 
 
-def truth_floor(dataset_path: str | Path, seed: int = 0) -> list[dict]:
-    """Long-term metrics between two independent true trajectories of one dataset."""
+def truth_floor(dataset_path: str | Path, length: int | None = None, seed: int = 0) -> list[dict]:
+    """Long-term metrics between two independent true trajectories of ``length`` points
+    (default: the dataset's), from the first test and the first training initial condition."""
     from dsrbench import data
-    from dsrbench.predict import truth_values
+    from dsrbench.predict import true_long_run
 
     _pin_threads()
     ds = data.open_dataset(dataset_path)
-    clean = truth_values(ds)
+    length = int(length or ds.sizes["time"])
     split = ds["split"].values
     test = np.flatnonzero(split == data.SPLIT_CODES["test"])
     train = np.flatnonzero(split == data.SPLIT_CODES["train"])
     dt = float(ds["time"].values[1] - ds["time"].values[0])
-    res = _long_term(clean[test[0]], clean[train[0]], dt, seed)
+    truth = true_long_run(ds, int(test[0]), length, seed=seed)
+    other = true_long_run(ds, int(train[0]), length, seed=seed + 1)
+    res = _long_term(truth, other, dt, seed)
     return [
         _row(ds, "floor", seed, m, res[m], n_points=res.get("n_points"), status=res["status"])
         for m in LONG_TERM
@@ -136,7 +141,7 @@ def evaluate_prediction(
     """All metrics of one prediction store (see module doc); never raises on model output."""
     from dsrbench import data
     from dsrbench.metrics import forecast as fm
-    from dsrbench.predict import truth_values
+    from dsrbench.predict import true_long_run, truth_values
 
     _pin_threads()
     ds = data.open_dataset(dataset_path)
@@ -218,7 +223,8 @@ def evaluate_prediction(
     def long_term() -> None:
         discard = int(pred.attrs["generation_discard"])
         gen = np.asarray(pred["generated"].values)[0, discard:]
-        truth = clean[int(pred["generated_trajectory"].values[0])]
+        length = int(pred.attrs.get("long_run_length", gen.shape[0]))
+        truth = true_long_run(ds, int(pred["generated_trajectory"].values[0]), length, seed=seed)
         dt = float(ds["time"].values[1] - ds["time"].values[0])
         res = _long_term(truth, gen, dt, seed)
         for m in LONG_TERM:
@@ -251,16 +257,31 @@ def dask_client(
     n_workers: int | None = None, scheduler_address: str | None = None
 ) -> Iterator[Any]:
     """A client on an existing scheduler, or on a LocalCluster of single-threaded workers."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler_address:
         with Client(scheduler_address) as client:
             yield client
         return
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = "1"  # inherited by the worker processes
+    # Worker processes get one BLAS / OpenMP / numba thread each. The nanny writes these
+    # into the parent's os.environ before spawning; they are restored as soon as the
+    # workers run and again at exit, since numba in the parent refuses a changed
+    # NUMBA_NUM_THREADS once its threads have started.
+    one_thread = {
+        var: 1
+        for var in (
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "NUMBA_NUM_THREADS",
+        )
+    }
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **one_thread}
     n = n_workers or os.cpu_count() or 1
     with (
+        _restored_environ(list(environ)) as restore,
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
         LocalCluster(
             n_workers=n,
             threads_per_worker=1,
@@ -270,7 +291,26 @@ def dask_client(
         ) as cluster,
         Client(cluster) as client,
     ):
+        restore()
         yield client
+
+
+@contextlib.contextmanager
+def _restored_environ(keys: list[str]) -> Iterator[Any]:
+    """Yield a function restoring ``keys`` of os.environ; restore them at exit too."""
+    saved = {k: os.environ.get(k) for k in keys}
+
+    def restore() -> None:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    try:
+        yield restore
+    finally:
+        restore()
 
 
 def _failed_rows(kind: str, system: str, dataset: str, method: str, exc: BaseException) -> list:
@@ -291,9 +331,9 @@ def _failed_rows(kind: str, system: str, dataset: str, method: str, exc: BaseExc
     ]
 
 
-def _safe_floor(dataset_path: str, system: str, dataset: str) -> list[dict]:
+def _safe_floor(dataset_path: str, length: int | None, system: str, dataset: str) -> list[dict]:
     try:
-        return truth_floor(dataset_path)
+        return truth_floor(dataset_path, length)
     except Exception as exc:  # noqa: BLE001
         log.error("floor of %s failed:\n%s", system, traceback.format_exc())
         return _failed_rows("floor", system, dataset, "floor", exc)
@@ -323,8 +363,9 @@ def run_evaluation(
 ) -> pd.DataFrame:
     """Evaluate prediction stores on a Dask cluster.
 
-    ``jobs``: dicts with ``system``, ``dataset``, ``method``, ``dataset_path`` and
-    ``prediction_path``. Truth floors are computed once per dataset store; every job's
+    ``jobs``: dicts with ``system``, ``dataset``, ``method``, ``dataset_path``,
+    ``prediction_path`` and optionally ``long_run_length`` (T of the floors; default the
+    dataset's trajectory length). Truth floors are computed once per dataset store; every job's
     rows carry them. Returns the tidy table (:data:`COLUMNS`), floors included as
     ``method == "floor"`` rows.
     """
@@ -338,7 +379,12 @@ def run_evaluation(
             key = str(job["dataset_path"])
             if key not in floors:
                 floors[key] = client.submit(
-                    _safe_floor, key, job["system"], job["dataset"], pure=False
+                    _safe_floor,
+                    key,
+                    job.get("long_run_length"),
+                    job["system"],
+                    job["dataset"],
+                    pure=False,
                 )
         futures = [floors[k] for k in floors]
         for job in jobs:

@@ -6,8 +6,8 @@ For a dataset store and a method, :func:`predict` writes a prediction store
 * ``forecast``: for ``contexts_per_trajectory`` contexts of ``context_length`` points on
   every test trajectory, the next ``horizon`` states;
 * ``generated``: one free run of 1.25 T steps from the first context of the first test
-  trajectory, T the test trajectory length; the first 0.25 T are discarded by the
-  evaluation (SPEC section 3).
+  trajectory (T = ``long_run_length``, default the test trajectory length); the first
+  0.25 T are discarded by the evaluation (SPEC section 3).
 
 Besides the methods of :mod:`dsrbench.methods`, the reference predictor ``truth`` is an
 oracle: its forecasts are the true continuations, and its free run is an independent true
@@ -32,6 +32,14 @@ __all__ = ["REFERENCE_PREDICTORS", "context_indices", "predict", "regenerate", "
 #: predictors that are not methods of :mod:`dsrbench.methods`
 REFERENCE_PREDICTORS = ("truth",)
 GENERATION_OVERHEAD = 0.25  # generate 1.25 T, drop the first 0.25 T
+
+
+def true_long_run(ds: xr.Dataset, index: int, length: int, *, seed: int = 0) -> np.ndarray:
+    """A noise-free true trajectory of ``length`` points from trajectory ``index``'s start:
+    the stored one when long enough, else re-integrated (:func:`regenerate`)."""
+    if length <= ds.sizes["time"]:
+        return truth_values(ds)[index, :length]
+    return regenerate(ds, index, length, seed=seed)
 
 
 def truth_values(ds: xr.Dataset) -> np.ndarray:
@@ -63,24 +71,29 @@ def context_indices(
 def regenerate(ds: xr.Dataset, index: int, n: int, *, seed: int = 0) -> np.ndarray:
     """Re-integrate trajectory ``index`` of a dataset for ``n`` points with its own settings.
 
-    The first ``ds.sizes['time']`` points reproduce the stored clean trajectory (up to the
-    grid: dysts' grid spacing depends on n, period * n / (pts_per_period * (n - 1))).
+    The output spacing is the dataset's (dysts' grid spacing, period * n /
+    (pts_per_period * (n - 1)), depends on n, so the points per period are adjusted to
+    keep it), so the first ``ds.sizes['time']`` points reproduce the stored clean
+    trajectory up to the integration tolerance.
     """
-    from dsrbench.integration import simulate
+    from dsrbench.integration import sampling_period, simulate
     from dsrbench.systems import get_system_info
 
     gen = ds.attrs["generation"]
     setting = gen["setting"]
     info = get_system_info(ds.attrs["system"])
-    transient = int(gen.get("trajectory_transient", 0))
+    spacing = float(ds["time"].values[1] - ds["time"].values[0])
+    transient_pts = int(gen.get("trajectory_transient", 0))
+    total = n + transient_pts
+    pts = sampling_period(info, str(setting["timescale"])) * total / (spacing * (total - 1))
     t0 = None if info.is_delay else float(ds["t0"].values[index])
     x = simulate(
         ds.attrs["system"],
         n,
         initial_conditions=ds["initial_condition"].values[index],
         t0=t0,
-        transient=transient,
-        pts_per_period=int(setting["pts_per_period"]),
+        transient=transient_pts,
+        pts_per_period=pts,
         timescale=str(setting["timescale"]),
         rtol=float(gen["integration"]["rtol"]),
         atol=float(gen["integration"]["atol"]),
@@ -107,6 +120,7 @@ def predict(
     context_length: int,
     horizon: int,
     contexts_per_trajectory: int,
+    long_run_length: int | None = None,
     seed: int = 0,
     hyperparameters: dict[str, Any] | None = None,
     device: str = "auto",
@@ -119,7 +133,7 @@ def predict(
     hyperparameters = dict(hyperparameters or {})
     traj, start = context_indices(ds, context_length, horizon, contexts_per_trajectory)
     x = np.asarray(ds["x"].values)
-    length = ds.sizes["time"]
+    length = int(long_run_length or ds.sizes["time"])
     n_gen = int(round((1 + GENERATION_OVERHEAD) * length))
     discard = n_gen - length
     timing: dict[str, float] = {}
@@ -172,6 +186,7 @@ def predict(
             "context_length": int(context_length),
             "horizon": int(horizon),
             "generation_discard": int(discard),
+            "long_run_length": int(length),
             "hyperparameters": params,
             "timing": timing,
             "provenance": provenance(config or {}),

@@ -43,6 +43,7 @@ __all__ = [
     "drop_transient",
     "long_term_metrics",
     "power_spectrum_distance",
+    "rosenstein_curve",
     "rosenstein_lyapunov",
     "state_space_divergence",
     "stsp_bin_edges",
@@ -576,12 +577,12 @@ def rosenstein_curve(
     n_steps = int(n_steps)
     usable = t - n_steps
     if n_steps < 2 or usable < 2 * w + 2:
-        raise ValueError(
-            f"series too short ({t} points) for n_steps={n_steps}, min_separation={w}"
-        )
+        raise ValueError(f"series too short ({t} points) for n_steps={n_steps}, min_separation={w}")
     pts = a[:usable]
     rng = np.random.default_rng(seed)
-    refs = np.sort(rng.choice(usable, n_ref, replace=False)) if usable > n_ref else np.arange(usable)
+    refs = (
+        np.sort(rng.choice(usable, n_ref, replace=False)) if usable > n_ref else np.arange(usable)
+    )
     # at most 2w + 1 candidates lie in the temporal window, so 2w + 2 neighbours suffice
     k = min(usable, 2 * w + 2)
     dist, nbr = cKDTree(pts).query(pts[refs], k=k)
@@ -594,13 +595,13 @@ def rosenstein_curve(
     nn = nbr[has, first[has]]
     if refs.size == 0:
         raise ValueError("no admissible nearest neighbours")
-    steps = np.arange(n_steps)
-    diff = a[refs[:, None] + steps[None, :]] - a[nn[:, None] + steps[None, :]]
-    d = np.sqrt(np.einsum("rsd,rsd->rs", diff, diff))
-    with np.errstate(divide="ignore"):
-        logd = np.log(d)
-    logd[~np.isfinite(logd)] = np.nan
-    return np.nanmean(logd, axis=0), w
+    curve = np.empty(n_steps)
+    for i in range(n_steps):  # one step at a time: memory O(n_ref), not O(n_ref n_steps)
+        diff = a[refs + i] - a[nn + i]
+        d = np.sqrt(np.einsum("rd,rd->r", diff, diff))
+        d = d[d > 0]
+        curve[i] = np.log(d).mean() if d.size else np.nan
+    return curve, w
 
 
 def rosenstein_lyapunov(
@@ -721,6 +722,7 @@ def long_term_metrics(
     """
     gen = np.asarray(x_gen)
     if gen.ndim == 3:
+        x_true = np.asarray(x_true)
         return [
             long_term_metrics(
                 x_true[b] if np.ndim(x_true) == 3 else x_true,
