@@ -50,18 +50,17 @@ COLUMNS = [
 ]
 
 
-def _compute(name: str, dt_factor: float = 1.0, seed: int = 0) -> dict[str, Any]:
-    """One system (in a worker): our estimate with the defaults, or with dt / 2 over the same
-    time when ``dt_factor`` = 0.5."""
+def _compute(name: str, check: bool = False) -> dict[str, Any]:
+    """One system (in a worker): our estimate with the defaults; with ``check``, at dt / 2 over
+    the first half of the averaging time (same transient time, another tangent seed)."""
     from dsrbench.metrics.lyapunov import default_settings, system_max_lyapunov
 
     t0 = time.perf_counter()
     try:
         dt, n_steps, transient = default_settings(name)
-        if dt_factor != 1.0:
-            dt *= dt_factor
-            n_steps = round(n_steps / dt_factor)
-            transient = round(transient / dt_factor)
+        seed = 0
+        if check:
+            dt, transient, seed = dt / 2, 2 * transient, 1
         est = system_max_lyapunov(name, dt=dt, n_steps=n_steps, transient=transient, seed=seed)
         out = {
             "status": "ok",
@@ -92,7 +91,7 @@ def _fmt(x: Any, spec: str = ".6g") -> str:
     return str(x)
 
 
-def _run(tasks: list[tuple[str, float, int]], jobs: int, label: str) -> dict[str, dict]:
+def _run(tasks: list[tuple[str, bool]], jobs: int, label: str) -> dict[str, dict]:
     done: dict[str, dict] = {}
     t_start = time.perf_counter()
     with ProcessPoolExecutor(jobs) as pool:
@@ -144,7 +143,7 @@ def _row(name: str, res: dict, check: dict | None) -> dict[str, Any]:
     }
     if check is not None and check.get("status") == "ok" and ours is not None:
         row["check_half_dt"] = check["value"]
-        row["change_on_half_dt"] = _rel(check["value"], ours)
+        row["change_on_half_dt"] = _rel(check["value"], half)
     elif check is not None:
         row["check_half_dt"] = None
         row["note"] += f"; half-dt check failed: {check.get('reason', '')}"
@@ -171,7 +170,7 @@ def _verdict(row: dict) -> str:
     lp = row["lambda_times_period"]
     refs = [x for x in (naive, qr) if x is not None]
     parts = []
-    var = f"ours over the first half / all steps / at dt/2: {', '.join(f'{x:.3g}' for x in ests)}"
+    var = f"ours over half / all of T, at dt/2 over T/2: {', '.join(f'{x:.3g}' for x in ests)}"
     if lp is not None and lp < -0.01 and not row["method"].startswith("qr-delay"):
         parts.append(
             f"negative exponent ({var}): the orbit from dysts' default initial condition "
@@ -250,7 +249,8 @@ def _write(results: dict[str, dict], checks: dict[str, dict], command: str, wall
         "Method (`dsrbench.metrics.lyapunov.system_max_lyapunov`, QR / Benettin method): flows "
         "are integrated by fixed-step RK4 with dysts' step `dt` (about period / 5000) together "
         "with a tangent vector whose derivative J(x) v is a central finite difference of the "
-        "right-hand side, renormalised at least 2e4 times; delay equations by the tangent of "
+        "right-hand side (every coordinate moved by at most 6e-6 (|x_i| + std_i)), "
+        "renormalised at least 2e4 times; delay equations by the tangent of "
         "the RK4 method-of-steps map on a history grid (step h = tau / m <= period / "
         f"{L.DELAY_STEPS_PER_PERIOD}). Averaging time: the longer of {L.PERIODS} dominant "
         f"periods ({L.DELAY_PERIODS} for delay equations) and {L.LYAP_TIMES} Lyapunov times "
@@ -261,8 +261,27 @@ def _write(results: dict[str, dict], checks: dict[str, dict], command: str, wall
         'dysts values: `maximum_lyapunov_estimated` ("naive", the one dysts uses for '
         "Lyapunov times) and the first value of `lyapunov_spectrum_estimated` (QR). "
         "`change_on_doubling` is |ours / ours over the first half of the steps - 1|; "
-        "`change_on_half_dt` compares with a run at dt / 2 over the same time with another "
-        "tangent seed (done for the systems listed below and the delay equations).",
+        "`change_on_half_dt` compares a run at dt / 2 over the first half of the time (another "
+        "tangent seed) with ours over that half (done for the systems listed below and the "
+        "delay equations).",
+        "",
+        "Validation (tests/test_lyapunov.py): linear maps and a linear ODE give their log "
+        "eigenvalues / eigenvalues, a linear delay equation its leading characteristic root "
+        "(Lambert W) to 1e-6, the Henon map 0.42, Lorenz-63 0.90 (literature 0.9056), "
+        "Roessler 0.07 (literature 0.0714), and the Lorenz spectrum sums to the divergence "
+        "-13.67. On DequanLi the finite-difference tangent reproduces an integration with "
+        "dysts' analytic Jacobian (SciPy DOP853, rtol 1e-11) to 4 digits over 10 time units.",
+        "",
+        "Why the dysts values tend to be larger than ours (read from dysts 0.96 "
+        "`dysts/analysis.py`): the QR spectrum (`find_lyapunov_exponents`) propagates the "
+        "tangent by a backward-Euler step (I - J dt)^-1 on the sampled trajectory, which "
+        "adds (J dt)^2 / 2 per step, and its early stop (`traj_length = i` when an exponent "
+        "falls below 1e-8) shrinks the divisor of the accumulated sum without shrinking the "
+        "sum; the naive estimate (`max_lyapunov_exponent`) fits the growth of a 1e-10 "
+        "relative perturbation until it reaches 1e-3, i.e. a finite-time exponent over about "
+        "16 e-foldings from an unaligned perturbation, which measures the fastest transient "
+        "growth rather than the average one, and can be positive on periodic orbits "
+        "(linear phase drift). Neither is a long-time average.",
         "",
         "## Summary",
         "",
@@ -323,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     names = resolve_systems(args.systems) if args.systems else all_systems()
     t0 = time.perf_counter()
     print(f"{len(names)} systems, {args.jobs} workers, pid {os.getpid()}", flush=True)
-    results.update(_run([(n, 1.0, 0) for n in names], args.jobs, "main"))
+    results.update(_run([(n, False) for n in names], args.jobs, "main"))
     if not args.no_check:
         todo = [
             n
@@ -334,7 +353,7 @@ def main(argv: list[str] | None = None) -> None:
         for n in names:
             checks.pop(n, None)
         print(f"re-checking {len(todo)} systems at dt / 2", flush=True)
-        checks.update(_run([(n, 0.5, 1) for n in todo], args.jobs, "check"))
+        checks.update(_run([(n, True) for n in todo], args.jobs, "check"))
     wall = time.perf_counter() - t0
     if args.systems:
         command_all = store.get("command", command)

@@ -137,3 +137,10 @@ def test_dynamical_noise_is_seeded_and_scaled() -> None:
 def test_bad_timescale_is_named() -> None:
     with pytest.raises(ValueError, match="fourier"):
         simulate("Lorenz", 10, timescale="lyapnuov")
+
+
+def test_an_escaping_orbit_is_a_blow_up_not_a_fallback() -> None:
+    # a point 1e-3 std from dysts' default initial condition of Sakarya leaves the
+    # attractor and grows without bound: reported at once, without the slow fallback
+    with pytest.raises(IntegrationError, match="blow-up"):
+        simulate("Sakarya", 1000, initial_conditions=[-2.89457901, 3.882217, 3.07721909])

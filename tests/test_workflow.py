@@ -181,6 +181,12 @@ def test_real_run_two_systems(tmp_path):
         rec = results / "predictions" / "tiny" / "persistence" / system / "seed0.json"
         assert rec.is_file()
     assert (results / "logs" / "evaluate" / "tiny.log").is_file()
+    import json
+
+    import pyarrow.parquet as pq
+
+    prov = json.loads(pq.read_schema(results / "metrics.parquet").metadata[b"dsrbench_provenance"])
+    assert {"packages", "git_revision"} <= set(prov)
 
     again = snakemake(tmp_path, "-n", "--configfile", str(configfile))
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -317,10 +317,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _write_parquet(table: Any, out: Path) -> None:
+    """Atomic parquet write; the file's schema metadata carries dsrbench's provenance."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dsrbench.provenance import provenance
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    meta = dict(arrow.schema.metadata or {})
+    meta[b"dsrbench_provenance"] = json.dumps(provenance({}), sort_keys=True).encode()
+    arrow = arrow.replace_schema_metadata(meta)
     try:
-        table.to_parquet(tmp, index=False)
+        pq.write_table(arrow, tmp)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
@@ -334,6 +344,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
     table = pd.concat([pd.read_parquet(p) for p in args.tables], ignore_index=True)
     _write_parquet(table, Path(args.out))
     return 0
+
+
+def _add_config_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", metavar="CONFIG.yaml", help="workflow config file")
+    src.add_argument("--config-json", metavar="JSON", help="workflow config as a JSON object")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -368,9 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_systems)
 
     p = sub.add_parser("simulate", help="build the dataset of one system and setting")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--config", metavar="CONFIG.yaml", help="workflow config file")
-    src.add_argument("--config-json", metavar="JSON", help="workflow config as a JSON object")
+    _add_config_arguments(p)
     p.add_argument("--system", required=True, help="system name (see `dsrbench systems`)")
     p.add_argument("--dataset", required=True, help="dataset setting name in the config")
     p.add_argument("--out", required=True, metavar="STORE.zarr", help="zarr store to write")
@@ -393,9 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_methods)
 
     p = sub.add_parser("predict", help="predict with one method on one dataset")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--config", metavar="CONFIG.yaml", help="workflow config file")
-    src.add_argument("--config-json", metavar="JSON", help="workflow config as a JSON object")
+    _add_config_arguments(p)
     p.add_argument("--dataset-record", required=True, metavar="RECORD.json")
     p.add_argument("--method", required=True)
     p.add_argument("--seed", type=int, default=0)

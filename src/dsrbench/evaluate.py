@@ -359,52 +359,55 @@ def run_evaluation(
     *,
     n_workers: int | None = None,
     scheduler_address: str | None = None,
+    client: Any = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Evaluate prediction stores on a Dask cluster.
 
     ``jobs``: dicts with ``system``, ``dataset``, ``method``, ``dataset_path``,
     ``prediction_path`` and optionally ``long_run_length`` (T of the floors; default the
-    dataset's trajectory length). Truth floors are computed once per dataset store; every job's
-    rows carry them. Returns the tidy table (:data:`COLUMNS`), floors included as
-    ``method == "floor"`` rows.
+    dataset's trajectory length). Truth floors are computed once per dataset store; every
+    job's rows carry them. Runs on ``client`` if given, else on :func:`dask_client`.
+    Returns the tidy table (:data:`COLUMNS`), floors included as ``method == "floor"`` rows.
     """
+    if client is None:
+        with dask_client(n_workers, scheduler_address) as own:
+            return run_evaluation(jobs, client=own, progress=progress)
     from dask.distributed import as_completed
     from tqdm import tqdm
 
     rows: list[dict] = []
-    with dask_client(n_workers, scheduler_address) as client:
-        floors = {}
-        for job in jobs:
-            key = str(job["dataset_path"])
-            if key not in floors:
-                floors[key] = client.submit(
-                    _safe_floor,
-                    key,
-                    job.get("long_run_length"),
-                    job["system"],
-                    job["dataset"],
-                    pure=False,
-                )
-        futures = [floors[k] for k in floors]
-        for job in jobs:
-            futures.append(
-                client.submit(
-                    _safe_eval,
-                    str(job["dataset_path"]),
-                    str(job["prediction_path"]),
-                    floors[str(job["dataset_path"])],
-                    job["system"],
-                    job["dataset"],
-                    job["method"],
-                    pure=False,
-                )
+    floors = {}
+    for job in jobs:
+        key = str(job["dataset_path"])
+        if key not in floors:
+            floors[key] = client.submit(
+                _safe_floor,
+                key,
+                job.get("long_run_length"),
+                job["system"],
+                job["dataset"],
+                pure=False,
             )
-        bar = tqdm(total=len(futures), desc="evaluate", disable=not progress, unit="task")
-        for fut in as_completed(futures):
-            rows.extend(fut.result())
-            bar.update()
-        bar.close()
+    futures = list(floors.values())
+    for job in jobs:
+        futures.append(
+            client.submit(
+                _safe_eval,
+                str(job["dataset_path"]),
+                str(job["prediction_path"]),
+                floors[str(job["dataset_path"])],
+                job["system"],
+                job["dataset"],
+                job["method"],
+                pure=False,
+            )
+        )
+    bar = tqdm(total=len(futures), desc="evaluate", disable=not progress, unit="task")
+    for fut in as_completed(futures):
+        rows.extend(fut.result())
+        bar.update()
+    bar.close()
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(
         ["dataset", "system", "method", "seed", "metric", "horizon"], ignore_index=True

@@ -92,7 +92,7 @@ def _initial_step(f, t, y, f0, rtol, atol, span):
         types.float64,
         types.float64,
         types.int64,
-        types.float64,
+        types.float64[::1],
         types.int64[::1],
     ),
     cache=True,
@@ -100,7 +100,8 @@ def _initial_step(f, t, y, f0, rtol, atol, span):
 def integrate_one(f, y0, t_start, t_out, out, rtol, atol, max_steps, bound, stats):
     """Integrate one trajectory from ``(t_start, y0)``, writing ``out[k] = y(t_out[k])``.
 
-    ``t_out`` is ascending with ``t_out[0] >= t_start``. Returns a status code;
+    ``t_out`` is ascending with ``t_out[0] >= t_start``; ``bound[i]`` is the largest
+    |y_i| accepted before the trajectory counts as blown up. Returns a status code;
     ``stats`` receives (accepted steps, rejected steps, right-hand-side calls).
     """
     d = y0.size
@@ -190,7 +191,7 @@ def integrate_one(f, y0, t_start, t_out, out, rtol, atol, max_steps, bound, stat
             k[0, :] = k[N_STAGES, :]
             n_accepted += 1
             for i in range(d):
-                if abs(y[i]) > bound:
+                if abs(y[i]) > bound[i]:
                     status = BLOW_UP
             if status != OK:
                 break
@@ -217,7 +218,7 @@ def integrate_one(f, y0, t_start, t_out, out, rtol, atol, max_steps, bound, stat
         types.float64,
         types.float64,
         types.int64,
-        types.float64,
+        types.float64[::1],
         types.int64[::1],
         types.int64[:, ::1],
     ),
@@ -242,7 +243,7 @@ def integrate_batch(f, y0, t_start, t_out, out, rtol, atol, max_steps, bound, st
         types.float64[::1],
         types.int64,
         types.float64[:, ::1],
-        types.float64,
+        types.float64[::1],
     ),
     cache=True,
 )
@@ -278,7 +279,7 @@ def integrate_sde_one(f, y0, t_start, t_out, out, sigma, substeps, normals, boun
         for i in range(d):
             if not np.isfinite(y[i]):
                 return NON_FINITE
-            if abs(y[i]) > bound:
+            if abs(y[i]) > bound[i]:
                 return BLOW_UP
         t = t_out[j]
         out[j, :] = y

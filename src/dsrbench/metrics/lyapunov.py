@@ -9,14 +9,20 @@
 * :func:`system_max_lyapunov`: the same method for the true dysts systems, compiled with numba.
   ODE flows: fixed-step classical Runge-Kutta (RK4) on the joint system (x, v) of the state and
   its tangent vector(s), dv/dt = J(x) v, where J(x) v is the central finite difference
-  ``(f(x + e v) - f(x - e v)) / (2 e)`` with ``e |v| = 6e-6 (|x| + s)`` (s: the attractor's size
-  from the dysts metadata). It needs no Jacobian code, so it covers all 129 flows, the ported
-  ones included; non-autonomous flows receive the time. Delay equations
-  x'(t) = g(x(t), x(t - tau), t): the method of steps of :mod:`dsrbench.integration.delay`
-  (RK4 on a grid h = tau / m, Hermite interpolation at the half steps) is a map of the
-  finite-dimensional state (x and x' on the last m + 1 grid points); its tangent is the central
-  finite difference of one grid step, and the exponent is that of this discretised map
+  ``(f(x + e v) - f(x - e v)) / (2 e)``, e chosen so that every coordinate moves by at most
+  6e-6 (|x_i| + s_i) (s_i: the attractor's size, dysts' std). It needs no Jacobian code, so
+  it covers all 129 flows, the ported ones included; non-autonomous flows receive the time.
+  Delay equations x'(t) = g(x(t), x(t - tau), t): the method of steps of
+  :mod:`dsrbench.integration.delay` (RK4 on a grid h = tau / m, Hermite interpolation at the
+  half steps) is a map of the finite-dimensional state (x and x' on the last m + 1 grid
+  points); its tangent is the central finite difference of one grid step, and the exponent is
+  that of this discretised map
   (Farmer 1982, *Physica D* 4, 366, did the same with a discretised history).
+
+Limitation: a right-hand side that jumps across a switching surface (``sign`` or ``heaviside``
+of a state applied to a non-vanishing term: FluidTrampoline, SprottMore, StickSlipOscillator)
+has no Jacobian there; the variational equation then misses the
+saltation term (Mueller 1995, *Chaos Solitons Fractals* 5, 1671) and the estimate is unreliable.
 
 Comparison with dysts (``docs/lyapunov_exponents.md``): the dysts 0.96 metadata holds two
 estimates of the largest exponent, the "naive" ``maximum_lyapunov_estimated`` (the one dysts and
@@ -131,19 +137,23 @@ def lyapunov_qr(
 
 @numba.njit(cache=True)
 def _tangent_fd(f, t, y, v, eps_rel, scale, yp, ym, fp, fm, out):
-    """``out = J(y) v`` by a central finite difference of ``f`` along ``v``."""
+    """``out = J(y) v`` by a central finite difference of ``f`` along ``v``.
+
+    The step e makes every coordinate's perturbation |e v_i| at most
+    ``eps_rel * (|y_i| + scale_i)``, so that a large coordinate (an unbounded phase or clock
+    variable) does not inflate the step taken in the small ones.
+    """
     d = y.size
-    nv = 0.0
-    ny = 0.0
+    ratio = 0.0
     for i in range(d):
-        nv += v[i] * v[i]
-        ny += y[i] * y[i]
-    nv = math.sqrt(nv)
-    if nv == 0.0 or not math.isfinite(nv):
+        r = abs(v[i]) / (abs(y[i]) + scale[i])
+        if r > ratio:
+            ratio = r
+    if ratio == 0.0 or not math.isfinite(ratio):
         for i in range(d):
-            out[i] = 0.0 if nv == 0.0 else math.nan
+            out[i] = 0.0 if ratio == 0.0 else math.nan
         return
-    e = eps_rel * (math.sqrt(ny) + scale) / nv
+    e = eps_rel / ratio
     for i in range(d):
         yp[i] = y[i] + e * v[i]
         ym[i] = y[i] - e * v[i]
@@ -190,7 +200,7 @@ def _gram_schmidt(v, logs, accumulate):
         types.int64,
         types.int64,
         types.float64,
-        types.float64,
+        types.float64[::1],
         types.float64[::1],
         types.float64[::1],
     ),
@@ -524,16 +534,18 @@ def default_settings(name: str, dt: float | None = None) -> tuple[float, int, in
     return dt, n_steps, transient
 
 
-def _attractor_scale(name: str) -> float:
+def _attractor_scale(name: str) -> np.ndarray:
+    """Per-coordinate size of the attractor (dysts' std), floored; for the FD step."""
     from dsrbench.systems import get_system_info
 
     info = get_system_info(name)
-    s = 0.0
-    if info.std is not None:
-        s = float(np.linalg.norm(np.asarray(info.std, dtype=float)))
-    if not (math.isfinite(s) and s > 0):
-        s = max(1.0, float(np.max(np.abs(info.initial_conditions))))
-    return s
+    ic = np.abs(np.atleast_1d(np.asarray(info.initial_conditions, dtype=float)))
+    s = np.abs(np.asarray(info.std if info.std is not None else [], dtype=float))
+    if s.size != ic.size or not np.any(np.isfinite(s) & (s > 0)):
+        s = np.maximum(ic, 1.0)
+    ok = np.isfinite(s) & (s > 0)
+    floor = 1e-3 * float(np.max(s[ok]))
+    return np.where(ok, np.maximum(s, floor), floor)
 
 
 def flow_lyapunov(
@@ -546,7 +558,7 @@ def flow_lyapunov(
     transient: int = 0,
     renorm_every: int = 1,
     n_vectors: int = 1,
-    scale: float = 1.0,
+    scale: float | np.ndarray = 1.0,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Leading exponents of the ODE x' = f(t, x) by RK4 on the state and its tangents.
@@ -554,8 +566,8 @@ def flow_lyapunov(
     ``f`` is a compiled right-hand side ``f(t, y, out)`` (:data:`dsrbench.integration.rhs.
     OdeRhs`); the tangent derivative J(x) v is a central finite difference of ``f``. The first
     half of the ``transient`` steps moves the state alone, the second half also aligns the
-    tangents; logs are averaged over the next ``n_steps`` steps. ``scale`` (the attractor's
-    size) floors the finite-difference step near x = 0.
+    tangents; logs are averaged over the next ``n_steps`` steps. ``scale`` (per coordinate or
+    one number: the attractor's size) floors the finite-difference step near x_i = 0.
 
     Returns:
         ``(exponents, exponents over the first half of the steps, final state)``.
@@ -566,6 +578,9 @@ def flow_lyapunov(
         raise ValueError(f"n_vectors must be in [1, {d}], got {n_vectors}")
     if n_steps < 2 or transient < 0 or renorm_every < 1 or not dt > 0:
         raise ValueError("need n_steps >= 2, transient >= 0, renorm_every >= 1 and dt > 0")
+    sc = np.array(np.broadcast_to(np.asarray(scale, dtype=np.float64), (d,)), dtype=np.float64)
+    if not np.all(sc > 0):
+        raise ValueError("scale must be positive")
     v = np.ascontiguousarray(np.random.default_rng(seed).standard_normal((n_vectors, d)))
     logs = np.zeros(n_vectors)
     logs_half = np.zeros(n_vectors)
@@ -581,7 +596,7 @@ def flow_lyapunov(
         int(n_steps),
         int(renorm_every),
         FD_EPS,
-        float(scale),
+        sc,
         logs,
         logs_half,
     )
@@ -694,7 +709,7 @@ def system_max_lyapunov(
                 n_steps,
                 transient=transient,
                 renorm_every=renorm_every,
-                scale=scale,
+                scale=float(np.max(scale)),
                 seed=seed,
             )
         except FloatingPointError as exc:
