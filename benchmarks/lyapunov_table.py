@@ -141,6 +141,8 @@ def _row(name: str, res: dict, check: dict | None) -> dict[str, Any]:
         "seconds": res.get("seconds"),
         "status": res.get("status"),
     }
+    if name in REMARKS:
+        row["note"] = f"{row['note']}; {REMARKS[name]}"
     if check is not None and check.get("status") == "ok" and ours is not None:
         row["check_half_dt"] = check["value"]
         row["change_on_half_dt"] = _rel(check["value"], half)
@@ -155,8 +157,64 @@ def _disagrees(row: dict) -> bool:
     return all(r is None or abs(r) > TOL for r in rels)
 
 
-#: Remarks from our own follow-up on single systems (see the md), added to the verdicts.
-REMARKS: dict[str, str] = {}
+#: Right-hand sides with a jump across a switching surface (sign / heaviside of a state times a
+#: non-vanishing term): no Jacobian there, the tangent misses the saltation term.
+DISCONTINUOUS = {
+    "FluidTrampoline": "ydot jumps by psi y|y| at x = 0 (heaviside(-x))",
+    "SprottMore": "ydot = -x - sign(z) y jumps at z = 0",
+    "StickSlipOscillator": "the friction torque t0 sign(v - vs) jumps at v = vs",
+}
+
+#: Remarks from our own follow-up on single systems, added to their verdicts and CSV notes.
+REMARKS: dict[str, str] = {
+    "PanXuZhou": (
+        "checked: with dysts' parameters (a=10, c=-8/3, k=16, d=eps=f=0) the flow is "
+        "x'=10(y-x), y'=16x-xz, z'=-8/3 z+xy; the orbit settles on the equilibrium "
+        "x=y=-6.532, z=16 (DOP853 too), whose Jacobian has eigenvalues -12.56 and "
+        "-0.0548 +- 8.24i: ours (-0.0547) is that real part"
+    ),
+    "MackeyGlass": (
+        "dysts uses tau=16, below the onset of chaos near tau=16.8 (beta=0.2, gamma=0.1, "
+        "n=10): a limit cycle, exponent 0 (our estimate falls 2.4-fold when T doubles); at tau=17, "
+        "where the system is chaotic, our delay_lyapunov gives 0.0052; dysts' values for "
+        "tau=16 are 0.073 and 0.21"
+    ),
+    "CaTwoPlusQuasiperiodic": "the quasi-periodic regime of the model (by its name): exponent 0",
+    "Torus": (
+        "the right-hand side depends on t only (J = 0), so every exponent is exactly 0; "
+        "dysts' QR value is 0 too"
+    ),
+    "DoublePendulum": (
+        "Hamiltonian; our estimate decays to 0, consistent with a default orbit on a regular "
+        "(KAM) torus"
+    ),
+    "HenonHeiles": "Hamiltonian; our estimate decays to 0, consistent with a regular default orbit",
+    "SprottA": (
+        "conservative (Nose-Hoover type); our estimate decays to 0, consistent with a default "
+        "orbit on an invariant torus rather than in the chaotic sea"
+    ),
+    "DequanLi": (
+        "checked: DOP853 from the default initial condition stays on a bounded attractor of "
+        "constant extent over 2000 periods, and our tangent matches one integrated with "
+        "dysts' analytic Jacobian; the exponent averages to 0 (sign changes between halves): "
+        "a periodic orbit of long period or a quasi-periodic one, not a chaotic one"
+    ),
+    "Tsucs2": (
+        "same family as DequanLi and PanXuZhou; bounded persistent orbit with exponent 0 "
+        "(sign changes between estimates)"
+    ),
+    "ExcitableCell": "dysts' QR value (17.0) is 24 times its naive one",
+    "InteriorSquirmer": "dysts' two values are identical (0.8447)",
+    "TurchinHanski": (
+        "its phase coordinate starts at 3.0e4: with a finite-difference step scaled to |x| "
+        "(our first version) the tangent was wrong; the per-coordinate step fixed it"
+    ),
+}
+for _name, _why in DISCONTINUOUS.items():
+    REMARKS[_name] = (
+        f"discontinuous right-hand side ({_why}): the tangent misses the saltation term, so "
+        "our value depends on dt and is unreliable; so are dysts' Jacobian-based values"
+    )
 
 
 def _verdict(row: dict) -> str:
@@ -164,32 +222,49 @@ def _verdict(row: dict) -> str:
     ours, naive, qr = row["ours"], row["dysts_max_lyapunov_estimated"], row["dysts_qr_first"]
     if ours is None:
         return f"no estimate of ours ({row['note']}): trust neither blindly"
-    ests = [x for x in (ours, row["ours_first_half"], row["check_half_dt"]) if x is not None]
+    labelled = [
+        ("T/2", row["ours_first_half"]),
+        ("T", ours),
+        ("dt/2 over T/2", row["check_half_dt"]),
+    ]
+    labelled = [(k, x) for k, x in labelled if x is not None]
+    ests = [x for _, x in labelled]
     lo, hi = min(ests), max(ests)
     spread = (hi - lo) / abs(ours) if ours else math.inf
     lp = row["lambda_times_period"]
     refs = [x for x in (naive, qr) if x is not None]
     parts = []
-    var = f"ours over half / all of T, at dt/2 over T/2: {', '.join(f'{x:.3g}' for x in ests)}"
-    if lp is not None and lp < -0.01 and not row["method"].startswith("qr-delay"):
+    var = "ours over " + ", ".join(f"{k}: {x:.3g}" for k, x in labelled)
+    if row["system"] in DISCONTINUOUS:
+        parts.append(f"trust neither ({var})")
+    elif lp is not None and lp < -0.01 and not row["method"].startswith("qr-delay"):
         parts.append(
-            f"negative exponent ({var}): the orbit from dysts' default initial condition "
-            "settles on a stable equilibrium, where the largest exponent is the real part of "
-            "the leading eigenvalue; dysts' positive values describe a transient"
+            f"trust ours: negative exponent ({var}), the orbit from dysts' default initial "
+            "condition settles on a stable equilibrium; dysts' positive values describe a "
+            "transient"
         )
     elif lp is not None and abs(lp) < 0.01:
         parts.append(
-            f"zero exponent within the estimation noise (lambda x period = {lp:.1g}; {var}): "
-            "periodic or quasi-periodic on our orbit, relative differences are meaningless; "
-            "trust ours (dysts' finite-time estimates are biased up, see above)"
+            f"trust ours: exponent 0 within the estimation noise (lambda x period = {lp:.1g}; "
+            f"{var}): periodic or quasi-periodic on our orbit (at most very weakly chaotic), "
+            "so relative differences are meaningless"
         )
     elif spread < CHECK_AGREE:
         parts.append(f"trust ours: converged to {100 * spread:.1f}% ({var})")
     elif refs and all(r > hi + spread * abs(ours) or r < lo - spread * abs(ours) for r in refs):
-        parts.append(
-            f"trust ours to about {100 * spread:.0f}% ({var}): both dysts values lie well "
-            "outside that range"
-        )
+        if spread < 0.5:
+            parts.append(
+                f"trust ours to about {100 * spread:.0f}% ({var}): both dysts values lie well "
+                "outside that range"
+            )
+        else:
+            below = hi < min(refs)
+            factor = min(refs) / hi if below else lo / max(refs)
+            parts.append(
+                f"ours is not converged (intermittent; {var}), but every estimate of ours lies "
+                f"{'below' if below else 'above'} both dysts values by a factor >= "
+                f"{factor:.2g}: trust ours as an order of magnitude"
+            )
     else:
         parts.append(f"uncertain: ours varies by {100 * spread:.0f}% ({var})")
     if naive and qr and naive > 0 and qr > 0 and max(naive, qr) / min(naive, qr) > 1.5:
@@ -313,6 +388,17 @@ def _write(results: dict[str, dict], checks: dict[str, dict], command: str, wall
             f"{_fmt(r['dysts_qr_first'], '.4g')} | {_pct(r['change_on_doubling'])} | "
             f"{_pct(r['change_on_half_dt'])} | {_verdict(r)} |"
         )
+    others = [r for r in ok if r["system"] in REMARKS and not _disagrees(r)]
+    if others:
+        lines += ["", "## Remarks on systems that agree with a dysts value", ""]
+        for r in others:
+            chk = ""
+            if r["check_half_dt"] is not None:
+                chk = (
+                    f" (ours over T/2: {r['ours_first_half']:.3g}, at dt/2 over T/2: "
+                    f"{r['check_half_dt']:.3g})"
+                )
+            lines.append(f"- {r['system']}: ours {r['ours']:.4g}{chk}; {REMARKS[r['system']]}")
     (DOCS / "lyapunov_exponents.md").write_text("\n".join(lines) + "\n")
 
 
@@ -337,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
     checks: dict[str, dict] = store.get("checks", {})
     if args.report_only:
         full = store.get("full_wall", "?") + "".join(f"; rerun: {r}" for r in store["reruns"])
-        _write(results, checks, store["command"], full)
+        _write(results, checks, store["command"].strip(), full)
         return
     names = resolve_systems(args.systems) if args.systems else all_systems()
     t0 = time.perf_counter()
@@ -348,7 +434,11 @@ def main(argv: list[str] | None = None) -> None:
             n
             for n in names
             if results[n].get("status") == "ok"
-            and (get_system_info(n).is_delay or _disagrees(_row(n, results[n], None)))
+            and (
+                get_system_info(n).is_delay
+                or n in DISCONTINUOUS
+                or _disagrees(_row(n, results[n], None))
+            )
         ]
         for n in names:
             checks.pop(n, None)
@@ -370,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
         "reruns": reruns,
     }
     RESULTS.write_text(json.dumps(store, indent=1))
-    _write(results, checks, command_all, wall_txt)
+    _write(results, checks, command_all.strip(), wall_txt)
     print(f"done in {wall / 60:.1f} min; wrote docs/lyapunov_exponents.csv and .md", flush=True)
 
 
