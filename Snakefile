@@ -1,4 +1,6 @@
-"""dsrbench workflow: simulate the dysts systems into zarr datasets.
+"""dsrbench workflow: simulate the dysts systems into zarr datasets, train each configured
+method on each dataset, predict (forecasts from test contexts, long free runs) and evaluate
+(forecast metrics and attractor statistics against truth floors, on Dask).
 
     snakemake --cores all                                   # default config.yaml
     snakemake --cores all --configfile configs/full.yaml    # all 135 systems

@@ -230,6 +230,63 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one method on one dataset store; write the model and a record."""
+    cfg = _load(args)
+    from dsrbench.config import method_hyperparameters
+
+    dataset_record = json.loads(Path(args.dataset_record).read_text())
+    system = dataset_record["system"]
+    result: dict[str, Any] = {
+        "system": system,
+        "dataset": dataset_record["dataset"],
+        "method": args.method,
+        "seed": args.seed,
+        "model_path": None,
+        "status": "ok",
+        "reason": None,
+    }
+    start = time.perf_counter()
+    if dataset_record.get("status") != "ok":
+        result["status"] = "skipped"
+        result["reason"] = f"dataset not available: {dataset_record.get('reason')}"
+    else:
+        import torch
+
+        from dsrbench.methods import RunFiles
+        from dsrbench.train import train_to_directory
+
+        torch.set_num_threads(cfg["training"]["threads"])
+        try:
+            record = train_to_directory(
+                args.method,
+                Path(dataset_record["path"]),
+                Path(args.out),
+                seed=args.seed,
+                hyperparameters=method_hyperparameters(cfg, args.method, system),
+                device=cfg["training"]["device"],
+                budget=cfg["training"]["budget_seconds"],
+                run=RunFiles(
+                    checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
+                    epoch_log=Path(args.epoch_log) if args.epoch_log else None,
+                ),
+                config=cfg,
+            )
+            result["model_path"] = str(args.out)
+            result.update({k: v for k, v in record.items() if k not in ("provenance",)})
+        except Exception as exc:  # a failing method is recorded, the run goes on
+            log.error("train raised:\n%s", traceback.format_exc())
+            result["status"] = "failed"
+            result["reason"] = f"{type(exc).__name__}: {exc}"
+    result["wall_time_s"] = time.perf_counter() - start
+    write_atomic(args.record, json.dumps(result, indent=2, sort_keys=True) + "\n")
+    log.info("%s / %s / %s: %s", system, args.method, args.seed, result["status"])
+    return 0
+
+
 # --------------------------------------------------------------------------- predict
 
 
@@ -250,10 +307,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "reason": None,
     }
     start = time.perf_counter()
+    model_record = json.loads(Path(args.model_record).read_text()) if args.model_record else None
     if dataset_record.get("status") != "ok":
         result["status"] = "skipped"
         result["reason"] = f"dataset not available: {dataset_record.get('reason')}"
+    elif model_record is not None and model_record.get("status") != "ok":
+        result["status"] = "skipped" if model_record["status"] == "skipped" else "failed"
+        result["reason"] = f"training {model_record['status']}: {model_record.get('reason')}"
     else:
+        from dsrbench.config import method_hyperparameters
         from dsrbench.predict import predict_to_store
 
         try:
@@ -266,10 +328,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 contexts_per_trajectory=ev["contexts_per_trajectory"],
                 long_run_length=ev["long_run_length"],
                 seed=args.seed,
-                hyperparameters=ev["hyperparameters"].get(args.method, {}),
+                hyperparameters=method_hyperparameters(cfg, args.method, result["system"])
+                if args.method != "truth"
+                else {},
+                model_dir=Path(model_record["model_path"]) if model_record else None,
+                device=cfg["training"]["device"],
                 config=cfg,
             )
             result["prediction_path"] = str(path)
+            from dsrbench import data
+
+            attrs = data.open_predictions(path).attrs
+            result["model_lyapunov"] = bool(attrs.get("model_lyapunov"))
+            result["timing"] = attrs.get("timing", {})
         except Exception as exc:  # a failing method is recorded, the run goes on
             log.error("predict raised:\n%s", traceback.format_exc())
             result["status"] = "failed"
@@ -406,9 +477,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the methods and their hyperparameters")
     p.set_defaults(func=cmd_methods)
 
+    p = sub.add_parser("train", help="train one method on one dataset")
+    _add_config_arguments(p)
+    p.add_argument("--dataset-record", required=True, metavar="RECORD.json")
+    p.add_argument("--method", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory to write")
+    p.add_argument("--record", required=True, metavar="RECORD.json")
+    p.add_argument("--checkpoint-dir", default=None, help="checkpoints (a rerun resumes from them)")
+    p.add_argument("--epoch-log", default=None, metavar="EPOCHS.csv", help="per-epoch log")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("predict", help="predict with one method on one dataset")
     _add_config_arguments(p)
     p.add_argument("--dataset-record", required=True, metavar="RECORD.json")
+    p.add_argument(
+        "--model-record",
+        default=None,
+        metavar="RECORD.json",
+        help="record of `dsrbench train` (default: fit here)",
+    )
     p.add_argument("--method", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="STORE.zarr")

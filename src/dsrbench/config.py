@@ -27,6 +27,7 @@ __all__ = [
     "expand",
     "job_config",
     "load_config",
+    "method_hyperparameters",
     "load_schema",
 ]
 
@@ -169,11 +170,32 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
             )
     for name, params in (ev.get("hyperparameters") or {}).items():
         if name not in known or name == "truth":
-            return f"config key 'evaluation.hyperparameters.{name}': unknown method {name!r}"
-        try:
-            methods.get(name)(**params)
-        except HyperparameterError as exc:
-            return f"config key 'evaluation.hyperparameters.{name}': {exc}"
+            close = difflib.get_close_matches(name, known, n=2)
+            did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            return (
+                f"config key 'evaluation.hyperparameters.{name}': unknown method {name!r}{did}; "
+                f"available: {', '.join(known[1:])}"
+            )
+        by_system = params.get(BY_SYSTEM) or {}
+        if not isinstance(by_system, dict):
+            return f"config key 'evaluation.hyperparameters.{name}.{BY_SYSTEM}' must be a mapping"
+        for system, overrides in {None: {}, **by_system}.items():
+            key = f"evaluation.hyperparameters.{name}" + (
+                f".{BY_SYSTEM}.{system}" if system else ""
+            )
+            if system is not None and not isinstance(overrides, dict):
+                return f"config key '{key}' must map hyperparameter names to values"
+            if system is not None:
+                from dsrbench.systems import UnknownSystemError, get_system_info
+
+                try:
+                    get_system_info(system)
+                except UnknownSystemError as exc:
+                    return f"config key '{key}': {exc}"
+            try:
+                methods.get(name)(**{**_plain(params), **overrides})
+            except HyperparameterError as exc:
+                return f"config key '{key}': {exc}"
     for name in ev.get("datasets") or []:
         if name not in cfg["datasets"]:
             return (
@@ -195,6 +217,20 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 "lengthen the trajectories"
             )
     return None
+
+
+BY_SYSTEM = "by_system"
+
+
+def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != BY_SYSTEM}
+
+
+def method_hyperparameters(config: Mapping[str, Any], method: str, system: str) -> dict:
+    """The hyperparameters of ``method`` on ``system``: the config's
+    ``evaluation.hyperparameters.<method>``, overridden by its ``by_system.<system>``."""
+    params = ((config.get("evaluation") or {}).get("hyperparameters") or {}).get(method) or {}
+    return {**_plain(params), **((params.get(BY_SYSTEM) or {}).get(system) or {})}
 
 
 def expand(config: Mapping[str, Any]) -> list[tuple[str, str]]:

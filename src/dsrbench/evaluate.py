@@ -20,6 +20,12 @@ per dataset store. Each returns tidy rows:
   (from the first test and the first training initial conditions), the best a perfect
   model can reach.
 
+For methods with a step map and its Jacobian, ``lyapunov_qr`` is the model's largest
+exponent by the QR method (computed at prediction time, per unit time) and
+``lyapunov_qr_rel_error`` its relative error against the true system's QR exponent
+(:func:`dsrbench.metrics.lyapunov.system_max_lyapunov`, one task per system; its
+``floor`` is the relative difference between that estimate's two halves).
+
 A diverged free run is recorded with ``status = "diverged"`` and its reason (D_H = 1, D_stsp
 NaN); a failing metric is recorded with ``status = "error: ..."`` naming the system and the
 metric; neither stops the run. Lyapunov times use dysts' ``maximum_lyapunov_estimated``.
@@ -82,6 +88,13 @@ def _steps_per_lyapunov_time(ds: Any) -> float:
     lam = float(ds.attrs["system_metadata"]["maximum_lyapunov_estimated"])
     spacing = float(ds["time"].values[1] - ds["time"].values[0])
     return (1.0 / lam) / spacing if lam > 0 else math.inf
+
+
+def _nanmean(values: Any) -> float:
+    """Mean over contexts ignoring NaN; NaN (no warning) when every context is NaN, e.g.
+    RMSLE of negative series."""
+    v = np.asarray(values, dtype=float)
+    return float(np.nanmean(v)) if np.any(~np.isnan(v)) else math.nan
 
 
 def _row(ds: Any, method: str, seed: int, metric: str, value: Any, **extra: Any) -> dict:
@@ -182,7 +195,7 @@ def evaluate_prediction(
         with np.errstate(all="ignore"):
             values = fm.forecast_metrics(y_true, y_pred)
         for name, v in values.items():
-            rows.append(_row(ds, method, seed, name, np.nanmean(v), horizon=full))
+            rows.append(_row(ds, method, seed, name, _nanmean(v), horizon=full))
 
     def horizons() -> None:
         with np.errstate(all="ignore"):
@@ -190,7 +203,7 @@ def evaluate_prediction(
                 y_true, y_pred, steps_per_lyapunov_time=spl, horizons=LYAPUNOV_HORIZONS, scale=200
             )
         for h, v in res.items():
-            rows.append(_row(ds, method, seed, "smape200", np.nanmean(v), horizon=float(h)))
+            rows.append(_row(ds, method, seed, "smape200", _nanmean(v), horizon=float(h)))
 
     def vpt(rule: str) -> None:
         with np.errstate(all="ignore"):
@@ -212,7 +225,7 @@ def evaluate_prediction(
     def mase() -> None:
         with np.errstate(all="ignore"):
             v = fm.mase(y_true, y_pred, n=10)
-        rows.append(_row(ds, method, seed, "mase10", np.nanmean(v), horizon=10 / spl))
+        rows.append(_row(ds, method, seed, "mase10", _nanmean(v), horizon=10 / spl))
 
     def pe() -> None:
         n = min(20, horizon)
@@ -249,7 +262,58 @@ def evaluate_prediction(
     guarded("mase10", mase)
     guarded("pe20", pe)
     guarded("long_term", long_term)
+    model_lyap = pred.attrs.get("model_lyapunov")
+    if model_lyap:
+        rows.append(
+            _row(
+                ds,
+                method,
+                seed,
+                "lyapunov_qr",
+                model_lyap.get("value"),
+                status="ok" if model_lyap.get("status") == "ok" else "diverged",
+                reason=None if model_lyap.get("status") == "ok" else model_lyap.get("status"),
+                n_points=model_lyap.get("steps"),
+            )
+        )
     return rows
+
+
+def system_lyapunov(system: str) -> dict[str, float]:
+    """The true system's largest exponent (QR) and the relative spread of its two halves."""
+    from dsrbench.metrics.lyapunov import system_max_lyapunov
+
+    _pin_threads()
+    est = system_max_lyapunov(system)
+    spread = abs(est.value - est.value_half) / abs(est.value) if est.value else math.nan
+    return {"value": float(est.value), "spread": float(spread)}
+
+
+def _safe_system_lyapunov(system: str) -> dict[str, float] | str:
+    try:
+        return system_lyapunov(system)
+    except Exception as exc:  # noqa: BLE001
+        log.error("Lyapunov exponent of %s failed:\n%s", system, traceback.format_exc())
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _lyapunov_errors(rows: list[dict], truths: dict[str, dict | str]) -> list[dict]:
+    """``lyapunov_qr_rel_error`` rows for every ``lyapunov_qr`` row."""
+    out = []
+    for r in rows:
+        if r["metric"] != "lyapunov_qr":
+            continue
+        true = truths.get(r["system"])
+        new = {**r, "metric": "lyapunov_qr_rel_error"}
+        if isinstance(true, dict) and true["value"] != 0:
+            new["value"] = abs(r["value"] - true["value"]) / abs(true["value"])
+            new["floor"] = true["spread"]
+        else:
+            new["value"] = math.nan
+            new["status"] = "error: system exponent" if r["status"] == "ok" else r["status"]
+            new["reason"] = r["reason"] or f"{r['system']} / lyapunov_max: {true}"
+        out.append(new)
+    return out
 
 
 @contextlib.contextmanager
@@ -366,8 +430,10 @@ def run_evaluation(
 
     ``jobs``: dicts with ``system``, ``dataset``, ``method``, ``dataset_path``,
     ``prediction_path`` and optionally ``long_run_length`` (T of the floors; default the
-    dataset's trajectory length). Truth floors are computed once per dataset store; every
-    job's rows carry them. Runs on ``client`` if given, else on :func:`dask_client`.
+    dataset's trajectory length) and ``model_lyapunov`` (True when the store holds the
+    model's QR exponent: the system's own is then computed once per system). Truth floors
+    are computed once per dataset store; every job's rows carry them. Runs on ``client`` if
+    given, else on :func:`dask_client`.
     Returns the tidy table (:data:`COLUMNS`), floors included as ``method == "floor"`` rows.
     """
     if client is None:
@@ -390,6 +456,8 @@ def run_evaluation(
                 pure=False,
             )
     futures = list(floors.values())
+    lyap_systems = sorted({j["system"] for j in jobs if j.get("model_lyapunov")})
+    lyap = {s: client.submit(_safe_system_lyapunov, s, pure=False) for s in lyap_systems}
     for job in jobs:
         futures.append(
             client.submit(
@@ -407,6 +475,8 @@ def run_evaluation(
     for fut in as_completed(futures):
         rows.extend(fut.result())
         bar.update()
+    truths = {s: f.result() for s, f in lyap.items()}
+    rows.extend(_lyapunov_errors(rows, truths))
     bar.close()
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(

@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from dsrbench import data
+from dsrbench.methods import Method
 from dsrbench.provenance import provenance
 
 __all__ = ["REFERENCE_PREDICTORS", "context_indices", "predict", "regenerate", "truth_values"]
@@ -126,10 +127,12 @@ def predict(
     device: str = "auto",
     budget: float | None = None,
     config: dict | None = None,
+    model: Method | None = None,
+    training: dict[str, Any] | None = None,
 ) -> xr.Dataset:
-    """Fit ``method`` on the training split of ``ds`` and predict (see module doc)."""
-    from dsrbench import methods
-
+    """Predict with ``model`` (a trained method; fitted here on the training split of ``ds``
+    when None) or with the ``truth`` oracle (see module doc). ``training`` (the training
+    record of the model) is kept in the store's attributes."""
     hyperparameters = dict(hyperparameters or {})
     traj, start = context_indices(ds, context_length, horizon, contexts_per_trajectory)
     x = np.asarray(ds["x"].values)
@@ -137,6 +140,7 @@ def predict(
     n_gen = int(round((1 + GENERATION_OVERHEAD) * length))
     discard = n_gen - length
     timing: dict[str, float] = {}
+    extra: dict[str, Any] = {}
     if method == "truth":
         if hyperparameters:
             raise ValueError("the reference predictor 'truth' takes no hyperparameters")
@@ -145,27 +149,32 @@ def predict(
         timing["predict_seconds"] = time.perf_counter() - t
         params: dict[str, Any] = {}
     else:
-        cls = methods.get(method)
-        model = cls(**hyperparameters)
+        if model is None:
+            from dsrbench.train import train
+
+            model, info = train(
+                method,
+                ds,
+                seed=seed,
+                hyperparameters=hyperparameters,
+                device=device,
+                budget=budget,
+            )
+            timing["fit_seconds"] = info["fit_seconds"]
         params = model.params
-        split = ds["split"].values
-        train = ds.isel(trajectory=np.flatnonzero(split == data.SPLIT_CODES["train"]))
-        val_idx = np.flatnonzero(split == data.SPLIT_CODES["val"])
-        val = ds.isel(trajectory=val_idx) if val_idx.size else None
-        t = time.perf_counter()
-        model.fit(train, val, device=device, seed=seed, budget=budget)
-        timing["fit_seconds"] = time.perf_counter() - t
         contexts = np.stack(
             [x[i, s - context_length : s] for i, s in zip(traj, start, strict=True)]
         )
         t = time.perf_counter()
         with np.errstate(all="ignore"):
             forecast = np.asarray(model.forecast(contexts, horizon), dtype=np.float64)
-            generated = np.asarray(
-                model.generate(x[traj[:1], start[0] - context_length : start[0]], n_gen),
-                dtype=np.float64,
-            )
+            first = x[traj[:1], start[0] - context_length : start[0]]
+            generated = np.asarray(model.generate(first, n_gen), dtype=np.float64)
         timing["predict_seconds"] = time.perf_counter() - t
+        if model.has_jacobian:
+            t = time.perf_counter()
+            extra["model_lyapunov"] = model_max_lyapunov(model, first, ds, seed=seed)
+            timing["lyapunov_seconds"] = time.perf_counter() - t
     if forecast.shape != (traj.size, horizon, x.shape[2]):
         raise RuntimeError(f"{method}.forecast returned shape {forecast.shape}")
     if generated.shape != (1, n_gen, x.shape[2]):
@@ -191,11 +200,52 @@ def predict(
             "timing": timing,
             "provenance": provenance(config or {}),
             "dataset_config_hash": ds.attrs.get("config_hash", ""),
+            "training": {k: v for k, v in (training or {}).items() if k != "provenance"},
+            **extra,
         },
     )
 
 
-def predict_to_store(method: str, dataset_path: Path, out: Path, **kwargs: Any) -> Path:
-    """Open a dataset store, :func:`predict`, and write the prediction store atomically."""
+def predict_to_store(
+    method: str, dataset_path: Path, out: Path, *, model_dir: Path | None = None, **kwargs: Any
+) -> Path:
+    """Open a dataset store, :func:`predict` (with the trained model in ``model_dir`` when
+    given), and write the prediction store atomically."""
     ds = data.open_dataset(dataset_path)
+    if model_dir is not None:
+        from dsrbench.train import load_model
+
+        model, record = load_model(model_dir)
+        if record["method"] != method:
+            raise ValueError(f"{model_dir} holds a {record['method']!r} model, not {method!r}")
+        kwargs.update(model=model, training=record)
     return data.write_predictions(predict(method, ds, **kwargs), out)
+
+
+def model_max_lyapunov(
+    model: Method, context: np.ndarray, ds: xr.Dataset, *, seed: int = 0
+) -> dict[str, Any]:
+    """Largest Lyapunov exponent of a learned map (QR method on its ``step``/``jacobian``,
+    per unit model time), from the state after ``context``; ``steps`` and ``transient``
+    follow SPEC section 3 (>= 1e4 steps). A model that leaves the attractor gives NaN."""
+    from dsrbench.metrics.lyapunov import lyapunov_qr
+
+    dt = float(ds["time"].values[1] - ds["time"].values[0])
+    n_steps, transient = 10_000, 1_000
+    try:
+        z0 = np.asarray(model.initial_state(context), dtype=np.float64)[0]
+        with np.errstate(all="ignore"):
+            value = lyapunov_qr(
+                lambda z: np.asarray(model.step(z[None]), dtype=np.float64)[0],
+                lambda z: np.asarray(model.jacobian(z[None]), dtype=np.float64)[0],
+                z0,
+                n_steps,
+                dt=dt,
+                transient=transient,
+                seed=seed,
+            )
+        value = float(np.asarray(value).ravel()[0])
+        status = "ok" if np.isfinite(value) else "diverged"
+    except Exception as exc:  # noqa: BLE001 - recorded, never fatal
+        value, status = float("nan"), f"error: {type(exc).__name__}: {exc}"
+    return {"value": value, "steps": n_steps, "transient": transient, "status": status}

@@ -15,9 +15,9 @@ import difflib
 import importlib
 import pkgutil
 
-from dsrbench.methods.base import HyperparameterError, Method
+from dsrbench.methods.base import HyperparameterError, Method, RunFiles
 
-__all__ = ["HyperparameterError", "Method", "UnknownMethodError", "available", "get"]
+__all__ = ["HyperparameterError", "Method", "RunFiles", "UnknownMethodError", "available", "get"]
 
 _NOT_METHODS = {"base"}
 

@@ -2,9 +2,11 @@
 
 A method declares its hyperparameters with defaults, and implements
 
-* ``fit(train, val, *, device, seed, budget)``: learn from the training split
+* ``fit(train, val, *, device, seed, budget, run)``: learn from the training split
   (an xarray Dataset in the :mod:`dsrbench.data` schema: ``x(trajectory, time, dim)``,
-  ``train_mean``, ``train_std``, system metadata in the attributes);
+  ``train_mean``, ``train_std``, system metadata in the attributes); ``run`` is a
+  :class:`RunFiles` naming where a trained method keeps checkpoints and its epoch log
+  (``None``: nowhere), ``budget`` a wall-clock limit in seconds;
 * ``forecast(context, horizon)``: ``(B, Tc, D) -> (B, horizon, D)``, the states after
   each context;
 * ``generate(context, steps)``: free runs, ``(B, steps, D)`` (default: ``forecast``);
@@ -20,6 +22,7 @@ from __future__ import annotations
 import difflib
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -31,6 +34,19 @@ class HyperparameterError(ValueError):
     """An unknown or invalid hyperparameter; the message lists the valid names."""
 
 
+@dataclass(frozen=True)
+class RunFiles:
+    """Where a training job keeps its files (both optional).
+
+    ``checkpoint_dir``: checkpoints to resume a killed job from; ``epoch_log``: a CSV file
+    with one line per epoch (loss, learning rate, teacher-forcing alpha, validation score,
+    seconds).
+    """
+
+    checkpoint_dir: Path | None = None
+    epoch_log: Path | None = None
+
+
 class Method(ABC):
     """Base class of all methods."""
 
@@ -38,6 +54,10 @@ class Method(ABC):
     name: ClassVar[str]
     #: hyperparameter names and defaults
     hyperparameters: ClassVar[dict[str, Any]] = {}
+    #: small settings for the test suite and the laptop default run (a subset of the above)
+    quick_hyperparameters: ClassVar[dict[str, Any]] = {}
+    #: True for torch methods (trained on a GPU when one is present)
+    uses_torch: ClassVar[bool] = False
     #: True when a method needs training data beyond the context (all but persistence)
     needs_fit: ClassVar[bool] = True
 
@@ -65,6 +85,7 @@ class Method(ABC):
         device: str = "auto",
         seed: int = 0,
         budget: float | None = None,
+        run: RunFiles | None = None,
     ) -> Self:
         """Learn from the training split; the default keeps nothing."""
         return self
@@ -77,6 +98,21 @@ class Method(ABC):
         """A free run of ``steps`` states after each context (default: ``forecast``)."""
         return self.forecast(context, steps)
 
+    #: True when the method implements ``step`` and ``jacobian`` (Lyapunov exponents)
+    has_jacobian: ClassVar[bool] = False
+
+    def step(self, state: np.ndarray) -> np.ndarray:
+        """One step of the learned map on internal states ``(B, M)`` (optional)."""
+        raise NotImplementedError(f"method {self.name!r} has no step map")
+
+    def jacobian(self, state: np.ndarray) -> np.ndarray:
+        """Jacobians ``(B, M, M)`` of :meth:`step` at ``state`` (optional)."""
+        raise NotImplementedError(f"method {self.name!r} has no Jacobian")
+
+    def initial_state(self, context: np.ndarray) -> np.ndarray:
+        """Internal states ``(B, M)`` after reading ``context`` (for ``step``; optional)."""
+        raise NotImplementedError(f"method {self.name!r} has no internal state")
+
     def save(self, directory: str | Path) -> None:
         """Store hyperparameters (subclasses add their weights)."""
         directory = Path(directory)
@@ -88,6 +124,19 @@ class Method(ABC):
         """Restore a method saved by :meth:`save`."""
         params = json.loads((Path(directory) / "hyperparameters.json").read_text())
         return cls(**params)
+
+
+def save_arrays(directory: str | Path, **arrays: np.ndarray) -> None:
+    """Store fitted arrays beside the hyperparameters (``arrays.npz``, exact float64)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez(directory / "arrays.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+
+
+def load_arrays(directory: str | Path) -> dict[str, np.ndarray]:
+    """The arrays stored by :func:`save_arrays`."""
+    with np.load(Path(directory) / "arrays.npz", allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
 
 
 def check_context(context: np.ndarray) -> np.ndarray:

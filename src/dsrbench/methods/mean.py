@@ -7,7 +7,7 @@ from typing import Any, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import Method, check_context
+from dsrbench.methods.base import Method, check_context, load_arrays, save_arrays
 
 
 class Mean(Method):
@@ -25,14 +25,10 @@ class Mean(Method):
 
     def save(self, directory: Any) -> None:
         super().save(directory)
-        from pathlib import Path
-
-        np.save(Path(directory) / "mean.npy", self.mean_)
+        save_arrays(directory, mean=self.mean_)
 
     @classmethod
     def load(cls, directory: Any) -> Self:
-        from pathlib import Path
-
         method = super().load(directory)
-        method.mean_ = np.load(Path(directory) / "mean.npy")
+        method.mean_ = load_arrays(directory)["mean"]
         return method

@@ -1,0 +1,50 @@
+"""Shared fixtures: a small real Lorenz-63 dataset for the method tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from dsrbench import data
+from dsrbench.datasets import build_dataset
+
+#: Lorenz-63 at about 0.026 time units per point (50 points per Fourier period),
+#: close to the dt = 0.025 of Gauthier et al. 2021.
+LORENZ_SETTING = {
+    "pts_per_period": 50,
+    "timescale": "fourier",
+    "length": 2000,
+    "n_train": 2,
+    "n_val": 1,
+    "n_test": 1,
+}
+
+
+@pytest.fixture(scope="session")
+def lorenz_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("lorenz") / "Lorenz.zarr"
+    result = build_dataset(
+        "Lorenz",
+        "methods",
+        LORENZ_SETTING,
+        seed=3,
+        integration={"rtol": 1e-10, "atol": 1e-10},
+        config={"test": "methods"},
+        out=out,
+    )
+    assert result.status == "ok", result
+    return out
+
+
+@pytest.fixture(scope="session")
+def lorenz_splits(lorenz_store: Path) -> dict[str, xr.Dataset]:
+    """The train, val and test splits of the Lorenz store (as `dsrbench.predict` cuts them)."""
+    ds = data.open_dataset(lorenz_store)
+    split = ds["split"].values
+    return {
+        name: ds.isel(trajectory=np.flatnonzero(split == code))
+        for name, code in data.SPLIT_CODES.items()
+    }

@@ -1,0 +1,143 @@
+"""Every method of dsrbench.methods on a real Lorenz-63 dataset: the uniform contract.
+
+Each learned method fits a short Lorenz-63 trajectory and beats persistence on PE(20)
+(Hess et al. 2023: mean squared error of the 20th free-run step, here from contexts of
+100 observed points so delay-based methods get their taps); save then load gives identical
+predictions; the same seed gives the same model; a bad hyperparameter name fails before
+training, naming the valid ones. A method runs here with its ``quick_hyperparameters``
+(small settings for tests and the laptop default run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from dsrbench import methods
+from dsrbench.methods import HyperparameterError, RunFiles
+
+REFERENCES = {"persistence", "mean"}
+LEARNED = [m for m in methods.available() if m not in REFERENCES]
+CONTEXT = 100
+N = 20
+
+
+def _contexts(test: xr.Dataset, stride: int = 25) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(test["x"].values[0])
+    starts = np.arange(CONTEXT, x.shape[0] - N, stride)
+    ctx = np.stack([x[s - CONTEXT : s] for s in starts])
+    target = np.stack([x[s + N - 1] for s in starts])
+    return ctx, target
+
+
+def _pe(model: methods.Method, test: xr.Dataset) -> float:
+    ctx, target = _contexts(test)
+    with np.errstate(all="ignore"):
+        pred = np.asarray(model.forecast(ctx, N))
+    assert pred.shape == (ctx.shape[0], N, ctx.shape[2])
+    return float(np.mean((pred[:, -1] - target) ** 2))
+
+
+def _fit(name: str, splits: dict[str, xr.Dataset], seed: int = 0, **kwargs) -> methods.Method:
+    cls = methods.get(name)
+    model = cls(**cls.quick_hyperparameters)
+    return model.fit(splits["train"], splits["val"], device="cpu", seed=seed, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def persistence_pe(lorenz_splits) -> float:
+    return _pe(methods.get("persistence")(), lorenz_splits["test"])
+
+
+@pytest.fixture(scope="module")
+def fitted(lorenz_splits) -> dict[str, methods.Method]:
+    return {}
+
+
+def _fitted(name: str, cache: dict, splits) -> methods.Method:
+    if name not in cache:
+        cache[name] = _fit(name, splits)
+    return cache[name]
+
+
+def test_registry_lists_every_method_of_the_issue() -> None:
+    expected = {"persistence", "mean", "var", "edmd", "esn", "nvar", "sindy", "node"}
+    expected |= {"shplrnn_gtf", "alrnn"}
+    assert expected <= set(methods.available())
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_method_beats_persistence_on_pe20(name, lorenz_splits, persistence_pe, fitted) -> None:
+    model = _fitted(name, fitted, lorenz_splits)
+    pe = _pe(model, lorenz_splits["test"])
+    assert np.isfinite(pe)
+    assert pe < persistence_pe, f"{name}: PE(20) {pe:.3g} vs persistence {persistence_pe:.3g}"
+
+
+@pytest.mark.parametrize("name", LEARNED + ["mean"])
+def test_save_then_load_gives_identical_predictions(
+    name, lorenz_splits, fitted, tmp_path: Path
+) -> None:
+    model = _fitted(name, fitted, lorenz_splits)
+    model.save(tmp_path / name)
+    loaded = methods.get(name).load(tmp_path / name)
+    ctx, _ = _contexts(lorenz_splits["test"], stride=200)
+    np.testing.assert_array_equal(loaded.forecast(ctx, 30), model.forecast(ctx, 30))
+    np.testing.assert_array_equal(loaded.generate(ctx[:1], 50), model.generate(ctx[:1], 50))
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_same_seed_gives_the_same_model(name, lorenz_splits, fitted) -> None:
+    ctx, _ = _contexts(lorenz_splits["test"], stride=200)
+    again = _fit(name, lorenz_splits, seed=0)
+    np.testing.assert_array_equal(
+        again.forecast(ctx, 30), _fitted(name, fitted, lorenz_splits).forecast(ctx, 30)
+    )
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_free_run_has_the_contract_shape(name, lorenz_splits, fitted) -> None:
+    model = _fitted(name, fitted, lorenz_splits)
+    ctx, _ = _contexts(lorenz_splits["test"], stride=200)
+    gen = model.generate(ctx[:2], 500)
+    assert gen.shape == (2, 500, 3)
+
+
+@pytest.mark.parametrize("name", methods.available())
+def test_bad_hyperparameter_name_fails_before_training_with_valid_names(name) -> None:
+    cls = methods.get(name)
+    with pytest.raises(HyperparameterError) as err:
+        cls(not_a_hyperparameter=1)
+    assert "not_a_hyperparameter" in str(err.value)
+    for valid in cls.hyperparameters:
+        assert valid in str(err.value)
+
+
+@pytest.mark.parametrize("name", methods.available())
+def test_quick_hyperparameters_are_declared_ones(name) -> None:
+    cls = methods.get(name)
+    assert set(cls.quick_hyperparameters) <= set(cls.hyperparameters)
+
+
+@pytest.mark.parametrize("name", [m for m in LEARNED if methods.get(m).has_jacobian])
+def test_jacobian_matches_finite_differences(name, lorenz_splits, fitted) -> None:
+    model = _fitted(name, fitted, lorenz_splits)
+    ctx, _ = _contexts(lorenz_splits["test"], stride=400)
+    z = np.asarray(model.initial_state(ctx), dtype=np.float64)
+    jac = np.asarray(model.jacobian(z))
+    eps = 1e-6
+    fd = np.empty_like(jac)
+    for j in range(z.shape[1]):
+        dz = np.zeros_like(z)
+        dz[:, j] = eps
+        fd[:, :, j] = (model.step(z + dz) - model.step(z - dz)) / (2 * eps)
+    np.testing.assert_allclose(jac, fd, rtol=1e-4, atol=1e-5)
+
+
+def test_run_files_are_optional_for_every_method(lorenz_splits, tmp_path: Path) -> None:
+    run = RunFiles(checkpoint_dir=tmp_path / "ckpt", epoch_log=tmp_path / "epochs.csv")
+    model = methods.get("mean")().fit(lorenz_splits["train"], None, run=run)
+    assert model.forecast(np.zeros((1, 5, 3)), 2).shape == (1, 2, 3)

@@ -1,0 +1,135 @@
+"""Training jobs: model directories written atomically, loaded back for prediction, and
+per-system hyperparameters from the config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsrbench import data
+from dsrbench.cli import main
+from dsrbench.config import ConfigError, load_config, method_hyperparameters
+from dsrbench.predict import predict_to_store
+from dsrbench.train import TRAINING_RECORD, load_model, train_to_directory
+
+
+def test_train_writes_a_complete_model_directory_and_nothing_else(lorenz_store, tmp_path):
+    out = tmp_path / "models" / "mean"
+    record = train_to_directory("mean", lorenz_store, out, seed=1)
+    assert (out / TRAINING_RECORD).is_file() and (out / "hyperparameters.json").is_file()
+    assert record["method"] == "mean" and record["system"] == "Lorenz" and record["seed"] == 1
+    assert record["fit_seconds"] >= 0 and "git_revision" in record["provenance"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["mean"]  # no temporary left
+    model, saved = load_model(out)
+    ds = data.open_dataset(lorenz_store)
+    train = ds["x"].values[ds["split"].values == 0]
+    np.testing.assert_allclose(model.mean_, train.mean(axis=(0, 1)))
+    assert saved["dataset_config_hash"] == ds.attrs["config_hash"]
+
+
+def test_load_model_of_an_unfinished_directory_says_how_to_fix(tmp_path):
+    (tmp_path / "half").mkdir()
+    with pytest.raises(FileNotFoundError, match="rerun its train job"):
+        load_model(tmp_path / "half")
+
+
+def test_predict_uses_the_trained_model_and_keeps_its_record(lorenz_store, tmp_path):
+    model_dir = tmp_path / "model"
+    train_to_directory("mean", lorenz_store, model_dir, seed=0)
+    store = predict_to_store(
+        "mean",
+        lorenz_store,
+        tmp_path / "pred.zarr",
+        model_dir=model_dir,
+        context_length=10,
+        horizon=20,
+        contexts_per_trajectory=2,
+        long_run_length=200,
+    )
+    pred = data.open_predictions(store)
+    assert pred.attrs["training"]["method"] == "mean"
+    assert "fit_seconds" not in pred.attrs["timing"]  # not refitted
+    model, _ = load_model(model_dir)
+    np.testing.assert_array_equal(pred["forecast"].values[0, 0], model.mean_)
+    with pytest.raises(ValueError, match="holds a 'mean' model"):
+        predict_to_store(
+            "persistence",
+            lorenz_store,
+            tmp_path / "p2.zarr",
+            model_dir=model_dir,
+            context_length=10,
+            horizon=20,
+            contexts_per_trajectory=1,
+        )
+
+
+def _config(**hyper):
+    return load_config(
+        {
+            "systems": ["Lorenz", "Rossler"],
+            "datasets": {"d": {"length": 500, "n_test": 1}},
+            "evaluation": {"methods": ["mean"], "hyperparameters": hyper},
+        }
+    )
+
+
+def test_per_system_hyperparameters_override_the_method_ones():
+    from dsrbench import methods
+
+    name = next(m for m in methods.available() if methods.get(m).hyperparameters)
+    key, default = next(iter(methods.get(name).hyperparameters.items()))
+    cfg = _config(**{name: {key: default, "by_system": {"Rossler": {key: "x"}}}})
+    assert method_hyperparameters(cfg, name, "Lorenz") == {key: default}
+    assert method_hyperparameters(cfg, name, "Rossler") == {key: "x"}
+    assert method_hyperparameters(cfg, "mean", "Lorenz") == {}
+
+
+def test_bad_per_system_hyperparameters_name_the_key_and_the_fix():
+    from dsrbench import methods
+
+    name = next(m for m in methods.available() if methods.get(m).hyperparameters)
+    with pytest.raises(ConfigError, match=r"by_system\.Lorenz.*unknown hyperparameter 'nope'"):
+        _config(**{name: {"by_system": {"Lorenz": {"nope": 1}}}})
+    with pytest.raises(ConfigError, match=r"by_system\.Lorenzz.*Lorenz"):
+        _config(**{name: {"by_system": {"Lorenzz": {}}}})
+    with pytest.raises(ConfigError, match=r"unknown method 'meen' \(did you mean 'mean'"):
+        _config(meen={})
+
+
+def test_train_cli_records_a_skipped_dataset_and_a_failed_fit(lorenz_store, tmp_path):
+    cfg = json.dumps({"systems": ["Lorenz"], "datasets": {"methods": {"length": 2000}}})
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {"system": "Lorenz", "dataset": "methods", "status": "failed", "reason": "blow-up"}
+        )
+    )
+    rec = tmp_path / "rec.json"
+    args = ["train", "--config-json", cfg, "--method", "mean", "--out", str(tmp_path / "m")]
+    assert main([*args, "--dataset-record", str(bad), "--record", str(rec)]) == 0
+    out = json.loads(rec.read_text())
+    assert out["status"] == "skipped" and "blow-up" in out["reason"]
+    assert not (tmp_path / "m").exists()
+
+    good = tmp_path / "good.json"
+    good.write_text(
+        json.dumps(
+            {"system": "Lorenz", "dataset": "methods", "status": "ok", "path": str(lorenz_store)}
+        )
+    )
+    assert main([*args, "--dataset-record", str(good), "--record", str(rec)]) == 0
+    out = json.loads(rec.read_text())
+    assert out["status"] == "ok" and Path(out["model_path"]).is_dir()
+
+    # a model that cannot be fitted is recorded as failed, with the reason
+    broken = tmp_path / "broken.zarr"
+    broken.mkdir()
+    good.write_text(
+        json.dumps({"system": "Lorenz", "dataset": "methods", "status": "ok", "path": str(broken)})
+    )
+    assert main([*args, "--dataset-record", str(good), "--record", str(rec)]) == 0
+    out = json.loads(rec.read_text())
+    assert out["status"] == "failed" and out["reason"]
