@@ -269,6 +269,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 hyperparameters=method_hyperparameters(cfg, args.method, system),
                 device=cfg["training"]["device"],
                 budget=cfg["training"]["budget_seconds"],
+                train_length=cfg["training"]["train_length"],
+                val_length=cfg["training"]["val_length"],
                 run=RunFiles(
                     checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
                     epoch_log=Path(args.epoch_log) if args.epoch_log else None,

@@ -28,12 +28,32 @@ __all__ = ["TRAINING_RECORD", "load_model", "split_dataset", "train", "train_to_
 TRAINING_RECORD = "training.json"
 
 
-def split_dataset(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """The training and validation splits of a dataset store (val None when empty)."""
+def split_dataset(
+    ds: xr.Dataset, train_length: int | None = None, val_length: int | None = None
+) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The training and validation splits of a dataset store (val None when empty), cut to
+    their first ``train_length`` / ``val_length`` points (Gilpin 2023 trains on 1000 points
+    and validates on 200). ``train_mean`` and ``train_std`` are recomputed on the cut
+    training data, so nothing outside it leaks into the model."""
     split = ds["split"].values
     train = ds.isel(trajectory=np.flatnonzero(split == data.SPLIT_CODES["train"]))
     val_idx = np.flatnonzero(split == data.SPLIT_CODES["val"])
-    return train, (ds.isel(trajectory=val_idx) if val_idx.size else None)
+    val = ds.isel(trajectory=val_idx) if val_idx.size else None
+    for name, length in (("train_length", train_length), ("val_length", val_length)):
+        if length is not None and length > ds.sizes["time"]:
+            raise ValueError(
+                f"training.{name} = {length} exceeds the trajectory length "
+                f"{ds.sizes['time']} of dataset {ds.attrs.get('dataset')!r}"
+            )
+    if train_length is not None:
+        train = train.isel(time=slice(0, train_length))
+        x = train["x"].values
+        train = train.assign(
+            train_mean=("dim", x.mean(axis=(0, 1))), train_std=("dim", x.std(axis=(0, 1)))
+        )
+    if val is not None and val_length is not None:
+        val = val.isel(time=slice(0, val_length))
+    return train, val
 
 
 def train(
@@ -45,12 +65,15 @@ def train(
     device: str = "auto",
     budget: float | None = None,
     run: RunFiles | None = None,
+    train_length: int | None = None,
+    val_length: int | None = None,
 ) -> tuple[Method, dict[str, Any]]:
-    """Fit ``method`` on ``ds``'s training split; returns the model and what the fit did."""
+    """Fit ``method`` on ``ds``'s training split (cut as :func:`split_dataset` says);
+    returns the model and what the fit did."""
     from dsrbench import methods
 
     model = methods.get(method)(**(hyperparameters or {}))
-    train_split, val_split = split_dataset(ds)
+    train_split, val_split = split_dataset(ds, train_length, val_length)
     start = time.perf_counter()
     model.fit(train_split, val_split, device=device, seed=seed, budget=budget, run=run)
     info: dict[str, Any] = {"fit_seconds": time.perf_counter() - start}
@@ -83,6 +106,8 @@ def train_to_directory(
     budget: float | None = None,
     run: RunFiles | None = None,
     config: dict | None = None,
+    train_length: int | None = None,
+    val_length: int | None = None,
 ) -> dict[str, Any]:
     """Train and save the model at ``out`` atomically; returns the training record."""
     out = Path(out)
@@ -95,6 +120,8 @@ def train_to_directory(
         device=device,
         budget=budget,
         run=run,
+        train_length=train_length,
+        val_length=val_length,
     )
     record = {
         "method": method,
@@ -103,6 +130,8 @@ def train_to_directory(
         "seed": int(seed),
         "hyperparameters": model.params,
         "dataset_config_hash": ds.attrs.get("config_hash", ""),
+        "train_length": train_length,
+        "val_length": val_length,
         **info,
         "provenance": provenance(config or {}),
     }
