@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import xarray as xr
 from tqdm.auto import tqdm
 
-from dsrbench.methods.base import RunFiles
+from dsrbench.methods.base import RunFiles, standardize, training_arrays
 
 __all__ = [
     "Trainer",
@@ -75,27 +74,6 @@ def seed_everything(seed: int) -> np.random.Generator:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=True)
     return np.random.default_rng(seed)
-
-
-def standardize(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(x_std, mean, std)``: the observations of ``ds`` standardised by its training
-    mean and standard deviation (constant coordinates keep a scale of 1)."""
-    mean = np.asarray(ds["train_mean"].values, dtype=np.float64)
-    std = np.asarray(ds["train_std"].values, dtype=np.float64)
-    std = np.where(std > 0, std, 1.0)
-    return (np.asarray(ds["x"].values, dtype=np.float64) - mean) / std, mean, std
-
-
-def training_arrays(
-    train: xr.Dataset, val: xr.Dataset | None
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-    """Standardised ``(train (N, T, D), val (N', T, D) or None, mean, std)``; the
-    validation split uses the training mean and scale."""
-    x, mean, std = standardize(train)
-    v = None
-    if val is not None and val.sizes.get("trajectory", 0) > 0:
-        v = (np.asarray(val["x"].values, dtype=np.float64) - mean) / std
-    return x, v, mean, std
 
 
 def sample_windows(

@@ -5,7 +5,8 @@
     ['mean', 'persistence']
     >>> methods.get("persistence")().forecast(context, horizon=100)
 
-To add a method, write ``dsrbench/methods/<name>.py`` with one subclass of
+Modules starting with an underscore hold code shared by several methods. To add a method,
+write ``dsrbench/methods/<name>.py`` with one subclass of
 :class:`dsrbench.methods.base.Method` whose ``name`` is ``<name>``, and a test.
 """
 
@@ -31,7 +32,11 @@ class UnknownMethodError(KeyError):
 
 def available() -> list[str]:
     """Names of the methods (module names under ``dsrbench/methods``)."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_METHODS)
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(__path__)
+        if m.name not in _NOT_METHODS and not m.name.startswith("_")
+    )
 
 
 def get(name: str) -> type[Method]:

@@ -147,3 +147,24 @@ def check_context(context: np.ndarray) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[1] < 1:
         raise ValueError(f"context must have shape (B, Tc, D) with Tc >= 1, got {arr.shape}")
     return arr
+
+
+def standardize(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(x_std, mean, std)``: the observations of ``ds`` standardised by its training
+    mean and standard deviation (constant coordinates keep a scale of 1)."""
+    mean = np.asarray(ds["train_mean"].values, dtype=np.float64)
+    std = np.asarray(ds["train_std"].values, dtype=np.float64)
+    std = np.where(std > 0, std, 1.0)
+    return (np.asarray(ds["x"].values, dtype=np.float64) - mean) / std, mean, std
+
+
+def training_arrays(
+    train: xr.Dataset, val: xr.Dataset | None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Standardised ``(train (N, T, D), val (N', T, D) or None, mean, std)``; the
+    validation split uses the training mean and scale."""
+    x, mean, std = standardize(train)
+    v = None
+    if val is not None and val.sizes.get("trajectory", 0) > 0:
+        v = (np.asarray(val["x"].values, dtype=np.float64) - mean) / std
+    return x, v, mean, std
