@@ -90,7 +90,9 @@ class EchoStateNetwork(Method):
         feats = self._features(states.reshape(-1, states.shape[2]))
         penalty = float(self.params["ridge"]) * np.eye(feats.shape[1])
         penalty[0, 0] = 0.0
-        self.w_out_ = np.linalg.solve(feats.T @ feats + penalty, feats.T @ target).T
+        self.w_out_ = np.ascontiguousarray(
+            np.linalg.solve(feats.T @ feats + penalty, feats.T @ target).T
+        )
         return self
 
     @staticmethod

@@ -110,7 +110,7 @@ class NextGenerationRC(Method):
         feats = self.features(lin.reshape(-1, lin.shape[2]))
         # W_out = Y O^T (O O^T + ridge I)^-1 (Gauthier et al. 2021, Methods)
         gram = feats.T @ feats + float(self.params["ridge"]) * np.eye(feats.shape[1])
-        self.w_out_ = np.linalg.solve(gram, feats.T @ target).T  # (D, F)
+        self.w_out_ = np.ascontiguousarray(np.linalg.solve(gram, feats.T @ target).T)  # (D, F)
         return self
 
     # -- the map on the stacked taps (newest first), standardised ----------------------
