@@ -70,7 +70,9 @@ def _config(**hyper):
     return load_config(
         {
             "systems": ["Lorenz", "Rossler"],
-            "datasets": {"d": {"length": 500, "n_test": 1}},
+            "datasets": {
+                "d": {"pts_per_period": 50, "length": 500, "n_train": 1, "n_val": 0, "n_test": 1}
+            },
             "evaluation": {"methods": ["mean"], "hyperparameters": hyper},
         }
     )
@@ -79,8 +81,7 @@ def _config(**hyper):
 def test_per_system_hyperparameters_override_the_method_ones():
     from dsrbench import methods
 
-    name = next(m for m in methods.available() if methods.get(m).hyperparameters)
-    key, default = next(iter(methods.get(name).hyperparameters.items()))
+    name, key, default = "var", "lags", methods.get("var").hyperparameters["lags"]
     cfg = _config(**{name: {key: default, "by_system": {"Rossler": {key: "x"}}}})
     assert method_hyperparameters(cfg, name, "Lorenz") == {key: default}
     assert method_hyperparameters(cfg, name, "Rossler") == {key: "x"}
@@ -88,9 +89,8 @@ def test_per_system_hyperparameters_override_the_method_ones():
 
 
 def test_bad_per_system_hyperparameters_name_the_key_and_the_fix():
-    from dsrbench import methods
 
-    name = next(m for m in methods.available() if methods.get(m).hyperparameters)
+    name = "var"
     with pytest.raises(ConfigError, match=r"by_system\.Lorenz.*unknown hyperparameter 'nope'"):
         _config(**{name: {"by_system": {"Lorenz": {"nope": 1}}}})
     with pytest.raises(ConfigError, match=r"by_system\.Lorenzz.*Lorenz"):
@@ -100,7 +100,9 @@ def test_bad_per_system_hyperparameters_name_the_key_and_the_fix():
 
 
 def test_train_cli_records_a_skipped_dataset_and_a_failed_fit(lorenz_store, tmp_path):
-    cfg = json.dumps({"systems": ["Lorenz"], "datasets": {"methods": {"length": 2000}}})
+    from conftest import LORENZ_SETTING
+
+    cfg = json.dumps({"systems": ["Lorenz"], "datasets": {"methods": LORENZ_SETTING}})
     bad = tmp_path / "bad.json"
     bad.write_text(
         json.dumps(

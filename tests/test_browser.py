@@ -1,0 +1,93 @@
+"""The report pages in a real browser: headless Chromium (Debian's chromium and
+chromium-driver, installed by .ci/run) opens index.html, follows every link, and checks that
+each page loads with all its images and no console errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+from report_run import report_run
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory):
+    return report_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def driver():
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not found: the browser test needs Debian's chromium and "
+            "chromium-driver (`apt-get install -y chromium chromium-driver`; .ci/run installs "
+            "them)",
+            pytrace=False,
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--allow-file-access-from-files",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    d.set_page_load_timeout(60)
+    yield d
+    d.quit()
+
+
+def _path(url: str) -> Path:
+    return Path(unquote(urlparse(url).path))
+
+
+def _check_page(driver, url: str) -> list[str]:
+    """Load ``url``; return its links (absolute) after checking images and the console."""
+    driver.get(url)
+    assert driver.execute_script("return document.readyState") == "complete", url
+    assert driver.title.strip(), f"{url} has no title"
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])"
+    )
+    broken = [alt for complete, width, alt in images if not complete or width == 0]
+    assert not broken, f"{url}: images that did not load: {broken}"
+    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not errors, f"{url}: console errors: {errors}"
+    return driver.execute_script("return Array.from(document.links).map(a => a.href)")
+
+
+def test_every_page_loads_with_its_images_and_no_console_errors(run, driver):
+    index = run.reports / "index.html"
+    index_url = index.resolve().as_uri()
+    links = _check_page(driver, index_url)
+    pages = {_path(u) for u in links if u.endswith(".html")}
+    expected = {p.resolve() for p in run.pages().values()}
+    assert expected <= pages, f"index lacks {expected - pages}"
+    driver.get_log("browser")  # drain
+    visited = {index.resolve()}
+    for page in sorted(pages):
+        page_links = _check_page(driver, page.as_uri())
+        visited.add(page)
+        n_images = driver.execute_script("return document.images.length")
+        assert n_images >= 1, f"{page} shows no figure"
+        for link in page_links:
+            target = _path(link)
+            assert target.is_file(), f"{page} links to a missing {target}"
+            if target.suffix == ".html" and target not in visited:
+                _check_page(driver, target.as_uri())
+                visited.add(target)
+    assert len(visited) == len(pages) + 1

@@ -1,0 +1,247 @@
+"""The report pages, on the outputs of a real tiny workflow run (tests/report_run.py).
+
+Every template is executed by papermill through the workflow's rules; the pages hold their
+figures and no error output; a failing notebook fails the render (and the CLI the rules
+call) with the cell's error and leaves no HTML; the index links every page; the figures are
+flagged for ``snakemake --report``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from report_run import PAPERS, REPO, SYSTEMS, report_run, snakemake
+
+from dsrbench.reports.render import RenderError, ensure_kernel, render
+from dsrbench.reports.results import parse_symbolic_code
+from dsrbench.reports.stats import bootstrap_ci, fmt
+from dsrbench.reports.style import method_color
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory):
+    return report_run(tmp_path_factory)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+        if tag == "img":
+            self.images.append(a.get("src") or "")
+
+
+def parse(path: Path) -> _Links:
+    p = _Links()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+# ------------------------------------------------------------------------ the pages
+def test_every_page_is_rendered_with_its_notebook_and_figures(run):
+    pages = run.pages()
+    assert set(pages) >= {"leaderboard", "paper/gilpin2023", "paper/dsr"}
+    for name, page in pages.items():
+        assert page.is_file(), f"{name}: {page} missing"
+        notebook = page.with_suffix(".ipynb")
+        assert notebook.is_file(), f"{name}: executed notebook missing"
+        assert not page.with_suffix(".failed.ipynb").exists()
+        html = page.read_text(encoding="utf-8")
+        body = re.sub(r"<style.*?</style>", "", html, flags=re.S)  # the CSS names every kind
+        images = parse(page).images
+        assert images, f"{name} has no figure"
+        for src in images:
+            assert src.startswith("data:image/png;base64,"), f"{name}: image not embedded"
+            assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG)
+        # no code, no error output, nothing loaded from the internet
+        assert "from dsrbench.reports import" not in html, f"{name} shows code"
+        assert "Traceback" not in body and "application/vnd.jupyter.stderr" not in body
+        assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", html), name
+        nb = nbformat.read(notebook, as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "dsrbench"
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                assert out["output_type"] != "error", f"{name}: {out}"
+                assert not (out["output_type"] == "stream" and out["name"] == "stderr"), (
+                    f"{name} wrote to stderr: {out['text'][:500]}"
+                )
+
+
+def test_pages_carry_their_parameters_and_say_what_is_missing(run):
+    pages = run.pages()
+    for system in SYSTEMS:
+        nb = nbformat.read(pages[f"system/{system}"].with_suffix(".ipynb"), as_version=4)
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert injected and f'system = "{system}"' in injected[0].source
+        html = pages[f"system/{system}"].read_text(encoding="utf-8")
+        assert "<h1" in html and system in html
+        assert "Lyapunov times" in html  # forecasts on the horizon axis in Lyapunov times
+    # the horizon of 60 steps is about 4 Lyapunov times: sMAPE at 10 is absent, and said so
+    lb = pages["leaderboard"].read_text(encoding="utf-8")
+    assert "not in this run" in lb and "sMAPE at 10 Lyapunov times" in lb
+    assert "truth floor" in lb
+    dsr = pages["paper/dsr"].read_text(encoding="utf-8")
+    assert "Rossler is not among this run" in dsr
+    for method in ("shplrnn_gtf", "alrnn"):
+        if method not in run.methods:
+            assert f"({method}) has no results in this run" in dsr
+    assert "PhyxMamba" in dsr and "DynaMix" in dsr  # SPEC section 5 beside ours
+    gilpin = pages["paper/gilpin2023"].read_text(encoding="utf-8")
+    assert "published order" in gilpin.lower() or "Gilpin 2023" in gilpin
+    assert "no data-limited sweep" in gilpin
+
+
+def test_method_pages_show_training_and_the_alrnn_symbolic_code(run):
+    pages = run.pages()
+    for method in run.methods:
+        if method == "truth":
+            continue
+        html = pages[f"method/{method}"].read_text(encoding="utf-8")
+        assert "training time" in html.lower()
+        epoch_logs = list((run.results / "logs" / "train").glob(f"*/{method}/*/seed*.epochs.csv"))
+        if epoch_logs:
+            assert 'id="fig-training_curves"' in html
+        else:
+            assert "not trained by epochs" in html
+        codes = list((run.results / "models").glob(f"*/{method}/*/seed*/symbolic_code.json"))
+        if codes:
+            assert 'id="fig-symbolic_code"' in html
+
+
+def test_figures_saved_for_snakemake_report(run, tmp_path):
+    figures = run.reports / "figures"
+    for sub in [
+        "leaderboard",
+        *(f"systems/{s}" for s in SYSTEMS),
+        *(f"papers/{p}" for p in PAPERS),
+    ]:
+        pngs = list((figures / sub).glob("*.png"))
+        assert pngs, f"no figure saved under {figures / sub}"
+        assert all(p.read_bytes().startswith(PNG) for p in pngs)
+    out = tmp_path / "report.zip"
+    res = snakemake(
+        run.workdir, "--cores", "1", "--configfile", str(run.configfile), "--report", str(out)
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    names = zipfile.ZipFile(out).namelist()
+    assert any(n.endswith("short_term.png") for n in names)
+    assert any(n.endswith("attractors_tiny.png") for n in names)
+
+
+def test_index_links_every_page_and_notebook(run):
+    index = run.reports / "index.html"
+    links = parse(index).links
+    targets = {(index.parent / link).resolve() for link in links}
+    for page in run.pages().values():
+        assert page.resolve() in targets, f"index does not link {page}"
+        assert page.with_suffix(".ipynb").resolve() in targets
+    assert all(t.is_file() for t in targets), [t for t in targets if not t.is_file()]
+    # every page links back to the index and to its notebook
+    for page in run.pages().values():
+        back = {(page.parent / link).resolve() for link in parse(page).links}
+        assert index.resolve() in back and page.with_suffix(".ipynb").resolve() in back
+
+
+# ------------------------------------------------------------------------ failures
+def test_a_failing_notebook_fails_the_render_and_leaves_no_html(run, tmp_path):
+    out = tmp_path / "reports" / "leaderboard.html"
+    out.parent.mkdir(parents=True)
+    out.write_text("<html>an old page</html>")  # must not survive as if it were this run's
+    with pytest.raises(RenderError) as err:
+        render(
+            REPO / "reports" / "leaderboard.ipynb",
+            out,
+            {"results_dir": str(tmp_path / "no-such-results")},
+            cwd=tmp_path,
+            timeout=120,
+        )
+    msg = str(err.value)
+    assert "FileNotFoundError" in msg and "no-such-results" in msg and "does not exist" in msg
+    assert re.search(r"code cell \d+ \(In \[\d+\]\) raised FileNotFoundError", msg)
+    assert not out.exists() and not out.with_suffix(".ipynb").exists()
+    assert out.with_suffix(".failed.ipynb").is_file()
+    assert not list(out.parent.glob(".*tmp*"))
+
+
+def test_the_cli_the_rules_call_exits_non_zero_with_the_cell_error(run, tmp_path):
+    out = tmp_path / "systems" / "Nowhere.html"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dsrbench.cli",
+            "report",
+            "render",
+            str(REPO / "reports" / "system.ipynb"),
+            "--out",
+            str(out),
+            "--param",
+            "results_dir",
+            str(run.results),
+            "--param",
+            "system",
+            "Lorenz63",
+            "--cwd",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 1, res.stderr
+    assert "UnknownSystemError" in res.stderr and "Lorenz63" in res.stderr
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------------ library pieces
+def test_kernel_is_registered_inside_the_environment():
+    path = ensure_kernel("dsrbench")
+    assert path.is_relative_to(Path(sys.prefix))
+    spec = json.loads((path / "kernel.json").read_text())
+    assert Path(spec["argv"][0]).parent == Path(sys.executable).parent
+
+
+def test_bootstrap_interval_is_seeded_and_covers_the_estimate():
+    rng = np.random.default_rng(1)
+    groups = [rng.normal(m, 0.1, size=3) for m in rng.uniform(0, 10, size=20)]
+    a = bootstrap_ci(groups, n_boot=500, seed=3)
+    b = bootstrap_ci(groups, n_boot=500, seed=3)
+    assert a == b
+    assert a.low <= a.estimate <= a.high and a.n == 20
+    assert bootstrap_ci([np.array([np.nan])]).n == 0
+    assert fmt(0.000123456) == "1.23e-04" and fmt(12.345) == "12.3" and fmt(float("nan")) == "n/a"
+
+
+def test_symbolic_code_shapes_and_method_colours():
+    code = parse_symbolic_code(
+        {"codes": [[1, 0], [0, 1]], "counts": [3, 1], "transition_matrix": [[2, 2], [1, 0]]}
+    )
+    assert code.codes == ["10", "01"]
+    np.testing.assert_allclose(code.frequencies, [0.75, 0.25])
+    np.testing.assert_allclose(code.transitions, [[0.5, 0.5], [1, 0]])
+    alt = parse_symbolic_code(
+        {"regions": [{"code": "11", "frequency": 0.2}, {"code": "00", "frequency": 0.8}]}
+    )
+    assert alt.codes == ["11", "00"] and alt.transitions is None
+    with pytest.raises(ValueError, match="keys"):
+        parse_symbolic_code({"something": 1})
+    assert method_color("alrnn") == method_color("alrnn") != method_color("shplrnn_gtf")
+    assert method_color("a_new_method") == method_color("a_new_method")
