@@ -58,7 +58,13 @@ rule all:
     input:
         f"{RESULTS}/dataset_summary.csv",
         [f"{RESULTS}/metrics.parquet"] if EVAL_DATASETS else [],
+        (
+            [f"{RESULTS}/reports/index.html"]
+            if EVAL_DATASETS and CFG["reports"]["enabled"]
+            else []
+        ),
 
 
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"

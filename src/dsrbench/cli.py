@@ -516,6 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tables", nargs="+")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_merge)
+
+    from dsrbench.report_cli import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 

@@ -1,0 +1,76 @@
+"""Published figures the paper pages show beside ours (``shared/SPEC.md`` section 5, and
+the truth-against-truth reference ranges of section 3). Nothing here is measured by us."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = [
+    "DSR_PUBLISHED",
+    "GILPIN2023_COUNTERPARTS",
+    "GILPIN2023_RANKING",
+    "GILPIN2023_TRAINING_SECONDS",
+    "dsr_published",
+]
+
+#: Gilpin 2023, long-horizon sMAPE ranking (best first; "..." stands for models SPEC leaves
+#: out, and Kalman and exponential smoothing came last)
+GILPIN2023_RANKING = (
+    "NBEATS",
+    "NHiTS",
+    "NVAR",
+    "RandomForest",
+    "LSTM",
+    "Transformer",
+    "NODE",
+    "Linear",
+    "XGBoost",
+    "FourTheta",
+)
+GILPIN2023_LAST = ("Kalman", "ExponentialSmoothing")
+
+#: Gilpin 2023, median training time per system on one CPU (seconds)
+GILPIN2023_TRAINING_SECONDS = {
+    "Transformer": 560.0,
+    "NBEATS": 380.0,
+    "LSTM": 77.0,
+    "NHiTS": 63.0,
+    "NODE": 25.0,
+    "ESN": 0.26,
+    "NVAR": 0.21,
+}
+
+#: our methods and the Gilpin 2023 model they correspond to
+GILPIN2023_COUNTERPARTS = {"nvar": "NVAR", "node": "NODE", "esn": "ESN", "var": "Linear"}
+
+#: (source, model, system, metric, value, protocol) of SPEC sections 5 and 3
+DSR_PUBLISHED: tuple[tuple[str, str, str, str, float | str, str], ...] = (
+    ("PhyxMamba", "PhyxMamba", "Lorenz", "vpt_smape", 5.06, "30 points per Lyapunov time"),
+    ("PhyxMamba", "PhyxMamba", "Lorenz", "smape200@1", 3.26, "30 points per Lyapunov time"),
+    ("PhyxMamba", "PhyxMamba", "Lorenz", "smape200@4", 22.05, "30 points per Lyapunov time"),
+    ("PhyxMamba", "PhyxMamba", "Lorenz", "smape200@10", 67.29, "30 points per Lyapunov time"),
+    ("PhyxMamba", "PhyxMamba", "Lorenz", "D_frac", 0.060, "30 points per Lyapunov time"),
+    ("PhyxMamba", "PhyxMamba", "Lorenz", "D_stsp", 1.133, "30 points per Lyapunov time"),
+    ("PhyxMamba", "NBEATS", "Lorenz", "vpt_smape", 3.66, "baseline in the PhyxMamba paper"),
+    ("PhyxMamba", "PLRNN", "Lorenz", "vpt_smape", 0.71, "baseline in the PhyxMamba paper"),
+    ("PhyxMamba", "PhyxMamba", "Rossler", "vpt_smape", 9.83, "30 points per Lyapunov time"),
+    ("DynaMix", "DynaMix (zero-shot)", "Lorenz", "D_stsp", 0.804, "context 2000, horizon 10 000"),
+    ("DynaMix", "DynaMix (zero-shot)", "Lorenz", "D_H", 0.064, "context 2000, horizon 10 000"),
+    ("DynaMix", "DynaMix (zero-shot)", "Lorenz", "mase10", 0.285, "context 2000, horizon 10 000"),
+    (
+        "SPEC section 3",
+        "truth vs truth",
+        "Lorenz",
+        "D_stsp",
+        "0.12 to 0.23",
+        "30 bins, T = 100 000",
+    ),
+    ("SPEC section 3", "truth vs truth", "Lorenz", "D_H", "0.05 to 0.07", "sigma = 20 bins"),
+    ("SPEC section 3", "Gaussian noise", "Lorenz", "D_stsp", "about 3.5", "30 bins"),
+)
+
+
+def dsr_published() -> pd.DataFrame:
+    return pd.DataFrame(
+        DSR_PUBLISHED, columns=["source", "model", "system", "metric", "published", "protocol"]
+    )

@@ -1,0 +1,348 @@
+"""What the pipeline wrote under the results directory, as the pages read it.
+
+Layout (see the README's "Outputs"): ``metrics.parquet``; ``data/<dataset>/<system>.zarr``
+and ``.json``; ``predictions/<dataset>/<method>/<system>/seed<k>.zarr`` and ``.json``;
+``models/<dataset>/<method>/<system>/seed<k>/training.json`` (and the AL-RNN's
+``symbolic_code.json``); ``logs/train/<dataset>/<method>/<system>/seed<k>.epochs.csv``.
+
+A missing piece that a run may legitimately lack (a method not configured, a failed
+prediction, a metric no method produced) raises :class:`NoData` with a sentence for the
+page, or is listed in :attr:`Run.notes`. A broken one (no ``metrics.parquet``, a store
+that its record calls ``ok`` but that does not open) raises, so the page fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dsrbench.reports.style import order_methods
+
+__all__ = ["NoData", "Run", "SymbolicCode", "open_run", "parse_symbolic_code"]
+
+#: rows that are not a method's scores
+REFERENCE_ROWS = ("floor",)
+
+
+class NoData(LookupError):
+    """Something a page would show is not in this run; the message says what and why."""
+
+
+@dataclass
+class SymbolicCode:
+    """The AL-RNN's symbolic dynamics: visited linear subregions (sign patterns of the
+    ReLU units), how often each is visited and the transition probabilities between them."""
+
+    codes: list[str]
+    frequencies: np.ndarray
+    transitions: np.ndarray | None
+    source: Path | None = None
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.codes)
+
+
+_CODE_KEYS = ("codes", "regions", "subregions", "symbols", "visited", "visited_regions", "labels")
+_FREQ_KEYS = ("frequencies", "frequency", "visit_frequencies", "counts", "visits", "occupancy")
+_TRANS_KEYS = ("transition_matrix", "transitions", "transition_probabilities", "transition_counts")
+
+
+def _code_text(code: Any) -> str:
+    if isinstance(code, str):
+        return code
+    if isinstance(code, list | tuple):
+        return "".join(
+            "1" if (c is True or (not isinstance(c, str) and c > 0)) else "0" for c in code
+        )
+    return str(code)
+
+
+def parse_symbolic_code(obj: Any, source: Path | None = None) -> SymbolicCode:
+    """Read a ``symbolic_code.json`` document. Accepted shapes: lists under ``codes`` /
+    ``regions`` / ... (strings or sign vectors), ``frequencies`` / ``counts`` / ..., and a
+    ``transition_matrix`` (probabilities or counts, row-normalised here); or a list of region
+    dicts (``code``, ``frequency``). Raises ValueError naming the keys it found otherwise."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    codes = next((obj[k] for k in _CODE_KEYS if k in obj), None)
+    freqs = next((obj[k] for k in _FREQ_KEYS if k in obj), None)
+    trans = next((obj[k] for k in _TRANS_KEYS if k in obj), None)
+    if isinstance(codes, dict):  # {code: frequency}
+        codes, freqs = list(codes), list(codes.values()) if freqs is None else freqs
+    if isinstance(codes, list) and codes and isinstance(codes[0], dict):
+        entries = codes
+        codes = [e.get("code", e.get("region", e.get("symbol"))) for e in entries]
+        if freqs is None:
+            freqs = [e.get("frequency", e.get("count", e.get("visits", 1))) for e in entries]
+    if isinstance(freqs, dict):
+        codes = codes or list(freqs)
+        freqs = [freqs[c] for c in codes]
+    if codes is None or freqs is None:
+        raise ValueError(
+            f"no visited subregions and frequencies among its keys {sorted(obj)} "
+            f"(expected one of {_CODE_KEYS} and one of {_FREQ_KEYS})"
+        )
+    labels = [_code_text(c) for c in codes]
+    f = np.asarray(freqs, dtype=float)
+    if f.shape != (len(labels),):
+        raise ValueError(f"{len(labels)} subregions but {f.size} frequencies")
+    if f.sum() > 0:
+        f = f / f.sum()
+    t = None
+    if trans is not None:
+        t = np.asarray(trans, dtype=float)
+        if t.shape != (len(labels), len(labels)):
+            raise ValueError(f"transition matrix of shape {t.shape} for {len(labels)} subregions")
+        rows = t.sum(axis=1, keepdims=True)
+        t = np.divide(t, rows, out=np.zeros_like(t), where=rows > 0)
+    return SymbolicCode(labels, f, t, source)
+
+
+def _check_dir(results_dir: Path) -> None:
+    if not results_dir.is_dir():
+        raise FileNotFoundError(
+            f"results directory {results_dir} does not exist (cwd {Path.cwd()}); run "
+            "`snakemake` first or pass the config's results_dir"
+        )
+    if not (results_dir / "metrics.parquet").is_file():
+        raise FileNotFoundError(
+            f"{results_dir / 'metrics.parquet'} does not exist: the evaluation has not run "
+            "(set evaluation.methods in the config and run `snakemake`)"
+        )
+
+
+@dataclass
+class Run:
+    """The outputs of one pipeline run (see the module doc)."""
+
+    results_dir: Path
+    metrics: pd.DataFrame
+    configured: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    # ---------------------------------------------------------------- metric tables
+    @property
+    def methods(self) -> list[str]:
+        """Methods with rows in the metric table (the oracle ``truth`` included)."""
+        found = set(self.metrics["method"]) - set(REFERENCE_ROWS)
+        return order_methods(found)
+
+    @property
+    def learned(self) -> list[str]:
+        """Methods other than the ``truth`` oracle."""
+        return [m for m in self.methods if m != "truth"]
+
+    @property
+    def systems(self) -> list[str]:
+        return sorted(set(self.metrics["system"].dropna()))
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted(set(self.metrics["dataset"].dropna()))
+
+    def scores(
+        self,
+        metric: str,
+        horizon: float | None = None,
+        *,
+        methods: list[str] | None = None,
+        systems: list[str] | None = None,
+        dataset: str | None = None,
+    ) -> pd.DataFrame:
+        """Rows of one metric (at one horizon for ``smape200``) of the methods, floors
+        filled from the ``floor`` rows where the method rows lack them. Raises
+        :class:`NoData` when the run has no finite value of it."""
+        m = self.metrics
+        sel = m[(m["metric"] == metric) & ~m["method"].isin(REFERENCE_ROWS)]
+        if horizon is not None:
+            sel = sel[np.isclose(sel["horizon"].astype(float), horizon)]
+        if methods is not None:
+            sel = sel[sel["method"].isin(methods)]
+        if systems is not None:
+            sel = sel[sel["system"].isin(systems)]
+        if dataset is not None:
+            sel = sel[sel["dataset"] == dataset]
+        name = metric if horizon is None else f"{metric} at {horizon:g} Lyapunov times"
+        if sel.empty or not np.isfinite(sel["value"].astype(float)).any():
+            raise NoData(f"no {name} values in this run")
+        sel = sel.copy()
+        floors = self.floor(metric)
+        if not floors.empty:
+            key = sel.set_index(["dataset", "system"]).index
+            filled = floors.reindex(key).to_numpy()
+            sel["floor"] = np.where(np.isfinite(sel["floor"]), sel["floor"], filled)
+        return sel.reset_index(drop=True)
+
+    def floor(self, metric: str) -> pd.Series:
+        """Truth floor per (dataset, system) from the ``method == "floor"`` rows."""
+        m = self.metrics
+        rows = m[(m["method"] == "floor") & (m["metric"] == metric)]
+        return rows.groupby(["dataset", "system"])["value"].mean()
+
+    def failures(self) -> pd.DataFrame:
+        """Rows whose status is neither ok nor diverged (failed predictions, metrics)."""
+        m = self.metrics
+        return m[~m["status"].isin(["ok", "diverged"])][
+            ["dataset", "system", "method", "seed", "metric", "status", "reason"]
+        ].reset_index(drop=True)
+
+    def diverged(self) -> pd.DataFrame:
+        """(dataset, system, method, seed) whose free run diverged, with the reason."""
+        m = self.metrics
+        rows = m[(m["status"] == "diverged") & (m["metric"] == "D_stsp")]
+        return rows[["dataset", "system", "method", "seed", "reason"]].reset_index(drop=True)
+
+    # ---------------------------------------------------------------- stores and records
+    def _json(self, path: Path) -> dict | None:
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def dataset_store(self, dataset: str, system: str) -> Any:
+        """The dataset store (xarray); :class:`NoData` when its simulation failed or did not
+        run, an error when its record says ok but it does not open."""
+        from dsrbench.data import open_dataset
+
+        base = self.results_dir / "data" / dataset / system
+        record = self._json(base.with_suffix(".json"))
+        if record is None:
+            raise NoData(f"no dataset {dataset}/{system} in this run")
+        if record.get("status") != "ok":
+            raise NoData(f"the simulation of {system} ({dataset}) failed: {record.get('reason')}")
+        return open_dataset(base.with_suffix(".zarr"))
+
+    def prediction_record(self, dataset: str, method: str, system: str, seed: int) -> dict:
+        base = self.results_dir / "predictions" / dataset / method / system / f"seed{seed}"
+        record = self._json(base.with_suffix(".json"))
+        if record is None:
+            raise NoData(f"{method} has no prediction for {system} ({dataset}, seed {seed})")
+        return record
+
+    def predictions(self, dataset: str, method: str, system: str, seed: int) -> Any:
+        """The prediction store; :class:`NoData` (with the reason) when the prediction was
+        skipped or failed."""
+        from dsrbench.data import open_predictions
+
+        record = self.prediction_record(dataset, method, system, seed)
+        if record.get("status") != "ok":
+            raise NoData(
+                f"{method} on {system} ({dataset}, seed {seed}): prediction "
+                f"{record.get('status')}: {record.get('reason')}"
+            )
+        base = self.results_dir / "predictions" / dataset / method / system / f"seed{seed}"
+        return open_predictions(base.with_suffix(".zarr"))
+
+    def seeds(self, method: str | None = None) -> list[int]:
+        m = self.metrics
+        if method is not None:
+            m = m[m["method"] == method]
+        return sorted(int(s) for s in set(m["seed"].dropna()) if s >= 0)
+
+    def model_dirs(self, method: str) -> list[tuple[str, str, int, Path]]:
+        """(dataset, system, seed, model directory) of every trained model of ``method``."""
+        root = self.results_dir / "models"
+        out = []
+        for rec in sorted(root.glob(f"*/{method}/*/seed*.json")):
+            seed = rec.stem.removeprefix("seed")
+            if seed.isdigit():
+                out.append((rec.parts[-4], rec.parts[-2], int(seed), rec.with_suffix("")))
+        return out
+
+    def training(self, method: str) -> pd.DataFrame:
+        """One row per training job of ``method``: dataset, system, seed, status, reason,
+        fit_seconds, epochs_run, device (from the job record and ``training.json``)."""
+        rows = []
+        root = self.results_dir / "models"
+        for rec_path in sorted(root.glob(f"*/{method}/*/seed*.json")):
+            rec = json.loads(rec_path.read_text())
+            info = self._json(rec_path.with_suffix("") / "training.json") or {}
+            rows.append(
+                {
+                    "dataset": rec.get("dataset"),
+                    "system": rec.get("system"),
+                    "seed": rec.get("seed"),
+                    "status": rec.get("status"),
+                    "reason": rec.get("reason"),
+                    "fit_seconds": info.get("fit_seconds", rec.get("fit_seconds", math.nan)),
+                    "epochs_run": info.get("epochs_run"),
+                    "device": info.get("device", rec.get("device")),
+                    "hyperparameters": json.dumps(info.get("hyperparameters", {}), sort_keys=True),
+                }
+            )
+        if not rows:
+            raise NoData(f"{method} has no training records in this run")
+        df = pd.DataFrame(rows)
+        df["fit_seconds"] = pd.to_numeric(df["fit_seconds"], errors="coerce")
+        return df
+
+    def epoch_logs(self, method: str) -> pd.DataFrame:
+        """Every per-epoch log of ``method`` with dataset, system and seed columns."""
+        frames = []
+        root = self.results_dir / "logs" / "train"
+        for path in sorted(root.glob(f"*/{method}/*/seed*.epochs.csv")):
+            seed = path.name.split(".")[0].removeprefix("seed")
+            try:
+                df = pd.read_csv(path)
+            except pd.errors.EmptyDataError:
+                continue
+            if df.empty:
+                continue
+            df = df.apply(pd.to_numeric, errors="coerce")
+            df.insert(0, "seed", int(seed) if seed.isdigit() else -1)
+            df.insert(0, "system", path.parent.name)
+            df.insert(0, "dataset", path.parts[-4])
+            frames.append(df)
+        if not frames:
+            raise NoData(f"{method} wrote no per-epoch training logs (it is not trained by epochs)")
+        return pd.concat(frames, ignore_index=True)
+
+    def symbolic_codes(self, method: str = "alrnn") -> list[tuple[str, str, int, SymbolicCode]]:
+        """(dataset, system, seed, code) of every saved ``symbolic_code.json``; files that do
+        not parse are listed in :attr:`notes`."""
+        out = []
+        for dataset, system, seed, directory in self.model_dirs(method):
+            path = directory / "symbolic_code.json"
+            if not path.is_file():
+                continue
+            try:
+                out.append(
+                    (dataset, system, seed, parse_symbolic_code(json.loads(path.read_text()), path))
+                )
+            except (ValueError, json.JSONDecodeError) as exc:
+                self.notes.append(f"{path} could not be read as a symbolic code: {exc}")
+        if not out:
+            raise NoData(f"{method} saved no symbolic code (symbolic_code.json) in this run")
+        return out
+
+
+def open_run(
+    results_dir: str | Path,
+    *,
+    methods: list[str] | None = None,
+    systems: list[str] | None = None,
+) -> Run:
+    """Read ``results_dir/metrics.parquet``; ``methods`` are the configured ones (those
+    absent from the table are noted), ``systems`` restricts the rows."""
+    results_dir = Path(results_dir)
+    _check_dir(results_dir)
+    metrics = pd.read_parquet(results_dir / "metrics.parquet")
+    if systems is not None:
+        metrics = metrics[metrics["system"].isin(systems)].reset_index(drop=True)
+    for col in ("value", "floor", "horizon"):
+        metrics[col] = metrics[col].astype(float)
+    run = Run(results_dir, metrics, configured=list(methods or []))
+    present = set(metrics["method"])
+    for m in run.configured:
+        if m not in present:
+            run.notes.append(f"method {m!r} is configured but has no results in this run")
+    failed = run.failures()
+    if not failed.empty:
+        for (method, status), sub in failed.groupby(["method", "status"]):
+            where = ", ".join(sorted({f"{r.system}/{r.dataset}" for r in sub.itertuples()}))
+            run.notes.append(f"{method}: {status} on {where}: {sub['reason'].iloc[0]}")
+    return run
