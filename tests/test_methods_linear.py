@@ -237,5 +237,11 @@ def test_sindy_blow_up_gives_nan_not_an_exception(lorenz_splits) -> None:
     model.coef_ = np.zeros_like(model.coef_)
     model.coef_[0, 0] = 1.0
     model.coef_[4, 0] = 5.0  # dx0/dt = 1 + 5 x0^2 blows up in finite time
-    out = model.forecast(lorenz_splits["test"]["x"].values[:, :10], 500)
+    ctx = lorenz_splits["test"]["x"].values[:, :10]
+    out = model.forecast(ctx, 500)
     assert out.shape == (1, 500, 3) and np.isnan(out[0, -1]).all()
+    # a diverging context neither stops nor poisons the others in the same batch
+    fitted = methods.get("sindy")().fit(lorenz_splits["train"])
+    both = np.concatenate([ctx, ctx * 1e5], axis=0)  # the second one starts beyond the box
+    out2 = fitted.forecast(both, 200)
+    assert np.all(np.isfinite(out2[0])) and np.isnan(out2[1, -1]).all()

@@ -12,7 +12,10 @@ squares (the Koopman modes B), and forecasts re-lift at every step:
 ``x_{t+1} = Re(phi(x_t) Lambda B)``, a polynomial map whose Jacobian is exact. If the kept
 eigenfunctions cannot represent the state (relative least-squares residual above
 ``reconstruction_tol``), all eigenpairs are used and ``filter_fallback_`` says so.
-Works on standardised coordinates; ``ridge`` adds Tikhonov regularisation to G.
+Works on standardised coordinates; ``ridge`` adds Tikhonov regularisation to G. The
+tolerance is on res (not res^2). On chaotic flows such as Lorenz-63 every nontrivial
+residual is large (>= 0.17 with the degree-3 dictionary), so the default filter falls back
+to all eigenpairs there: EDMD then acts as plain EDMD, and ``filter_fallback_`` records it.
 """
 
 from __future__ import annotations
@@ -95,6 +98,8 @@ class EDMD(Method):
         self.residuals_ = resdmd_residuals(g_mat, a_mat, l_mat, lam, vecs)
         tol = self.params["residual_tol"]
         keep = np.ones(lam.size, bool) if tol is None else self.residuals_ < float(tol)
+        for j in np.flatnonzero(keep):  # keep complex-conjugate pairs together (real map)
+            keep[int(np.argmin(np.abs(lam - np.conj(lam[j]))))] = True
         self.filter_fallback_ = False
         coef = self._state_map(psi_x, xs, lam, vecs, keep)
         if coef is None:
