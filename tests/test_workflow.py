@@ -58,6 +58,26 @@ def test_dry_run_plans_every_system(tmp_path, name):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("name", ["dsr.yaml", "gilpin2023.yaml"])
+def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name):
+    cfg = load_config(REPO / "configs" / name)
+    res = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        str(REPO / "configs" / name),
+        "--config",
+        f"results_dir={tmp_path / 'results'}",
+    )
+    assert res.returncode == 0, res.stderr + res.stdout
+    counts = planned(res.stdout + res.stderr)
+    n_sys = 135 if cfg["systems"] == "all" else len(cfg["systems"])
+    methods = cfg["evaluation"]["methods"]
+    assert counts["train"] == n_sys * (len(methods) - 1)  # every method but the oracle
+    assert counts["predict"] == n_sys * len(methods)
+    assert counts["report_paper"] == 1 and counts["evaluate"] == 1
+
+
 def test_default_config_and_configfile_replaces_it(tmp_path):
     res = snakemake(tmp_path, "-n", "--config", f"results_dir={tmp_path / 'r'}")
     assert res.returncode == 0, res.stderr
@@ -135,7 +155,7 @@ def test_real_run_two_systems(tmp_path):
         results_dir=str(results),
         datasets=TINY,
         evaluation={
-            "methods": ["truth", "persistence"],
+            "methods": ["truth", "persistence", "var"],
             "context_length": 20,
             "horizon": 40,
             "contexts_per_trajectory": 2,
@@ -169,7 +189,7 @@ def test_real_run_two_systems(tmp_path):
 
     # predict -> evaluate (real Dask LocalCluster) -> merged metrics
     metrics = pd.read_parquet(results / "metrics.parquet")
-    assert set(metrics.method) == {"truth", "persistence", "floor"}
+    assert set(metrics.method) == {"truth", "persistence", "var", "floor"}
     assert set(metrics.system) == {"Lorenz", "MackeyGlass"}
     ok = metrics[metrics.status.isin(["ok", "diverged"])]
     assert len(ok) == len(metrics), metrics[~metrics.index.isin(ok.index)].to_string()
@@ -181,6 +201,15 @@ def test_real_run_two_systems(tmp_path):
         rec = results / "predictions" / "tiny" / "persistence" / system / "seed0.json"
         assert rec.is_file()
     assert (results / "logs" / "evaluate" / "tiny.log").is_file()
+
+    # train -> model directories with their records; the learned map's Lyapunov exponent
+    for system in ("Lorenz", "MackeyGlass"):
+        model_dir = results / "models" / "tiny" / "var" / system / "seed0"
+        assert (model_dir / "training.json").is_file() and (model_dir / "arrays.npz").is_file()
+        assert (results / "logs" / "train" / "tiny" / "var" / system / "seed0.log").is_file()
+    lyap = metrics[(metrics.method == "var") & (metrics.metric == "lyapunov_qr_rel_error")]
+    assert len(lyap) == 2 and lyap.floor.notna().all(), lyap.to_string()
+    assert not (results / "models" / "tiny" / "truth").exists()  # the oracle is not trained
     import json
 
     import pyarrow.parquet as pq
