@@ -1,30 +1,49 @@
-"""shPLRNN + GTF, AL-RNN, the neural ODE and the shared training loop (real small fits)."""
+"""shPLRNN + GTF and the AL-RNN (method-specific checks on small real fits), and the neural
+ODE's closed forms. The shared training loop is tested in tests/test_training.py.
+
+References are independent of the code under test: the numpy inference path against the
+torch training path, autograd Jacobians and numpy spectral norms against the analytic
+Jacobians and the adaptive-alpha estimate, hand-computed sign sequences for the symbolic
+code.
+"""
 
 from __future__ import annotations
 
-import csv
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
+import json
 
 import numpy as np
 import pytest
 import torch
 
 from dsrbench import methods
-from dsrbench.methods import RunFiles
 from dsrbench.methods.alrnn import sparse_tf_rollout, symbolic_code_of
-from dsrbench.methods.shplrnn_gtf import alpha_estimate, gtf_rollout
+from dsrbench.methods.shplrnn_gtf import alpha_estimate, anneal_alpha, gtf_rollout
 
-TINY = {"epochs": 6, "batches_per_epoch": 3, "seq_len": 20, "validate_every": 3}
+TINY = {"epochs": 3, "batches_per_epoch": 3, "seq_len": 20, "validate_every": 3}
 
 
-def _plrnn(**kw):
-    cls = methods.get("shplrnn_gtf")
-    return cls(**{**cls.quick_hyperparameters, **TINY, "checkpoint_every": 1, **kw})
+def _fit(name: str, splits, **kw) -> methods.Method:
+    cls = methods.get(name)
+    return cls(**{**cls.quick_hyperparameters, **TINY, **kw}).fit(splits["train"], device="cpu")
+
+
+@pytest.fixture(scope="module")
+def plrnns(lorenz_splits) -> list[methods.Method]:
+    """shPLRNNs with M = D = 3 and with two unobserved units (M = 5)."""
+    return [_fit("shplrnn_gtf", lorenz_splits), _fit("shplrnn_gtf", lorenz_splits, latent_dim=5)]
+
+
+@pytest.fixture(scope="module")
+def alrnn(lorenz_splits) -> methods.Method:
+    return _fit("alrnn", lorenz_splits, latent_dim=6, relu_units=2, code_steps=3000)
+
+
+@pytest.fixture(scope="module")
+def windows(lorenz_splits) -> torch.Tensor:
+    """Standardised test windows (4, 30, 3), float64."""
+    test = lorenz_splits["test"]
+    x = (np.asarray(test["x"].values[0]) - test["train_mean"].values) / test["train_std"].values
+    return torch.as_tensor(np.stack([x[s : s + 30] for s in (0, 200, 400, 600)]))
 
 
 # -- generalized teacher forcing ------------------------------------------------------------
@@ -46,25 +65,90 @@ def test_gtf_alpha_one_is_pure_teacher_forcing_and_zero_a_free_run() -> None:
         z = step(z)
         free.append(z)
     torch.testing.assert_close(predicted, torch.stack(free, 1), rtol=0, atol=0)
-    # in between: the observed units are the convex combination
+    # in between: the observed units are the convex combination, the others untouched
     predicted, forced = gtf_rollout(step, z0, x, alpha=0.3)
     torch.testing.assert_close(forced[..., :2], 0.7 * predicted[..., :2] + 0.3 * x[:, 1:])
+    torch.testing.assert_close(forced[..., 2:], predicted[..., 2:], rtol=0, atol=0)
 
 
-def test_adaptive_alpha_is_one_minus_inverse_geometric_mean_of_spectral_norms() -> None:
-    jac = torch.randn(50, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    norms = [np.linalg.svd(j.numpy(), compute_uv=False)[0] for j in jac]
-    g = float(np.exp(np.mean(np.log(norms))))
-    assert alpha_estimate(jac) == pytest.approx(max(0.0, 1 - 1 / g), rel=1e-10)
+def test_gtf_of_the_model_against_its_numpy_inference(plrnns, windows) -> None:
+    """alpha = 1: each prediction is one step of the numpy map from the context read with
+    the observed units set to the data (what `forecast` does); alpha = 0: the numpy free
+    run from z_0 = [x_0, L x_0]."""
+    x = windows
+    for model in plrnns:
+        p = model.torch_weights(torch.float64)
+        z0 = model.initial_latent(p, x[:, 0])
+        predicted, forced = gtf_rollout(lambda z, p=p, m=model: m._torch_step(p, z), z0, x, 1.0)
+        torch.testing.assert_close(forced[..., :3], x[:, 1:], rtol=0, atol=0)
+        for t in range(1, x.shape[1]):
+            expected = model.step(model.initial_state(_raw(model, x[:, :t])))
+            np.testing.assert_allclose(
+                predicted[:, t - 1].numpy(), expected, rtol=1e-12, atol=1e-12
+            )
+        free, _ = gtf_rollout(lambda z, p=p, m=model: m._torch_step(p, z), z0, x, 0.0)
+        expected = model._run_free(z0.numpy(), x.shape[1] - 1)
+        np.testing.assert_allclose(free.numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def _raw(model, x_std: torch.Tensor) -> np.ndarray:
+    return x_std.numpy() * model.std_ + model.mean_
+
+
+def test_adaptive_alpha_is_one_minus_inverse_geometric_mean_of_spectral_norms(
+    plrnns, windows
+) -> None:
+    x = windows
+    for model in plrnns:
+        p = model.torch_weights(torch.float64)
+        p["A"] = p["A"] + 0.5  # expanding, so that the estimate is not clipped at 0
+        m = p["h"].shape[0]
+        states = model.forced_states(p, x, 0.3)
+        torch.testing.assert_close(states[..., :3], x[:, 1:], rtol=0, atol=0)
+        if m > 3:  # unobserved units: those of the GTF rollout
+            z0 = model.initial_latent(p, x[:, 0])
+            _, forced = gtf_rollout(lambda z, p=p, mod=model: mod._torch_step(p, z), z0, x, 0.3)
+            torch.testing.assert_close(states[..., 3:], forced[..., 3:], rtol=0, atol=0)
+        norms = []
+        for s in states.reshape(-1, m):
+            jac = torch.autograd.functional.jacobian(
+                lambda z, p=p, mod=model: mod._torch_step(p, z[None])[0], s
+            )
+            norms.append(np.linalg.svd(jac.numpy(), compute_uv=False)[0])
+        g = float(np.exp(np.mean(np.log(norms))))
+        assert g > 1.0
+        assert model.estimate_alpha(p, x, 0.3) == pytest.approx(1 - 1 / g, rel=1e-10)
+    # contracting Jacobians need no forcing
     assert alpha_estimate(0.1 * torch.eye(3, dtype=torch.float64)[None]) == 0.0
+    jac = torch.randn(50, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    g = float(np.exp(np.mean(np.log([np.linalg.norm(j, 2) for j in jac.numpy()]))))
+    assert alpha_estimate(jac) == pytest.approx(max(0.0, 1 - 1 / g), rel=1e-10)
+
+
+def test_adaptive_alpha_jumps_up_and_decays_slowly() -> None:
+    assert anneal_alpha(0.2, 0.5) == 0.5
+    assert anneal_alpha(0.5, 0.1) == pytest.approx(0.999 * 0.5 + 0.001 * 0.1)
+    alpha = 1.0
+    for _ in range(1000):
+        alpha = anneal_alpha(alpha, 0.0)
+    assert alpha == pytest.approx(0.999**1000)
+
+
+def test_fixed_alpha_stays_and_adaptive_alpha_moves(lorenz_splits) -> None:
+    fixed = _fit("shplrnn_gtf", lorenz_splits, alpha=0.37, alpha_mode="fixed")
+    assert [h["alpha"] for h in fixed.training_result_.history] == [0.37] * 3
+    adaptive = _fit("shplrnn_gtf", lorenz_splits, alpha=0.9, alpha_update_every=1)
+    alphas = [h["alpha"] for h in adaptive.training_result_.history]
+    # nine updates, each alpha <- 0.999 alpha + 0.001 estimate (estimates < 0.9 here)
+    assert 0.9 > alphas[0] > alphas[1] > alphas[2] >= 0.9 * 0.999**9 - 1e-12
 
 
 def test_shplrnn_jacobian_of_both_variants_matches_finite_differences(lorenz_splits) -> None:
     for clipped in (False, True):
-        model = _plrnn(clipped=clipped, epochs=2).fit(lorenz_splits["train"], device="cpu")
-        z = np.random.default_rng(0).normal(size=(4, 3))
+        model = _fit("shplrnn_gtf", lorenz_splits, clipped=clipped, latent_dim=4)
+        z = np.random.default_rng(0).normal(size=(6, 4))
         jac = model.jacobian(z)
-        for j in range(3):
+        for j in range(4):
             dz = np.zeros_like(z)
             dz[:, j] = 1e-6
             fd = (model.step(z + dz) - model.step(z - dz)) / 2e-6
@@ -74,29 +158,60 @@ def test_shplrnn_jacobian_of_both_variants_matches_finite_differences(lorenz_spl
 def test_clipped_shplrnn_is_bounded_by_its_linear_part(lorenz_splits) -> None:
     """ReLU(W2 z + h2) - ReLU(W2 z) is bounded by |h2|, so far from the origin the clipped
     map is A z + O(1) (Hess et al. 2023)."""
-    model = _plrnn(clipped=True, epochs=2).fit(lorenz_splits["train"], device="cpu")
+    model = _fit("shplrnn_gtf", lorenz_splits, clipped=True)
     z = 1e6 * np.random.default_rng(2).normal(size=(5, 3))
     w = model.weights_
     bound = np.abs(w["W1"]) @ np.abs(w["h2"]) + np.abs(w["h"])
     assert np.all(np.abs(model.step(z) - w["A"] * z) <= bound + 1e-6)
 
 
+def test_unobserved_units_start_from_the_learned_map(plrnns, alrnn) -> None:
+    x0 = np.array([[[1.0, -2.0, 3.0]]])
+    assert "L" not in plrnns[0].weights_
+    for model in (plrnns[1], alrnn):
+        w = model.weights_
+        assert w["L"].shape == (w["h"].shape[0] - 3, 3)
+        x_std = (x0[0] - model.mean_) / model.std_
+        np.testing.assert_allclose(
+            model.initial_state(x0), np.concatenate([x_std, x_std @ w["L"].T], axis=1)
+        )
+
+
 # -- AL-RNN ---------------------------------------------------------------------------------
 def test_alrnn_with_no_relu_units_is_linear(lorenz_splits) -> None:
-    cls = methods.get("alrnn")
-    model = cls(**{**cls.quick_hyperparameters, **TINY, "relu_units": 0}).fit(
-        lorenz_splits["train"], device="cpu"
-    )
+    model = _fit("alrnn", lorenz_splits, relu_units=0, latent_dim=8, code_steps=200)
+    w = model.weights_
+    linear = np.diag(w["A"]) + w["W"]
     rng = np.random.default_rng(0)
-    z1, z2 = rng.normal(size=(1, 10)), rng.normal(size=(1, 10))
-    h = model.weights_["h"]
-    lhs = model.step(2.0 * z1 - 3.0 * z2) - h
-    np.testing.assert_allclose(
-        lhs, 2.0 * (model.step(z1) - h) - 3.0 * (model.step(z2) - h), atol=1e-12
-    )
-    jac = model.jacobian(rng.normal(size=(3, 10)))
-    np.testing.assert_allclose(jac[0], jac[1], atol=0)  # one linear map everywhere
-    assert model.symbolic_code()["n_regions"] == 1
+    z1, z2 = rng.normal(size=(3, 8)), rng.normal(size=(3, 8))
+    np.testing.assert_allclose(model.step(z1), z1 @ linear.T + w["h"], rtol=1e-13, atol=1e-13)
+    # superposition of the affine map
+    lhs = model.step(2.0 * z1 - 3.0 * z2) - w["h"]
+    rhs = 2.0 * (model.step(z1) - w["h"]) - 3.0 * (model.step(z2) - w["h"])
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
+    jac = model.jacobian(1e3 * rng.normal(size=(4, 8)))
+    for j in jac:
+        np.testing.assert_array_equal(j, linear)  # one linear map everywhere
+    p = model.torch_weights(torch.float64)
+    torch_step = model._torch_step(p, torch.as_tensor(z1)).numpy()
+    np.testing.assert_allclose(torch_step, z1 @ linear.T + w["h"], rtol=1e-13, atol=1e-13)
+    code = model.symbolic_code()
+    assert code["n_regions"] == 1 and code["frequencies"] == [1.0]
+
+
+def test_alrnn_jacobian_is_a_plus_w_times_the_relu_gates(alrnn) -> None:
+    p = alrnn.torch_weights(torch.float64)
+    z = np.random.default_rng(3).normal(size=(8, 6))
+    jac = alrnn.jacobian(z)
+    for zb, jb in zip(z, jac, strict=True):
+        auto = torch.autograd.functional.jacobian(
+            lambda v: alrnn._torch_step(p, v[None])[0], torch.as_tensor(zb)
+        )
+        np.testing.assert_allclose(jb, auto.numpy(), rtol=1e-13, atol=1e-13)
+        gates = np.r_[np.ones(4), zb[4:] > 0]
+        np.testing.assert_array_equal(
+            jb, np.diag(alrnn.weights_["A"]) + alrnn.weights_["W"] * gates
+        )
 
 
 def test_sparse_teacher_forcing_forces_every_tau_steps_only() -> None:
@@ -109,33 +224,71 @@ def test_sparse_teacher_forcing_forces_every_tau_steps_only() -> None:
     x = torch.arange(2 * 13 * 2, dtype=torch.float64).reshape(2, 13, 2) * 100
     z0 = torch.zeros(2, 3, dtype=torch.float64)
     sparse_tf_rollout(step, z0, x, tau=4)
+    assert len(calls) == 12
     for t, z_in in enumerate(calls[1:], start=1):  # the input of step t + 1
         if t % 4 == 0:
             torch.testing.assert_close(z_in[:, :2], x[:, t], rtol=0, atol=0)
         else:
             assert not torch.equal(z_in[:, :2], x[:, t])
+        # the unobserved unit is never forced: it counts the steps
+        torch.testing.assert_close(z_in[:, 2], torch.full((2,), float(t), dtype=torch.float64))
+
+
+def test_sparse_teacher_forcing_of_the_model_between_its_limits(alrnn, windows) -> None:
+    """tau = 1 is pure teacher forcing (one numpy step from the context read with the data),
+    tau longer than the sequence a free run; tau = 4 restarts from the data every 4 steps."""
+    x = windows
+    p = alrnn.torch_weights(torch.float64)
+    z0 = alrnn.initial_latent(p, x[:, 0])
+    step = lambda z: alrnn._torch_step(p, z)  # noqa: E731
+    pure = sparse_tf_rollout(step, z0, x, 1)
+    free = sparse_tf_rollout(step, z0, x, 100)
+    every4 = sparse_tf_rollout(step, z0, x, 4)
+    for t in range(1, x.shape[1]):
+        expected = alrnn.step(alrnn.initial_state(_raw(alrnn, x[:, :t])))
+        np.testing.assert_allclose(pure[:, t - 1].numpy(), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        free.numpy(), alrnn._run_free(z0.numpy(), x.shape[1] - 1), rtol=1e-12, atol=1e-12
+    )
+    # numpy reference of tau = 4: free runs of 4 steps restarted from forced states
+    z = z0.numpy()
+    for t in range(1, x.shape[1]):
+        z = alrnn.step(z)
+        np.testing.assert_allclose(every4[:, t - 1].numpy(), z, rtol=1e-12, atol=1e-12)
+        if t % 4 == 0:
+            z = z.copy()
+            z[:, :3] = x[:, t].numpy()
 
 
 def test_symbolic_code_of_a_known_sequence() -> None:
     signs = np.array([[0, 1], [0, 1], [1, 1], [0, 1], [1, 1], [1, 1]], dtype=bool)
     code = symbolic_code_of(signs)
-    assert code["regions"] == ["01", "11"]
+    assert code["regions"] == ["01", "11"] and code["n_regions"] == 2
     np.testing.assert_allclose(code["frequencies"], [0.5, 0.5])
+    # from 01: 01 -> 01, 01 -> 11, 01 -> 11; from 11: 11 -> 01, 11 -> 11
     np.testing.assert_allclose(code["transitions"], [[1 / 3, 2 / 3], [1 / 2, 1 / 2]])
+    # a region seen only at the last step has no outgoing transition
+    code = symbolic_code_of(np.array([[0], [0], [1]], dtype=bool))
+    np.testing.assert_allclose(code["transitions"], [[0.5, 0.5], [0.0, 0.0]])
 
 
-def test_trained_alrnn_saves_its_symbolic_code(lorenz_splits, tmp_path) -> None:
-    cls = methods.get("alrnn")
-    model = cls(**{**cls.quick_hyperparameters, **TINY}).fit(
-        lorenz_splits["train"], lorenz_splits["val"], device="cpu"
-    )
-    code = model.symbolic_code()
-    assert 1 <= code["n_regions"] <= 2**2 and code["steps"] == 2000
+def test_trained_alrnn_symbolic_code_is_consistent_and_saved(alrnn, lorenz_splits, tmp_path):
+    code = alrnn.symbolic_code()
+    assert 1 <= code["n_regions"] <= 2**2 and code["steps"] == 3000 and code["finite"]
+    assert all(len(r) == 2 and set(r) <= {"0", "1"} for r in code["regions"])
     assert sum(code["frequencies"]) == pytest.approx(1.0)
-    rows = np.asarray(code["transitions"]).sum(axis=1)
-    np.testing.assert_allclose(rows[rows > 0], 1.0)
-    model.save(tmp_path / "m")
-    assert cls.load(tmp_path / "m").symbolic_code() == code
+    np.testing.assert_allclose(np.asarray(code["transitions"]).sum(axis=1), 1.0)
+    # independently: the free run after the first 100 training points, its ReLU signs
+    train = lorenz_splits["train"]
+    z = alrnn.initial_state(np.asarray(train["x"].values[0, :100])[None])
+    run = alrnn._run_free(z, 3000)[0, :, 4:] > 0
+    words, counts = np.unique(run.astype(int), axis=0, return_counts=True)
+    assert ["".join(map(str, w)) for w in words] == code["regions"]
+    np.testing.assert_allclose(code["frequencies"], counts / 3000)
+    alrnn.save(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / "symbolic_code.json").read_text())
+    assert saved == code
+    assert methods.get("alrnn").load(tmp_path / "m").symbolic_code() == code
 
 
 # -- neural ODE -----------------------------------------------------------------------------
@@ -172,112 +325,3 @@ def test_node_divergence_gives_non_finite_values_not_an_exception() -> None:
     model = _linear_node(np.array([[3.0, 0.0], [0.0, 3.0]]), "dopri5")
     out = model.forecast(np.array([[[1e3, 1e3]]]), 400)
     assert out.shape == (1, 400, 2) and not np.all(np.isfinite(out))
-
-
-# -- the training loop: logs, checkpoints, resume ---------------------------------------------
-def test_epoch_log_has_the_documented_columns(lorenz_splits, tmp_path) -> None:
-    run = RunFiles(checkpoint_dir=tmp_path / "ckpt", epoch_log=tmp_path / "epochs.csv")
-    _plrnn().fit(lorenz_splits["train"], lorenz_splits["val"], device="cpu", run=run)
-    rows = list(csv.DictReader((tmp_path / "epochs.csv").open()))
-    assert list(rows[0]) == ["epoch", "loss", "lr", "alpha", "val_stsp", "seconds"]
-    assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
-    assert np.isfinite(float(rows[2]["val_stsp"])) and rows[0]["val_stsp"] == "nan"
-    lrs = [float(r["lr"]) for r in rows]
-    assert lrs == sorted(lrs, reverse=True) and lrs[0] == pytest.approx(3e-3)
-
-
-def test_budget_stop_then_rerun_resumes_and_matches_an_uninterrupted_run(
-    lorenz_splits, tmp_path
-) -> None:
-    whole = _plrnn().fit(lorenz_splits["train"], lorenz_splits["val"], device="cpu")
-    run = RunFiles(checkpoint_dir=tmp_path / "ckpt", epoch_log=tmp_path / "epochs.csv")
-    first = _plrnn().fit(
-        lorenz_splits["train"], lorenz_splits["val"], device="cpu", run=run, budget=1e-9
-    )
-    assert first.training_result_.stopped_by_budget and first.training_result_.epochs_run == 1
-    # a stray temporary file from a write killed half-way is ignored
-    (tmp_path / "ckpt" / "checkpoint.pt.tmp-999").write_bytes(b"partial")
-    again = _plrnn().fit(lorenz_splits["train"], lorenz_splits["val"], device="cpu", run=run)
-    assert again.training_result_.resumed_from == 1 and again.training_result_.epochs_run == 6
-    for key, value in whole.weights_.items():
-        np.testing.assert_array_equal(again.weights_[key], value)
-    epochs = [int(r["epoch"]) for r in csv.DictReader((tmp_path / "epochs.csv").open())]
-    assert epochs == list(range(1, 7))
-
-
-def test_a_killed_training_job_resumes_from_its_checkpoint(lorenz_store, tmp_path) -> None:
-    """SIGKILL a real `dsrbench train` after its first checkpoint; the rerun continues."""
-    import json
-
-    record = tmp_path / "dataset.json"
-    record.write_text(
-        json.dumps(
-            {"system": "Lorenz", "dataset": "methods", "status": "ok", "path": str(lorenz_store)}
-        )
-    )
-    params = {
-        "epochs": 40,
-        "batches_per_epoch": 5,
-        "seq_len": 30,
-        "checkpoint_every": 1,
-        "validate_every": 100,
-    }
-    from conftest import LORENZ_SETTING
-
-    cfg = json.dumps(
-        {
-            "systems": ["Lorenz"],
-            "datasets": {"methods": LORENZ_SETTING},
-            "training": {"device": "cpu"},
-            "evaluation": {"hyperparameters": {"shplrnn_gtf": params}},
-        }
-    )
-    ckpt, log = tmp_path / "ckpt", tmp_path / "epochs.csv"
-    cmd = [
-        sys.executable,
-        "-m",
-        "dsrbench.cli",
-        "train",
-        "--config-json",
-        cfg,
-        "--dataset-record",
-        str(record),
-        "--method",
-        "shplrnn_gtf",
-        "--out",
-        str(tmp_path / "model"),
-        "--record",
-        str(tmp_path / "rec.json"),
-        "--checkpoint-dir",
-        str(ckpt),
-        "--epoch-log",
-        str(log),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (ckpt / "checkpoint.pt").exists():
-        assert proc.poll() is None, "dsrbench train exited before its first checkpoint"
-        time.sleep(0.2)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (tmp_path / "model").exists() and not (tmp_path / "rec.json").exists()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    rec = json.loads((tmp_path / "rec.json").read_text())
-    assert rec["status"] == "ok", rec
-    assert 1 <= rec["resumed_from_epoch"] < 40 and rec["epochs_run"] == 40
-    epochs = [int(r["epoch"]) for r in csv.DictReader(log.open())]
-    assert epochs == list(range(1, 41))
-    assert Path(rec["model_path"]).is_dir()
-
-
-def test_device_auto_works_without_a_gpu() -> None:
-    from dsrbench.training import resolve_device
-
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
-    if not torch.cuda.is_available():
-        with pytest.warns(UserWarning, match="CUDA is unavailable"):
-            assert resolve_device("cuda").type == "cpu"

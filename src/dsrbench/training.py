@@ -252,7 +252,10 @@ class Trainer:
             first_write = False
             bar.set_postfix(loss=f"{row.get('loss', float('nan')):.4g}", refresh=False)
             result.epochs_run = epoch + 1
-            over_budget = self.budget is not None and result.seconds > self.budget
+            # a run whose last epoch ends past the budget is complete, not stopped
+            over_budget = (
+                self.budget is not None and result.seconds > self.budget and epoch + 1 < self.epochs
+            )
             if (epoch + 1) % self.checkpoint_every == 0 or over_budget:
                 self._save(epoch + 1, result, best)
             if over_budget:

@@ -54,7 +54,8 @@ def _eval_config(w):
                 if w.method != "truth"
                 else {},
             },
-            "training": CFG["training"],
+            # predictions depend on the device only (budgets and lengths act through the model)
+            "training": {"device": CFG["training"]["device"]},
         },
         sort_keys=True,
     )

@@ -1,19 +1,34 @@
-"""Shared code of the latent piecewise-linear RNNs (shPLRNN, AL-RNN).
+"""Shared code of the latent piecewise-linear RNNs (``shplrnn_gtf``, ``alrnn``).
 
-Both models have a latent state z (M units) of which the first D are the observations
-(identity observation model, standardised coordinates), are trained with a form of
-teacher forcing by :class:`dsrbench.training.Trainer`, and predict by reading the context
-with the observed units forced to the data (pure teacher forcing), then running freely.
-Training runs in torch (float32, on the resolved device); inference, ``step`` and
-``jacobian`` run in numpy float64 on the trained weights, so predictions are deterministic
-and the Jacobian matches finite differences.
+Both models (Hess et al. 2023; Brenner et al. 2024) have a latent state z of M units whose
+first D units are the observations (identity observation model, in standardised
+coordinates), and are trained by backpropagation through time with a form of teacher
+forcing, through :class:`dsrbench.training.Trainer`.
+
+* Initial latent state: as in the authors' code (the ``Identity`` observation model of
+  the DurstewitzLab repositories), ``z_0 = [x_0, L x_0]`` with a learned matrix L of shape
+  ``(M - D, D)`` (uniform in +-1/sqrt(D) at initialisation); with M = D there is no L.
+* Training: torch, on the device of :func:`dsrbench.training.resolve_device`; ``dtype``
+  ``"auto"`` (default) trains in float64 on the CPU and float32 on CUDA. On one CPU core
+  float64 cost about the same as float32 at the paper sizes (per-step overhead dominates;
+  benchmarks/train_speed.py: within +-7 % either way), and it makes the trained map the
+  same map, to the last bit of its weights, that the float64 inference and validation run;
+  the reference implementations use float32 (Julia ``Float32``, the AL-RNN torch
+  tutorial), as we do on GPUs. A CPU rerun with the same seed is bit-identical in either
+  dtype. ``noise_level``: Gaussian noise of that standard deviation (standardised units)
+  added to every training batch, the ``gaussian_noise_level`` of the reference code.
+* Inference: ``forecast``, ``generate``, ``step`` and ``jacobian`` run in numpy float64 on
+  the trained weights (stored exactly, as float64 arrays), so predictions do not depend on
+  the training device and the analytic Jacobian matches finite differences. A forecast
+  reads the context with the observed units forced to the data at every step (pure
+  teacher forcing, which also drives the unobserved units), then runs freely.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -21,19 +36,43 @@ import xarray as xr
 
 from dsrbench.methods.base import Method, RunFiles, check_context, training_arrays
 
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def training_dtype(name: str, device: torch.device) -> torch.dtype:
+    """``"float32"``, ``"float64"`` or ``"auto"`` (float64 on the CPU, float32 elsewhere)."""
+    if name == "auto":
+        return torch.float64 if device.type == "cpu" else torch.float32
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be 'auto', 'float32' or 'float64', got {name!r}")
+    return DTYPES[name]
+
+
+def normalized_positive_definite(m: int, rng: np.random.Generator) -> np.ndarray:
+    """``K / max|eig(K)|`` with ``K = R'R / M + I``, R standard normal: the initialisation
+    of the PLRNN family (Talathi & Vartak 2016), whose diagonal initialises A."""
+    r = rng.standard_normal((m, m))
+    k = r.T @ r / m + np.eye(m)
+    return k / np.max(np.abs(np.linalg.eigvalsh(k)))
+
+
+def uniform_init(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Uniform in +-1/sqrt(n), n the last axis (the reference ``uniform_init``)."""
+    r = 1.0 / np.sqrt(shape[-1])
+    return rng.uniform(-r, r, shape)
+
 
 class LatentRNN(Method):
-    """Base of the latent RNN methods: data handling, training loop, inference."""
+    """Base of the latent RNN methods: data handling, training loop, inference, storage."""
 
     uses_torch = True
     has_jacobian = True
-    #: names of the torch parameters, in save order
-    parameter_names: ClassVar[tuple[str, ...]] = ()
 
     # -- to implement ------------------------------------------------------------------
     @abstractmethod
     def _init_parameters(self, dim: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Initial parameter arrays (float64) for observations of dimension ``dim``."""
+        """Initial parameter arrays (float64) of the latent map (``h``, the bias, included)
+        for observations of dimension ``dim``; L is added by the base class."""
 
     @abstractmethod
     def _torch_step(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
@@ -51,32 +90,31 @@ class LatentRNN(Method):
     def _epoch(self, epoch: int) -> dict[str, float]:
         """One training epoch; returns the logged values (loss, lr, alpha)."""
 
-    # -- data ---------------------------------------------------------------------------
+    # -- shapes -------------------------------------------------------------------------
     @property
     def latent_dim(self) -> int:
-        return int(self.weights_["h"].shape[0]) if "h" in self.weights_ else 0
+        return int(self.weights_["h"].shape[0])
 
-    def _setup(
-        self,
-        train: xr.Dataset,
-        val: xr.Dataset | None,
-        device: str,
-        seed: int,
-    ) -> None:
+    # -- setup and data -------------------------------------------------------------------
+    def _setup(self, train: xr.Dataset, val: xr.Dataset | None, device: str, seed: int) -> None:
         from dsrbench.training import resolve_device, seed_everything
 
         self.rng_ = seed_everything(seed)
         self.device_ = resolve_device(device)
+        self.dtype_ = training_dtype(str(self.params.get("dtype", "auto")), self.device_)
         x, v, self.mean_, self.std_ = training_arrays(train, val)
         self.dim_ = x.shape[2]
-        self.train_x_ = x.astype(np.float32)
+        self.train_x_ = x
         self.val_x_ = v
+        m = int(self.params["latent_dim"])
+        if m < self.dim_:
+            raise ValueError(f"{self.name}: latent_dim {m} < observation dimension {self.dim_}")
         init = self._init_parameters(self.dim_, self.rng_)
+        if m > self.dim_:
+            init["L"] = uniform_init((m - self.dim_, self.dim_), self.rng_)
+        dtype = self.dtype_
         self.torch_params_ = torch.nn.ParameterDict(
-            {
-                k: torch.nn.Parameter(torch.as_tensor(v, dtype=torch.float32))
-                for k, v in init.items()
-            }
+            {k: torch.nn.Parameter(torch.as_tensor(v, dtype=dtype)) for k, v in init.items()}
         ).to(self.device_)
         self._sync_weights()
 
@@ -87,24 +125,39 @@ class LatentRNN(Method):
             for k, v in self.torch_params_.items()
         }
 
-    def _batch(self, length: int, batch_size: int) -> torch.Tensor:
+    def torch_weights(self, dtype: torch.dtype = torch.float64) -> dict[str, torch.Tensor]:
+        """The trained weights as torch tensors on the CPU (for tests and analysis)."""
+        return {k: torch.as_tensor(v, dtype=dtype) for k, v in self.weights_.items()}
+
+    def _batch(self) -> torch.Tensor:
+        """A training batch ``(batch_size, seq_len, D)`` of standardised windows, with the
+        reference code's Gaussian noise when ``noise_level`` > 0."""
         from dsrbench.training import sample_windows
 
-        windows = sample_windows(self.train_x_, length, batch_size, self.rng_)
-        return torch.as_tensor(windows, device=self.device_)
+        windows = sample_windows(
+            self.train_x_, int(self.params["seq_len"]), int(self.params["batch_size"]), self.rng_
+        )
+        noise = float(self.params.get("noise_level", 0.0))
+        if noise > 0:
+            windows = windows + noise * self.rng_.standard_normal(windows.shape)
+        return torch.as_tensor(windows, dtype=self.dtype_, device=self.device_)
 
-    def _initial_latent(self, x0: torch.Tensor, m: int) -> torch.Tensor:
-        """Latent state from a first observation: observed units = data, the rest 0."""
-        z = torch.zeros(x0.shape[0], m, dtype=x0.dtype, device=x0.device)
-        z[:, : x0.shape[1]] = x0
-        return z
+    @staticmethod
+    def initial_latent(p: dict[str, torch.Tensor], x0: torch.Tensor) -> torch.Tensor:
+        """``z_0 = [x_0, L x_0]`` (just ``x_0`` when M = D)."""
+        if "L" not in p:
+            return x0
+        return torch.cat([x0, x0 @ p["L"].T], dim=1)
 
     # -- training -----------------------------------------------------------------------
-    def _train(self, epochs: int, lr_start: float, lr_end: float, run, budget) -> None:
+    def _train(self, run: RunFiles | None, budget: float | None) -> None:
         from dsrbench.training import Trainer, validation_stsp
 
+        epochs = int(self.params["epochs"])
+        lr_start, lr_end = float(self.params["lr_start"]), float(self.params["lr_end"])
         self.optimizer_ = torch.optim.RAdam(self.torch_params_.parameters(), lr=lr_start)
-        gamma = (lr_end / lr_start) ** (1.0 / max(1, epochs))  # exponential decay per epoch
+        # exponential decay per epoch, as in the reference code: gamma^epochs = end / start
+        gamma = (lr_end / lr_start) ** (1.0 / max(1, epochs))
         self.scheduler_ = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_, gamma)
         module = torch.nn.Module()
         module.params = self.torch_params_
@@ -130,9 +183,6 @@ class LatentRNN(Method):
         )
         self.training_result_ = trainer.fit(self._epoch, validate)
         self._sync_weights()
-        # large training-only attributes are not part of the fitted model
-        for attr in ("optimizer_", "scheduler_"):
-            delattr(self, attr)
 
     def _extra_state(self) -> dict[str, Any]:
         return {}
@@ -140,33 +190,71 @@ class LatentRNN(Method):
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         pass
 
+    def _optimise(self, loss: torch.Tensor) -> float:
+        self.optimizer_.zero_grad()
+        loss.backward()
+        self.optimizer_.step()
+        return float(loss.detach())
+
+    def fit(
+        self,
+        train: xr.Dataset,
+        val: xr.Dataset | None = None,
+        *,
+        device: str = "auto",
+        seed: int = 0,
+        budget: float | None = None,
+        run: RunFiles | None = None,
+    ) -> Self:
+        self._setup(train, val, device, seed)
+        try:
+            self._train(run, budget)
+            self._after_training()
+        finally:  # training-only state is not part of the fitted model
+            for attr in ("train_x_", "val_x_", "torch_params_", "optimizer_", "scheduler_"):
+                self.__dict__.pop(attr, None)
+        return self
+
+    def _after_training(self) -> None:
+        """Hook run with the training data still at hand (the AL-RNN's symbolic code)."""
+
     # -- inference (numpy float64) --------------------------------------------------------
     def _read_context(self, ctx_std: np.ndarray) -> np.ndarray:
-        """Latent states after reading a standardised context with pure teacher forcing."""
-        m = self.latent_dim
+        """Latent states after reading a standardised context ``(B, Tc, D)`` with pure
+        teacher forcing: ``z_0 = [x_0, L x_0]``, then step and set the observed units to the
+        data at every step."""
         d = ctx_std.shape[2]
-        z = np.zeros((ctx_std.shape[0], m))
-        z[:, :d] = ctx_std[:, 0]
-        for t in range(1, ctx_std.shape[1]):
-            z = self._np_step(z)
-            z[:, :d] = ctx_std[:, t]
+        z = ctx_std[:, 0]
+        if "L" in self.weights_:
+            z = np.concatenate([z, z @ self.weights_["L"].T], axis=1)
+        z = np.array(z, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            for t in range(1, ctx_std.shape[1]):
+                z = self._np_step(z)
+                z[:, :d] = ctx_std[:, t]
         return z
 
-    def _generate_std(self, ctx_std: np.ndarray, steps: int) -> np.ndarray:
-        z = self._read_context(np.asarray(ctx_std, dtype=np.float64))
-        d = ctx_std.shape[2]
-        out = np.empty((z.shape[0], steps, d))
+    def _run_free(self, z: np.ndarray, steps: int) -> np.ndarray:
+        """Latent free run ``(B, steps, M)`` after the state ``z``."""
+        out = np.empty((z.shape[0], steps, z.shape[1]))
         with np.errstate(all="ignore"):
             for t in range(steps):
                 z = self._np_step(z)
-                out[:, t] = z[:, :d]
+                out[:, t] = z
         return out
+
+    def _generate_std(self, ctx_std: np.ndarray, steps: int) -> np.ndarray:
+        ctx_std = np.asarray(ctx_std, dtype=np.float64)
+        z = self._read_context(ctx_std)
+        return self._run_free(z, steps)[:, :, : ctx_std.shape[2]]
 
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
         ctx = (check_context(context) - self.mean_) / self.std_
-        return self._generate_std(ctx, horizon) * self.std_ + self.mean_
+        with np.errstate(all="ignore"):
+            return self._generate_std(ctx, horizon) * self.std_ + self.mean_
 
     def initial_state(self, context: np.ndarray) -> np.ndarray:
+        """The latent state z (M units) after reading ``context``."""
         return self._read_context((check_context(context) - self.mean_) / self.std_)
 
     def step(self, state: np.ndarray) -> np.ndarray:
@@ -175,7 +263,7 @@ class LatentRNN(Method):
     def jacobian(self, state: np.ndarray) -> np.ndarray:
         return self._np_jacobian(np.asarray(state, dtype=np.float64))
 
-    # -- persistence --------------------------------------------------------------------
+    # -- storage ------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
         from dsrbench.methods.base import save_arrays
 
@@ -196,24 +284,3 @@ class LatentRNN(Method):
         model.mean_, model.std_ = arrays["mean"], arrays["std"]
         model.weights_ = {k[2:]: v for k, v in arrays.items() if k.startswith("w_")}
         return model
-
-    def fit(
-        self,
-        train: xr.Dataset,
-        val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
-    ) -> Self:
-        self._setup(train, val, device, seed)
-        self._train(
-            int(self.params["epochs"]),
-            float(self.params["lr_start"]),
-            float(self.params["lr_end"]),
-            run,
-            budget,
-        )
-        del self.train_x_, self.val_x_, self.torch_params_
-        return self

@@ -1,19 +1,39 @@
 """Neural ODE: dx/dt = f_theta(x), trained through an ODE solver (torchdiffeq).
 
 Chen, Rubanova, Bettencourt & Duvenaud 2018, "Neural ordinary differential equations",
-NeurIPS. Settings (shared/SPEC.md section 4): Gilpin 2023 used a 30-unit residual MLP; the
-DSR papers integrate with dopri5 / Tsit5 at tolerance 1e-4. Here
+NeurIPS; settings of Gilpin 2023 (the dysts benchmark's ``NODEForecast``: torchdiffeq, a
+30-unit residual MLP, weights drawn from N(0, 0.1^2) and zero biases, Adam at learning rate
+1e-2, batches of 128 windows) and of the DSR papers (dopri5 at tolerance 1e-4), see
+shared/SPEC.md section 4.
 
-    f(x) = L x + MLP(x),   MLP = Linear(D, H) -> tanh -> Linear(H, H) -> tanh -> Linear(H, D)
+* Vector field, on standardised coordinates::
 
-(the linear skip L is the "residual" part), on standardised coordinates, with time measured
-in data steps (one step = one unit; the spacing of the data does not enter the network).
-Training: windows of ``seq_len`` points, the solution from each window's first point
-compared with the window (MSE), Adam with an exponentially decaying learning rate.
-Predictions integrate from the last context point; ``method = "rk4"`` with
-``substeps`` fixed steps per data step is the fast option, ``dopri5`` the adaptive one.
-The step map of the Lyapunov computation is the fixed-step RK4 flow over one data step
-(``substeps`` steps), and its Jacobian comes from autograd, in float64.
+      f(x) = A x + b + g(x),
+      g    = Linear(D, H) -> tanh -> [n_blocks x residual block] -> Linear(H, D),
+      residual block: h -> h + SiLU(W2 SiLU(W1 h + c1) + c2)
+
+  ``g`` is Gilpin 2023's network (H = 30, one block). The linear skip ``A x + b``
+  (``linear_skip``, initialised at zero so training starts from Gilpin's field) lets the
+  field carry the linear part of the dynamics; ``field = "linear"`` keeps only it
+  (a linear ODE, ``dx/dt = A x + b``).
+* Time: one data step is one model time unit (as Gilpin's ``t = arange(n)``), so the field
+  is the change per data step and does not depend on the data's spacing dt.
+* Training: windows of ``seq_len`` points (:func:`dsrbench.training.sample_windows`), the
+  solution from each window's first point compared with the whole window (MSE), Adam (or
+  RAdam) with a learning rate decaying exponentially per epoch from ``lr_start`` to
+  ``lr_end``; direct backpropagation through the solver (no adjoint), float32.
+* Solvers: ``method`` is any torchdiffeq method (``dopri5`` with ``rtol``/``atol``, the
+  default); ``"rk4"`` is the classical fixed-step Runge-Kutta scheme with ``substeps``
+  steps per data step, implemented here so that forecasts, the Lyapunov step map and its
+  Jacobian are one and the same map (the fast option of the quick settings).
+* Predictions integrate from the last context point on the data grid, in float64, in chunks
+  of ``CHUNK`` steps under ``torch.no_grad``; a batch whose integration fails (torchdiffeq's
+  step-size underflow) is retried one trajectory at a time, and a failing trajectory is
+  bisected in time, so only the diverging trajectory, from where it diverges, is nan.
+* ``has_jacobian``: the state is the standardised x; the step map is the RK4 flow over one
+  data step with ``substeps`` steps (for ``method = "rk4"`` exactly the forecast map, for
+  ``dopri5`` an approximation of it of the solver's accuracy), its Jacobian by
+  ``torch.func.jacrev`` in float64.
 """
 
 from __future__ import annotations
@@ -25,25 +45,100 @@ import numpy as np
 import torch
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context, training_arrays
+from dsrbench.methods.base import (
+    Method,
+    RunFiles,
+    check_context,
+    load_arrays,
+    save_arrays,
+    training_arrays,
+)
+
+#: data steps integrated per call in forecasts and free runs
+CHUNK = 1000
+FIELDS = ("residual_mlp", "linear")
+#: torchdiffeq's fixed-step methods (they step ``1 / substeps`` per data step)
+FIXED_GRID = ("euler", "midpoint", "heun2", "heun3", "explicit_adams", "implicit_adams")
+#: adaptive solver steps allowed per data step in predictions (more: the run diverged)
+MAX_SOLVER_STEPS = 1000
+
+
+class ResidualBlock(torch.nn.Module):
+    """``h + SiLU(W2 SiLU(W1 h + c1) + c2)`` (Gilpin 2023's ``ResNet`` block)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(width, width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, width),
+            torch.nn.SiLU(),
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.net(h)
 
 
 class VectorField(torch.nn.Module):
-    """``f(x) = L x + MLP(x)``."""
+    """``f(x) = A x + b + g(x)``: ``linear`` is the skip ``A x + b`` (None without it),
+    ``mlp`` the residual network ``g`` (None for a linear field)."""
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(
+        self,
+        dim: int,
+        hidden: int,
+        *,
+        blocks: int = 1,
+        linear_skip: bool = True,
+        mlp: bool = True,
+    ) -> None:
         super().__init__()
-        self.linear = torch.nn.Linear(dim, dim)
-        self.mlp = torch.nn.Sequential(
-            torch.nn.Linear(dim, hidden),
-            torch.nn.Tanh(),
-            torch.nn.Linear(hidden, hidden),
-            torch.nn.Tanh(),
-            torch.nn.Linear(hidden, dim),
-        )
+        self.linear = torch.nn.Linear(dim, dim) if linear_skip else None
+        self.mlp = None
+        if mlp:
+            self.mlp = torch.nn.Sequential(
+                torch.nn.Linear(dim, hidden),
+                torch.nn.Tanh(),
+                *[ResidualBlock(hidden) for _ in range(blocks)],
+                torch.nn.Linear(hidden, dim),
+            )
+        if self.linear is None and self.mlp is None:
+            raise ValueError("node: the vector field needs the linear skip or the MLP")
+
+    def initialise(self, std: float) -> None:
+        """Gilpin 2023: MLP weights from N(0, std^2), biases 0; the linear skip at 0."""
+        with torch.no_grad():
+            if self.mlp is not None:
+                for module in self.mlp.modules():
+                    if isinstance(module, torch.nn.Linear):
+                        torch.nn.init.normal_(module.weight, mean=0.0, std=std)
+                        torch.nn.init.zeros_(module.bias)
+            if self.linear is not None:
+                torch.nn.init.zeros_(self.linear.weight)
+                torch.nn.init.zeros_(self.linear.bias)
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x) + self.mlp(x)
+        out = self.mlp(x) if self.mlp is not None else None
+        if self.linear is not None:
+            out = self.linear(x) if out is None else out + self.linear(x)
+        return out
+
+
+def rk4_steps(field: torch.nn.Module, x: torch.Tensor, steps: int, substeps: int) -> torch.Tensor:
+    """The classical RK4 solution at ``steps`` data steps after ``x (B, D)``, ``substeps``
+    steps of size ``1 / substeps`` per data step; shape ``(steps, B, D)``."""
+    h = 1.0 / substeps
+    t = torch.zeros((), dtype=x.dtype, device=x.device)
+    out = []
+    for _ in range(steps):
+        for _ in range(substeps):
+            k1 = field(t, x)
+            k2 = field(t, x + 0.5 * h * k1)
+            k3 = field(t, x + 0.5 * h * k2)
+            k4 = field(t, x + h * k3)
+            x = x + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+        out.append(x)
+    return torch.stack(out)
 
 
 class NeuralODE(Method):
@@ -53,49 +148,82 @@ class NeuralODE(Method):
     uses_torch = True
     has_jacobian = True
     hyperparameters: ClassVar[dict[str, Any]] = {
-        "hidden_dim": 30,
-        "method": "dopri5",
-        "rtol": 1e-4,
+        "field": "residual_mlp",  # or "linear": dx/dt = A x + b
+        "hidden_dim": 30,  # Gilpin 2023
+        "n_blocks": 1,  # residual blocks (two SiLU layers each), Gilpin 2023
+        "linear_skip": True,
+        "init_std": 0.1,  # Gilpin 2023
+        "method": "dopri5",  # a torchdiffeq method, or "rk4" (fixed steps)
+        "rtol": 1e-4,  # SPEC section 4 (DSR papers)
         "atol": 1e-4,
-        "substeps": 4,
-        "seq_len": 20,
-        "batch_size": 32,
+        "substeps": 4,  # RK4 steps per data step ("rk4" and the Lyapunov step map)
+        "seq_len": 30,  # window length (Gilpin 2023 tunes it in 2..120)
+        "batch_size": 128,  # Gilpin 2023
         "batches_per_epoch": 20,
-        "epochs": 200,
-        "lr_start": 1e-2,
+        "epochs": 100,
+        "optimizer": "adam",  # or "radam"
+        "lr_start": 1e-2,  # Gilpin 2023 (constant there)
         "lr_end": 1e-4,
-        "checkpoint_every": 20,
-        "validate_every": 50,
+        "checkpoint_every": 10,
+        "validate_every": 25,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {
         "method": "rk4",
-        "substeps": 2,
+        "substeps": 1,
         "epochs": 30,
         "batches_per_epoch": 10,
+        "batch_size": 64,
         "seq_len": 10,
+        "lr_end": 1e-3,
         "validate_every": 15,
     }
 
+    # -- the model ----------------------------------------------------------------------------
     def _field(self, dim: int) -> VectorField:
-        return VectorField(dim, int(self.params["hidden_dim"]))
+        kind = self.params["field"]
+        if kind not in FIELDS:
+            raise ValueError(f"node: field must be one of {FIELDS}, got {kind!r}")
+        linear_only = kind == "linear"
+        return VectorField(
+            dim,
+            int(self.params["hidden_dim"]),
+            blocks=int(self.params["n_blocks"]),
+            linear_skip=bool(self.params["linear_skip"]) or linear_only,
+            mlp=not linear_only,
+        )
 
-    def _odeint(self, field: VectorField, x0: torch.Tensor, steps: int) -> torch.Tensor:
-        """States at 0..steps data steps, ``(steps + 1, B, D)``."""
+    def _solve(
+        self,
+        field: torch.nn.Module,
+        x0: torch.Tensor,
+        steps: int,
+        max_steps: int | None = None,
+    ) -> torch.Tensor:
+        """States at 1..steps data steps after ``x0 (B, D)``, shape ``(steps, B, D)``.
+        ``max_steps``: at most that many adaptive solver steps per data step."""
+        method = str(self.params["method"])
+        substeps = int(self.params["substeps"])
+        if method == "rk4":
+            return rk4_steps(field, x0, steps, substeps)
         from torchdiffeq import odeint
 
         t = torch.arange(steps + 1, dtype=x0.dtype, device=x0.device)
-        if self.params["method"] == "rk4":
-            opts = {"step_size": 1.0 / int(self.params["substeps"])}
-            return odeint(field, x0, t, method="rk4", options=opts)
-        return odeint(
+        if method in FIXED_GRID:
+            options: dict[str, Any] = {"step_size": 1.0 / substeps}
+        else:
+            options = {} if max_steps is None else {"max_num_steps": max_steps}
+        sol = odeint(
             field,
             x0,
             t,
-            method=str(self.params["method"]),
+            method=method,
             rtol=float(self.params["rtol"]),
             atol=float(self.params["atol"]),
+            options=options,
         )
+        return sol[1:]
 
+    # -- training -----------------------------------------------------------------------------
     def fit(
         self,
         train: xr.Dataset,
@@ -115,40 +243,44 @@ class NeuralODE(Method):
         )
 
         rng = seed_everything(seed)
-        self.device_ = resolve_device(device)
+        dev = resolve_device(device)
         x, v, self.mean_, self.std_ = training_arrays(train, val)
-        self.dim_ = x.shape[2]
-        field = self._field(self.dim_).to(self.device_)
+        field = self._field(x.shape[2])
+        field.initialise(float(self.params["init_std"]))
+        field = field.to(dev)
         epochs = int(self.params["epochs"])
         lr0, lr1 = float(self.params["lr_start"]), float(self.params["lr_end"])
-        optimizer = torch.optim.Adam(field.parameters(), lr=lr0)
+        optimizers = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam}
+        if self.params["optimizer"] not in optimizers:
+            raise ValueError(f"node: optimizer must be one of {sorted(optimizers)}")
+        optimizer = optimizers[self.params["optimizer"]](field.parameters(), lr=lr0)
+        # exponential decay per epoch: gamma^epochs = lr_end / lr_start
         scheduler = torch.optim.lr_scheduler.ExponentialLR(
             optimizer, (lr1 / lr0) ** (1.0 / max(1, epochs))
         )
-        seq, batch = int(self.params["seq_len"]), int(self.params["batch_size"])
+        seq = min(int(self.params["seq_len"]), x.shape[1])
+        batch, n_batches = int(self.params["batch_size"]), int(self.params["batches_per_epoch"])
         x32 = x.astype(np.float32)
 
         def epoch_fn(epoch: int) -> dict[str, float]:
             total = 0.0
-            n = int(self.params["batches_per_epoch"])
-            for _ in range(n):
-                w = torch.as_tensor(sample_windows(x32, seq, batch, rng), device=self.device_)
-                pred = self._odeint(field, w[:, 0], seq - 1).transpose(0, 1)
-                loss = torch.mean((pred - w) ** 2)
+            for _ in range(n_batches):
+                w = torch.as_tensor(sample_windows(x32, seq, batch, rng), device=dev)
+                pred = self._solve(field, w[:, 0], seq - 1).transpose(0, 1)
+                loss = torch.mean((pred - w[:, 1:]) ** 2)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach())
             lr = optimizer.param_groups[0]["lr"]
             scheduler.step()
-            return {"loss": total / n, "lr": lr, "alpha": float("nan")}
+            return {"loss": total / n_batches, "lr": lr, "alpha": float("nan")}
 
         validate = None
         if v is not None:
 
             def validate() -> float:
-                self.field_ = field
-                return validation_stsp(self._generate_std, v[:, :1000])
+                return validation_stsp(lambda c, n: self._generate_std(c, n, field), v[:, :1000])
 
         trainer = Trainer(
             model=field,
@@ -166,32 +298,53 @@ class NeuralODE(Method):
         return self
 
     def _set_field(self, state: dict[str, torch.Tensor]) -> None:
-        """Inference copy of the field: CPU, float64."""
+        """The inference copy of the field: CPU, float64."""
         field = self._field(self.mean_.size)
         field.load_state_dict({k: v.detach().cpu() for k, v in state.items()})
         self.field_ = field.to(torch.float64).eval()
 
-    # -- inference --------------------------------------------------------------------------
-    def _generate_std(self, ctx_std: np.ndarray, steps: int, chunk: int = 2000) -> np.ndarray:
-        field = self.field_
-        dtype = next(field.parameters()).dtype
-        device = next(field.parameters()).device
-        x0 = torch.as_tensor(np.asarray(ctx_std)[:, -1], dtype=dtype, device=device)
+    # -- inference ----------------------------------------------------------------------------
+    def _integrate(self, field: torch.nn.Module, x0: torch.Tensor, steps: int) -> np.ndarray:
+        """``(B, steps, D)`` states after ``x0``; nan where (and after) the solver fails."""
+        try:
+            sol = self._solve(field, x0, steps, MAX_SOLVER_STEPS).transpose(0, 1)
+            return sol.to("cpu", torch.float64).numpy()
+        except (AssertionError, RuntimeError, OverflowError, ValueError):
+            pass  # torchdiffeq's "underflow in dt" and the like: a trajectory diverged
+        if x0.shape[0] > 1:  # isolate the failing trajectories
+            return np.concatenate(
+                [self._integrate(field, x0[i : i + 1], steps) for i in range(x0.shape[0])]
+            )
+        out = np.full((1, steps, x0.shape[1]), np.nan)
+        if steps > 1:  # bisect in time: keep the states before the failure
+            half = steps // 2
+            out[:, :half] = self._integrate(field, x0, half)
+            last = out[:, half - 1]
+            if np.all(np.isfinite(last)):
+                x1 = torch.as_tensor(last, dtype=x0.dtype, device=x0.device)
+                out[:, half:] = self._integrate(field, x1, steps - half)
+        return out
+
+    def _generate_std(
+        self, ctx_std: np.ndarray, steps: int, field: torch.nn.Module | None = None
+    ) -> np.ndarray:
+        """Free runs ``(B, steps, D)`` from the last context points (standardised)."""
+        field = self.field_ if field is None else field
+        param = next(field.parameters())
+        x0 = torch.as_tensor(np.asarray(ctx_std)[:, -1], dtype=param.dtype, device=param.device)
         out = np.full((x0.shape[0], steps, x0.shape[1]), np.nan)
+        alive = np.ones(x0.shape[0], dtype=bool)
         done = 0
-        with torch.no_grad():
-            while done < steps:
-                n = min(chunk, steps - done)
-                try:
-                    sol = self._odeint(field, x0, n)[1:].transpose(0, 1)
-                except (AssertionError, RuntimeError, OverflowError):  # underflow / blow-up
-                    break
-                values = sol.to("cpu", torch.float64).numpy()
-                out[:, done : done + n] = values
+        with torch.no_grad(), np.errstate(all="ignore"):
+            while done < steps and alive.any():
+                n = min(CHUNK, steps - done)
+                idx = np.flatnonzero(alive)
+                values = self._integrate(field, x0[idx], n)
+                out[idx, done : done + n] = values
+                alive[idx] = np.all(np.isfinite(values[:, -1]), axis=1)
+                x0 = x0.clone()
+                x0[idx] = torch.as_tensor(values[:, -1], dtype=x0.dtype, device=x0.device)
                 done += n
-                if not np.all(np.isfinite(values[:, -1])):
-                    break
-                x0 = sol[:, -1]
         return out
 
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
@@ -199,43 +352,30 @@ class NeuralODE(Method):
         with np.errstate(all="ignore"):
             return self._generate_std(ctx, horizon) * self.std_ + self.mean_
 
+    # -- Lyapunov interface ---------------------------------------------------------------------
     def initial_state(self, context: np.ndarray) -> np.ndarray:
         return (check_context(context)[:, -1] - self.mean_) / self.std_
 
-    def _rk4_map(self, x: torch.Tensor) -> torch.Tensor:
-        h = 1.0 / int(self.params["substeps"])
-        f = self.field_
-        t = torch.zeros((), dtype=x.dtype)
-        for _ in range(int(self.params["substeps"])):
-            k1 = f(t, x)
-            k2 = f(t, x + 0.5 * h * k1)
-            k3 = f(t, x + 0.5 * h * k2)
-            k4 = f(t, x + h * k3)
-            x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        return x
+    def _step_map(self, x: torch.Tensor) -> torch.Tensor:
+        return rk4_steps(self.field_, x, 1, int(self.params["substeps"]))[0]
 
     def step(self, state: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            x = torch.as_tensor(np.asarray(state, dtype=np.float64))
-            return self._rk4_map(x).numpy()
+            return self._step_map(torch.as_tensor(np.asarray(state, dtype=np.float64))).numpy()
 
     def jacobian(self, state: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(np.asarray(state, dtype=np.float64))
-        jac = torch.func.vmap(torch.func.jacrev(lambda v: self._rk4_map(v[None])[0]))(x)
+        jac = torch.func.vmap(torch.func.jacrev(lambda v: self._step_map(v[None])[0]))(x)
         return jac.detach().numpy()
 
-    # -- persistence ------------------------------------------------------------------------
+    # -- persistence ----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
-        from dsrbench.methods.base import save_arrays
-
         super().save(directory)
         save_arrays(directory, mean=self.mean_, std=self.std_)
         torch.save(self.field_.state_dict(), Path(directory) / "field.pt")
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
-        from dsrbench.methods.base import load_arrays
-
         model = super().load(directory)
         arrays = load_arrays(directory)
         model.mean_, model.std_ = arrays["mean"], arrays["std"]

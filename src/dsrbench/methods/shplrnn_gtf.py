@@ -1,44 +1,54 @@
 """Shallow PLRNN trained with generalized teacher forcing (GTF).
 
 Hess, Monfared, Brenner & Durstewitz 2023, "Generalized teacher forcing for learning
-chaotic dynamics", ICML (shared/SPEC.md section 4):
+chaotic dynamics", ICML (shared/SPEC.md section 4; defaults from the paper and the
+authors' GTF-shPLRNN code):
 
 * shPLRNN: ``z_t = A z_{t-1} + W1 ReLU(W2 z_{t-1} + h2) + h1`` with A diagonal, M latent
   and L hidden units; the clipped variant uses ``W1 [ReLU(W2 z + h2) - ReLU(W2 z)]``, which
-  keeps the map bounded. Identity observation model: the first D latent units are the
-  (standardised) observations.
+  keeps orbits bounded when ``||A|| < 1``. Identity observation model: the first D latent
+  units are the (standardised) observations; ``z_0 = [x_0, L x_0]`` (see
+  :mod:`dsrbench.methods._latent_rnn`). Initialisation as in the reference code: A the
+  diagonal of a normalised positive-definite matrix, h1 = 0, W1 and W2 uniform in
+  +-1/sqrt(fan-in), h2 = 0 (plain) or uniform in +-1/sqrt(L) (clipped).
 * GTF: after each step the observed units become ``(1 - alpha) z + alpha x_t``; the loss is
-  the MSE of the states before forcing. ``alpha`` is fixed, or adaptive:
-  ``alpha_est = max(0, 1 - 1/G)`` with G the geometric mean of the Jacobians' spectral norms
-  along the forced trajectory, re-estimated every 5 batches; alpha jumps up to a larger
-  estimate at once and otherwise decays as ``alpha <- 0.999 alpha + 0.001 alpha_est``.
-* RAdam, learning rate 1e-3 decaying exponentially to 1e-6; 16 sequences of length 200 a
-  batch, 50 batches an epoch, 5000 epochs; Lorenz-63: M = 3, L = 100.
+  the MSE between the states before forcing and the data. ``alpha_mode="fixed"`` keeps
+  ``alpha``; ``"adaptive"`` starts from ``alpha`` and every ``alpha_update_every`` (5)
+  batches estimates ``alpha_est = max(0, 1 - 1/G)``, G the geometric mean of the spectral
+  norms of the Jacobians at the forced states of the current batch (observed units = the
+  data, as the reference code's forcing signals; unobserved units from the GTF rollout
+  when M > D), before that batch's gradient step; alpha jumps to a larger estimate at once
+  and otherwise decays as ``alpha <- 0.999 alpha + 0.001 alpha_est``. The reference runs
+  start the adaptive alpha at 1 (pure teacher forcing), so does our default.
+* RAdam, learning rate 1e-3 decaying exponentially (per epoch) to 1e-6; 16 sequences of
+  length 200 a batch, 50 batches an epoch, 5000 epochs; Lorenz-63: M = 3, L = 100.
 
-Shortcut: unobserved latent units (M > D) start every sequence at 0 rather than from an
-inferred estimate; with the paper's Lorenz-63 setting M = D there are none.
+``has_jacobian``: the state is the latent z (M units); the Jacobian is
+``diag(A) + W1 diag(1[W2 z + h2 > 0]) W2`` (clipped: ``... diag(1[W2 z + h2 > 0] -
+1[W2 z > 0]) W2``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from dsrbench.methods._latent_rnn import LatentRNN
+from dsrbench.methods._latent_rnn import LatentRNN, normalized_positive_definite, uniform_init
 
-ALPHA_REESTIMATE_EVERY = 5  # batches
-ALPHA_DECAY = 0.999
+Step = Callable[[torch.Tensor], torch.Tensor]
 
 
 def gtf_rollout(
-    step: Any, z0: torch.Tensor, x: torch.Tensor, alpha: float
+    step: Step, z0: torch.Tensor, x: torch.Tensor, alpha: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``step`` along the data ``x (B, T, D)`` with generalized teacher forcing.
 
-    Returns ``(predicted, forced)``, both ``(B, T - 1, M)``: the states before and after
-    forcing at t = 1..T-1. ``alpha = 1`` is pure teacher forcing, ``alpha = 0`` a free run.
+    Returns ``(predicted, forced)``, both ``(B, T - 1, M)``: the states at t = 1..T-1
+    before forcing (the loss is on these) and after it (the inputs of the next step).
+    ``alpha = 1`` is pure teacher forcing, ``alpha = 0`` a free run from ``z0``.
     """
     d = x.shape[2]
     z = z0
@@ -48,17 +58,23 @@ def gtf_rollout(
         predicted.append(z)
         if alpha > 0:
             obs = (1 - alpha) * z[:, :d] + alpha * x[:, t]
-            z = torch.cat([obs, z[:, d:]], dim=1)
+            z = obs if z.shape[1] == d else torch.cat([obs, z[:, d:]], dim=1)
         forced.append(z)
     return torch.stack(predicted, 1), torch.stack(forced, 1)
 
 
 def alpha_estimate(jacobians: torch.Tensor) -> float:
     """``max(0, 1 - 1/G)``, G the geometric mean of the spectral norms of ``jacobians``
-    ``(..., M, M)`` (Hess et al. 2023, Eq. for the adaptive GTF parameter)."""
+    ``(..., M, M)``: the smallest alpha for which ``(1 - alpha) G <= 1``, i.e. the forced
+    Jacobian products do not grow on average (Hess et al. 2023, section 4)."""
     norms = torch.linalg.matrix_norm(jacobians.reshape(-1, *jacobians.shape[-2:]), ord=2)
-    g = torch.exp(torch.log(norms.clamp_min(1e-12)).mean())
-    return float(torch.clamp(1 - 1 / g, min=0.0))
+    g = float(torch.exp(torch.log(norms.to(torch.float64).clamp_min(1e-300)).mean()))
+    return max(0.0, 1.0 - 1.0 / g)
+
+
+def anneal_alpha(alpha: float, estimate: float, decay: float = 0.999) -> float:
+    """The adaptive-alpha update: jump up to a larger estimate, otherwise decay towards it."""
+    return estimate if estimate > alpha else decay * alpha + (1 - decay) * estimate
 
 
 class ShallowPLRNNGTF(LatentRNN):
@@ -69,40 +85,45 @@ class ShallowPLRNNGTF(LatentRNN):
         "latent_dim": 3,
         "hidden_dim": 100,
         "clipped": False,
-        "alpha": 0.1,
+        "alpha": 1.0,  # the fixed alpha, or the starting value of the adaptive one
         "alpha_mode": "adaptive",
+        "alpha_update_every": 5,  # batches
+        "alpha_decay": 0.999,
+        "noise_level": 0.0,
         "lr_start": 1e-3,
         "lr_end": 1e-6,
         "batch_size": 16,
         "seq_len": 200,
         "batches_per_epoch": 50,
         "epochs": 5000,
-        "checkpoint_every": 50,
-        "validate_every": 100,
+        "checkpoint_every": 10,
+        "validate_every": 50,
+        "dtype": "auto",
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {
         "epochs": 30,
         "batches_per_epoch": 20,
-        "seq_len": 50,
+        "seq_len": 25,
         "hidden_dim": 50,
-        "lr_start": 3e-3,
-        "lr_end": 1e-4,
+        "alpha": 0.2,
+        "lr_start": 5e-3,
+        "lr_end": 5e-4,
         "validate_every": 10,
     }
 
     # -- parameters and the map -----------------------------------------------------------
     def _init_parameters(self, dim: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         m, hidden = int(self.params["latent_dim"]), int(self.params["hidden_dim"])
-        if m < dim:
-            raise ValueError(f"shplrnn_gtf: latent_dim {m} < observation dimension {dim}")
         if self.params["alpha_mode"] not in ("fixed", "adaptive"):
             raise ValueError("shplrnn_gtf: alpha_mode must be 'fixed' or 'adaptive'")
+        if not 0.0 <= float(self.params["alpha"]) <= 1.0:
+            raise ValueError("shplrnn_gtf: alpha must lie in [0, 1]")
         return {
-            "A": rng.uniform(0.5, 0.9, m),
-            "W1": rng.uniform(-1, 1, (m, hidden)) / np.sqrt(hidden),
-            "W2": rng.uniform(-1, 1, (hidden, m)) / np.sqrt(m),
+            "A": np.diag(normalized_positive_definite(m, rng)).copy(),
+            "W1": uniform_init((m, hidden), rng),
+            "W2": uniform_init((hidden, m), rng),
             "h": np.zeros(m),
-            "h2": rng.uniform(-1, 1, hidden),
+            "h2": uniform_init((hidden,), rng) if self.params["clipped"] else np.zeros(hidden),
         }
 
     def _torch_step(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
@@ -111,6 +132,13 @@ class ShallowPLRNNGTF(LatentRNN):
         if self.params["clipped"]:
             act = act - torch.relu(pre)
         return p["A"] * z + act @ p["W1"].T + p["h"]
+
+    def _torch_jacobian(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+        pre = z @ p["W2"].T
+        gate = (pre + p["h2"] > 0).to(z.dtype)
+        if self.params["clipped"]:
+            gate = gate - (pre > 0).to(z.dtype)
+        return torch.diag(p["A"]) + torch.einsum("ml,bl,lk->bmk", p["W1"], gate, p["W2"])
 
     def _np_step(self, z: np.ndarray) -> np.ndarray:
         w = self.weights_
@@ -126,15 +154,28 @@ class ShallowPLRNNGTF(LatentRNN):
         gate = (pre + w["h2"] > 0).astype(np.float64)
         if self.params["clipped"]:
             gate = gate - (pre > 0)
-        # A + W1 diag(gate) W2
         return np.diag(w["A"])[None] + np.einsum("ml,bl,lk->bmk", w["W1"], gate, w["W2"])
 
-    def _torch_jacobian(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        pre = z @ p["W2"].T
-        gate = (pre + p["h2"] > 0).to(z.dtype)
-        if self.params["clipped"]:
-            gate = gate - (pre > 0).to(z.dtype)
-        return torch.diag(p["A"]) + torch.einsum("ml,bl,lk->bmk", p["W1"], gate, p["W2"])
+    # -- generalized teacher forcing --------------------------------------------------------
+    def forced_states(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: float
+    ) -> torch.Tensor:
+        """The states ``(B, T - 1, M)`` at which the adaptive alpha evaluates Jacobians: the
+        data ``x_1..x_{T-1}`` in the observed units, the GTF rollout's unobserved units."""
+        d, m = x.shape[2], p["h"].shape[0]
+        if m == d:
+            return x[:, 1:]
+        with torch.no_grad():
+            z0 = self.initial_latent(p, x[:, 0])
+            _, forced = gtf_rollout(lambda z: self._torch_step(p, z), z0, x, alpha)
+        return torch.cat([x[:, 1:], forced[..., d:]], dim=2)
+
+    def estimate_alpha(self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: float) -> float:
+        """``max(0, 1 - 1/G)`` along the forced states of the batch ``x``."""
+        states = self.forced_states(p, x, alpha)
+        with torch.no_grad():
+            jac = self._torch_jacobian(p, states.reshape(-1, states.shape[-1]))
+        return alpha_estimate(jac)
 
     # -- training -------------------------------------------------------------------------
     def _setup(self, train, val, device, seed) -> None:
@@ -149,35 +190,21 @@ class ShallowPLRNNGTF(LatentRNN):
         self.alpha_ = float(state["alpha"])
         self.batches_seen_ = int(state["batches_seen"])
 
-    def _update_alpha(self, p: dict[str, torch.Tensor], forced: torch.Tensor) -> None:
-        with torch.no_grad():
-            jac = self._torch_jacobian(p, forced.reshape(-1, forced.shape[-1]))
-            est = alpha_estimate(jac)
-        if est > self.alpha_:
-            self.alpha_ = est
-        else:
-            self.alpha_ = ALPHA_DECAY * self.alpha_ + (1 - ALPHA_DECAY) * est
-
     def _epoch(self, epoch: int) -> dict[str, float]:
         p = dict(self.torch_params_.items())
-        total = 0.0
         n_batches = int(self.params["batches_per_epoch"])
-        m = int(self.params["latent_dim"])
+        adaptive = self.params["alpha_mode"] == "adaptive"
+        every = int(self.params["alpha_update_every"])
+        total = 0.0
         for _ in range(n_batches):
-            x = self._batch(int(self.params["seq_len"]), int(self.params["batch_size"]))
-            z0 = self._initial_latent(x[:, 0], m)
-            predicted, forced = gtf_rollout(lambda z: self._torch_step(p, z), z0, x, self.alpha_)
-            loss = torch.mean((predicted[..., : self.dim_] - x[:, 1:]) ** 2)
-            self.optimizer_.zero_grad()
-            loss.backward()
-            self.optimizer_.step()
-            total += float(loss.detach())
+            x = self._batch()
             self.batches_seen_ += 1
-            if (
-                self.params["alpha_mode"] == "adaptive"
-                and self.batches_seen_ % ALPHA_REESTIMATE_EVERY == 0
-            ):
-                self._update_alpha(p, forced.detach())
+            if adaptive and self.batches_seen_ % every == 0:
+                est = self.estimate_alpha(p, x, self.alpha_)
+                self.alpha_ = anneal_alpha(self.alpha_, est, float(self.params["alpha_decay"]))
+            z0 = self.initial_latent(p, x[:, 0])
+            predicted, _ = gtf_rollout(lambda z: self._torch_step(p, z), z0, x, self.alpha_)
+            total += self._optimise(torch.mean((predicted[..., : self.dim_] - x[:, 1:]) ** 2))
         lr = self.optimizer_.param_groups[0]["lr"]
         self.scheduler_.step()
         return {"loss": total / n_batches, "lr": lr, "alpha": self.alpha_}
