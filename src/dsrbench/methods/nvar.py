@@ -1,19 +1,33 @@
 """Next-generation reservoir computing (NG-RC / NVAR).
 
 Gauthier, Bollt, Griffith & Barbosa 2021, "Next generation reservoir computing", Nat.
-Commun. 12:5564. The feature vector at time t is
+Commun. 12:5564 (Methods, and their code ``LorenzConstLinQuadraticNVARtimedelay-RK23.py``).
+The feature vector at time t is
 
     O_total = [1, O_lin, O_nonlin],  O_lin = [x_t, x_{t-s}, ..., x_{t-(k-1)s}],
     O_nonlin = the unique monomials of O_lin of degrees 2..order,
 
-and the readout ``W_out`` (ridge regression) predicts the increment
-``x_{t+1} - x_t = W_out O_total``. For Lorenz-63 at dt = 0.025, k = 2, s = 1 and
-order 2 this is 1 + 6 + 21 = 28 features, ridge 2.5e-6, trained on 400 points
-(shared/SPEC.md section 4).
+and the readout ``W_out`` (ridge regression, the constant included in the penalty as in
+the paper) predicts the increment ``x_{t+1} - x_t = W_out O_total``. For Lorenz-63 at
+dt = 0.025, k = 2, s = 1 and order 2 this is 1 + 6 + 21 = 28 features, ridge 2.5e-6,
+trained on 400 points (shared/SPEC.md section 4). The monomials are ordered as in the
+paper's code (row <= column loops over O_lin, newest tap first).
 
-Deviation: the paper works in raw Lorenz coordinates; we standardise by the training mean
-and scale by default (``standardize``) so the same ridge suits every dysts system; set
-``standardize: false`` for the paper's exact setting.
+Forecasts: the last ``(k-1) s + 1`` context points fill the delay taps, then the map runs
+closed loop. ``step``/``jacobian`` act on that delay buffer (newest state first, flattened;
+for s = 1 it is exactly the k stacked taps, k*D numbers), in the model's coordinates.
+
+Deviation (``standardize``, default true): we work in coordinates standardised by the
+training mean and scale, while the paper works on raw Lorenz coordinates. The paper's
+data were integrated with scipy's RK23 at its default tolerance (rtol 1e-3); on such data
+raw coordinates reproduce its forecasts (about 7 to 9 Lyapunov times valid), but on an
+accurately integrated trajectory (dsrbench's datasets, rtol 1e-10) the same raw-coordinate
+NG-RC with ridge 2.5e-6 blows up within 0.2 Lyapunov times: the ridge is negligible
+against the raw features (up to ~1e3) and the two-tap map picks up a spurious unstable
+mode. In standardised coordinates the same ridge, k and 400 points give 4 to 5 Lyapunov
+times on accurate data (tests/test_methods_reservoir.py). Set ``standardize: false`` for
+the paper's exact setting. ``train_points`` (default all) keeps the first n targets of
+each training trajectory after the taps are filled (the paper: 400).
 """
 
 from __future__ import annotations
@@ -30,12 +44,13 @@ from dsrbench.methods.base import (
     check_context,
     load_arrays,
     save_arrays,
-    training_arrays,
+    standardize,
 )
 
 
 def monomial_indices(n_linear: int, order: int) -> list[tuple[int, ...]]:
-    """Index tuples of the unique monomials of degrees 2..order of ``n_linear`` variables."""
+    """Index tuples of the unique monomials of degrees 2..order of ``n_linear`` variables,
+    in the order of ``itertools.combinations_with_replacement`` (the paper's loops)."""
     return [
         combo
         for degree in range(2, order + 1)
@@ -44,7 +59,8 @@ def monomial_indices(n_linear: int, order: int) -> list[tuple[int, ...]]:
 
 
 class NextGenerationRC(Method):
-    """NG-RC (Gauthier et al. 2021): polynomial features of k delay taps, ridge readout."""
+    """NG-RC (Gauthier et al. 2021): polynomial features of k delay taps, ridge readout of
+    the increment."""
 
     name = "nvar"
     hyperparameters: ClassVar[dict[str, Any]] = {
@@ -58,32 +74,79 @@ class NextGenerationRC(Method):
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
     has_jacobian = True
 
-    # -- features ----------------------------------------------------------------------
+    # -- sizes and index tables ---------------------------------------------------------
+    @property
+    def _k(self) -> int:
+        return int(self.params["k"])
+
+    @property
+    def _s(self) -> int:
+        return int(self.params["s"])
+
     @property
     def _span(self) -> int:
-        return (int(self.params["k"]) - 1) * int(self.params["s"])
+        """Steps between the newest and the oldest tap."""
+        return (self._k - 1) * self._s
 
-    def _monomials(self, n_linear: int) -> list[tuple[int, ...]]:
-        return monomial_indices(n_linear, int(self.params["order"]))
+    def _check(self) -> None:
+        if self._k < 1 or self._s < 1 or int(self.params["order"]) < 1:
+            raise ValueError("nvar: k, s and order must be >= 1")
+        if float(self.params["ridge"]) < 0:
+            raise ValueError("nvar: ridge must be >= 0")
 
+    def _index_table(self, n_linear: int) -> np.ndarray:
+        """``(n_monomials, order)`` indices into ``[O_lin, 1]``; the padding index
+        ``n_linear`` (the appended 1) shortens a monomial below the full order."""
+        order = int(self.params["order"])
+        combos = monomial_indices(n_linear, order)
+        table = np.full((len(combos), max(order, 1)), n_linear, dtype=np.intp)
+        for row, combo in enumerate(combos):
+            table[row, : len(combo)] = combo
+        return table
+
+    def n_features(self, dim: int) -> int:
+        """Length of ``O_total`` for ``dim`` observed coordinates."""
+        n_linear = self._k * dim
+        return 1 + n_linear + len(monomial_indices(n_linear, int(self.params["order"])))
+
+    # -- features ----------------------------------------------------------------------
     def features(self, linear: np.ndarray) -> np.ndarray:
         """``O_total`` for linear parts ``(S, k*D)``: ``(S, 1 + k*D + n_monomials)``."""
-        cols = [np.ones((linear.shape[0], 1)), linear]
-        for combo in self._monomials(linear.shape[1]):
-            cols.append(np.prod(linear[:, list(combo)], axis=1, keepdims=True))
-        return np.hstack(cols)
+        linear = np.asarray(linear, dtype=np.float64)
+        n, m = linear.shape
+        table = self._index_table(m)
+        aug = np.concatenate([linear, np.ones((n, 1))], axis=1)
+        nonlin = np.prod(aug[:, table], axis=2) if table.size else np.empty((n, 0))
+        return np.concatenate([np.ones((n, 1)), linear, nonlin], axis=1)
+
+    def feature_jacobian(self, linear: np.ndarray) -> np.ndarray:
+        """d O_total / d O_lin at linear parts ``(S, k*D)``: ``(S, F, k*D)`` (product rule)."""
+        linear = np.asarray(linear, dtype=np.float64)
+        n, m = linear.shape
+        table = self._index_table(m)
+        aug = np.concatenate([linear, np.ones((n, 1))], axis=1)
+        factors = aug[:, table]  # (S, n_mono, order)
+        dmono = np.zeros((n, table.shape[0], m + 1))
+        rows = np.arange(table.shape[0])
+        for pos in range(table.shape[1]):
+            others = np.prod(np.delete(factors, pos, axis=2), axis=2)  # (S, n_mono)
+            np.add.at(dmono, (slice(None), rows, table[:, pos]), others)
+        return np.concatenate(
+            [np.zeros((n, 1, m)), np.broadcast_to(np.eye(m), (n, m, m)), dmono[:, :, :m]],
+            axis=1,
+        )
 
     def _linear(self, x: np.ndarray) -> np.ndarray:
         """Linear parts at every t >= span of trajectories ``x (N, T, D)``:
-        ``(N, T - span, k*D)`` with the newest tap first."""
-        k, s, span = int(self.params["k"]), int(self.params["s"]), self._span
-        t = x.shape[1]
-        taps = [x[:, span - j * s : t - j * s] for j in range(k)]
+        ``(N, T - span, k*D)``, newest tap first."""
+        t, span = x.shape[1], self._span
+        taps = [x[:, span - j * self._s : t - j * self._s] for j in range(self._k)]
         return np.concatenate(taps, axis=2)
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
         return (x - self.mean_) / self.std_
 
+    # -- training ----------------------------------------------------------------------
     def fit(
         self,
         train: xr.Dataset,
@@ -94,34 +157,35 @@ class NextGenerationRC(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
-        if int(self.params["k"]) < 1 or int(self.params["s"]) < 1:
-            raise ValueError("nvar: k and s must be >= 1")
-        _, _, mean, std = training_arrays(train, val)
+        """Ridge regression of the increments on the features (deterministic; ``seed``,
+        ``device``, ``budget``, ``run`` and ``val`` are not needed)."""
+        self._check()
+        x, mean, std = standardize(train)
         if not self.params["standardize"]:
+            x = np.asarray(train["x"].values, dtype=np.float64)
             mean, std = np.zeros_like(mean), np.ones_like(std)
         self.mean_, self.std_ = mean, std
-        x = self._scale(np.asarray(train["x"].values, dtype=np.float64))
         n_points = self.params["train_points"]
-        if n_points is not None:  # the paper: the first n points after the warm-up taps
+        if n_points is not None:  # the paper: the first n targets after the taps are filled
             x = x[:, : self._span + int(n_points) + 1]
-        lin = self._linear(x)[:, :-1]
+        if x.shape[1] < self._span + 2:
+            raise ValueError(
+                f"nvar: trajectories of {x.shape[1]} points are too short for k = {self._k}, "
+                f"s = {self._s} (need {self._span + 2})"
+            )
         d = x.shape[2]
+        lin = self._linear(x)[:, :-1].reshape(-1, self._k * d)
         target = (x[:, self._span + 1 :] - x[:, self._span : -1]).reshape(-1, d)
-        feats = self.features(lin.reshape(-1, lin.shape[2]))
-        # W_out = Y O^T (O O^T + ridge I)^-1 (Gauthier et al. 2021, Methods)
+        feats = self.features(lin)
+        # W_out = Y O^T (O O^T + ridge I)^-1 (Gauthier et al. 2021, Methods; row convention)
         gram = feats.T @ feats + float(self.params["ridge"]) * np.eye(feats.shape[1])
         self.w_out_ = np.ascontiguousarray(np.linalg.solve(gram, feats.T @ target).T)  # (D, F)
         return self
 
-    # -- the map on the stacked taps (newest first), standardised ----------------------
-    def initial_state(self, context: np.ndarray) -> np.ndarray:
-        ctx = self._scale(check_context(context))
-        if ctx.shape[1] < self._span + 1:  # pad a short context with its first point
-            pad = np.repeat(ctx[:, :1], self._span + 1 - ctx.shape[1], axis=1)
-            ctx = np.concatenate([pad, ctx], axis=1)
-        return self._linear(ctx[:, -(self._span + 1) :])[:, -1]
-
-    def _history(self, context: np.ndarray) -> np.ndarray:
+    # -- the map on the delay buffer (newest state first), model coordinates ------------
+    def _buffer(self, context: np.ndarray) -> np.ndarray:
+        """The last ``span + 1`` context states, oldest first ``(B, span + 1, D)``; a short
+        context is padded with its first point."""
         ctx = self._scale(check_context(context))
         need = self._span + 1
         if ctx.shape[1] < need:
@@ -129,49 +193,48 @@ class NextGenerationRC(Method):
             ctx = np.concatenate([pad, ctx], axis=1)
         return ctx[:, -need:]
 
+    def initial_state(self, context: np.ndarray) -> np.ndarray:
+        """The delay buffer after ``context``: ``(B, (span + 1) D)``, newest state first."""
+        buf = self._buffer(context)[:, ::-1]
+        return np.ascontiguousarray(buf.reshape(buf.shape[0], -1))
+
+    def _taps(self, dim: int) -> np.ndarray:
+        """Indices into the flattened buffer of the k taps (newest first)."""
+        return (np.arange(self._k)[:, None] * self._s * dim + np.arange(dim)).ravel()
+
     def step(self, state: np.ndarray) -> np.ndarray:
-        """One step of the map on linear parts ``(B, k*D)`` (requires s = 1)."""
-        if int(self.params["s"]) != 1:
-            raise NotImplementedError("nvar: step/jacobian need s = 1 (taps one step apart)")
+        """One step on buffers ``(B, (span + 1) D)``: x_{t+1} = x_t + W_out O_total, then the
+        buffer shifts by one state."""
         state = np.asarray(state, dtype=np.float64)
-        d = self.mean_.size
-        nxt = state[:, :d] + self.features(state) @ self.w_out_.T
+        d = self.w_out_.shape[0]
+        nxt = state[:, :d] + self.features(state[:, self._taps(d)]) @ self.w_out_.T
         return np.concatenate([nxt, state[:, :-d]], axis=1)
 
     def jacobian(self, state: np.ndarray) -> np.ndarray:
-        if int(self.params["s"]) != 1:
-            raise NotImplementedError("nvar: step/jacobian need s = 1 (taps one step apart)")
+        """d step / d state, ``(B, M, M)``."""
         state = np.asarray(state, dtype=np.float64)
         b, m = state.shape
-        d = self.mean_.size
-        # d features / d state: constant 0, linear identity, monomials by the product rule
-        dfeat = [np.zeros((b, 1, m)), np.broadcast_to(np.eye(m), (b, m, m))]
-        for combo in self._monomials(m):
-            g = np.zeros((b, 1, m))
-            for pos, var in enumerate(combo):
-                rest = list(combo[:pos] + combo[pos + 1 :])
-                g[:, 0, var] += np.prod(state[:, rest], axis=1)
-            dfeat.append(g)
-        dphi = np.concatenate(dfeat, axis=1)  # (B, F, M)
+        d = self.w_out_.shape[0]
+        taps = self._taps(d)
         jac = np.zeros((b, m, m))
-        jac[:, :d] = np.einsum("df,bfm->bdm", self.w_out_, dphi)
+        jac[:, :d, taps] = np.einsum(
+            "df,bfl->bdl", self.w_out_, self.feature_jacobian(state[:, taps])
+        )
         jac[:, :d, :d] += np.eye(d)
         jac[:, d:, :-d] = np.eye(m - d)
         return jac
 
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        hist = self._history(context)  # (B, span + 1, D), oldest first
-        b, _, d = hist.shape
-        out = np.empty((b, horizon, d))
-        buf = np.concatenate([hist, np.empty((b, horizon, d))], axis=1)
-        start = self._span + 1
+        state = self.initial_state(context)
+        d = self.w_out_.shape[0]
+        out = np.empty((state.shape[0], horizon, d))
         with np.errstate(all="ignore"):
             for t in range(horizon):
-                lin = self._linear(buf[:, t : t + start])[:, -1]
-                buf[:, start + t] = buf[:, start + t - 1] + self.features(lin) @ self.w_out_.T
-                out[:, t] = buf[:, start + t]
-        return out * self.std_ + self.mean_
+                state = self.step(state)
+                out[:, t] = state[:, :d]
+            return out * self.std_ + self.mean_
 
+    # -- persistence -------------------------------------------------------------------
     def save(self, directory: Any) -> None:
         super().save(directory)
         save_arrays(directory, w_out=self.w_out_, mean=self.mean_, std=self.std_)
