@@ -11,7 +11,7 @@ import xarray as xr
 from dsrbench import data
 from dsrbench.datasets import build_dataset
 
-#: Lorenz-63 at about 0.026 time units per point (50 points per Fourier period),
+#: Lorenz-63 at about 0.030 time units per point (50 points per Fourier period),
 #: close to the dt = 0.025 of Gauthier et al. 2021.
 LORENZ_SETTING = {
     "pts_per_period": 50,
