@@ -113,17 +113,28 @@ class Method(ABC):
         """Internal states ``(B, M)`` after reading ``context`` (for ``step``; optional)."""
         raise NotImplementedError(f"method {self.name!r} has no internal state")
 
+    #: names of the fitted arrays (attributes ``name + "_"``) that :meth:`save` stores in
+    #: ``arrays.npz`` and :meth:`load` restores; weights in other forms need an override
+    fitted_arrays: ClassVar[tuple[str, ...]] = ()
+
     def save(self, directory: str | Path) -> None:
-        """Store hyperparameters (subclasses add their weights)."""
+        """Store the hyperparameters and the :attr:`fitted_arrays`."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "hyperparameters.json").write_text(json.dumps(self.params, sort_keys=True))
+        if self.fitted_arrays:
+            save_arrays(directory, **{n: getattr(self, n + "_") for n in self.fitted_arrays})
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         """Restore a method saved by :meth:`save`."""
         params = json.loads((Path(directory) / "hyperparameters.json").read_text())
-        return cls(**params)
+        method = cls(**params)
+        if cls.fitted_arrays:
+            arrays = load_arrays(directory)
+            for name in cls.fitted_arrays:
+                setattr(method, name + "_", arrays[name])
+        return method
 
 
 def save_arrays(directory: str | Path, **arrays: np.ndarray) -> None:

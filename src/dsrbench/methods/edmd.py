@@ -30,8 +30,6 @@ from dsrbench.methods.base import (
     Method,
     RunFiles,
     check_context,
-    load_arrays,
-    save_arrays,
     training_arrays,
 )
 
@@ -71,6 +69,7 @@ class EDMD(Method):
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
     has_jacobian = True
+    fitted_arrays = ("coef", "mean", "std", "eigenvalues", "residuals", "kept", "filter_fallback")
 
     def _terms(self, dim: int) -> list[tuple[int, ...]]:
         return poly.monomials(dim, int(self.params["degree"]))
@@ -143,28 +142,8 @@ class EDMD(Method):
                 out[:, t] = z
         return out * self.std_ + self.mean_
 
-    def save(self, directory: Any) -> None:
-        super().save(directory)
-        save_arrays(
-            directory,
-            coef=self.coef_,
-            mean=self.mean_,
-            std=self.std_,
-            eigenvalues=self.eigenvalues_,
-            residuals=self.residuals_,
-            kept=self.kept_,
-            filter_fallback=np.array(self.filter_fallback_),
-        )
-
     @classmethod
     def load(cls, directory: Any) -> Self:
         model = super().load(directory)
-        a = load_arrays(directory)
-        model.coef_, model.mean_, model.std_ = a["coef"], a["mean"], a["std"]
-        model.eigenvalues_, model.residuals_, model.kept_ = (
-            a["eigenvalues"],
-            a["residuals"],
-            a["kept"],
-        )
-        model.filter_fallback_ = bool(a["filter_fallback"])
+        model.filter_fallback_ = bool(model.filter_fallback_)
         return model

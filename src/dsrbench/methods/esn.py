@@ -42,8 +42,6 @@ from dsrbench.methods.base import (
     Method,
     RunFiles,
     check_context,
-    load_arrays,
-    save_arrays,
     training_arrays,
 )
 
@@ -66,6 +64,7 @@ class EchoStateNetwork(Method):
     #: the defaults fit Lorenz-63 (2 x 2000 points) in about 0.3 s on one core
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
     has_jacobian = True
+    fitted_arrays = ("w", "w_in", "b", "w_out", "mean", "std")
 
     def _check(self) -> None:
         p = self.params
@@ -188,24 +187,3 @@ class EchoStateNetwork(Method):
                 state = self.step(state)
                 out[:, k] = state[:, n:]
             return out * self.std_ + self.mean_
-
-    # -- persistence -------------------------------------------------------------------
-    def save(self, directory: Any) -> None:
-        super().save(directory)
-        save_arrays(
-            directory,
-            w=self.w_,
-            w_in=self.w_in_,
-            b=self.b_,
-            w_out=self.w_out_,
-            mean=self.mean_,
-            std=self.std_,
-        )
-
-    @classmethod
-    def load(cls, directory: Any) -> Self:
-        model = super().load(directory)
-        a = load_arrays(directory)
-        model.w_, model.w_in_, model.b_ = a["w"], a["w_in"], a["b"]
-        model.w_out_, model.mean_, model.std_ = a["w_out"], a["mean"], a["std"]
-        return model

@@ -7,13 +7,14 @@ from typing import Any, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import Method, check_context, load_arrays, save_arrays
+from dsrbench.methods.base import Method, check_context
 
 
 class Mean(Method):
     """x_{t+k} = mean of the training data, per coordinate."""
 
     name = "mean"
+    fitted_arrays = ("mean",)
 
     def fit(self, train: xr.Dataset, val: xr.Dataset | None = None, **kwargs: Any) -> Self:
         self.mean_ = np.asarray(train["x"].mean(dim=("trajectory", "time")).values, dtype=float)
@@ -22,13 +23,3 @@ class Mean(Method):
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
         ctx = check_context(context)
         return np.broadcast_to(self.mean_, (ctx.shape[0], horizon, ctx.shape[2])).copy()
-
-    def save(self, directory: Any) -> None:
-        super().save(directory)
-        save_arrays(directory, mean=self.mean_)
-
-    @classmethod
-    def load(cls, directory: Any) -> Self:
-        method = super().load(directory)
-        method.mean_ = load_arrays(directory)["mean"]
-        return method

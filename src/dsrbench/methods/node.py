@@ -57,8 +57,6 @@ from dsrbench.methods.base import (
     Method,
     RunFiles,
     check_context,
-    load_arrays,
-    save_arrays,
     training_arrays,
 )
 
@@ -163,6 +161,7 @@ class NeuralODE(Method):
     name = "node"
     uses_torch = True
     has_jacobian = True
+    fitted_arrays = ("mean", "std")
     hyperparameters: ClassVar[dict[str, Any]] = {
         "field": "residual_mlp",  # or "linear": dx/dt = A x + b
         "hidden_dim": 30,  # Gilpin 2023
@@ -393,14 +392,11 @@ class NeuralODE(Method):
     # -- persistence ----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
         super().save(directory)
-        save_arrays(directory, mean=self.mean_, std=self.std_)
         torch.save(self.field_.state_dict(), Path(directory) / "field.pt")
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         model = super().load(directory)
-        arrays = load_arrays(directory)
-        model.mean_, model.std_ = arrays["mean"], arrays["std"]
         state = torch.load(Path(directory) / "field.pt", map_location="cpu", weights_only=True)
         model._set_field(state)
         return model

@@ -42,8 +42,6 @@ from dsrbench.methods.base import (
     Method,
     RunFiles,
     check_context,
-    load_arrays,
-    save_arrays,
     standardize,
 )
 
@@ -73,6 +71,7 @@ class NextGenerationRC(Method):
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
     has_jacobian = True
+    fitted_arrays = ("w_out", "mean", "std")
 
     # -- sizes and index tables ---------------------------------------------------------
     @property
@@ -233,15 +232,3 @@ class NextGenerationRC(Method):
                 state = self.step(state)
                 out[:, t] = state[:, :d]
             return out * self.std_ + self.mean_
-
-    # -- persistence -------------------------------------------------------------------
-    def save(self, directory: Any) -> None:
-        super().save(directory)
-        save_arrays(directory, w_out=self.w_out_, mean=self.mean_, std=self.std_)
-
-    @classmethod
-    def load(cls, directory: Any) -> Self:
-        model = super().load(directory)
-        arrays = load_arrays(directory)
-        model.w_out_, model.mean_, model.std_ = arrays["w_out"], arrays["mean"], arrays["std"]
-        return model

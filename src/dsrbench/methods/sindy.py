@@ -21,8 +21,6 @@ from dsrbench.methods.base import (
     Method,
     RunFiles,
     check_context,
-    load_arrays,
-    save_arrays,
     training_arrays,
 )
 
@@ -41,6 +39,7 @@ class SINDy(Method):
         "atol": 1e-8,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
+    fitted_arrays = ("coef", "mean", "std", "dt", "feature_names")
 
     def fit(
         self,
@@ -125,22 +124,9 @@ class SINDy(Method):
         x0 = (check_context(context)[:, -1] - self.mean_) / self.std_
         return self._integrate(x0, horizon) * self.std_ + self.mean_
 
-    def save(self, directory: Any) -> None:
-        super().save(directory)
-        save_arrays(
-            directory,
-            coef=self.coef_,
-            mean=self.mean_,
-            std=self.std_,
-            dt=np.array(self.dt_),
-            feature_names=np.array(self.feature_names_),
-        )
-
     @classmethod
     def load(cls, directory: Any) -> Self:
         model = super().load(directory)
-        a = load_arrays(directory)
-        model.coef_, model.mean_, model.std_ = a["coef"], a["mean"], a["std"]
-        model.dt_ = float(a["dt"])
-        model.feature_names_ = [str(n) for n in a["feature_names"]]
+        model.dt_ = float(model.dt_)
+        model.feature_names_ = [str(n) for n in model.feature_names_]
         return model

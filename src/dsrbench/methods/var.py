@@ -25,8 +25,6 @@ from dsrbench.methods.base import (
     Method,
     RunFiles,
     check_context,
-    load_arrays,
-    save_arrays,
     training_arrays,
 )
 
@@ -64,6 +62,7 @@ class VAR(Method):
     hyperparameters: ClassVar[dict[str, Any]] = {"lags": 5, "ridge": 1e-6, "increments": True}
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
     has_jacobian = True
+    fitted_arrays = ("coef", "mean", "std")
 
     def _check(self) -> None:
         if int(self.params["lags"]) < 1:
@@ -138,13 +137,8 @@ class VAR(Method):
                 out[:, k] = z[:, :d]
             return out * self.std_ + self.mean_
 
-    def save(self, directory: str | Path) -> None:
-        super().save(directory)
-        save_arrays(directory, coef=self.coef_, mean=self.mean_, std=self.std_)
-
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         method = super().load(directory)
-        a = load_arrays(directory)
-        method._set(a["coef"], a["mean"], a["std"])
+        method._set(method.coef_, method.mean_, method.std_)  # the derived map
         return method
