@@ -78,6 +78,33 @@ def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name
     assert counts["report_paper"] == 1 and counts["evaluate"] == 1
 
 
+@pytest.mark.parametrize(
+    "override", sorted(p.name for p in (REPO / "configs" / "overrides").glob("*.yaml"))
+)
+def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
+    """``configs/overrides/<paper>_cpu.yaml`` goes on top of ``configs/<paper>.yaml`` (the
+    README's commands) and the result still validates and plans."""
+    paper = REPO / "configs" / override.replace("_cpu", "")
+    res = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        str(paper),
+        str(REPO / "configs" / "overrides" / override),
+        "--config",
+        f"results_dir={tmp_path / 'results'}",
+    )
+    assert res.returncode == 0, res.stderr + res.stdout
+    merged = yaml.safe_load(paper.read_text())
+    for key, value in yaml.safe_load(
+        (REPO / "configs" / "overrides" / override).read_text()
+    ).items():
+        merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+    n_sys = len(merged["systems"]) if merged["systems"] != "all" else 135
+    counts = planned(res.stdout + res.stderr)
+    assert counts["train"] == n_sys * (len(merged["evaluation"]["methods"]) - 1)
+
+
 def test_default_config_and_configfile_replaces_it(tmp_path):
     res = snakemake(tmp_path, "-n", "--config", f"results_dir={tmp_path / 'r'}")
     assert res.returncode == 0, res.stderr
