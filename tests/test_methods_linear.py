@@ -1,4 +1,5 @@
-"""VAR, NVAR, EDMD, ESN and SINDy against closed forms and independent references."""
+"""VAR, NG-RC (the Gauthier et al. 2021 data finding), EDMD and SINDy against closed forms and
+independent references; the NG-RC and ESN internals are tested in test_methods_reservoir.py."""
 
 from __future__ import annotations
 
@@ -58,28 +59,6 @@ def test_var_recovers_a_known_var2_process() -> None:
 
 
 # -- NVAR ----------------------------------------------------------------------------------
-def test_nvar_has_the_28_features_of_the_paper_and_they_are_the_monomials() -> None:
-    model = methods.get("nvar")()
-    lin = np.random.default_rng(0).normal(size=(5, 6))
-    feats = model.features(lin)
-    assert feats.shape == (5, 28)
-    expected = [np.ones(5), *lin.T]
-    for i in range(6):
-        for j in range(i, 6):
-            expected.append(lin[:, i] * lin[:, j])
-    np.testing.assert_allclose(feats, np.stack(expected, axis=1))
-
-
-def test_nvar_readout_equals_sklearn_ridge(lorenz_splits) -> None:
-    model = methods.get("nvar")(ridge=1e-3).fit(lorenz_splits["train"])
-    x = (lorenz_splits["train"]["x"].values - model.mean_) / model.std_
-    lin = model._linear(x)[:, :-1]
-    feats = model.features(lin.reshape(-1, 6))
-    target = (x[:, 2:] - x[:, 1:-1]).reshape(-1, 3)
-    ref = Ridge(alpha=1e-3, fit_intercept=False, solver="cholesky").fit(feats, target)
-    np.testing.assert_allclose(model.w_out_, ref.coef_, rtol=1e-6, atol=1e-10)
-
-
 def _gauthier_lorenz(method: str, **tolerances: float) -> np.ndarray:
     """The data of Gauthier et al. 2021: Lorenz-63 from their initial condition, dt = 0.025,
     integrated with scipy's ``method`` (the paper used RK23 at its default tolerance)."""
@@ -172,30 +151,6 @@ def test_resdmd_residuals_rank_eigenpairs_by_accuracy() -> None:
         degree=6, residual_tol=tol, ridge=0.0, reconstruction_tol=1.0
     ).fit(data)
     assert filtered.kept_.sum() == 3 and not filtered.filter_fallback_
-
-
-# -- ESN -----------------------------------------------------------------------------------
-def test_esn_reservoir_has_the_requested_spectral_radius_and_echo_states(lorenz_splits) -> None:
-    model = methods.get("esn")(units=100, spectral_radius=0.8).fit(lorenz_splits["train"])
-    assert np.max(np.abs(np.linalg.eigvals(model.w_))) == pytest.approx(0.8, rel=1e-10)
-    x = (lorenz_splits["test"]["x"].values[:, :300] - model.mean_) / model.std_
-    r1 = np.zeros((1, 100))
-    r2 = np.random.default_rng(0).uniform(-1, 1, (1, 100))
-    gaps = []
-    for t in range(300):
-        r1, r2 = model._update(r1, x[:, t]), model._update(r2, x[:, t])
-        gaps.append(np.abs(r1 - r2).max())
-    assert gaps[-1] < 1e-6 * gaps[0]  # the echo state property: the input alone decides
-
-
-def test_esn_readout_equals_sklearn_ridge(lorenz_splits) -> None:
-    model = methods.get("esn")(units=80, washout=50).fit(lorenz_splits["train"])
-    x = (lorenz_splits["train"]["x"].values - model.mean_) / model.std_
-    states = model._drive(x[:, :-1])[:, 50:].reshape(-1, 80)
-    target = (x[:, 51:] - x[:, 50:-1]).reshape(-1, 3)
-    ref = Ridge(alpha=1e-4, fit_intercept=True, solver="cholesky").fit(states, target)
-    np.testing.assert_allclose(model.w_out_[:, 1:], ref.coef_, rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(model.w_out_[:, 0], ref.intercept_, rtol=1e-5, atol=1e-8)
 
 
 # -- SINDy ---------------------------------------------------------------------------------
