@@ -5,26 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
+from method_data import as_dataset
 from sklearn.linear_model import Ridge
 
 from dsrbench import methods
 from dsrbench.methods import _polynomial as poly
 from dsrbench.methods.var import lagged_design
-
-
-def as_dataset(x: np.ndarray, dt: float = 1.0, standardize: bool = False) -> xr.Dataset:
-    """Trajectories ``x (N, T, D)`` in the dataset schema; mean 0 / std 1 unless asked."""
-    mean = x.mean(axis=(0, 1)) if standardize else np.zeros(x.shape[2])
-    std = x.std(axis=(0, 1)) if standardize else np.ones(x.shape[2])
-    return xr.Dataset(
-        {
-            "x": (("trajectory", "time", "dim"), x),
-            "train_mean": (("dim",), mean),
-            "train_std": (("dim",), std),
-        },
-        coords={"time": dt * np.arange(x.shape[1])},
-    )
 
 
 def linear_data(m: np.ndarray, n: int, t: int, noise: float = 0.0, seed: int = 0):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import xarray as xr
+from method_data import as_dataset
 from scipy.linalg import expm
 
 from dsrbench import methods
@@ -20,18 +20,6 @@ from dsrbench.methods.node import CHUNK, NeuralODE
 M = np.array([[-0.05, 1.0], [-1.5, -0.05]])
 C = np.array([1.0, -2.0])
 DT = 0.1
-
-
-def as_dataset(x: np.ndarray, dt: float) -> xr.Dataset:
-    """Trajectories ``x (N, T, D)`` in the dataset schema, standardised by their own moments."""
-    return xr.Dataset(
-        {
-            "x": (("trajectory", "time", "dim"), x),
-            "train_mean": (("dim",), x.mean(axis=(0, 1))),
-            "train_std": (("dim",), x.std(axis=(0, 1))),
-        },
-        coords={"time": dt * np.arange(x.shape[1])},
-    )
 
 
 def linear_flow(
@@ -132,7 +120,7 @@ def test_divergence_gives_non_finite_values_only_where_it_happens(method) -> Non
     ids=["linear-rk4", "linear-dopri5", "residual-mlp"],
 )
 def test_learned_flow_of_a_linear_ode_is_the_matrix_exponential(params, jac_atol, rmse) -> None:
-    train = as_dataset(linear_data(8, 200), DT)
+    train = as_dataset(linear_data(8, 200), DT, standardize=True)
     settings = {
         "seq_len": 20,
         "batch_size": 32,
@@ -178,8 +166,8 @@ def test_jacobian_of_a_random_residual_mlp_equals_finite_differences() -> None:
 
 
 def test_resumed_training_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    train = as_dataset(linear_data(4, 120), DT)
-    val = as_dataset(linear_data(1, 120, seed=5), DT)
+    train = as_dataset(linear_data(4, 120), DT, standardize=True)
+    val = as_dataset(linear_data(1, 120, seed=5), DT, standardize=True)
     val["train_mean"], val["train_std"] = train["train_mean"], train["train_std"]
     settings = {
         "method": "rk4",
@@ -211,7 +199,7 @@ def test_resumed_training_equals_an_uninterrupted_run(tmp_path: Path) -> None:
 
 
 def test_invalid_settings_fail_clearly() -> None:
-    data = as_dataset(linear_data(2, 30), DT)
+    data = as_dataset(linear_data(2, 30), DT, standardize=True)
     with pytest.raises(ValueError, match="field"):
         NeuralODE(field="cubic").fit(data, device="cpu")
     with pytest.raises(ValueError, match="optimizer"):

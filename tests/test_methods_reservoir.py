@@ -16,6 +16,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 import pytest
 import xarray as xr
+from method_data import as_dataset
 from sklearn.linear_model import Ridge
 
 from dsrbench import methods
@@ -23,18 +24,6 @@ from dsrbench.integration import simulate
 from dsrbench.metrics import valid_prediction_time
 
 LORENZ_LAMBDA = 0.9056  # largest Lyapunov exponent of Lorenz-63
-
-
-def as_dataset(x: np.ndarray, dt: float) -> xr.Dataset:
-    """Trajectories ``x (N, T, D)`` in the dataset schema, with their own mean and std."""
-    return xr.Dataset(
-        {
-            "x": (("trajectory", "time", "dim"), x),
-            "train_mean": (("dim",), x.mean(axis=(0, 1))),
-            "train_std": (("dim",), x.std(axis=(0, 1))),
-        },
-        coords={"time": dt * np.arange(x.shape[1])},
-    )
 
 
 def standardized(model: methods.Method, ds: xr.Dataset) -> np.ndarray:
@@ -159,7 +148,7 @@ def _ngrc_vpts(dt: float, x: np.ndarray, **hyperparameters) -> tuple[float, floa
     in the paper; median VPT over 20 later starts), NRMSE rule, Lyapunov times."""
     warm, n, horizon = 200, 400, 400
     model = methods.get("nvar")(k=2, s=1, ridge=2.5e-6, train_points=n, **hyperparameters)
-    model.fit(as_dataset(x[None, warm - 1 : warm + n + 1], dt))
+    model.fit(as_dataset(x[None, warm - 1 : warm + n + 1], dt, standardize=True))
     starts = np.r_[warm + n + 1, np.linspace(700, x.shape[0] - horizon, 20).astype(int)]
     ctx = np.stack([x[s - 2 : s] for s in starts])
     truth = np.stack([x[s : s + horizon] for s in starts])
