@@ -32,6 +32,7 @@ each training trajectory after the taps are filled (the paper: 400).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations_with_replacement
 from typing import Any, ClassVar, Self
 
@@ -54,6 +55,19 @@ def monomial_indices(n_linear: int, order: int) -> list[tuple[int, ...]]:
         for degree in range(2, order + 1)
         for combo in combinations_with_replacement(range(n_linear), degree)
     ]
+
+
+@lru_cache(maxsize=32)
+def index_table(n_linear: int, order: int) -> np.ndarray:
+    """``(n_monomials, order)`` indices into ``[O_lin, 1]`` of the monomials of
+    :func:`monomial_indices`; the padding index ``n_linear`` (the appended 1) shortens a
+    monomial below the full order. Cached (read-only): forecasts use it at every step."""
+    combos = monomial_indices(n_linear, order)
+    table = np.full((len(combos), max(order, 1)), n_linear, dtype=np.intp)
+    for row, combo in enumerate(combos):
+        table[row, : len(combo)] = combo
+    table.flags.writeable = False
+    return table
 
 
 class NextGenerationRC(Method):
@@ -93,16 +107,6 @@ class NextGenerationRC(Method):
         if float(self.params["ridge"]) < 0:
             raise ValueError("nvar: ridge must be >= 0")
 
-    def _index_table(self, n_linear: int) -> np.ndarray:
-        """``(n_monomials, order)`` indices into ``[O_lin, 1]``; the padding index
-        ``n_linear`` (the appended 1) shortens a monomial below the full order."""
-        order = int(self.params["order"])
-        combos = monomial_indices(n_linear, order)
-        table = np.full((len(combos), max(order, 1)), n_linear, dtype=np.intp)
-        for row, combo in enumerate(combos):
-            table[row, : len(combo)] = combo
-        return table
-
     def n_features(self, dim: int) -> int:
         """Length of ``O_total`` for ``dim`` observed coordinates."""
         n_linear = self._k * dim
@@ -113,7 +117,7 @@ class NextGenerationRC(Method):
         """``O_total`` for linear parts ``(S, k*D)``: ``(S, 1 + k*D + n_monomials)``."""
         linear = np.asarray(linear, dtype=np.float64)
         n, m = linear.shape
-        table = self._index_table(m)
+        table = index_table(m, int(self.params["order"]))
         aug = np.concatenate([linear, np.ones((n, 1))], axis=1)
         nonlin = np.prod(aug[:, table], axis=2) if table.size else np.empty((n, 0))
         return np.concatenate([np.ones((n, 1)), linear, nonlin], axis=1)
@@ -122,7 +126,7 @@ class NextGenerationRC(Method):
         """d O_total / d O_lin at linear parts ``(S, k*D)``: ``(S, F, k*D)`` (product rule)."""
         linear = np.asarray(linear, dtype=np.float64)
         n, m = linear.shape
-        table = self._index_table(m)
+        table = index_table(m, int(self.params["order"]))
         aug = np.concatenate([linear, np.ones((n, 1))], axis=1)
         factors = aug[:, table]  # (S, n_mono, order)
         dmono = np.zeros((n, table.shape[0], m + 1))
