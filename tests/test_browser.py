@@ -57,8 +57,18 @@ def _path(url: str) -> Path:
 
 def _check_page(driver, url: str) -> list[str]:
     """Load ``url``; return its links (absolute) after checking images and the console."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
     driver.get(url)
-    assert driver.execute_script("return document.readyState") == "complete", url
+    # chromedriver can hand back a large file:// page while it is still "interactive"
+    # (its images decoding); the page must reach "complete" within the load timeout
+    try:
+        WebDriverWait(driver, 60).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+    except TimeoutException:
+        pytest.fail(f"{url} did not finish loading within 60 s", pytrace=False)
     assert driver.title.strip(), f"{url} has no title"
     images = driver.execute_script(
         "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])"
