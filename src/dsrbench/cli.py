@@ -360,7 +360,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate prediction records on a Dask cluster; write a tidy parquet table."""
     import pandas as pd
 
-    from dsrbench.evaluate import COLUMNS, run_evaluation
+    from dsrbench.evaluate import COLUMNS, metric_row, run_evaluation
 
     jobs, rows = [], []
     for path in _record_paths(args.records):
@@ -369,16 +369,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             jobs.append(rec)
         else:
             rows.append(
-                {
-                    **dict.fromkeys(COLUMNS),
-                    "system": rec["system"],
-                    "dataset": rec["dataset"],
-                    "method": rec["method"],
-                    "seed": rec["seed"],
-                    "metric": "predict",
-                    "status": rec["status"],
-                    "reason": rec["reason"],
-                }
+                metric_row(
+                    rec["system"],
+                    rec["dataset"],
+                    rec["method"],
+                    rec["seed"],
+                    "predict",
+                    status=rec["status"],
+                    reason=rec["reason"],
+                )
             )
     table = run_evaluation(jobs, n_workers=args.workers, scheduler_address=args.scheduler_address)
     if rows:

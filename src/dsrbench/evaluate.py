@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "COLUMNS",
+    "error_row",
+    "metric_row",
     "dask_client",
     "evaluate_prediction",
     "run_evaluation",
@@ -97,20 +99,53 @@ def _nanmean(values: Any) -> float:
     return float(np.nanmean(v)) if np.any(~np.isnan(v)) else math.nan
 
 
-def _row(ds: Any, method: str, seed: int, metric: str, value: Any, **extra: Any) -> dict:
+def metric_row(
+    system: str,
+    dataset: str,
+    method: str,
+    seed: int,
+    metric: str,
+    value: Any = math.nan,
+    *,
+    horizon: float = math.nan,
+    floor: float = math.nan,
+    status: str = "ok",
+    reason: str | None = None,
+    n_points: int | None = None,
+) -> dict[str, Any]:
+    """One row of the tidy metric table (:data:`COLUMNS`); the only place rows are made."""
     return {
-        "system": ds.attrs["system"],
-        "dataset": ds.attrs["dataset"],
+        "system": system,
+        "dataset": dataset,
         "method": method,
         "seed": int(seed),
         "metric": metric,
-        "horizon": extra.pop("horizon", math.nan),
+        "horizon": horizon,
         "value": float(value) if value is not None else math.nan,
-        "floor": extra.pop("floor", math.nan),
-        "status": extra.pop("status", "ok"),
-        "reason": extra.pop("reason", None),
-        "n_points": extra.pop("n_points", None),
+        "floor": floor,
+        "status": status,
+        "reason": reason,
+        "n_points": n_points,
     }
+
+
+def error_row(
+    system: str, dataset: str, method: str, seed: int, metric: str, exc: BaseException
+) -> dict[str, Any]:
+    """The row recording that computing ``metric`` raised ``exc`` (the run goes on)."""
+    return metric_row(
+        system,
+        dataset,
+        method,
+        seed,
+        metric,
+        status=f"error: {type(exc).__name__}",
+        reason=f"{system} / {method} / {metric}: {exc}",
+    )
+
+
+def _row(ds: Any, method: str, seed: int, metric: str, value: Any, **extra: Any) -> dict:
+    return metric_row(ds.attrs["system"], ds.attrs["dataset"], method, seed, metric, value, **extra)
 
 
 def _long_term(truth: np.ndarray, gen: np.ndarray, dt: float, seed: int) -> dict[str, Any]:
@@ -178,15 +213,7 @@ def evaluate_prediction(
                 "%s/%s/%s: metric %s failed: %s", ds.attrs["system"], method, seed, metric, exc
             )
             rows.append(
-                _row(
-                    ds,
-                    method,
-                    seed,
-                    metric,
-                    math.nan,
-                    status=f"error: {type(exc).__name__}",
-                    reason=f"{ds.attrs['system']} / {metric}: {exc}",
-                )
+                error_row(ds.attrs["system"], ds.attrs["dataset"], method, seed, metric, exc)
             )
 
     full = horizon / spl
@@ -377,30 +404,12 @@ def _restored_environ(keys: list[str]) -> Iterator[Any]:
         restore()
 
 
-def _failed_rows(kind: str, system: str, dataset: str, method: str, exc: BaseException) -> list:
-    return [
-        {
-            "system": system,
-            "dataset": dataset,
-            "method": method,
-            "seed": -1,
-            "metric": kind,
-            "horizon": math.nan,
-            "value": math.nan,
-            "floor": math.nan,
-            "status": f"error: {type(exc).__name__}",
-            "reason": f"{system} / {method} / {kind}: {exc}",
-            "n_points": None,
-        }
-    ]
-
-
 def _safe_floor(dataset_path: str, length: int | None, system: str, dataset: str) -> list[dict]:
     try:
         return truth_floor(dataset_path, length)
     except Exception as exc:  # noqa: BLE001
         log.error("floor of %s failed:\n%s", system, traceback.format_exc())
-        return _failed_rows("floor", system, dataset, "floor", exc)
+        return [error_row(system, dataset, "floor", -1, "floor", exc)]
 
 
 def _safe_eval(
@@ -415,7 +424,7 @@ def _safe_eval(
         return evaluate_prediction(dataset_path, prediction_path, floor)
     except Exception as exc:  # noqa: BLE001
         log.error("evaluation of %s failed:\n%s", prediction_path, traceback.format_exc())
-        return _failed_rows("evaluate", system, dataset, method, exc)
+        return [error_row(system, dataset, method, -1, "evaluate", exc)]
 
 
 def run_evaluation(
