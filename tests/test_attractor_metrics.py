@@ -93,11 +93,11 @@ def test_stsp_bins_reference_values(lorenz: np.ndarray) -> None:
     assert A.d_stsp(xt, xt) == 0.0
     tt = A.state_space_divergence(xt, xg)
     assert tt.n_points == T_LONG and float(tt) == tt.float() == tt.value
-    # SPEC quotes 0.12 to 0.23 at T = 100 000; we measure 0.04 to 0.07 at that T
-    # (0.09 to 0.26 at T = 30 000), so the bound is the SPEC's upper end.
+    # The reference range (docs/metrics.md) is 0.12 to 0.23 at T = 100 000; we measure 0.04 to
+    # 0.07 at that T (0.09 to 0.26 at T = 30 000), so the bound is the range's upper end.
     assert 0.02 < tt.value < 0.23
     noise = A.d_stsp(xt, _noise_like(xt))
-    assert noise > 1.0  # SPEC: about 3.5; we measure 3.46
+    assert noise > 1.0  # reference: about 3.5 (docs/metrics.md); we measure 3.46
     assert noise > 20 * tt.value
 
 
@@ -156,7 +156,7 @@ def test_power_spectrum_distance(lorenz: np.ndarray) -> None:
     scaled = xt * np.array([3.0, 0.5, 10.0]) + np.array([-4.0, 7.0, 100.0])
     assert A.power_spectrum_distance(xt, scaled) == pytest.approx(0.0, abs=1e-7)
     tt = A.power_spectrum_distance(xt, xg)
-    assert 0.03 < tt < 0.09  # SPEC 0.05 to 0.07; measured 0.06 to 0.07 at T = 100 000
+    assert 0.03 < tt < 0.09  # reference 0.05 to 0.07; measured 0.06 to 0.07 at T = 100 000
     noise = A.power_spectrum_distance(xt, _noise_like(xt))
     assert noise > 0.5 and noise > 5 * tt
     # different lengths: truncated to the shorter

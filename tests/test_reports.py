@@ -103,7 +103,7 @@ def test_pages_carry_their_parameters_and_say_what_is_missing(run):
     for method in ("shplrnn_gtf", "alrnn"):
         if method not in run.methods:
             assert f"({method}) has no results in this run" in dsr
-    assert "PhyxMamba" in dsr and "DynaMix" in dsr  # SPEC section 5 beside ours
+    assert "PhyxMamba" in dsr and "DynaMix" in dsr  # published figures beside ours
     gilpin = pages["paper/gilpin2023"].read_text(encoding="utf-8")
     assert "published order" in gilpin.lower() or "Gilpin 2023" in gilpin
     assert "no data-limited sweep" in gilpin

@@ -1,4 +1,4 @@
-"""The system registry against the dysts 0.96 metadata (SPEC section 1)."""
+"""The system registry against the dysts 0.96 metadata (docs/protocols.md, Systems)."""
 
 from __future__ import annotations
 

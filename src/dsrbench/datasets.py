@@ -1,6 +1,6 @@
 """Build one dataset: trajectories of one dysts system under one dataset setting.
 
-Procedure (SPEC section 2):
+Procedure (the dataset conventions of docs/protocols.md):
 
 1. Integrate a *pool* trajectory from dysts' default initial condition, discarding
    ``burn_in`` output points, without post-processing (raw states).

@@ -7,7 +7,7 @@ For a dataset store and a method, :func:`predict` writes a prediction store
   every test trajectory, the next ``horizon`` states;
 * ``generated``: one free run of 1.25 T steps from the first context of the first test
   trajectory (T = ``long_run_length``, default the test trajectory length); the first
-  0.25 T are discarded by the evaluation (SPEC section 3).
+  0.25 T are discarded by the evaluation (docs/protocols.md).
 
 Besides the methods of :mod:`dsrbench.methods`, the reference predictor ``truth`` is an
 oracle: its forecasts are the true continuations, and its free run is an independent true
@@ -227,7 +227,7 @@ def model_max_lyapunov(
 ) -> dict[str, Any]:
     """Largest Lyapunov exponent of a learned map (QR method on its ``step``/``jacobian``,
     per unit model time), from the state after ``context``; ``steps`` and ``transient``
-    follow SPEC section 3 (>= 1e4 steps). A model that leaves the attractor gives NaN."""
+    follow docs/metrics.md (>= 1e4 steps). A model that leaves the attractor gives NaN."""
     from dsrbench.metrics.lyapunov import lyapunov_qr
 
     dt = float(ds["time"].values[1] - ds["time"].values[0])

@@ -1,7 +1,7 @@
 """Almost-linear RNN (AL-RNN) with sparse identity teacher forcing, and its symbolic code.
 
 Brenner, Hemmer, Monfared & Durstewitz 2024, "Almost-linear RNNs yield highly interpretable
-symbolic codes in dynamical systems reconstruction", NeurIPS (shared/SPEC.md section 4;
+symbolic codes in dynamical systems reconstruction", NeurIPS (docs/methods.md;
 details from the authors' ALRNN-DSR code):
 
 * ``z_t = A z_{t-1} + W Phi(z_{t-1}) + h`` with A diagonal, W a full M x M matrix (as in

@@ -18,7 +18,7 @@ x_{t+1} - x_t on [1, r_{t+1}] (the constant unpenalised, i.e. a fitted intercept
 Forecasts: the context drives the reservoir, then the loop closes (each prediction is fed
 back as the next input).
 
-Settings of Gilpin 2023 (shared/SPEC.md section 4): 500 units, spectral radius 0.99,
+Settings of Gilpin 2023 (docs/methods.md): 500 units, spectral radius 0.99,
 connectivity 0.1, ridge 1e-4, leak rate tuned in 0.1..1.1 (default here 0.5; input scaling
 0.5, bias scaling 0.1 and washout 100 are ours). Our choices, checked on Lorenz-63 at
 dt = 0.03 over three seeds: the readout on [1, r] predicting the increment (predicting

@@ -4,7 +4,7 @@ Chen, Rubanova, Bettencourt & Duvenaud 2018, "Neural ordinary differential equat
 NeurIPS; settings of Gilpin 2023 (the dysts benchmark's ``NODEForecast``: torchdiffeq, a
 30-unit residual MLP, weights drawn from N(0, 0.1^2) and zero biases, Adam at learning rate
 1e-2, batches of 128 windows whose length is tuned in {2, 5, 15, 30, 60, 120}) and of the DSR
-papers (dopri5 at tolerance 1e-4), see shared/SPEC.md section 4.
+papers (dopri5 at tolerance 1e-4), see docs/methods.md.
 
 * Vector field, on standardised coordinates::
 
@@ -169,7 +169,7 @@ class NeuralODE(Method):
         "linear_skip": False,  # Gilpin 2023 has none
         "init_std": 0.1,  # Gilpin 2023
         "method": "dopri5",  # a torchdiffeq method, or "rk4" (fixed steps)
-        "rtol": 1e-4,  # SPEC section 4 (DSR papers)
+        "rtol": 1e-4,  # DSR papers (docs/methods.md)
         "atol": 1e-4,
         "substeps": 4,  # RK4 steps per data step ("rk4" and the Lyapunov step map)
         "seq_len": 15,  # window length (Gilpin 2023 tunes it in {2, 5, 15, 30, 60, 120})

@@ -10,7 +10,7 @@ The feature vector at time t is
 and the readout ``W_out`` (ridge regression, the constant included in the penalty as in
 the paper) predicts the increment ``x_{t+1} - x_t = W_out O_total``. For Lorenz-63 at
 dt = 0.025, k = 2, s = 1 and order 2 this is 1 + 6 + 21 = 28 features, ridge 2.5e-6,
-trained on 400 points (shared/SPEC.md section 4). The monomials are ordered as in the
+trained on 400 points (docs/methods.md). The monomials are ordered as in the
 paper's code (row <= column loops over O_lin, newest tap first).
 
 Forecasts: the last ``(k-1) s + 1`` context points fill the delay taps, then the map runs

@@ -1,7 +1,7 @@
 """Shallow PLRNN trained with generalized teacher forcing (GTF).
 
 Hess, Monfared, Brenner & Durstewitz 2023, "Generalized teacher forcing for learning
-chaotic dynamics", ICML (shared/SPEC.md section 4; defaults from the paper and the
+chaotic dynamics", ICML (docs/methods.md; defaults from the paper and the
 authors' GTF-shPLRNN code):
 
 * shPLRNN: ``z_t = A z_{t-1} + W1 ReLU(W2 z_{t-1} + h2) + h1`` with A diagonal, M latent

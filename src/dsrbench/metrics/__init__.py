@@ -1,6 +1,6 @@
 """Metrics of dsrbench: short-term forecast scores and long-term attractor statistics.
 
-Definitions follow ``shared/SPEC.md`` section 3 (see each function's docstring):
+Definitions: ``docs/metrics.md`` (and each function's docstring):
 
 * :mod:`dsrbench.metrics.forecast`: the 17 metrics of ``dysts.metrics.compute_metrics``
   (same values as dysts 0.96, corrected where it is wrong), valid prediction time,

@@ -1,4 +1,4 @@
-"""Long-term (invariant) statistics of free-running generations (SPEC section 3).
+"""Long-term (invariant) statistics of free-running generations (definitions: docs/metrics.md).
 
 Every function takes arrays of shape (T, D) (a 1-D series is read as (T, 1)); the pairwise
 ones also accept a batch (B, T, D) of generations against one (T, D) truth or a paired
@@ -14,8 +14,9 @@ ones also accept a batch (B, T, D) of generations against one (T, D) truth or a 
   Procaccia (1983) dimension D2 and |D2(gen) - D2(true)| ("D_frac" in PhyxMamba).
 * :func:`rosenstein_lyapunov`: largest Lyapunov exponent of a series (Rosenstein, Collins
   and De Luca 1993).
-* :func:`check_divergence`, :func:`drop_transient`, :func:`long_term_metrics`: the SPEC's
-  protocol around them (generate 1.25 T steps, drop the first 0.25 T, flag divergence).
+* :func:`check_divergence`, :func:`drop_transient`, :func:`long_term_metrics`: the long-run
+  protocol around them (generate 1.25 T steps, drop the first 0.25 T, flag divergence; see
+  docs/protocols.md).
 
 D_stsp depends strongly on the length T of the orbits: always report ``n_points``.
 """
@@ -97,8 +98,8 @@ def _batched(
 def drop_transient(x_gen: Any, fraction: float = 0.2) -> np.ndarray:
     """Drop the first ``fraction`` of the time axis (axis -2 of (T, D) or (B, T, D)).
 
-    The SPEC generates 1.25 T steps and drops the first 0.25 T, i.e. 20 % of the
-    generation: the default ``fraction``.
+    The long-run protocol (docs/protocols.md) generates 1.25 T steps and drops the first
+    0.25 T, i.e. 20 % of the generation: the default ``fraction``.
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"fraction must be in [0, 1), got {fraction}")
@@ -458,13 +459,13 @@ def power_spectrum_distance(
 ) -> float | np.ndarray:
     """D_H: Hellinger distance between smoothed power spectra, mean over dimensions.
 
-    Mikhaeil et al. 2022 (NeurIPS), as defined in the SPEC: per dimension z-score,
+    Mikhaeil et al. 2022 (NeurIPS), as in docs/metrics.md: per dimension z-score,
     |rfft|^2, Gaussian smoothing with sigma = ``smoothing`` frequency bins
     (``scipy.ndimage.gaussian_filter1d``, reflecting boundaries), clip at 0, normalise to
     sum 1, H = sqrt(1 - sum sqrt(p q)). Both series are truncated to the shorter length so
     that the frequency bins match. Non-finite generations give 1; a constant coordinate
     gives 1 against a varying one, 0 against a constant one. No frequency cut-off (the
-    SPEC has none). Scale- and shift-invariant per coordinate.
+    definition in docs/metrics.md has none). Scale- and shift-invariant per coordinate.
 
     Returns:
         D_H in [0, 1] (a (B,) array for batched ``x_gen``).
@@ -664,7 +665,7 @@ class Divergence:
 
 
 def check_divergence(x_gen: Any, x_true: Any, *, box_factor: float = 10.0) -> Divergence:
-    """Flag a generation as diverged (SPEC): non-finite values, or leaving the box.
+    """Flag a generation as diverged (docs/metrics.md): non-finite values, or leaving the box.
 
     The box is centred on the midpoint of the truth's range per dimension with half-width
     ``box_factor * (max - min) / 2``. A coordinate with zero extent in the truth gets the
@@ -708,7 +709,7 @@ def long_term_metrics(
     lyapunov: bool = False,
     seed: int = 0,
 ) -> dict[str, Any] | list[dict[str, Any]]:
-    """All long-term metrics of one generation against the truth (SPEC section 3).
+    """All long-term metrics of one generation against the truth (docs/metrics.md).
 
     ``x_gen`` should already have its transient dropped (:func:`drop_transient`).
     :func:`check_divergence` runs first: a diverged generation returns ``status =

@@ -1,4 +1,4 @@
-"""Short-term forecast metrics (SPEC section 3), vectorised over a batch of trajectories.
+"""Short-term forecast metrics (docs/metrics.md), vectorised over a batch of trajectories.
 
 Inputs are arrays of shape ``(T,)``, ``(T, D)`` or ``(B, T, D)`` (time on the second-to-last
 axis of a batch).  A ``(T,)`` or ``(T, D)`` input gives a ``float``; a ``(B, T, D)`` input gives
@@ -31,7 +31,7 @@ cannot be evaluated:
 * Non-finite predictions never raise (dysts' ``hellinger_distance`` asserts); the metric is then
   ``nan`` or ``inf`` as the arithmetic gives, and no numpy warnings are emitted.
 
-The other metrics follow SPEC section 3: ``valid_prediction_time`` (Zhang & Gilpin 2025),
+The other metrics are defined in docs/metrics.md: ``valid_prediction_time`` (Zhang & Gilpin 2025),
 ``smape_at_horizons``, ``prediction_error`` (PE(n), Hess et al. 2023) and ``mase``
 (Hemmer & Durstewitz 2025, DynaMix).
 """
@@ -225,7 +225,7 @@ def smape(y_true: ArrayLike, y_pred: ArrayLike, *, scale: float = 100) -> Value:
     """Symmetric MAPE, ``scale * mean(|y - yhat| / (|y| + |yhat| + eps))``.
 
     ``scale=100`` (default) is dysts 0.96's 0-100 scale; ``scale=200`` the older 0-200 scale
-    (dysts before 0.96, and the scale of Zhang & Gilpin 2025's VPT threshold), SPEC section 3.
+    (dysts before 0.96, and the scale of Zhang & Gilpin 2025's VPT threshold), see docs/metrics.md.
     """
     yt, yp, b = _as_batch(y_true, y_pred)
     with np.errstate(all="ignore"):
@@ -421,7 +421,8 @@ def hellinger_distance(y_true: ArrayLike, y_pred: ArrayLike, *, num_freq_bins: i
     ``1 - sum sqrt(p q)`` in exact arithmetic but free of its cancellation (dysts gives ~1e-8,
     or NaN when the difference rounds below zero, for identical series; here exactly 0);
     ``(T,)`` input is accepted as ``(T, 1)``; non-finite input gives NaN, not an
-    AssertionError.  SPEC's smoothed D_H is a different metric (long-term metrics).
+    AssertionError.  The smoothed D_H of docs/metrics.md is a different metric (long-term
+    metrics, ``dsrbench.metrics.attractor.power_spectrum_distance``).
     """
     yt, yp, b = _as_batch(y_true, y_pred)
     with np.errstate(all="ignore"):
@@ -489,8 +490,8 @@ def valid_prediction_steps(
     horizon, threshold 0.5.  A step with non-finite values counts as exceeded.  Returns the index
     j of the first exceeding step, i.e. a forecast correct on steps ``0..k-1`` and wrong enough
     at step k gives k; the horizon length T when the threshold is never exceeded.  In terms of
-    SPEC's "first i at which the sMAPE over steps [0, i) exceeds 30" this is i - 1, the number of
-    steps forecast validly (so that a forecast wrong from step k has VPT k steps).
+    the paper's "first i at which the sMAPE over steps [0, i) exceeds 30" this is i - 1, the
+    number of steps forecast validly (so that a forecast wrong from step k has VPT k steps).
     """
     yt, yp, b = _as_batch(y_true, y_pred)
     exc = _exceeded(yt, yp, rule, threshold)
@@ -531,7 +532,7 @@ def smape_at_horizons(
     scale: float = 100,
 ) -> dict[float, Value]:
     """sMAPE over the first ``round(h * steps_per_lyapunov_time)`` steps for each horizon h in
-    Lyapunov times (SPEC section 3; Zhang & Gilpin 2025 report 1, 4 and 10).  NaN when the
+    Lyapunov times (docs/metrics.md; Zhang & Gilpin 2025 report 1, 4 and 10).  NaN when the
     forecast is shorter than the horizon.  ``scale`` as in ``smape`` (default 0-100, dysts 0.96).
     """
     if not steps_per_lyapunov_time > 0:

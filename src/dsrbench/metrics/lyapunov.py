@@ -1,4 +1,4 @@
-"""Largest Lyapunov exponents by the QR (Benettin) method (SPEC section 3).
+"""Largest Lyapunov exponents by the QR (Benettin) method (definitions: docs/metrics.md).
 
 * :func:`lyapunov_qr`: the QR method for any discrete map ``x -> step(x)`` with a Jacobian
   ``jacobian(x)`` (Benettin, Galgani, Giorgilli & Strelcyn 1980, *Meccanica* 15; Eckmann &
@@ -27,8 +27,8 @@ saltation term (Mueller 1995, *Chaos Solitons Fractals* 5, 1671) and the estimat
 Comparison with dysts (``docs/lyapunov_exponents.md``): the dysts 0.96 metadata holds two
 estimates of the largest exponent, the "naive" ``maximum_lyapunov_estimated`` (the one dysts and
 :attr:`dsrbench.systems.SystemInfo.lyapunov_time` use for Lyapunov times) and the first value of
-``lyapunov_spectrum_estimated`` (a QR spectrum). SPEC section 1 records that they disagree by a
-factor 0.44 to 2.8 on about a tenth of the systems; we report our value beside both.
+``lyapunov_spectrum_estimated`` (a QR spectrum). The two disagree by a factor 0.44 to 2.8 on
+about a tenth of the systems (docs/metrics.md, Lyapunov times); we report our value beside both.
 All exponents are in inverse model time units (those of the dysts right-hand side).
 """
 
@@ -95,7 +95,7 @@ def lyapunov_qr(
         step: the map, ``step(x) -> x_next`` (state of shape (D,)).
         jacobian: ``jacobian(x) -> (D, D)``, the derivative of ``step`` at ``x``.
         x0: initial state (D,).
-        n_steps: map steps over which the exponents are averaged (the SPEC asks for >= 10^4).
+        n_steps: map steps over which the exponents are averaged (docs/metrics.md asks for >= 10^4).
         dt: time per map step; exponents are returned per unit time (``dt = 1``: per step).
         n_exponents: how many leading exponents (<= D).
         transient: steps run first (state and tangents) and not averaged.

@@ -1,6 +1,6 @@
 """The paper pages: Gilpin 2023 ("Model scale versus domain knowledge") and the DSR papers
 (shPLRNN with generalized teacher forcing, Hess et al. 2023; AL-RNN, Brenner et al. 2024),
-our figures beside the published ones of ``shared/SPEC.md`` section 5.
+our figures beside the published ones (docs/protocols.md, "Published figures").
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def gilpin_ranking_table(run: Run, *, n_boot: int = 2000) -> pd.DataFrame:
         elif counterpart in published:
             pub = f"{counterpart}: {published[counterpart]} of the listed {len(GILPIN2023_RANKING)}"
         else:
-            pub = f"{counterpart}: not in SPEC's published order"
+            pub = f"{counterpart}: not in the published order we list"
         rows.append(
             {
                 "our rank": i + 1,
@@ -115,7 +115,7 @@ def gilpin_ranking_figure(run: Run, *, n_boot: int = 2000):
             transform=ax_pub.transAxes,
         )
     ax_pub.axis("off")
-    ax_pub.set_title("published order (Gilpin 2023, SPEC §5)", fontsize=10)
+    ax_pub.set_title("published order (Gilpin 2023)", fontsize=10)
     return fig
 
 
@@ -413,8 +413,8 @@ def dsr_table(run: Run) -> pd.DataFrame:
 
 
 def dsr_published_table(run: Run) -> pd.DataFrame:
-    """SPEC section 5 (and section 3's reference ranges) beside this run's value of the
-    same metric and system for the DSR methods and the oracle."""
+    """The published DSR figures and the reference ranges (docs/protocols.md, docs/metrics.md)
+    beside this run's value of the same metric and system for the DSR methods and the oracle."""
     pub = dsr_published()
     ours = []
     for r in pub.itertuples():

@@ -1,5 +1,6 @@
-"""Published figures the paper pages show beside ours (``shared/SPEC.md`` section 5, and
-the truth-against-truth reference ranges of section 3). Nothing here is measured by us."""
+"""Published figures the paper pages show beside ours, and the truth-against-truth reference
+ranges on Lorenz-63 (sources and protocols: docs/protocols.md, "Published figures", and
+docs/metrics.md, "Reference ranges"). Nothing here is measured by us."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ __all__ = [
     "dsr_published",
 ]
 
-#: Gilpin 2023, long-horizon sMAPE ranking (best first; "..." stands for models SPEC leaves
-#: out, and Kalman and exponential smoothing came last)
+#: Gilpin 2023, long-horizon sMAPE ranking (best first; the models ranked
+#: between FourTheta and the last two are not listed; Kalman and exponential smoothing came last)
 GILPIN2023_RANKING = (
     "NBEATS",
     "NHiTS",
@@ -43,7 +44,8 @@ GILPIN2023_TRAINING_SECONDS = {
 #: our methods and the Gilpin 2023 model they correspond to
 GILPIN2023_COUNTERPARTS = {"nvar": "NVAR", "node": "NODE", "esn": "ESN", "var": "Linear"}
 
-#: (source, model, system, metric, value, protocol) of SPEC sections 5 and 3
+#: (source, model, system, metric, value, protocol): Zhang et al. 2025 (PhyxMamba), Hemmer &
+#: Durstewitz 2025 (DynaMix), and the reference ranges of docs/metrics.md
 DSR_PUBLISHED: tuple[tuple[str, str, str, str, float | str, str], ...] = (
     ("PhyxMamba", "PhyxMamba", "Lorenz", "vpt_smape", 5.06, "30 points per Lyapunov time"),
     ("PhyxMamba", "PhyxMamba", "Lorenz", "smape200@1", 3.26, "30 points per Lyapunov time"),
@@ -58,15 +60,29 @@ DSR_PUBLISHED: tuple[tuple[str, str, str, str, float | str, str], ...] = (
     ("DynaMix", "DynaMix (zero-shot)", "Lorenz", "D_H", 0.064, "context 2000, horizon 10 000"),
     ("DynaMix", "DynaMix (zero-shot)", "Lorenz", "mase10", 0.285, "context 2000, horizon 10 000"),
     (
-        "SPEC section 3",
+        "reference range (docs/metrics.md)",
         "truth vs truth",
         "Lorenz",
         "D_stsp",
         "0.12 to 0.23",
         "30 bins, T = 100 000",
     ),
-    ("SPEC section 3", "truth vs truth", "Lorenz", "D_H", "0.05 to 0.07", "sigma = 20 bins"),
-    ("SPEC section 3", "Gaussian noise", "Lorenz", "D_stsp", "about 3.5", "30 bins"),
+    (
+        "reference range (docs/metrics.md)",
+        "truth vs truth",
+        "Lorenz",
+        "D_H",
+        "0.05 to 0.07",
+        "sigma = 20 bins",
+    ),
+    (
+        "reference range (docs/metrics.md)",
+        "Gaussian noise",
+        "Lorenz",
+        "D_stsp",
+        "about 3.5",
+        "30 bins",
+    ),
 )
 
 
