@@ -8,8 +8,9 @@ flows (``DynSys``) and 6 delay equations (``DynSysDelay``). It imports only dyst
 Lyapunov times: :attr:`SystemInfo.lyapunov_time` uses the "naive" estimate
 ``maximum_lyapunov_estimated`` of the metadata (the one dysts' ``make_trajectory`` uses for
 ``timescale="Lyapunov"``), not the first exponent of the QR spectrum
-(``lyapunov_spectrum_estimated``); the two disagree by a factor 0.44 to 2.8 on a tenth of
-the systems (docs/metrics.md, Lyapunov times). :data:`LYAPUNOV_TIME_SOURCE` records that choice.
+(``lyapunov_spectrum_estimated``); their ratio (naive / QR) falls below 0.44 on a tenth
+of the systems and above 2.7 on another tenth (docs/metrics.md, Lyapunov times).
+:data:`LYAPUNOV_TIME_SOURCE` records that choice.
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ saltation term (Mueller 1995, *Chaos Solitons Fractals* 5, 1671) and the estimat
 Comparison with dysts (``docs/lyapunov_exponents.md``): the dysts 0.96 metadata holds two
 estimates of the largest exponent, the "naive" ``maximum_lyapunov_estimated`` (the one dysts and
 :attr:`dsrbench.systems.SystemInfo.lyapunov_time` use for Lyapunov times) and the first value of
-``lyapunov_spectrum_estimated`` (a QR spectrum). The two disagree by a factor 0.44 to 2.8 on
-about a tenth of the systems (docs/metrics.md, Lyapunov times); we report our value beside both.
+``lyapunov_spectrum_estimated`` (a QR spectrum). Their ratio (naive / QR) falls below 0.44 on a
+tenth of the systems and above 2.7 on another tenth (docs/metrics.md, Lyapunov times); we report
+our value beside both.
 All exponents are in inverse model time units (those of the dysts right-hand side).
 """
 

@@ -44,8 +44,8 @@ GILPIN2023_TRAINING_SECONDS = {
 #: our methods and the Gilpin 2023 model they correspond to
 GILPIN2023_COUNTERPARTS = {"nvar": "NVAR", "node": "NODE", "esn": "ESN", "var": "Linear"}
 
-#: (source, model, system, metric, value, protocol): Zhang et al. 2025 (PhyxMamba), Hemmer &
-#: Durstewitz 2025 (DynaMix), and the reference ranges of docs/metrics.md
+#: (source, model, system, metric, value, protocol): Liu et al. 2025 (PhyxMamba, arXiv:2505.23863),
+#: Hemmer & Durstewitz 2025 (DynaMix), and the reference ranges of docs/metrics.md
 DSR_PUBLISHED: tuple[tuple[str, str, str, str, float | str, str], ...] = (
     ("PhyxMamba", "PhyxMamba", "Lorenz", "vpt_smape", 5.06, "30 points per Lyapunov time"),
     ("PhyxMamba", "PhyxMamba", "Lorenz", "smape200@1", 3.26, "30 points per Lyapunov time"),
