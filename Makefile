@@ -1,8 +1,10 @@
-# dsrbench: `make run` and `make test` do all set-up on a fresh machine.
-#   make run     create .venv, install, run the workflow on config.yaml
-#   make test    same set-up, then the default test suite (not the `slow` tests)
-#   make lint    ruff
-#   make clean   remove results and caches (keeps .venv; `make distclean` removes it too)
+# dsrbench: `make run` and `make test` do all set-up on a fresh machine (python3 and make).
+#   make run        create .venv, install, run the workflow on config.yaml
+#   make test       same set-up, then the default test tier (-m "not e2e")
+#   make test-e2e   same set-up plus Debian's chromium (apt-get), then the end-to-end tier
+#                   (-m e2e: workflow runs, browser, kill-and-resume, long Lyapunov runs)
+#   make lint       ruff
+#   make clean      remove results and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,32 +13,48 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 # Extra arguments, e.g. make run SNAKEMAKE_ARGS="--configfile configs/full.yaml"
 SNAKEMAKE_ARGS ?=
-# e.g. make test PYTEST_ARGS="-m slow" or PYTEST_ARGS="tests/test_config.py"
+# e.g. make test PYTEST_ARGS="tests/test_config.py"
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
+PYTEST_DURATIONS ?= 15
 
-.PHONY: all install run test lint clean distclean
+.PHONY: all install browser-deps run test test-e2e lint clean distclean
 
 all: run
 
 install: $(STAMP)
 
 # Re-install when the dependencies change. torch==2.13.0 is satisfied by a CPU build
-# (2.13.0+cpu) where pip finds one.
+# (2.13.0+cpu) where pip finds one. .ci/check-python stops with the command to run when
+# $(PYTHON) is missing, too old or without its venv/ensurepip module.
 $(STAMP): pyproject.toml
+	@test -x $(BIN)/python || .ci/check-python $(PYTHON)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $@
 
+# Debian's chromium and chromium-driver for tests/test_browser.py (apt-get, as root or with
+# sudo; nothing to do when /usr/bin/chromium and /usr/bin/chromedriver exist).
+browser-deps:
+	@.ci/install-chromium
+
 run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
 
 # pytest exit status 5 means "no tests collected": reported as an error, not hidden.
-test: $(STAMP)
-	@rc=0; $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) || rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: error: pytest collected no tests" >&2; fi; \
+define pytest
+	@rc=0; $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "$(1)" \
+		--durations=$(PYTEST_DURATIONS) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make $@: error: pytest collected no tests" >&2; fi; \
 	exit $$rc
+endef
+
+test: $(STAMP)
+	$(call pytest,not e2e)
+
+test-e2e: browser-deps $(STAMP)
+	$(call pytest,e2e)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """The report pages in a real browser: headless Chromium (Debian's chromium and
-chromium-driver, installed by .ci/run) opens index.html, follows every link, and checks that
-each page loads with all its images and no console errors."""
+chromium-driver, installed by `make test-e2e`) opens index.html, follows every link, and
+checks that each page loads with all its images and no console errors."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from report_run import report_run
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
+pytestmark = pytest.mark.e2e  # a real workflow run and a browser
+
 
 @pytest.fixture(scope="session")
 def run(tmp_path_factory):
@@ -26,8 +28,8 @@ def driver():
     if missing:
         pytest.fail(
             f"{', '.join(missing)} not found: the browser test needs Debian's chromium and "
-            "chromium-driver (`apt-get install -y chromium chromium-driver`; .ci/run installs "
-            "them)",
+            "chromium-driver (`apt-get install -y chromium chromium-driver`; `make test-e2e` "
+            "installs them)",
             pytrace=False,
         )
     from selenium import webdriver

@@ -108,6 +108,7 @@ def test_delay_kernel_linear_dde() -> None:
     assert lam == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.e2e  # 10^6 QR steps
 def test_lorenz() -> None:
     est = system_max_lyapunov("Lorenz", n_steps=1_000_000, transient=20_000)
     assert isinstance(est, LyapunovEstimate)
@@ -116,6 +117,7 @@ def test_lorenz() -> None:
     assert est.n_steps == 1_000_000 and est.dt > 0
 
 
+@pytest.mark.e2e  # 6 x 10^5 QR steps
 def test_rossler() -> None:
     est = system_max_lyapunov("Rossler", n_steps=600_000, transient=20_000)
     assert 0.05 < est.value < 0.1

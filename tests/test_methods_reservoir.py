@@ -296,7 +296,7 @@ def test_esn_defaults_forecast_lorenz_for_lyapunov_times(lorenz_splits) -> None:
     assert median > 2.0
 
 
-@pytest.mark.slow
+@pytest.mark.e2e  # a 10^4-step QR run of the default ESN and a 2 x 10^4-step free run
 def test_esn_learned_map_has_lorenz_largest_lyapunov_exponent(lorenz_splits) -> None:
     """QR method on the closed-loop Jacobian (10^4 steps, about 15 s): the default ESN's
     largest exponent is close to Lorenz's 0.906, and its long free run stays bounded."""

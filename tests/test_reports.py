@@ -56,6 +56,7 @@ def parse(path: Path) -> _Links:
 
 
 # ------------------------------------------------------------------------ the pages
+@pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_every_page_is_rendered_with_its_notebook_and_figures(run):
     pages = run.pages()
     assert set(pages) >= {"leaderboard", "paper/gilpin2023", "paper/dsr"}
@@ -85,6 +86,7 @@ def test_every_page_is_rendered_with_its_notebook_and_figures(run):
                 )
 
 
+@pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_pages_carry_their_parameters_and_say_what_is_missing(run):
     pages = run.pages()
     for system in SYSTEMS:
@@ -109,6 +111,7 @@ def test_pages_carry_their_parameters_and_say_what_is_missing(run):
     assert "no data-limited sweep" in gilpin
 
 
+@pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_method_pages_show_training_and_the_alrnn_symbolic_code(run):
     pages = run.pages()
     for method in run.methods:
@@ -126,6 +129,7 @@ def test_method_pages_show_training_and_the_alrnn_symbolic_code(run):
             assert 'id="fig-symbolic_code"' in html
 
 
+@pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_figures_saved_for_snakemake_report(run, tmp_path):
     figures = run.reports / "figures"
     for sub in [
@@ -146,6 +150,7 @@ def test_figures_saved_for_snakemake_report(run, tmp_path):
     assert any(n.endswith("attractors_tiny.png") for n in names)
 
 
+@pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_index_links_every_page_and_notebook(run):
     index = run.reports / "index.html"
     links = parse(index).links
@@ -161,6 +166,7 @@ def test_index_links_every_page_and_notebook(run):
 
 
 # ------------------------------------------------------------------------ failures
+@pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_a_failing_notebook_fails_the_render_and_leaves_no_html(run, tmp_path):
     out = tmp_path / "reports" / "leaderboard.html"
     out.parent.mkdir(parents=True)
@@ -181,6 +187,7 @@ def test_a_failing_notebook_fails_the_render_and_leaves_no_html(run, tmp_path):
     assert not list(out.parent.glob(".*tmp*"))
 
 
+@pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_the_cli_the_rules_call_exits_non_zero_with_the_cell_error(run, tmp_path):
     out = tmp_path / "systems" / "Nowhere.html"
     res = subprocess.run(

@@ -236,6 +236,7 @@ def test_method_budget_stop_then_rerun_matches_an_uninterrupted_run(
     assert alphas == [h["alpha"] for h in whole.training_result_.history]
 
 
+@pytest.mark.e2e  # SIGKILLs a real dsrbench train
 def test_a_killed_training_job_resumes_from_its_checkpoint(lorenz_store, tmp_path) -> None:
     """SIGKILL a real `dsrbench train` after its first checkpoint; the rerun continues."""
     record = tmp_path / "dataset.json"

@@ -172,6 +172,7 @@ def test_bad_command_line_override_fails(tmp_path):
     assert "config key 'seed' must be >= 0 (got -1)" in res.stdout + res.stderr
 
 
+@pytest.mark.e2e  # a real snakemake run
 def test_real_run_two_systems(tmp_path):
     from dsrbench.data import open_dataset
 
