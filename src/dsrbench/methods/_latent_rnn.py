@@ -3,12 +3,12 @@
 Both models (Hess et al. 2023; Brenner et al. 2024) have a latent state z of M units whose
 first D units are the observations (identity observation model, in standardised
 coordinates), and are trained by backpropagation through time with a form of teacher
-forcing, through :class:`dsrbench.training.Trainer`.
+forcing, through :class:`dsrbench.methods.trainer.Trainer`.
 
 * Initial latent state: as in the authors' code (the ``Identity`` observation model of
   the DurstewitzLab repositories), ``z_0 = [x_0, L x_0]`` with a learned matrix L of shape
   ``(M - D, D)`` (uniform in +-1/sqrt(D) at initialisation); with M = D there is no L.
-* Training: torch, on the device of :func:`dsrbench.training.resolve_device`; ``dtype``
+* Training: torch, on the device of :func:`dsrbench.methods.trainer.resolve_device`; ``dtype``
   ``"auto"`` (default) trains in float64 on the CPU and float32 on CUDA. On one CPU core
   float64 cost about the same as float32 at the paper sizes (per-step overhead dominates;
   benchmarks/train_speed.py: within +-7 % either way), and it makes the trained map the
@@ -97,7 +97,7 @@ class LatentRNN(Method):
 
     # -- setup and data -------------------------------------------------------------------
     def _setup(self, train: xr.Dataset, val: xr.Dataset | None, device: str, seed: int) -> None:
-        from dsrbench.training import resolve_device, seed_everything
+        from dsrbench.methods.trainer import resolve_device, seed_everything
 
         self.rng_ = seed_everything(seed)
         self.device_ = resolve_device(device)
@@ -132,7 +132,7 @@ class LatentRNN(Method):
     def _batch(self) -> torch.Tensor:
         """A training batch ``(batch_size, seq_len, D)`` of standardised windows, with the
         reference code's Gaussian noise when ``noise_level`` > 0."""
-        from dsrbench.training import sample_windows
+        from dsrbench.methods.trainer import sample_windows
 
         windows = sample_windows(
             self.train_x_, int(self.params["seq_len"]), int(self.params["batch_size"]), self.rng_
@@ -151,7 +151,7 @@ class LatentRNN(Method):
 
     # -- training -----------------------------------------------------------------------
     def _train(self, run: RunFiles | None, budget: float | None) -> None:
-        from dsrbench.training import Trainer, validation_stsp
+        from dsrbench.methods.trainer import Trainer, validation_stsp
 
         epochs = int(self.params["epochs"])
         lr_start, lr_end = float(self.params["lr_start"]), float(self.params["lr_end"])

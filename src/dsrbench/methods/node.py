@@ -18,7 +18,7 @@ papers (dopri5 at tolerance 1e-4), see shared/SPEC.md section 4.
 * Time: one data step is one model time unit (Gilpin's ``t = arange(n)``), so the field is
   the change per data step, of order 0.1 on standardised data at 15 to 100 points per
   period, which suits the small initial weights; the data's spacing dt does not enter.
-* Training: windows of ``seq_len`` points (:func:`dsrbench.training.sample_windows`), the
+* Training: windows of ``seq_len`` points (:func:`dsrbench.methods.trainer.sample_windows`), the
   solution from each window's first point compared with the rest of the window (MSE), Adam
   (or RAdam) with a learning rate decaying exponentially per epoch from ``lr_start`` to
   ``lr_end`` (Gilpin keeps 1e-2 fixed for 500 iterations); direct backpropagation through
@@ -249,7 +249,7 @@ class NeuralODE(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
-        from dsrbench.training import (
+        from dsrbench.methods.trainer import (
             Trainer,
             resolve_device,
             sample_windows,
