@@ -12,6 +12,7 @@ from dsrbench import data
 from dsrbench.datasets import build_dataset
 from dsrbench.evaluate import run_evaluation
 from dsrbench.predict import context_indices, predict, predict_to_store
+from dsrbench.train import train_to_directory
 
 SETTING = {"pts_per_period": 50, "length": 800, "n_train": 2, "n_val": 0, "n_test": 2}
 PREDICT = {"context_length": 50, "horizon": 200, "contexts_per_trajectory": 3}
@@ -33,11 +34,13 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     assert res.status == "ok"
     paths = {"dataset": ds_path}
+    train_to_directory("mean", ds_path, root / "models" / "mean", seed=0)  # predict never fits
     for method in ("truth", "persistence", "mean"):
         paths[method] = predict_to_store(
             method,
             ds_path,
             root / "pred" / f"{method}.zarr",
+            model_dir=root / "models" / "mean" if method == "mean" else None,
             seed=0,
             long_run_length=LONG_RUN,
             **PREDICT,

@@ -66,6 +66,28 @@ def test_predict_uses_the_trained_model_and_keeps_its_record(lorenz_store, tmp_p
         )
 
 
+def test_predict_never_trains_a_method_that_needs_a_fit(lorenz_store, tmp_path):
+    """Without a model, a method that needs a fit is refused (with the fix in the message);
+    one that needs none (persistence) predicts from its hyperparameters."""
+    from dsrbench import methods
+
+    assert not methods.get("persistence").needs_fit
+    assert all(methods.get(m).needs_fit for m in methods.available() if m != "persistence")
+    settings = {"context_length": 10, "horizon": 20, "contexts_per_trajectory": 1}
+    with pytest.raises(ValueError, match="'mean' must be trained.*train job"):
+        predict_to_store("mean", lorenz_store, tmp_path / "mean.zarr", **settings)
+    assert not (tmp_path / "mean.zarr").exists()
+    store = predict_to_store(
+        "persistence", lorenz_store, tmp_path / "p.zarr", long_run_length=200, **settings
+    )
+    pred = data.open_predictions(store)
+    ds = data.open_dataset(lorenz_store)
+    traj, start = pred["context_trajectory"].values, pred["context_start"].values
+    last = ds["x"].values[traj, start - 1]
+    np.testing.assert_array_equal(pred["forecast"].values[:, -1], last)
+    assert "fit_seconds" not in pred.attrs["timing"]
+
+
 def _config(**hyper):
     return load_config(
         {

@@ -165,7 +165,7 @@ def truth_floor(dataset_path: str | Path, length: int | None = None, seed: int =
     """Long-term metrics between two independent true trajectories of ``length`` points
     (default: the dataset's), from the first test and the first training initial condition."""
     from dsrbench import data
-    from dsrbench.predict import true_long_run
+    from dsrbench.truth import true_long_run
 
     _pin_threads()
     ds = data.open_dataset(dataset_path)
@@ -189,7 +189,7 @@ def evaluate_prediction(
     """All metrics of one prediction store (see module doc); never raises on model output."""
     from dsrbench import data
     from dsrbench.metrics import forecast as fm
-    from dsrbench.predict import true_long_run, truth_values
+    from dsrbench.truth import true_long_run, truth_values
 
     _pin_threads()
     ds = data.open_dataset(dataset_path)
