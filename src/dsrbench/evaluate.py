@@ -23,7 +23,7 @@ per dataset store. Each returns tidy rows:
 For methods with a step map and its Jacobian, ``lyapunov_qr`` is the model's largest
 exponent by the QR method (computed at prediction time, per unit time) and
 ``lyapunov_qr_rel_error`` its relative error against the true system's QR exponent
-(:func:`dsrbench.metrics.lyapunov.system_max_lyapunov`, one task per system; its
+(:func:`dsrbench.integration.lyapunov.system_max_lyapunov`, one task per system; its
 ``floor`` is the relative difference between that estimate's two halves).
 
 A diverged free run is recorded with ``status = "diverged"`` and its reason (D_H = 1, D_stsp
@@ -308,7 +308,7 @@ def evaluate_prediction(
 
 def system_lyapunov(system: str) -> dict[str, float]:
     """The true system's largest exponent (QR) and the relative spread of its two halves."""
-    from dsrbench.metrics.lyapunov import system_max_lyapunov
+    from dsrbench.integration.lyapunov import system_max_lyapunov
 
     _pin_threads()
     est = system_max_lyapunov(system)
