@@ -57,7 +57,6 @@ from dsrbench.methods.base import (
     Method,
     RunFiles,
     check_context,
-    training_arrays,
 )
 
 #: data steps integrated per call in forecasts and free runs
@@ -259,7 +258,7 @@ class NeuralODE(Method):
 
         rng = seed_everything(seed)
         dev = resolve_device(device)
-        x, v, self.mean_, self.std_ = training_arrays(train, val)
+        x, v = self.fit_scale(train, val)
         field = self._field(x.shape[2])
         field.initialise(float(self.params["init_std"]))
         field = field.to(dev)
@@ -369,13 +368,11 @@ class NeuralODE(Method):
         return out
 
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        ctx = (check_context(context) - self.mean_) / self.std_
+        ctx = self.to_model(check_context(context))
         with np.errstate(all="ignore"):
-            return self._generate_std(ctx, horizon) * self.std_ + self.mean_
+            return self.from_model(self._generate_std(ctx, horizon))
 
-    # -- Lyapunov interface ---------------------------------------------------------------------
-    def initial_state(self, context: np.ndarray) -> np.ndarray:
-        return (check_context(context)[:, -1] - self.mean_) / self.std_
+    # -- Lyapunov interface (state: the standardised x, the base class's initial_state) -----
 
     def _step_map(self, x: torch.Tensor) -> torch.Tensor:
         return rk4_steps(self.field_, x, 1, int(self.params["substeps"]))[0]
