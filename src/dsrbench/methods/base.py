@@ -66,7 +66,8 @@ class Method(ABC):
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
     #: True for torch methods (trained on a GPU when one is present)
     uses_torch: ClassVar[bool] = False
-    #: True when a method needs training data beyond the context (all but persistence)
+    #: True when a method needs training data beyond the context (all but persistence): it
+    #: predicts only with a model its train job saved (prediction never trains)
     needs_fit: ClassVar[bool] = True
 
     def __init__(self, **hyperparameters: Any) -> None:
