@@ -256,8 +256,7 @@ def evaluate_prediction(
 
     def pe() -> None:
         n = min(20, horizon)
-        with np.errstate(all="ignore"):
-            v = np.mean((y_pred[:, n - 1] - y_true[:, n - 1]) ** 2)
+        v = fm.forecast_prediction_error(y_true, y_pred, n)
         rows.append(_row(ds, method, seed, "pe20", v, horizon=n / spl))
 
     def long_term() -> None:
