@@ -10,8 +10,6 @@ killed job never leaves a directory that looks like a finished model.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from dsrbench import data
+from dsrbench.atomic import atomic_path, write_json_atomic
 from dsrbench.methods import Method, RunFiles
 from dsrbench.provenance import provenance
 
@@ -135,18 +134,9 @@ def train_to_directory(
         **info,
         "provenance": provenance(config or {}),
     }
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with atomic_path(out) as tmp:
         model.save(tmp)
-        (tmp / TRAINING_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        write_json_atomic(tmp / TRAINING_RECORD, record)
     return record
 
 
