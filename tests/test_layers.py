@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     # 1-3: systems, their integration, the datasets built from them
     "systems": 1,
     "integration": 2,
-    "data": 3,
+    "data": 3,  # the name of dsrbench.stores before the rename (for branches merged later)
     "stores": 3,
     "datasets": 3,
     "truth": 3,
@@ -137,7 +137,7 @@ def test_imports_point_down_the_layers() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("from dsrbench import data\n", ["dsrbench.data"]),
+        ("from dsrbench import stores\n", ["dsrbench.stores"]),
         ("def f():\n    from dsrbench.train import train\n", ["dsrbench.train"]),
         ("import dsrbench.metrics.attractor as A\n", ["dsrbench.metrics.attractor"]),
         ("from .base import Method\n", ["dsrbench.methods.base"]),
@@ -148,7 +148,7 @@ def test_the_checker_sees_every_form_of_import(tmp_path, source: str, expected) 
     path = tmp_path / "methods" / "probe.py"
     path.parent.mkdir()
     path.write_text(source)
-    known = {"dsrbench.methods.base", "dsrbench.methods._polynomial", "dsrbench.data"}
+    known = {"dsrbench.methods.base", "dsrbench.methods._polynomial", "dsrbench.stores"}
     assert [m for _, m in imported("dsrbench.methods.probe", path, known)] == expected
 
 

@@ -164,15 +164,15 @@ def _long_term(truth: np.ndarray, gen: np.ndarray, dt: float, seed: int) -> dict
 def truth_floor(dataset_path: str | Path, length: int | None = None, seed: int = 0) -> list[dict]:
     """Long-term metrics between two independent true trajectories of ``length`` points
     (default: the dataset's), from the first test and the first training initial condition."""
-    from dsrbench import data
+    from dsrbench import stores
     from dsrbench.truth import true_long_run
 
     _pin_threads()
-    ds = data.open_dataset(dataset_path)
+    ds = stores.open_dataset(dataset_path)
     length = int(length or ds.sizes["time"])
     split = ds["split"].values
-    test = np.flatnonzero(split == data.SPLIT_CODES["test"])
-    train = np.flatnonzero(split == data.SPLIT_CODES["train"])
+    test = np.flatnonzero(split == stores.SPLIT_CODES["test"])
+    train = np.flatnonzero(split == stores.SPLIT_CODES["train"])
     dt = float(ds["time"].values[1] - ds["time"].values[0])
     truth = true_long_run(ds, int(test[0]), length, seed=seed)
     other = true_long_run(ds, int(train[0]), length, seed=seed + 1)
@@ -187,13 +187,13 @@ def evaluate_prediction(
     dataset_path: str | Path, prediction_path: str | Path, floor: list[dict] | None = None
 ) -> list[dict]:
     """All metrics of one prediction store (see module doc); never raises on model output."""
-    from dsrbench import data
+    from dsrbench import stores
     from dsrbench.metrics import forecast as fm
     from dsrbench.truth import true_long_run, truth_values
 
     _pin_threads()
-    ds = data.open_dataset(dataset_path)
-    pred = data.open_predictions(prediction_path)
+    ds = stores.open_dataset(dataset_path)
+    pred = stores.open_predictions(prediction_path)
     method, seed = str(pred.attrs["method"]), int(pred.attrs["seed"])
     floors = {r["metric"]: r["value"] for r in floor or []}
     clean = truth_values(ds)

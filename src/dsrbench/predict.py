@@ -1,7 +1,7 @@
 """Predictions for evaluation: forecasts from test contexts and long free runs.
 
 For a dataset store and a method, :func:`predict` writes a prediction store
-(:func:`dsrbench.data.write_predictions`) holding
+(:func:`dsrbench.stores.write_predictions`) holding
 
 * ``forecast``: for ``contexts_per_trajectory`` contexts of ``context_length`` points on
   every test trajectory, the next ``horizon`` states;
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import data
+from dsrbench import stores
 from dsrbench.methods import Method
 from dsrbench.provenance import provenance
 from dsrbench.truth import truth_oracle
@@ -49,7 +49,7 @@ def context_indices(
     ds: xr.Dataset, context_length: int, horizon: int, per_trajectory: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(trajectory index, first forecast index) of evenly spaced contexts on test trajectories."""
-    test = np.flatnonzero(ds["split"].values == data.SPLIT_CODES["test"])
+    test = np.flatnonzero(ds["split"].values == stores.SPLIT_CODES["test"])
     if test.size == 0:
         raise ValueError(f"dataset {ds.attrs.get('dataset')!r} has no test trajectories (n_test)")
     length = ds.sizes["time"]
@@ -170,7 +170,7 @@ def predict_to_store(
 ) -> Path:
     """Open a dataset store, :func:`predict` (with the trained model in ``model_dir`` when
     given), and write the prediction store atomically."""
-    ds = data.open_dataset(dataset_path)
+    ds = stores.open_dataset(dataset_path)
     if model_dir is not None:
         from dsrbench.train import load_model
 
@@ -178,7 +178,7 @@ def predict_to_store(
         if record["method"] != method:
             raise ValueError(f"{model_dir} holds a {record['method']!r} model, not {method!r}")
         kwargs.update(model=model, training=record)
-    return data.write_predictions(predict(method, ds, **kwargs), out)
+    return stores.write_predictions(predict(method, ds, **kwargs), out)
 
 
 def model_max_lyapunov(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import data
+from dsrbench import stores
 from dsrbench.atomic import atomic_path, write_json_atomic
 from dsrbench.methods import Method, RunFiles
 from dsrbench.provenance import provenance
@@ -35,8 +35,8 @@ def split_dataset(
     and validates on 200). ``train_mean`` and ``train_std`` are recomputed on the cut
     training data, so nothing outside it leaks into the model."""
     split = ds["split"].values
-    train = ds.isel(trajectory=np.flatnonzero(split == data.SPLIT_CODES["train"]))
-    val_idx = np.flatnonzero(split == data.SPLIT_CODES["val"])
+    train = ds.isel(trajectory=np.flatnonzero(split == stores.SPLIT_CODES["train"]))
+    val_idx = np.flatnonzero(split == stores.SPLIT_CODES["val"])
     val = ds.isel(trajectory=val_idx) if val_idx.size else None
     for name, length in (("train_length", train_length), ("val_length", val_length)):
         if length is not None and length > ds.sizes["time"]:
@@ -110,7 +110,7 @@ def train_to_directory(
 ) -> dict[str, Any]:
     """Train and save the model at ``out`` atomically; returns the training record."""
     out = Path(out)
-    ds = data.open_dataset(dataset_path)
+    ds = stores.open_dataset(dataset_path)
     model, info = train(
         method,
         ds,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from dsrbench import data
+from dsrbench import stores
 
 __all__ = ["regenerate", "true_long_run", "truth_oracle", "truth_values"]
 
@@ -79,6 +79,6 @@ def truth_oracle(
     true free run)."""
     clean = truth_values(ds)
     forecast = np.stack([clean[i, s : s + horizon] for i, s in zip(traj, start, strict=True)])
-    train = np.flatnonzero(ds["split"].values == data.SPLIT_CODES["train"])
+    train = np.flatnonzero(ds["split"].values == stores.SPLIT_CODES["train"])
     generated = regenerate(ds, int(train[-1]), n_gen, seed=seed)[None]
     return forecast, generated

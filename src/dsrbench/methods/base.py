@@ -3,7 +3,7 @@
 A method declares its hyperparameters with defaults, and implements
 
 * ``fit(train, val, *, device, seed, budget, run)``: learn from the training split
-  (an xarray Dataset in the :mod:`dsrbench.data` schema: ``x(trajectory, time, dim)``,
+  (an xarray Dataset in the :mod:`dsrbench.stores` schema: ``x(trajectory, time, dim)``,
   ``train_mean``, ``train_std``, system metadata in the attributes); ``run`` is a
   :class:`RunFiles` naming where a trained method keeps checkpoints and its epoch log
   (``None``: nowhere), ``budget`` a wall-clock limit in seconds;
