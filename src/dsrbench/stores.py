@@ -18,7 +18,7 @@ Data variables
     ``split(trajectory)`` int8
         0 = train, 1 = val, 2 = test, with CF attributes ``flag_values=[0, 1, 2]`` and
         ``flag_meanings="train val test"``. An integer code, not a string coordinate,
-        because string coordinates are unreliable with zarr 3 + xarray (SPEC section 2).
+        because string coordinates are unreliable with zarr 3 + xarray (docs/protocols.md).
     ``t0(trajectory)`` float64
         Absolute model time of each trajectory's first point (matters for non-autonomous
         systems).
