@@ -1,6 +1,6 @@
 """Largest Lyapunov exponent of every dysts system, ours against the dysts metadata.
 
-Computes :func:`dsrbench.metrics.lyapunov.system_max_lyapunov` for the 135 continuous systems
+Computes :func:`dsrbench.integration.lyapunov.system_max_lyapunov` for the 135 continuous systems
 (two worker processes), then re-checks every system that disagrees by more than 20 % with both
 dysts estimates (and every delay equation) with half the step over the same time and another
 tangent seed. Writes ``docs/lyapunov_exponents.csv`` and ``docs/lyapunov_exponents.md``; the
@@ -53,7 +53,7 @@ COLUMNS = [
 def _compute(name: str, check: bool = False) -> dict[str, Any]:
     """One system (in a worker): our estimate with the defaults; with ``check``, at dt / 2 over
     the first half of the averaging time (same transient time, another tangent seed)."""
-    from dsrbench.metrics.lyapunov import default_settings, system_max_lyapunov
+    from dsrbench.integration.lyapunov import default_settings, system_max_lyapunov
 
     t0 = time.perf_counter()
     try:
@@ -285,7 +285,7 @@ def _pct(x: float | None) -> str:
 def _write(results: dict[str, dict], checks: dict[str, dict], command: str, wall: str) -> None:
     from statistics import median
 
-    from dsrbench.metrics import lyapunov as L
+    from dsrbench.integration import lyapunov as L
     from dsrbench.systems import all_systems
 
     rows = [_row(n, results[n], checks.get(n)) for n in all_systems() if n in results]
@@ -321,7 +321,7 @@ def _write(results: dict[str, dict], checks: dict[str, dict], command: str, wall
         f"Command: `{command}` (wall time {wall}; {seconds / 60:.1f} CPU minutes in the "
         "workers, on 2 shared cores).",
         "",
-        "Method (`dsrbench.metrics.lyapunov.system_max_lyapunov`, QR / Benettin method): flows "
+        "Method (`dsrbench.integration.lyapunov.system_max_lyapunov`, QR / Benettin method): flows "
         "are integrated by fixed-step RK4 with dysts' step `dt` (about period / 5000) together "
         "with a tangent vector whose derivative J(x) v is a central finite difference of the "
         "right-hand side (every coordinate moved by at most 6e-6 (|x_i| + std_i)), "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from dsrbench import data
+from dsrbench import stores
 from dsrbench.datasets import build_dataset
 
 #: Lorenz-63 at about 0.030 time units per point (50 points per Fourier period),
@@ -42,9 +42,9 @@ def lorenz_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lorenz_splits(lorenz_store: Path) -> dict[str, xr.Dataset]:
     """The train, val and test splits of the Lorenz store (as `dsrbench.predict` cuts them)."""
-    ds = data.open_dataset(lorenz_store)
+    ds = stores.open_dataset(lorenz_store)
     split = ds["split"].values
     return {
         name: ds.isel(trajectory=np.flatnonzero(split == code))
-        for name, code in data.SPLIT_CODES.items()
+        for name, code in stores.SPLIT_CODES.items()
     }

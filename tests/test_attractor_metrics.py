@@ -165,6 +165,28 @@ def test_power_spectrum_distance(lorenz: np.ndarray) -> None:
     )
 
 
+def test_the_spectrum_figure_shows_what_d_h_compares(lorenz: np.ndarray, lorenz_dt) -> None:
+    """D_H computed from the spectra of the report's figure equals power_spectrum_distance,
+    also with a constant coordinate (which the figure drops from its mean curve)."""
+    from dsrbench.reports.system import mean_spectrum, smoothed_spectrum
+
+    xt, xg = lorenz[0][:20_000], lorenz[1][:20_000]
+    flat = xg.copy()
+    flat[:, 1] = 2.5  # a constant coordinate
+    for gen in (xg, flat, _noise_like(xt)):
+        f, p = smoothed_spectrum(xt, lorenz_dt)
+        fg, q = smoothed_spectrum(gen, lorenz_dt)
+        np.testing.assert_array_equal(f, fg)
+        assert f.size == xt.shape[0] // 2 + 1 and p.shape == (f.size, 3)
+        assert A.spectrum_hellinger_distance(p, q) == A.power_spectrum_distance(xt, gen)
+    _, q = smoothed_spectrum(flat, lorenz_dt)
+    assert np.isnan(q[:, 1]).all() and not np.isnan(q[:, [0, 2]]).any()
+    np.testing.assert_allclose(mean_spectrum(q), q[:, [0, 2]].mean(axis=1))
+    np.testing.assert_allclose(q[:, [0, 2]].sum(axis=0), 1.0)
+    with pytest.raises(ValueError, match="constant"):
+        mean_spectrum(smoothed_spectrum(np.ones((100, 3)), lorenz_dt)[1])
+
+
 # ---------------------------------------------------------------------------- D2, lambda
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dsrbench import integration
-from dsrbench.data import open_dataset, split_of
 from dsrbench.datasets import SUMMARY_COLUMNS, BuildResult, build_dataset, summarize
+from dsrbench.stores import open_dataset, split_of
 from dsrbench.systems import UnknownSystemError
 
 SETTING = {

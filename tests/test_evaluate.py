@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsrbench import data
 from dsrbench.datasets import build_dataset
 from dsrbench.evaluate import run_evaluation
 from dsrbench.predict import context_indices, predict, predict_to_store
+from dsrbench.stores import open_dataset, write_predictions
+from dsrbench.train import train_to_directory
 
 SETTING = {"pts_per_period": 50, "length": 800, "n_train": 2, "n_val": 0, "n_test": 2}
 PREDICT = {"context_length": 50, "horizon": 200, "contexts_per_trajectory": 3}
@@ -33,23 +34,25 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     assert res.status == "ok"
     paths = {"dataset": ds_path}
+    train_to_directory("mean", ds_path, root / "models" / "mean", seed=0)  # predict never fits
     for method in ("truth", "persistence", "mean"):
         paths[method] = predict_to_store(
             method,
             ds_path,
             root / "pred" / f"{method}.zarr",
+            model_dir=root / "models" / "mean" if method == "mean" else None,
             seed=0,
             long_run_length=LONG_RUN,
             **PREDICT,
         )
     # a model whose free run blows up: persistence's store with an exploding generation
-    ds = data.open_dataset(ds_path)
+    ds = open_dataset(ds_path)
     blown = predict("truth", ds, seed=0, long_run_length=LONG_RUN, **PREDICT)
     gen = blown["generated"].values.copy()
     gen[0, 20_000:] *= np.exp(np.linspace(0, 50, gen.shape[1] - 20_000))[:, None]
     blown["generated"] = (("run", "gen_time", "dim"), gen)
     blown.attrs["method"] = "exploding"
-    paths["exploding"] = data.write_predictions(blown, root / "pred" / "exploding.zarr")
+    paths["exploding"] = write_predictions(blown, root / "pred" / "exploding.zarr")
     return paths
 
 
@@ -85,7 +88,7 @@ def _value(table, method: str, metric: str, horizon: float | None = None) -> flo
 
 
 def test_contexts_fit_in_the_test_trajectories(stores: dict[str, Path]) -> None:
-    ds = data.open_dataset(stores["dataset"])
+    ds = open_dataset(stores["dataset"])
     traj, start = context_indices(ds, 50, 200, 3)
     assert set(traj) == set(np.flatnonzero(ds["split"].values == 2))
     assert start.min() >= 50 and start.max() + 200 <= ds.sizes["time"]

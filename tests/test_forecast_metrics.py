@@ -265,6 +265,32 @@ def test_prediction_error(lorenz_pair):
         F.prediction_error(truth, lambda s, n: s, n)  # wrong shape
 
 
+def test_forecast_prediction_error_is_prediction_error_on_forecasts(lorenz_pair):
+    """PE(n) from forecasts already made (what the evaluation scores) equals PE(n) from a
+    forecast function, and is the MSE of the n-th step by hand."""
+    truth, n = lorenz_pair[0], 20
+
+    def persistence(states, n):
+        return np.repeat(states[:, None], n, axis=1)
+
+    starts = np.arange(0, len(truth) - n)
+    y_true = np.stack([truth[t + 1 : t + n + 1] for t in starts])
+    y_pred = persistence(truth[starts], n)
+    pe = F.forecast_prediction_error(y_true, y_pred, n)
+    assert pe == F.prediction_error(truth, persistence, n)
+    by_hand = np.mean([np.mean((truth[t] - truth[t + n]) ** 2) for t in starts])
+    np.testing.assert_allclose(pe, by_hand, rtol=1e-12)
+    np.testing.assert_allclose(
+        F.forecast_prediction_error(y_true, y_pred, 5),
+        np.mean((y_pred[:, 4] - y_true[:, 4]) ** 2),
+        rtol=0,
+    )
+    both = F.forecast_prediction_error(np.stack([y_true, y_true]), np.stack([y_pred, y_true]), n)
+    np.testing.assert_array_equal(both, [pe, 0.0])
+    with pytest.raises(ValueError):
+        F.forecast_prediction_error(y_true, y_pred, n + 1)
+
+
 def test_mase_persistence_by_hand(lorenz_pair):
     yt = lorenz_pair[0][1:]
     x0 = lorenz_pair[0][0]  # the state before the forecast window

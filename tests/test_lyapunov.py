@@ -1,4 +1,5 @@
-"""Tests of dsrbench.metrics.lyapunov (QR / Benettin method)."""
+"""Tests of the QR / Benettin method: dsrbench.metrics.lyapunov (learned maps) and
+dsrbench.integration.lyapunov (the true systems)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import numpy as np
 import pytest
 from scipy.special import lambertw
 
-from dsrbench.integration.rhs import DELAY_SIGNATURE, ODE_SIGNATURE
-from dsrbench.metrics.lyapunov import (
+from dsrbench.integration.lyapunov import (
     LyapunovEstimate,
     delay_lyapunov,
     flow_lyapunov,
-    lyapunov_qr,
     system_max_lyapunov,
 )
+from dsrbench.integration.rhs import DELAY_SIGNATURE, ODE_SIGNATURE
+from dsrbench.metrics.lyapunov import lyapunov_qr
 
 
 def _linear(a: np.ndarray):

@@ -18,6 +18,7 @@ import xarray as xr
 
 from dsrbench import methods
 from dsrbench.methods import HyperparameterError, RunFiles
+from dsrbench.metrics.forecast import forecast_prediction_error
 
 REFERENCES = {"persistence", "mean"}
 LEARNED = [m for m in methods.available() if m not in REFERENCES]
@@ -29,7 +30,7 @@ def _contexts(test: xr.Dataset, stride: int = 25) -> tuple[np.ndarray, np.ndarra
     x = np.asarray(test["x"].values[0])
     starts = np.arange(CONTEXT, x.shape[0] - N, stride)
     ctx = np.stack([x[s - CONTEXT : s] for s in starts])
-    target = np.stack([x[s + N - 1] for s in starts])
+    target = np.stack([x[s : s + N] for s in starts])  # the N true next states
     return ctx, target
 
 
@@ -38,7 +39,7 @@ def _pe(model: methods.Method, test: xr.Dataset) -> float:
     with np.errstate(all="ignore"):
         pred = np.asarray(model.forecast(ctx, N))
     assert pred.shape == (ctx.shape[0], N, ctx.shape[2])
-    return float(np.mean((pred[:, -1] - target) ** 2))
+    return forecast_prediction_error(target, pred, N)
 
 
 def _fit(name: str, splits: dict[str, xr.Dataset], seed: int = 0, **kwargs) -> methods.Method:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsrbench import data
+from dsrbench import stores
 from dsrbench.cli import main
 from dsrbench.config import ConfigError, load_config, method_hyperparameters
 from dsrbench.predict import predict_to_store
@@ -24,7 +24,7 @@ def test_train_writes_a_complete_model_directory_and_nothing_else(lorenz_store, 
     assert record["fit_seconds"] >= 0 and "git_revision" in record["provenance"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["mean"]  # no temporary left
     model, saved = load_model(out)
-    ds = data.open_dataset(lorenz_store)
+    ds = stores.open_dataset(lorenz_store)
     train = ds["x"].values[ds["split"].values == 0]
     np.testing.assert_allclose(model.mean_, train.mean(axis=(0, 1)))
     assert saved["dataset_config_hash"] == ds.attrs["config_hash"]
@@ -49,7 +49,7 @@ def test_predict_uses_the_trained_model_and_keeps_its_record(lorenz_store, tmp_p
         contexts_per_trajectory=2,
         long_run_length=200,
     )
-    pred = data.open_predictions(store)
+    pred = stores.open_predictions(store)
     assert pred.attrs["training"]["method"] == "mean"
     assert "fit_seconds" not in pred.attrs["timing"]  # not refitted
     model, _ = load_model(model_dir)
@@ -64,6 +64,28 @@ def test_predict_uses_the_trained_model_and_keeps_its_record(lorenz_store, tmp_p
             horizon=20,
             contexts_per_trajectory=1,
         )
+
+
+def test_predict_never_trains_a_method_that_needs_a_fit(lorenz_store, tmp_path):
+    """Without a model, a method that needs a fit is refused (with the fix in the message);
+    one that needs none (persistence) predicts from its hyperparameters."""
+    from dsrbench import methods
+
+    assert not methods.get("persistence").needs_fit
+    assert all(methods.get(m).needs_fit for m in methods.available() if m != "persistence")
+    settings = {"context_length": 10, "horizon": 20, "contexts_per_trajectory": 1}
+    with pytest.raises(ValueError, match="'mean' must be trained.*train job"):
+        predict_to_store("mean", lorenz_store, tmp_path / "mean.zarr", **settings)
+    assert not (tmp_path / "mean.zarr").exists()
+    store = predict_to_store(
+        "persistence", lorenz_store, tmp_path / "p.zarr", long_run_length=200, **settings
+    )
+    pred = stores.open_predictions(store)
+    ds = stores.open_dataset(lorenz_store)
+    traj, start = pred["context_trajectory"].values, pred["context_start"].values
+    last = ds["x"].values[traj, start - 1]
+    np.testing.assert_array_equal(pred["forecast"].values[:, -1], last)
+    assert "fit_seconds" not in pred.attrs["timing"]
 
 
 def _config(**hyper):

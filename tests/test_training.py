@@ -1,5 +1,5 @@
-"""The shared training loop (dsrbench.training): resume after a kill or a budget stop, the
-epoch log, atomic checkpoints, best-validation weights, devices, seeds and windows.
+"""The shared training loop (dsrbench.methods.trainer): resume after a kill or a budget
+stop, the epoch log, atomic checkpoints, best-validation weights, devices, seeds and windows.
 
 Resumption is checked twice: on :class:`Trainer` directly (a small regression model whose
 epochs draw from both the numpy Generator and torch's random state) and through a real
@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 import torch
 
-from dsrbench import methods, training
-from dsrbench.methods import RunFiles
-from dsrbench.training import (
+from dsrbench import methods
+from dsrbench.methods import RunFiles, trainer
+from dsrbench.methods.trainer import (
     Trainer,
     resolve_device,
     sample_windows,
@@ -157,11 +157,11 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one(tmp_path, monk
             raise Killed("killed while writing")
         return real_save(obj, path, *args, **kwargs)
 
-    monkeypatch.setattr(training.torch, "save", dying_save)
+    monkeypatch.setattr(trainer.torch, "save", dying_save)
     with pytest.raises(Killed):
         _regression_job(tmp_path)
-    monkeypatch.setattr(training.torch, "save", real_save)
-    ckpt = tmp_path / "ckpt" / training.CHECKPOINT_NAME
+    monkeypatch.setattr(trainer.torch, "save", real_save)
+    ckpt = tmp_path / "ckpt" / trainer.CHECKPOINT_NAME
     assert torch.load(ckpt, map_location="cpu", weights_only=False)["epoch"] == 2
     resumed, result = _regression_job(tmp_path)
     assert result.resumed_from == 2 and result.epochs_run == 6
@@ -280,7 +280,7 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(lorenz_store, tmp_pat
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and not (ckpt / training.CHECKPOINT_NAME).exists():
+    while time.time() < deadline and not (ckpt / trainer.CHECKPOINT_NAME).exists():
         assert proc.poll() is None, "dsrbench train exited before its first checkpoint"
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)

@@ -174,7 +174,7 @@ def test_bad_command_line_override_fails(tmp_path):
 
 @pytest.mark.e2e  # a real snakemake run
 def test_real_run_two_systems(tmp_path):
-    from dsrbench.data import open_dataset
+    from dsrbench.stores import open_dataset
 
     results = tmp_path / "results"
     configfile = write_config(

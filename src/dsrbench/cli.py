@@ -338,9 +338,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 config=cfg,
             )
             result["prediction_path"] = str(path)
-            from dsrbench import data
+            from dsrbench import stores
 
-            attrs = data.open_predictions(path).attrs
+            attrs = stores.open_predictions(path).attrs
             result["model_lyapunov"] = bool(attrs.get("model_lyapunov"))
             result["timing"] = attrs.get("timing", {})
         except Exception as exc:  # a failing method is recorded, the run goes on

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dsrbench import data
+from dsrbench import stores
 from dsrbench.provenance import config_hash, provenance
 from dsrbench.systems import get_system_info, metadata_path
 
@@ -275,14 +275,14 @@ def build_dataset(
         attrs={
             "system": system,
             "dataset": dataset,
-            data.SCHEMA_ATTR: data.SCHEMA_VERSION,
+            stores.SCHEMA_ATTR: stores.SCHEMA_VERSION,
             "system_metadata": metadata,
             "generation": generation,
             "provenance": provenance(config),
             "config_hash": config_hash(config),
         },
     )
-    path = data.write_dataset(ds, out)
+    path = stores.write_dataset(ds, out)
     return BuildResult(
         system,
         dataset,

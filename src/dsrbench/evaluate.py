@@ -23,7 +23,7 @@ per dataset store. Each returns tidy rows:
 For methods with a step map and its Jacobian, ``lyapunov_qr`` is the model's largest
 exponent by the QR method (computed at prediction time, per unit time) and
 ``lyapunov_qr_rel_error`` its relative error against the true system's QR exponent
-(:func:`dsrbench.metrics.lyapunov.system_max_lyapunov`, one task per system; its
+(:func:`dsrbench.integration.lyapunov.system_max_lyapunov`, one task per system; its
 ``floor`` is the relative difference between that estimate's two halves).
 
 A diverged free run is recorded with ``status = "diverged"`` and its reason (D_H = 1, D_stsp
@@ -164,15 +164,15 @@ def _long_term(truth: np.ndarray, gen: np.ndarray, dt: float, seed: int) -> dict
 def truth_floor(dataset_path: str | Path, length: int | None = None, seed: int = 0) -> list[dict]:
     """Long-term metrics between two independent true trajectories of ``length`` points
     (default: the dataset's), from the first test and the first training initial condition."""
-    from dsrbench import data
-    from dsrbench.predict import true_long_run
+    from dsrbench import stores
+    from dsrbench.truth import true_long_run
 
     _pin_threads()
-    ds = data.open_dataset(dataset_path)
+    ds = stores.open_dataset(dataset_path)
     length = int(length or ds.sizes["time"])
     split = ds["split"].values
-    test = np.flatnonzero(split == data.SPLIT_CODES["test"])
-    train = np.flatnonzero(split == data.SPLIT_CODES["train"])
+    test = np.flatnonzero(split == stores.SPLIT_CODES["test"])
+    train = np.flatnonzero(split == stores.SPLIT_CODES["train"])
     dt = float(ds["time"].values[1] - ds["time"].values[0])
     truth = true_long_run(ds, int(test[0]), length, seed=seed)
     other = true_long_run(ds, int(train[0]), length, seed=seed + 1)
@@ -187,13 +187,13 @@ def evaluate_prediction(
     dataset_path: str | Path, prediction_path: str | Path, floor: list[dict] | None = None
 ) -> list[dict]:
     """All metrics of one prediction store (see module doc); never raises on model output."""
-    from dsrbench import data
+    from dsrbench import stores
     from dsrbench.metrics import forecast as fm
-    from dsrbench.predict import true_long_run, truth_values
+    from dsrbench.truth import true_long_run, truth_values
 
     _pin_threads()
-    ds = data.open_dataset(dataset_path)
-    pred = data.open_predictions(prediction_path)
+    ds = stores.open_dataset(dataset_path)
+    pred = stores.open_predictions(prediction_path)
     method, seed = str(pred.attrs["method"]), int(pred.attrs["seed"])
     floors = {r["metric"]: r["value"] for r in floor or []}
     clean = truth_values(ds)
@@ -256,8 +256,7 @@ def evaluate_prediction(
 
     def pe() -> None:
         n = min(20, horizon)
-        with np.errstate(all="ignore"):
-            v = np.mean((y_pred[:, n - 1] - y_true[:, n - 1]) ** 2)
+        v = fm.forecast_prediction_error(y_true, y_pred, n)
         rows.append(_row(ds, method, seed, "pe20", v, horizon=n / spl))
 
     def long_term() -> None:
@@ -308,7 +307,7 @@ def evaluate_prediction(
 
 def system_lyapunov(system: str) -> dict[str, float]:
     """The true system's largest exponent (QR) and the relative spread of its two halves."""
-    from dsrbench.metrics.lyapunov import system_max_lyapunov
+    from dsrbench.integration.lyapunov import system_max_lyapunov
 
     _pin_threads()
     est = system_max_lyapunov(system)

@@ -1,7 +1,7 @@
 """Predictions for evaluation: forecasts from test contexts and long free runs.
 
 For a dataset store and a method, :func:`predict` writes a prediction store
-(:func:`dsrbench.data.write_predictions`) holding
+(:func:`dsrbench.stores.write_predictions`) holding
 
 * ``forecast``: for ``contexts_per_trajectory`` contexts of ``context_length`` points on
   every test trajectory, the next ``horizon`` states;
@@ -9,10 +9,12 @@ For a dataset store and a method, :func:`predict` writes a prediction store
   trajectory (T = ``long_run_length``, default the test trajectory length); the first
   0.25 T are discarded by the evaluation (docs/protocols.md).
 
-Besides the methods of :mod:`dsrbench.methods`, the reference predictor ``truth`` is an
-oracle: its forecasts are the true continuations, and its free run is an independent true
-trajectory (the last training trajectory re-integrated for 1.25 T steps with the dataset's
-own settings), so it must score at the truth floor.
+Prediction never trains: a method that needs a fit (``Method.needs_fit``) predicts with the
+model its train job saved (:func:`dsrbench.train.train_to_directory`); one that does not
+(``persistence``) is built from its hyperparameters. Besides the methods of
+:mod:`dsrbench.methods`, the reference predictor ``truth`` is an oracle
+(:func:`dsrbench.truth.truth_oracle`): its forecasts are the true continuations, and its
+free run is an independent true trajectory, so it must score at the truth floor.
 """
 
 from __future__ import annotations
@@ -24,35 +26,30 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import data
+from dsrbench import stores
 from dsrbench.methods import Method
 from dsrbench.provenance import provenance
+from dsrbench.truth import truth_oracle
 
-__all__ = ["REFERENCE_PREDICTORS", "context_indices", "predict", "regenerate", "truth_values"]
+__all__ = [
+    "REFERENCE_PREDICTORS",
+    "context_indices",
+    "model_max_lyapunov",
+    "predict",
+    "predict_to_store",
+    "untrained_model",
+]
 
 #: predictors that are not methods of :mod:`dsrbench.methods`
 REFERENCE_PREDICTORS = ("truth",)
 GENERATION_OVERHEAD = 0.25  # generate 1.25 T, drop the first 0.25 T
 
 
-def true_long_run(ds: xr.Dataset, index: int, length: int, *, seed: int = 0) -> np.ndarray:
-    """A noise-free true trajectory of ``length`` points from trajectory ``index``'s start:
-    the stored one when long enough, else re-integrated (:func:`regenerate`)."""
-    if length <= ds.sizes["time"]:
-        return truth_values(ds)[index, :length]
-    return regenerate(ds, index, length, seed=seed)
-
-
-def truth_values(ds: xr.Dataset) -> np.ndarray:
-    """Noise-free trajectories (``x_clean`` when observation noise was added, else ``x``)."""
-    return np.asarray((ds["x_clean"] if "x_clean" in ds else ds["x"]).values)
-
-
 def context_indices(
     ds: xr.Dataset, context_length: int, horizon: int, per_trajectory: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(trajectory index, first forecast index) of evenly spaced contexts on test trajectories."""
-    test = np.flatnonzero(ds["split"].values == data.SPLIT_CODES["test"])
+    test = np.flatnonzero(ds["split"].values == stores.SPLIT_CODES["test"])
     if test.size == 0:
         raise ValueError(f"dataset {ds.attrs.get('dataset')!r} has no test trajectories (n_test)")
     length = ds.sizes["time"]
@@ -69,49 +66,20 @@ def context_indices(
     return traj.astype(np.int64), start.astype(np.int64)
 
 
-def regenerate(ds: xr.Dataset, index: int, n: int, *, seed: int = 0) -> np.ndarray:
-    """Re-integrate trajectory ``index`` of a dataset for ``n`` points with its own settings.
+def untrained_model(method: str, hyperparameters: dict[str, Any] | None = None) -> Method:
+    """``method`` built from its hyperparameters, for a method that needs no fit
+    (``needs_fit = False``); any other method raises a ValueError that names its train job,
+    since prediction never trains."""
+    from dsrbench import methods
 
-    The output spacing is the dataset's (dysts' grid spacing, period * n /
-    (pts_per_period * (n - 1)), depends on n, so the points per period are adjusted to
-    keep it), so the first ``ds.sizes['time']`` points reproduce the stored clean
-    trajectory up to the integration tolerance.
-    """
-    from dsrbench.integration import sampling_period, simulate
-    from dsrbench.systems import get_system_info
-
-    gen = ds.attrs["generation"]
-    setting = gen["setting"]
-    info = get_system_info(ds.attrs["system"])
-    spacing = float(ds["time"].values[1] - ds["time"].values[0])
-    transient_pts = int(gen.get("trajectory_transient", 0))
-    total = n + transient_pts
-    pts = sampling_period(info, str(setting["timescale"])) * total / (spacing * (total - 1))
-    t0 = None if info.is_delay else float(ds["t0"].values[index])
-    x = simulate(
-        ds.attrs["system"],
-        n,
-        initial_conditions=ds["initial_condition"].values[index],
-        t0=t0,
-        transient=transient_pts,
-        pts_per_period=pts,
-        timescale=str(setting["timescale"]),
-        rtol=float(gen["integration"]["rtol"]),
-        atol=float(gen["integration"]["atol"]),
-        dynamical_noise=float(setting.get("dynamical_noise", 0.0)),
-        seed=seed,
-    )
-    return x[0]
-
-
-def _truth_predictions(
-    ds: xr.Dataset, traj: np.ndarray, start: np.ndarray, horizon: int, n_gen: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    clean = truth_values(ds)
-    forecast = np.stack([clean[i, s : s + horizon] for i, s in zip(traj, start, strict=True)])
-    train = np.flatnonzero(ds["split"].values == data.SPLIT_CODES["train"])
-    generated = regenerate(ds, int(train[-1]), n_gen, seed=seed)[None]
-    return forecast, generated
+    cls = methods.get(method)
+    if cls.needs_fit:
+        raise ValueError(
+            f"method {method!r} must be trained before it can predict: run its train job "
+            f"(dsrbench train, or dsrbench.train.train_to_directory) and pass the model "
+            f"(model_dir= / model=)"
+        )
+    return cls(**(hyperparameters or {}))
 
 
 def predict(
@@ -125,14 +93,15 @@ def predict(
     seed: int = 0,
     hyperparameters: dict[str, Any] | None = None,
     device: str = "auto",
-    budget: float | None = None,
     config: dict | None = None,
     model: Method | None = None,
     training: dict[str, Any] | None = None,
 ) -> xr.Dataset:
-    """Predict with ``model`` (a trained method; fitted here on the training split of ``ds``
-    when None) or with the ``truth`` oracle (see module doc). ``training`` (the training
-    record of the model) is kept in the store's attributes."""
+    """Predict with ``model`` (a trained method) or with the ``truth`` oracle (see module
+    doc). Without a model, only a method that needs no fit predicts (built from
+    ``hyperparameters`` by :func:`untrained_model`); any other raises a ValueError. ``training``
+    (the training record of the model) is kept in the store's attributes. ``device`` is
+    accepted for the job interface; inference runs in numpy on the CPU."""
     hyperparameters = dict(hyperparameters or {})
     traj, start = context_indices(ds, context_length, horizon, contexts_per_trajectory)
     x = np.asarray(ds["x"].values)
@@ -145,22 +114,12 @@ def predict(
         if hyperparameters:
             raise ValueError("the reference predictor 'truth' takes no hyperparameters")
         t = time.perf_counter()
-        forecast, generated = _truth_predictions(ds, traj, start, horizon, n_gen, seed + 1)
+        forecast, generated = truth_oracle(ds, traj, start, horizon, n_gen, seed + 1)
         timing["predict_seconds"] = time.perf_counter() - t
         params: dict[str, Any] = {}
     else:
         if model is None:
-            from dsrbench.train import train
-
-            model, info = train(
-                method,
-                ds,
-                seed=seed,
-                hyperparameters=hyperparameters,
-                device=device,
-                budget=budget,
-            )
-            timing["fit_seconds"] = info["fit_seconds"]
+            model = untrained_model(method, hyperparameters)
         params = model.params
         contexts = np.stack(
             [x[i, s - context_length : s] for i, s in zip(traj, start, strict=True)]
@@ -211,7 +170,7 @@ def predict_to_store(
 ) -> Path:
     """Open a dataset store, :func:`predict` (with the trained model in ``model_dir`` when
     given), and write the prediction store atomically."""
-    ds = data.open_dataset(dataset_path)
+    ds = stores.open_dataset(dataset_path)
     if model_dir is not None:
         from dsrbench.train import load_model
 
@@ -219,7 +178,7 @@ def predict_to_store(
         if record["method"] != method:
             raise ValueError(f"{model_dir} holds a {record['method']!r} model, not {method!r}")
         kwargs.update(model=model, training=record)
-    return data.write_predictions(predict(method, ds, **kwargs), out)
+    return stores.write_predictions(predict(method, ds, **kwargs), out)
 
 
 def model_max_lyapunov(

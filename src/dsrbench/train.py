@@ -10,8 +10,6 @@ killed job never leaves a directory that looks like a finished model.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import data
+from dsrbench import stores
+from dsrbench.atomic import atomic_path, write_json_atomic
 from dsrbench.methods import Method, RunFiles
 from dsrbench.provenance import provenance
 
@@ -36,8 +35,8 @@ def split_dataset(
     and validates on 200). ``train_mean`` and ``train_std`` are recomputed on the cut
     training data, so nothing outside it leaks into the model."""
     split = ds["split"].values
-    train = ds.isel(trajectory=np.flatnonzero(split == data.SPLIT_CODES["train"]))
-    val_idx = np.flatnonzero(split == data.SPLIT_CODES["val"])
+    train = ds.isel(trajectory=np.flatnonzero(split == stores.SPLIT_CODES["train"]))
+    val_idx = np.flatnonzero(split == stores.SPLIT_CODES["val"])
     val = ds.isel(trajectory=val_idx) if val_idx.size else None
     for name, length in (("train_length", train_length), ("val_length", val_length)):
         if length is not None and length > ds.sizes["time"]:
@@ -111,7 +110,7 @@ def train_to_directory(
 ) -> dict[str, Any]:
     """Train and save the model at ``out`` atomically; returns the training record."""
     out = Path(out)
-    ds = data.open_dataset(dataset_path)
+    ds = stores.open_dataset(dataset_path)
     model, info = train(
         method,
         ds,
@@ -135,18 +134,9 @@ def train_to_directory(
         **info,
         "provenance": provenance(config or {}),
     }
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with atomic_path(out) as tmp:
         model.save(tmp)
-        (tmp / TRAINING_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        write_json_atomic(tmp / TRAINING_RECORD, record)
     return record
 
 

@@ -5,7 +5,8 @@
     ['mean', 'persistence']
     >>> methods.get("persistence")().forecast(context, horizon=100)
 
-Modules starting with an underscore hold code shared by several methods. To add a method,
+Modules starting with an underscore, ``base`` and ``trainer`` (the torch training loop)
+hold code shared by several methods. To add a method,
 write ``dsrbench/methods/<name>.py`` with one subclass of
 :class:`dsrbench.methods.base.Method` whose ``name`` is ``<name>``, and a test.
 """
@@ -20,7 +21,7 @@ from dsrbench.methods.base import HyperparameterError, Method, RunFiles
 
 __all__ = ["HyperparameterError", "Method", "RunFiles", "UnknownMethodError", "available", "get"]
 
-_NOT_METHODS = {"base"}
+_NOT_METHODS = {"base", "trainer"}
 
 
 class UnknownMethodError(KeyError):

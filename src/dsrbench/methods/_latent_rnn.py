@@ -3,12 +3,12 @@
 Both models (Hess et al. 2023; Brenner et al. 2024) have a latent state z of M units whose
 first D units are the observations (identity observation model, in standardised
 coordinates), and are trained by backpropagation through time with a form of teacher
-forcing, through :class:`dsrbench.training.Trainer`.
+forcing, through :class:`dsrbench.methods.trainer.Trainer`.
 
 * Initial latent state: as in the authors' code (the ``Identity`` observation model of
   the DurstewitzLab repositories), ``z_0 = [x_0, L x_0]`` with a learned matrix L of shape
   ``(M - D, D)`` (uniform in +-1/sqrt(D) at initialisation); with M = D there is no L.
-* Training: torch, on the device of :func:`dsrbench.training.resolve_device`; ``dtype``
+* Training: torch, on the device of :func:`dsrbench.methods.trainer.resolve_device`; ``dtype``
   ``"auto"`` (default) trains in float64 on the CPU and float32 on CUDA. On one CPU core
   float64 cost about the same as float32 at the paper sizes (per-step overhead dominates;
   benchmarks/train_speed.py: within +-7 % either way), and it makes the trained map the
@@ -27,14 +27,13 @@ forcing, through :class:`dsrbench.training.Trainer`.
 from __future__ import annotations
 
 from abc import abstractmethod
-from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 import torch
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context, training_arrays
+from dsrbench.methods.base import Method, RunFiles, check_context
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -97,12 +96,12 @@ class LatentRNN(Method):
 
     # -- setup and data -------------------------------------------------------------------
     def _setup(self, train: xr.Dataset, val: xr.Dataset | None, device: str, seed: int) -> None:
-        from dsrbench.training import resolve_device, seed_everything
+        from dsrbench.methods.trainer import resolve_device, seed_everything
 
         self.rng_ = seed_everything(seed)
         self.device_ = resolve_device(device)
         self.dtype_ = training_dtype(str(self.params.get("dtype", "auto")), self.device_)
-        x, v, self.mean_, self.std_ = training_arrays(train, val)
+        x, v = self.fit_scale(train, val)
         self.dim_ = x.shape[2]
         self.train_x_ = x
         self.val_x_ = v
@@ -132,7 +131,7 @@ class LatentRNN(Method):
     def _batch(self) -> torch.Tensor:
         """A training batch ``(batch_size, seq_len, D)`` of standardised windows, with the
         reference code's Gaussian noise when ``noise_level`` > 0."""
-        from dsrbench.training import sample_windows
+        from dsrbench.methods.trainer import sample_windows
 
         windows = sample_windows(
             self.train_x_, int(self.params["seq_len"]), int(self.params["batch_size"]), self.rng_
@@ -151,7 +150,7 @@ class LatentRNN(Method):
 
     # -- training -----------------------------------------------------------------------
     def _train(self, run: RunFiles | None, budget: float | None) -> None:
-        from dsrbench.training import Trainer, validation_stsp
+        from dsrbench.methods.trainer import Trainer, validation_stsp
 
         epochs = int(self.params["epochs"])
         lr_start, lr_end = float(self.params["lr_start"]), float(self.params["lr_end"])
@@ -244,18 +243,13 @@ class LatentRNN(Method):
         return out
 
     def _generate_std(self, ctx_std: np.ndarray, steps: int) -> np.ndarray:
-        ctx_std = np.asarray(ctx_std, dtype=np.float64)
-        z = self._read_context(ctx_std)
-        return self._run_free(z, steps)[:, :, : ctx_std.shape[2]]
-
-    def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        ctx = (check_context(context) - self.mean_) / self.std_
-        with np.errstate(all="ignore"):
-            return self._generate_std(ctx, horizon) * self.std_ + self.mean_
+        """Free runs of the observed units after a standardised context (validation)."""
+        return self.rollout(self._read_context(np.asarray(ctx_std, dtype=np.float64)), steps)
 
     def initial_state(self, context: np.ndarray) -> np.ndarray:
-        """The latent state z (M units) after reading ``context``."""
-        return self._read_context((check_context(context) - self.mean_) / self.std_)
+        """The latent state z (M units) after reading ``context``; forecasts then run the
+        base class's rollout (the observed units are the first D)."""
+        return self._read_context(self.to_model(check_context(context)))
 
     def step(self, state: np.ndarray) -> np.ndarray:
         return self._np_step(np.asarray(state, dtype=np.float64))
@@ -263,24 +257,12 @@ class LatentRNN(Method):
     def jacobian(self, state: np.ndarray) -> np.ndarray:
         return self._np_jacobian(np.asarray(state, dtype=np.float64))
 
-    # -- storage ------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        from dsrbench.methods.base import save_arrays
+    # -- storage: the scale and the weights (``w_<name>``) in arrays.npz ----------------------
+    fitted_arrays = ("mean", "std")
 
-        super().save(directory)
-        save_arrays(
-            directory,
-            mean=self.mean_,
-            std=self.std_,
-            **{f"w_{k}": v for k, v in self.weights_.items()},
-        )
+    def fitted(self) -> dict[str, np.ndarray]:
+        return {**super().fitted(), **{f"w_{k}": v for k, v in self.weights_.items()}}
 
-    @classmethod
-    def load(cls, directory: str | Path) -> Self:
-        from dsrbench.methods.base import load_arrays
-
-        model = super().load(directory)
-        arrays = load_arrays(directory)
-        model.mean_, model.std_ = arrays["mean"], arrays["std"]
-        model.weights_ = {k[2:]: v for k, v in arrays.items() if k.startswith("w_")}
-        return model
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        super().restore(arrays)
+        self.weights_ = {k[2:]: v for k, v in arrays.items() if k.startswith("w_")}

@@ -3,7 +3,7 @@
 A method declares its hyperparameters with defaults, and implements
 
 * ``fit(train, val, *, device, seed, budget, run)``: learn from the training split
-  (an xarray Dataset in the :mod:`dsrbench.data` schema: ``x(trajectory, time, dim)``,
+  (an xarray Dataset in the :mod:`dsrbench.stores` schema: ``x(trajectory, time, dim)``,
   ``train_mean``, ``train_std``, system metadata in the attributes); ``run`` is a
   :class:`RunFiles` naming where a trained method keeps checkpoints and its epoch log
   (``None``: nowhere), ``budget`` a wall-clock limit in seconds;
@@ -14,6 +14,14 @@ A method declares its hyperparameters with defaults, and implements
   Lyapunov exponents by the QR method;
 * ``save(directory)`` / ``load(directory)``.
 
+Most methods work in coordinates standardised by the training mean and scale: ``fit`` calls
+:meth:`Method.fit_scale` (which keeps ``mean_`` and ``std_``), and :meth:`Method.to_model` /
+:meth:`Method.from_model` map observations to model coordinates and back. A step-map method
+(a learned map on an internal state) writes ``fit`` and ``step`` only: the default
+:meth:`Method.forecast` reads the context with :meth:`Method.initial_state` (default: the
+last context point in model coordinates), repeats ``step`` and reads the observations out
+of each state with :meth:`Method.observe` (default: the first D units).
+
 The contract follows benchopt's one-solver-per-file layout.
 """
 
@@ -21,7 +29,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from abc import ABC, abstractmethod
+from abc import ABC
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -58,7 +66,8 @@ class Method(ABC):
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
     #: True for torch methods (trained on a GPU when one is present)
     uses_torch: ClassVar[bool] = False
-    #: True when a method needs training data beyond the context (all but persistence)
+    #: True when a method needs training data beyond the context (all but persistence): it
+    #: predicts only with a model its train job saved (prediction never trains)
     needs_fit: ClassVar[bool] = True
 
     def __init__(self, **hyperparameters: Any) -> None:
@@ -90,13 +99,52 @@ class Method(ABC):
         """Learn from the training split; the default keeps nothing."""
         return self
 
-    @abstractmethod
+    # -- standardised coordinates ------------------------------------------------------------
+    #: the training mean and scale (set by :meth:`fit_scale`; list ``"mean", "std"`` in
+    #: :attr:`fitted_arrays` to save them)
+    mean_: np.ndarray
+    std_: np.ndarray
+
+    def fit_scale(
+        self, train: xr.Dataset, val: xr.Dataset | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Keep the training mean and scale (``mean_``, ``std_``; see :func:`standardize`)
+        and return the standardised ``(train (N, T, D), val (N', T, D) or None)``."""
+        x, v, self.mean_, self.std_ = training_arrays(train, val)
+        return x, v
+
+    def to_model(self, x: np.ndarray) -> np.ndarray:
+        """Observations ``(..., D)`` in model coordinates: ``(x - mean) / std``."""
+        return (np.asarray(x, dtype=np.float64) - self.mean_) / self.std_
+
+    def from_model(self, z: np.ndarray) -> np.ndarray:
+        """Model coordinates ``(..., D)`` back to observations: ``z std + mean``."""
+        return z * self.std_ + self.mean_
+
+    # -- predictions --------------------------------------------------------------------------
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        """The ``horizon`` states following each context, shape (B, horizon, D)."""
+        """The ``horizon`` states following each context, shape (B, horizon, D).
+
+        Default (step-map methods): ``initial_state``, then ``horizon`` steps of ``step``,
+        each read out by ``observe``, mapped back to observations. Non-finite values of a
+        diverging run are kept (no floating-point warnings)."""
+        with np.errstate(all="ignore"):
+            return self.from_model(self.rollout(self.initial_state(context), horizon))
 
     def generate(self, context: np.ndarray, steps: int) -> np.ndarray:
         """A free run of ``steps`` states after each context (default: ``forecast``)."""
         return self.forecast(context, steps)
+
+    def rollout(self, state: np.ndarray, steps: int) -> np.ndarray:
+        """The observations (model coordinates) ``(B, steps, D)`` of ``steps`` steps of the
+        map after internal states ``state (B, M)``."""
+        state = np.asarray(state, dtype=np.float64)
+        out = np.empty((state.shape[0], steps, self.observe(state).shape[1]))
+        with np.errstate(all="ignore"):
+            for k in range(steps):
+                state = self.step(state)
+                out[:, k] = self.observe(state)
+        return out
 
     #: True when the method implements ``step`` and ``jacobian`` (Lyapunov exponents)
     has_jacobian: ClassVar[bool] = False
@@ -110,20 +158,35 @@ class Method(ABC):
         raise NotImplementedError(f"method {self.name!r} has no Jacobian")
 
     def initial_state(self, context: np.ndarray) -> np.ndarray:
-        """Internal states ``(B, M)`` after reading ``context`` (for ``step``; optional)."""
-        raise NotImplementedError(f"method {self.name!r} has no internal state")
+        """Internal states ``(B, M)`` after reading ``context`` (for ``step``). Default: the
+        last context point in model coordinates (M = D)."""
+        return self.to_model(check_context(context))[:, -1]
+
+    def observe(self, state: np.ndarray) -> np.ndarray:
+        """The observations (model coordinates) ``(B, D)`` held by internal states
+        ``(B, M)``. Default: the first D units (D = the size of the training mean)."""
+        return state[:, : self.mean_.size]
 
     #: names of the fitted arrays (attributes ``name + "_"``) that :meth:`save` stores in
     #: ``arrays.npz`` and :meth:`load` restores; weights in other forms need an override
     fitted_arrays: ClassVar[tuple[str, ...]] = ()
 
+    def fitted(self) -> dict[str, np.ndarray]:
+        """The arrays :meth:`save` stores: the :attr:`fitted_arrays` by name."""
+        return {n: getattr(self, n + "_") for n in self.fitted_arrays}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Set the arrays of :meth:`fitted` back (used by :meth:`load`)."""
+        for name in self.fitted_arrays:
+            setattr(self, name + "_", arrays[name])
+
     def save(self, directory: str | Path) -> None:
-        """Store the hyperparameters and the :attr:`fitted_arrays`."""
+        """Store the hyperparameters and the :meth:`fitted` arrays."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "hyperparameters.json").write_text(json.dumps(self.params, sort_keys=True))
         if self.fitted_arrays:
-            save_arrays(directory, **{n: getattr(self, n + "_") for n in self.fitted_arrays})
+            save_arrays(directory, **self.fitted())
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
@@ -131,9 +194,7 @@ class Method(ABC):
         params = json.loads((Path(directory) / "hyperparameters.json").read_text())
         method = cls(**params)
         if cls.fitted_arrays:
-            arrays = load_arrays(directory)
-            for name in cls.fitted_arrays:
-                setattr(method, name + "_", arrays[name])
+            method.restore(load_arrays(directory))
         return method
 
 

@@ -26,12 +26,7 @@ import numpy as np
 import xarray as xr
 
 from dsrbench.methods import _polynomial as poly
-from dsrbench.methods.base import (
-    Method,
-    RunFiles,
-    check_context,
-    training_arrays,
-)
+from dsrbench.methods.base import Method, RunFiles
 
 
 def edmd_matrices(psi_x: np.ndarray, psi_y: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -84,7 +79,7 @@ class EDMD(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
-        x, _, self.mean_, self.std_ = training_arrays(train, val)
+        x, _ = self.fit_scale(train, val)
         d = x.shape[2]
         terms = self._terms(d)
         xs, ys = x[:, :-1].reshape(-1, d), x[:, 1:].reshape(-1, d)
@@ -120,10 +115,7 @@ class EDMD(Method):
             return None
         return np.ascontiguousarray(np.real(vecs[:, keep] @ np.diag(lam[keep]) @ modes))
 
-    # -- the map --------------------------------------------------------------------------
-    def initial_state(self, context: np.ndarray) -> np.ndarray:
-        return (check_context(context)[:, -1] - self.mean_) / self.std_
-
+    # -- the map (state: the standardised x; forecasts: the base class's rollout) ---------
     def step(self, state: np.ndarray) -> np.ndarray:
         state = np.asarray(state, dtype=np.float64)
         return poly.evaluate(state, self._terms(state.shape[1])) @ self.coef_
@@ -132,15 +124,6 @@ class EDMD(Method):
         state = np.asarray(state, dtype=np.float64)
         dpsi = poly.derivative(state, self._terms(state.shape[1]))  # (B, F, D)
         return np.einsum("fd,bfk->bdk", self.coef_, dpsi)
-
-    def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        z = self.initial_state(context)
-        out = np.empty((z.shape[0], horizon, z.shape[1]))
-        with np.errstate(all="ignore"):
-            for t in range(horizon):
-                z = self.step(z)
-                out[:, t] = z
-        return out * self.std_ + self.mean_
 
     @classmethod
     def load(cls, directory: Any) -> Self:

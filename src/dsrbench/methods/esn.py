@@ -38,12 +38,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import (
-    Method,
-    RunFiles,
-    check_context,
-    training_arrays,
-)
+from dsrbench.methods.base import Method, RunFiles, check_context
 
 
 class EchoStateNetwork(Method):
@@ -119,7 +114,7 @@ class EchoStateNetwork(Method):
         """Random reservoir from ``seed``, then the ridge readout (``val``, ``device``,
         ``budget`` and ``run`` are not needed)."""
         self._check()
-        x, _, self.mean_, self.std_ = training_arrays(train, val)
+        x, _ = self.fit_scale(train, val)
         washout = int(self.params["washout"])
         if x.shape[1] <= washout + 1:
             raise ValueError(f"esn: trajectories of {x.shape[1]} points <= washout + 1")
@@ -137,7 +132,7 @@ class EchoStateNetwork(Method):
     # -- closed loop: internal state [r, x] ----------------------------------------------
     def initial_state(self, context: np.ndarray) -> np.ndarray:
         """``[r, x]`` after the context drove the reservoir: ``(B, N + D)``."""
-        ctx = (check_context(context) - self.mean_) / self.std_
+        ctx = self.to_model(check_context(context))
         r = self._drive(ctx)[:, -1]
         return np.concatenate([r, ctx[:, -1]], axis=1)
 
@@ -178,12 +173,7 @@ class EchoStateNetwork(Method):
         jac[:, n:, n:] = np.eye(d)
         return jac
 
-    def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        state = self.initial_state(context)  # the context drives the reservoir
-        n = self.w_.shape[0]
-        out = np.empty((state.shape[0], horizon, state.shape[1] - n))
-        with np.errstate(all="ignore"):
-            for k in range(horizon):  # then the loop closes
-                state = self.step(state)
-                out[:, k] = state[:, n:]
-            return out * self.std_ + self.mean_
+    def observe(self, state: np.ndarray) -> np.ndarray:
+        """The x part of ``[r, x]``: forecasts drive the reservoir with the context
+        (:meth:`initial_state`), then close the loop (:meth:`step`)."""
+        return state[:, self.w_.shape[0] :]

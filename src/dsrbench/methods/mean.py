@@ -14,6 +14,7 @@ class Mean(Method):
     """x_{t+k} = mean of the training data, per coordinate."""
 
     name = "mean"
+    needs_fit = True  # the training mean: predicted only by a model its train job saved
     fitted_arrays = ("mean",)
 
     def fit(self, train: xr.Dataset, val: xr.Dataset | None = None, **kwargs: Any) -> Self:

@@ -18,7 +18,7 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
 * Time: one data step is one model time unit (Gilpin's ``t = arange(n)``), so the field is
   the change per data step, of order 0.1 on standardised data at 15 to 100 points per
   period, which suits the small initial weights; the data's spacing dt does not enter.
-* Training: windows of ``seq_len`` points (:func:`dsrbench.training.sample_windows`), the
+* Training: windows of ``seq_len`` points (:func:`dsrbench.methods.trainer.sample_windows`), the
   solution from each window's first point compared with the rest of the window (MSE), Adam
   (or RAdam) with a learning rate decaying exponentially per epoch from ``lr_start`` to
   ``lr_end`` (Gilpin keeps 1e-2 fixed for 500 iterations); direct backpropagation through
@@ -57,7 +57,6 @@ from dsrbench.methods.base import (
     Method,
     RunFiles,
     check_context,
-    training_arrays,
 )
 
 #: data steps integrated per call in forecasts and free runs
@@ -249,7 +248,7 @@ class NeuralODE(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
-        from dsrbench.training import (
+        from dsrbench.methods.trainer import (
             Trainer,
             resolve_device,
             sample_windows,
@@ -259,7 +258,7 @@ class NeuralODE(Method):
 
         rng = seed_everything(seed)
         dev = resolve_device(device)
-        x, v, self.mean_, self.std_ = training_arrays(train, val)
+        x, v = self.fit_scale(train, val)
         field = self._field(x.shape[2])
         field.initialise(float(self.params["init_std"]))
         field = field.to(dev)
@@ -369,13 +368,11 @@ class NeuralODE(Method):
         return out
 
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        ctx = (check_context(context) - self.mean_) / self.std_
+        ctx = self.to_model(check_context(context))
         with np.errstate(all="ignore"):
-            return self._generate_std(ctx, horizon) * self.std_ + self.mean_
+            return self.from_model(self._generate_std(ctx, horizon))
 
-    # -- Lyapunov interface ---------------------------------------------------------------------
-    def initial_state(self, context: np.ndarray) -> np.ndarray:
-        return (check_context(context)[:, -1] - self.mean_) / self.std_
+    # -- Lyapunov interface (state: the standardised x, the base class's initial_state) -----
 
     def _step_map(self, x: torch.Tensor) -> torch.Tensor:
         return rk4_steps(self.field_, x, 1, int(self.params["substeps"]))[0]

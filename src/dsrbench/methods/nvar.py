@@ -39,12 +39,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import (
-    Method,
-    RunFiles,
-    check_context,
-    standardize,
-)
+from dsrbench.methods.base import Method, RunFiles, check_context
 
 
 def monomial_indices(n_linear: int, order: int) -> list[tuple[int, ...]]:
@@ -146,9 +141,6 @@ class NextGenerationRC(Method):
         taps = [x[:, span - j * self._s : t - j * self._s] for j in range(self._k)]
         return np.concatenate(taps, axis=2)
 
-    def _scale(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.mean_) / self.std_
-
     # -- training ----------------------------------------------------------------------
     def fit(
         self,
@@ -163,11 +155,10 @@ class NextGenerationRC(Method):
         """Ridge regression of the increments on the features (deterministic; ``seed``,
         ``device``, ``budget``, ``run`` and ``val`` are not needed)."""
         self._check()
-        x, mean, std = standardize(train)
-        if not self.params["standardize"]:
+        x, _ = self.fit_scale(train)
+        if not self.params["standardize"]:  # the paper's raw coordinates
             x = np.asarray(train["x"].values, dtype=np.float64)
-            mean, std = np.zeros_like(mean), np.ones_like(std)
-        self.mean_, self.std_ = mean, std
+            self.mean_, self.std_ = np.zeros_like(self.mean_), np.ones_like(self.std_)
         n_points = self.params["train_points"]
         if n_points is not None:  # the paper: the first n targets after the taps are filled
             x = x[:, : self._span + int(n_points) + 1]
@@ -189,7 +180,7 @@ class NextGenerationRC(Method):
     def _buffer(self, context: np.ndarray) -> np.ndarray:
         """The last ``span + 1`` context states, oldest first ``(B, span + 1, D)``; a short
         context is padded with its first point."""
-        ctx = self._scale(check_context(context))
+        ctx = self.to_model(check_context(context))
         need = self._span + 1
         if ctx.shape[1] < need:
             pad = np.repeat(ctx[:, :1], need - ctx.shape[1], axis=1)
@@ -226,13 +217,3 @@ class NextGenerationRC(Method):
         jac[:, :d, :d] += np.eye(d)
         jac[:, d:, :-d] = np.eye(m - d)
         return jac
-
-    def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        state = self.initial_state(context)
-        d = self.w_out_.shape[0]
-        out = np.empty((state.shape[0], horizon, d))
-        with np.errstate(all="ignore"):
-            for t in range(horizon):
-                state = self.step(state)
-                out[:, t] = state[:, :d]
-            return out * self.std_ + self.mean_

@@ -17,12 +17,7 @@ import numpy as np
 import xarray as xr
 
 from dsrbench.methods import _polynomial as poly
-from dsrbench.methods.base import (
-    Method,
-    RunFiles,
-    check_context,
-    training_arrays,
-)
+from dsrbench.methods.base import Method, RunFiles
 
 BLOW_UP = 1e6  # standardised units: a solution beyond this has left the attractor
 
@@ -53,7 +48,7 @@ class SINDy(Method):
     ) -> Self:
         import pysindy as ps
 
-        x, _, self.mean_, self.std_ = training_arrays(train, val)
+        x, _ = self.fit_scale(train, val)
         self.dt_ = float(train["time"].values[1] - train["time"].values[0])
         model = ps.SINDy(
             optimizer=ps.STLSQ(
@@ -121,8 +116,7 @@ class SINDy(Method):
         return out
 
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        x0 = (check_context(context)[:, -1] - self.mean_) / self.std_
-        return self._integrate(x0, horizon) * self.std_ + self.mean_
+        return self.from_model(self._integrate(self.initial_state(context), horizon))
 
     @classmethod
     def load(cls, directory: Any) -> Self:

@@ -20,13 +20,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import (
-    HyperparameterError,
-    Method,
-    RunFiles,
-    check_context,
-    training_arrays,
-)
+from dsrbench.methods.base import HyperparameterError, Method, RunFiles, check_context
 
 
 def lagged_design(x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,21 +75,17 @@ class VAR(Method):
         run: RunFiles | None = None,
     ) -> Self:
         self._check()
-        x, _, mean, std = training_arrays(train, val)
+        x, _ = self.fit_scale(train, val)
         d = x.shape[2]
         feats, nxt = lagged_design(x, int(self.params["lags"]))
         target = nxt - feats[:, 1 : 1 + d] if self.params["increments"] else nxt
-        self._set(
-            ridge_with_intercept(feats[:, 1:], target, float(self.params["ridge"])), mean, std
-        )
+        self._set(ridge_with_intercept(feats[:, 1:], target, float(self.params["ridge"])))
         return self
 
-    def _set(self, coef: np.ndarray, mean: np.ndarray, std: np.ndarray) -> None:
+    def _set(self, coef: np.ndarray) -> None:
         #: regression coefficients (1 + lags * D, D): row 0 the intercept, then the lags,
         #: newest first (of the increment x_{t+1} - x_t when ``increments``)
         self.coef_ = coef
-        self.mean_ = mean
-        self.std_ = std
         d = coef.shape[1]
         lags = int(self.params["lags"])
         #: the map x_{t+1} = c + [A_1, ..., A_p] [x_t; ...; x_{t-p+1}]: c and (D, lags * D)
@@ -112,7 +102,7 @@ class VAR(Method):
     def initial_state(self, context: np.ndarray) -> np.ndarray:
         """The last ``lags`` standardised states, newest first (a context shorter than
         ``lags`` is padded by repeating its first point)."""
-        ctx = (check_context(context) - self.mean_) / self.std_
+        ctx = self.to_model(check_context(context))
         lags = int(self.params["lags"])
         if ctx.shape[1] < lags:
             pad = np.repeat(ctx[:, :1], lags - ctx.shape[1], axis=1)
@@ -127,18 +117,8 @@ class VAR(Method):
     def jacobian(self, state: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.companion_, (state.shape[0], *self.companion_.shape)).copy()
 
-    def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        z = self.initial_state(context)
-        d = self.coef_.shape[1]
-        out = np.empty((z.shape[0], horizon, d))
-        with np.errstate(all="ignore"):
-            for k in range(horizon):
-                z = self.step(z)
-                out[:, k] = z[:, :d]
-            return out * self.std_ + self.mean_
-
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         method = super().load(directory)
-        method._set(method.coef_, method.mean_, method.std_)  # the derived map
+        method._set(method.coef_)  # the derived map
         return method

@@ -7,8 +7,8 @@ Definitions: ``docs/metrics.md`` (and each function's docstring):
   sMAPE at Lyapunov-time horizons, PE(n), MASE(n);
 * :mod:`dsrbench.metrics.attractor`: state-space divergence D_stsp, power-spectrum
   distance D_H, correlation dimension, Rosenstein's largest exponent, divergence checks;
-* :mod:`dsrbench.metrics.lyapunov`: the QR (Benettin) method for maps with a Jacobian
-  and for the true systems.
+* :mod:`dsrbench.metrics.lyapunov`: the QR (Benettin) method for learned maps with a
+  Jacobian (the true systems' exponents: :mod:`dsrbench.integration.lyapunov`).
 
 Usage mirrors ``dysts.metrics``::
 

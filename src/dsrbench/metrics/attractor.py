@@ -46,6 +46,8 @@ __all__ = [
     "power_spectrum_distance",
     "rosenstein_curve",
     "rosenstein_lyapunov",
+    "smoothed_power_spectrum",
+    "spectrum_hellinger_distance",
     "state_space_divergence",
     "stsp_bin_edges",
 ]
@@ -411,11 +413,14 @@ def d_stsp(x_true: Any, x_gen: Any, **kwargs: Any) -> float | np.ndarray:
 # D_H
 
 
-def _smoothed_spectra(x: np.ndarray, smoothing: float) -> np.ndarray:
-    """Per dimension: z-score, |rfft|^2, Gaussian smoothing, clip at 0, normalise to 1.
-
-    A constant coordinate has no spectrum: its column is returned as NaN.
+def smoothed_power_spectrum(x: Any, *, smoothing: float = 20) -> np.ndarray:
+    """The spectra D_H compares (Mikhaeil et al. 2022): per coordinate of ``x (T, D)``,
+    z-score, |rfft|^2, Gaussian smoothing with sigma = ``smoothing`` frequency bins
+    (``scipy.ndimage.gaussian_filter1d``, reflecting boundaries), clip at 0, normalise to
+    sum 1. Returns ``(T // 2 + 1, D)`` (frequencies ``np.fft.rfftfreq(T, dt)``); a constant
+    coordinate has no spectrum: its column is NaN.
     """
+    x = _as_2d(x, "x")
     sd = x.std(axis=0)
     z = x - x.mean(axis=0)
     ok = sd > 0
@@ -431,6 +436,25 @@ def _smoothed_spectra(x: np.ndarray, smoothing: float) -> np.ndarray:
     return power
 
 
+def spectrum_hellinger_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """D_H from two sets of spectra of :func:`smoothed_power_spectrum` (same length):
+    per coordinate the Hellinger distance H = sqrt(1 - sum sqrt(p q)), mean over
+    coordinates. A constant coordinate (a NaN column) scores 0 against a constant one and
+    1 against anything else."""
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape:
+        raise ValueError(f"spectra differ in shape: {p.shape} and {q.shape}")
+    h = np.empty(p.shape[1])
+    for d in range(p.shape[1]):
+        pn, qn = np.isnan(p[0, d]), np.isnan(q[0, d])
+        if pn or qn:  # a constant coordinate: 0 against constant, 1 against anything else
+            h[d] = 0.0 if (pn and qn) else 1.0
+        else:
+            bc = float(np.sum(np.sqrt(p[:, d] * q[:, d])))
+            h[d] = math.sqrt(max(0.0, 1.0 - bc))
+    return float(h.mean())
+
+
 def _dh_one(x_true: Any, x_gen: Any, *, smoothing: float) -> float:
     xt = _truth(x_true)
     xg = _as_2d(x_gen, "x_gen")
@@ -441,17 +465,10 @@ def _dh_one(x_true: Any, x_gen: Any, *, smoothing: float) -> float:
         raise ValueError("need at least 2 time points in both series")
     if not np.all(np.isfinite(xg[:n])):
         return 1.0
-    p = _smoothed_spectra(xt[:n].copy(), smoothing)
-    q = _smoothed_spectra(xg[:n].copy(), smoothing)
-    h = np.empty(xt.shape[1])
-    for d in range(xt.shape[1]):
-        pn, qn = np.isnan(p[0, d]), np.isnan(q[0, d])
-        if pn or qn:  # a constant coordinate: 0 against constant, 1 against anything else
-            h[d] = 0.0 if (pn and qn) else 1.0
-        else:
-            bc = float(np.sum(np.sqrt(p[:, d] * q[:, d])))
-            h[d] = math.sqrt(max(0.0, 1.0 - bc))
-    return float(h.mean())
+    return spectrum_hellinger_distance(
+        smoothed_power_spectrum(xt[:n], smoothing=smoothing),
+        smoothed_power_spectrum(xg[:n], smoothing=smoothing),
+    )
 
 
 def power_spectrum_distance(
@@ -462,7 +479,8 @@ def power_spectrum_distance(
     Mikhaeil et al. 2022 (NeurIPS), as in docs/metrics.md: per dimension z-score,
     |rfft|^2, Gaussian smoothing with sigma = ``smoothing`` frequency bins
     (``scipy.ndimage.gaussian_filter1d``, reflecting boundaries), clip at 0, normalise to
-    sum 1, H = sqrt(1 - sum sqrt(p q)). Both series are truncated to the shorter length so
+    sum 1 (:func:`smoothed_power_spectrum`), H = sqrt(1 - sum sqrt(p q))
+    (:func:`spectrum_hellinger_distance`). Both series are truncated to the shorter length so
     that the frequency bins match. Non-finite generations give 1; a constant coordinate
     gives 1 against a varying one, 0 against a constant one. No frequency cut-off (the
     definition in docs/metrics.md has none). Scale- and shift-invariant per coordinate.

@@ -32,8 +32,8 @@ cannot be evaluated:
   ``nan`` or ``inf`` as the arithmetic gives, and no numpy warnings are emitted.
 
 The other metrics are defined in docs/metrics.md: ``valid_prediction_time`` (Zhang & Gilpin 2025),
-``smape_at_horizons``, ``prediction_error`` (PE(n), Hess et al. 2023) and ``mase``
-(Hemmer & Durstewitz 2025, DynaMix).
+``smape_at_horizons``, ``prediction_error`` and ``forecast_prediction_error`` (PE(n), Hess
+et al. 2023) and ``mase`` (Hemmer & Durstewitz 2025, DynaMix).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ __all__ = [
     "mutual_information",
     "nrmse",
     "pearson",
+    "forecast_prediction_error",
     "prediction_error",
     "r2_score",
     "rmse",
@@ -554,6 +555,27 @@ def smape_at_horizons(
 # PE(n) (Hess et al. 2023) and MASE (Hemmer & Durstewitz 2025)
 
 
+def forecast_prediction_error(
+    y_true: ArrayLike, y_pred: ArrayLike, n: int = 20
+) -> float | NDArray[np.float64]:
+    """PE(n) of forecasts already made (Hess et al. 2023, GTF; default n = 20): the mean
+    squared error, over the contexts and the dimensions, of the n-th forecast step.
+
+    ``y_true``, ``y_pred``: ``(C, H, D)`` with H >= n (C contexts), or ``(..., C, H, D)`` for
+    one value per leading index. Non-finite forecasts give NaN/inf, never an exception.
+    """
+    yt = np.asarray(y_true, dtype=np.float64)
+    yp = np.asarray(y_pred, dtype=np.float64)
+    if yt.ndim < 3 or yt.shape != yp.shape:
+        raise ValueError(f"need (C, H, D) arrays of one shape, got {yt.shape} and {yp.shape}")
+    if not 1 <= n <= yt.shape[-2]:
+        raise ValueError(f"PE({n}) needs 1 <= n <= the forecast length {yt.shape[-2]}")
+    with np.errstate(all="ignore"):
+        err = np.square(yp[..., n - 1, :] - yt[..., n - 1, :])
+        value = np.mean(err, axis=(-2, -1))
+    return float(value) if value.ndim == 0 else value
+
+
 def prediction_error(
     truth: ArrayLike,
     forecast_fn: Callable[[NDArray[np.float64], int], ArrayLike],
@@ -585,10 +607,9 @@ def prediction_error(
         raise ValueError(
             f"forecast_fn returned shape {pred.shape}; expected {(len(states), n, dim)}"
         )
-    target = x[:, starts + n].reshape(-1, dim)
-    with np.errstate(all="ignore"):
-        err = np.square(pred[:, -1] - target).reshape(nb, starts.size, dim)
-        return _out(np.mean(err, axis=(1, 2)), batched)
+    target = x[:, starts + n].reshape(nb, starts.size, 1, dim)
+    last = pred[:, -1].reshape(nb, starts.size, 1, dim)
+    return _out(forecast_prediction_error(target, last, 1), batched)
 
 
 def mase(y_true: ArrayLike, y_pred: ArrayLike, n: int = 10) -> Value:

@@ -206,7 +206,7 @@ class Run:
     def dataset_store(self, dataset: str, system: str) -> Any:
         """The dataset store (xarray); :class:`NoData` when its simulation failed or did not
         run, an error when its record says ok but it does not open."""
-        from dsrbench.data import open_dataset
+        from dsrbench.stores import open_dataset
 
         base = self.results_dir / "data" / dataset / system
         record = self._json(base.with_suffix(".json"))
@@ -226,7 +226,7 @@ class Run:
     def predictions(self, dataset: str, method: str, system: str, seed: int) -> Any:
         """The prediction store; :class:`NoData` (with the reason) when the prediction was
         skipped or failed."""
-        from dsrbench.data import open_predictions
+        from dsrbench.stores import open_predictions
 
         record = self.prediction_record(dataset, method, system, seed)
         if record.get("status") != "ok":

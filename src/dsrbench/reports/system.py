@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import gaussian_filter1d
 
 from dsrbench.reports import stats
 from dsrbench.reports.results import NoData, Run
@@ -28,6 +27,7 @@ __all__ = [
     "delay_embed",
     "forecast_figure",
     "metric_table",
+    "mean_spectrum",
     "smoothed_spectrum",
     "spectrum_figure",
     "system_summary",
@@ -251,28 +251,30 @@ def forecast_figure(
 
 
 def smoothed_spectrum(x: np.ndarray, dt: float, sigma: float = 20) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies (cycles per time unit) and the mean over coordinates of the z-scored,
-    Gaussian-smoothed (``sigma`` bins), normalised power spectra: what D_H compares."""
+    """Frequencies (cycles per time unit) and the per-coordinate spectra ``(F, D)`` that D_H
+    compares (:func:`dsrbench.metrics.attractor.smoothed_power_spectrum`, ``sigma`` bins of
+    smoothing; a constant coordinate is a NaN column)."""
+    from dsrbench.metrics.attractor import smoothed_power_spectrum
+
     x = np.asarray(x, dtype=float)
-    sd = x.std(axis=0)
-    keep = sd > 1e-12 * np.maximum(1.0, np.abs(x).max(axis=0))
+    return np.fft.rfftfreq(x.shape[0], dt), smoothed_power_spectrum(x, smoothing=sigma)
+
+
+def mean_spectrum(spectra: np.ndarray) -> np.ndarray:
+    """The mean over the coordinates that have a spectrum (the curve of the figure);
+    ValueError when every coordinate is constant."""
+    keep = ~np.isnan(spectra[0])
     if not keep.any():
         raise ValueError("every coordinate is constant")
-    z = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
-    power = np.abs(np.fft.rfft(z, axis=0)) ** 2
-    power = np.clip(gaussian_filter1d(power, sigma, axis=0), 0, None)
-    total = power.sum(axis=0)
-    if not (total > 0).any():
-        raise ValueError("every coordinate is constant")
-    power = power[:, total > 0] / total[total > 0]
-    return np.fft.rfftfreq(x.shape[0], dt), power.mean(axis=1)
+    return spectra[:, keep].mean(axis=1)
 
 
 def spectrum_figure(run: Run, dataset: str, system: str, methods: list[str]):
     """Smoothed power spectra of the long free runs against the reference (log scale)."""
     tr = trajectories(run, dataset, system, methods)
     n = tr.reference.shape[0]
-    f, p_ref = smoothed_spectrum(tr.reference, tr.dt)
+    f, spectra_ref = smoothed_spectrum(tr.reference, tr.dt)
+    p_ref = mean_spectrum(spectra_ref)
     fig = new_figure(9.5, 4.2)
     ax = fig.subplots()
     ax.plot(f, p_ref, color="black", lw=2.2, label=f"reference: {tr.reference_label}")
@@ -285,7 +287,8 @@ def spectrum_figure(run: Run, dataset: str, system: str, methods: list[str]):
             skipped.append(f"{method_label(method)} (non-finite run)")
             continue
         try:
-            fg, pg = smoothed_spectrum(g, tr.dt)
+            fg, spectra = smoothed_spectrum(g, tr.dt)
+            pg = mean_spectrum(spectra)
         except ValueError:
             skipped.append(f"{method_label(method)} (constant run: no spectrum)")
             continue

@@ -1,8 +1,7 @@
-"""Shared training machinery for the torch methods.
+"""Shared training machinery for the torch methods (a helper of the methods, not a method).
 
 * :func:`resolve_device`: ``"auto"`` is CUDA when present, else the CPU (never an error);
 * :func:`seed_everything`: seeds torch, numpy and Python and makes CPU reruns bit-identical;
-* :func:`standardize` / :func:`training_arrays`: the training split as standardised arrays;
 * :func:`sample_windows`: random training windows (batches of sequences);
 * :func:`validation_stsp`: the validation score of the DSR papers, D_stsp between a free run
   of the model and a validation trajectory (the AL-RNN code keeps the model with the best);
@@ -30,7 +29,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from dsrbench.methods.base import RunFiles, standardize, training_arrays
+from dsrbench.atomic import atomic_path
+from dsrbench.methods.base import RunFiles
 
 __all__ = [
     "Trainer",
@@ -38,8 +38,6 @@ __all__ = [
     "resolve_device",
     "sample_windows",
     "seed_everything",
-    "standardize",
-    "training_arrays",
     "validation_stsp",
 ]
 
@@ -174,9 +172,8 @@ class Trainer:
             "history": result.history,
             "seconds": result.seconds,
         }
-        tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint intact
+        with atomic_path(path) as tmp:  # a kill mid-write leaves the previous checkpoint
+            torch.save(payload, tmp)
 
     def _resume(self, result: TrainingResult) -> tuple[int, dict | None]:
         path = self._checkpoint_path()

@@ -39,9 +39,11 @@ Attributes (plain JSON values; nested dicts are stored as JSON objects and come 
     produced the data), ``provenance`` (:func:`dsrbench.provenance.provenance`),
     ``config_hash`` and ``dsrbench_complete`` (``True``, written last).
 
-Stores are written to a temporary sibling ``<path>.tmp-<random>`` whose group attribute
-``dsrbench_complete`` is set after every array, then renamed onto ``<path>``; a store missing
-the marker, a missing chunk or a left-over temporary directory is reported as a partial write.
+Stores are written to a temporary sibling (:func:`dsrbench.atomic.atomic_path`) whose group
+attribute ``dsrbench_complete`` is set after every array, then renamed onto ``<path>``; a
+store missing the marker, a missing chunk or a left-over temporary directory
+(:func:`dsrbench.atomic.leftovers`, or the ``<path>.tmp-*`` of earlier versions) is reported
+as a partial write.
 Consolidated metadata is not used (it is not part of the zarr v3 spec and warns).
 """
 
@@ -50,8 +52,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import secrets
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ import xarray as xr
 import zarr
 from zarr.codecs import ZstdCodec
 
+from dsrbench.atomic import atomic_path, leftovers, remove_path
 from dsrbench.provenance import canonical_json
 
 __all__ = [
@@ -195,18 +196,9 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
     return encoding
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
 def _atomic_write(ds: xr.Dataset, path: Path) -> None:
-    """Write ``ds`` to ``<path>.tmp-<random>``, mark it complete, rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(6)}")
-    try:
+    """Write ``ds`` to a temporary sibling, mark it complete, rename it onto ``path``."""
+    with atomic_path(path) as tmp:
         ds.to_zarr(
             tmp,
             mode="w-",
@@ -217,26 +209,14 @@ def _atomic_write(ds: xr.Dataset, path: Path) -> None:
         )
         group = zarr.open_group(tmp, mode="r+", zarr_format=3)
         group.attrs.update({COMPLETE_ATTR: True})  # the completion marker, written last
-        if path.exists() or path.is_symlink():
-            old = path.with_name(f"{path.name}.old-{secrets.token_hex(6)}")
-            os.replace(path, old)
-            try:
-                os.replace(tmp, path)
-            except BaseException:
-                os.replace(old, path)
-                raise
-            _remove(old)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            _remove(tmp)
+        if path.is_symlink() or path.is_file():  # not a store: a directory cannot replace it
+            remove_path(path)
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """Write ``ds`` as a zarr v3 store at ``path``, replacing any existing store.
 
-    The data go to ``<path>.tmp-<random>`` first; the attribute ``dsrbench_complete = True``
+    The data go to a temporary sibling first; the attribute ``dsrbench_complete = True``
     is written after all arrays, then the directory is renamed onto ``path`` (an existing
     store is renamed away first and deleted afterwards). Raises ``ValueError`` when ``ds``
     does not follow the schema of this module. Returns ``path``.
@@ -251,8 +231,11 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
 
 
 def _leftovers(path: Path) -> list[Path]:
+    """Temporary siblings a killed write left: :func:`dsrbench.atomic.leftovers`, and the
+    ``<path>.tmp-*`` / ``<path>.old-*`` names that earlier versions wrote."""
     pattern = glob.escape(path.name)
-    return sorted([*path.parent.glob(f"{pattern}.tmp-*"), *path.parent.glob(f"{pattern}.old-*")])
+    legacy = [*path.parent.glob(f"{pattern}.tmp-*"), *path.parent.glob(f"{pattern}.old-*")]
+    return sorted({*leftovers(path), *legacy})
 
 
 def _open_store(path: Path, schema_attr: str, version: int, what: str) -> xr.Dataset:

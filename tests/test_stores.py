@@ -11,8 +11,7 @@ import pytest
 import xarray as xr
 import zarr
 
-from dsrbench import data
-from dsrbench.data import DatasetError, open_dataset, split_of, write_dataset
+from dsrbench import stores
 from dsrbench.datasets import system_metadata
 from dsrbench.provenance import (
     canonical_json,
@@ -21,6 +20,7 @@ from dsrbench.provenance import (
     package_versions,
     provenance,
 )
+from dsrbench.stores import DatasetError, open_dataset, split_of, write_dataset
 
 CONFIG = {"datasets": {"tiny": {"length": 50}}, "seed": 3}
 
@@ -210,7 +210,7 @@ def test_split_of(store: Path) -> None:
     assert split_of(ds, "test").sizes["trajectory"] == 1
     with pytest.raises(ValueError, match="unknown split"):
         split_of(ds, "validation")
-    assert data.SPLITS == ("train", "val", "test")
+    assert stores.SPLITS == ("train", "val", "test")
 
 
 def test_provenance_helpers(tmp_path: Path) -> None:
