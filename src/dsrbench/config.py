@@ -339,10 +339,13 @@ def _slice_schema(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
         properties = {"hyperparameters": hyper, "training": part("training", TRAINING_KEYS)}
         required = []
     elif kind == "predict":
+        # hyperparameters (untrained methods) and training.device (torch methods) are
+        # there only when the prediction depends on them: no defaults filled in
+        device = part("training", ("device",))
         properties = {
             "evaluation": part("evaluation", PREDICTION_KEYS),
-            "hyperparameters": hyper,
-            "training": part("training", ("device",)),
+            "hyperparameters": {k: v for k, v in hyper.items() if k != "default"},
+            "training": {k: v for k, v in device.items() if k != "default"},
         }
         required = ["evaluation"]
     else:
