@@ -13,15 +13,20 @@ an invalid one stops here with a message naming the key and the fix.
 import os
 import shlex
 import sys
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
+from dsrbench import layout
 from dsrbench.config import (
     ConfigError,
     evaluation_datasets,
     expand as expand_jobs,
-    job_config,
+    is_trained,
     load_config,
+    predict_slice,
+    simulate_slice,
+    train_slice,
 )
 
 # The default config applies only when no --configfile is given; Snakemake would otherwise
@@ -44,6 +49,10 @@ SYSTEMS = sorted({s for s, _ in JOBS})
 DATASETS = list(CFG["datasets"])
 EVAL_DATASETS = evaluation_datasets(CFG)
 
+# Every path comes from dsrbench.layout; W holds the wildcards (the patterns of the rules,
+# e.g. layout.dataset_record(RESULTS, W.dataset, W.system)).
+W = SimpleNamespace(**{k: f"{{{k}}}" for k in ("dataset", "system", "method", "seed", "page")})
+
 # The CLI of the Python running Snakemake: works without an activated virtual environment.
 DSRBENCH = f"{shlex.quote(sys.executable)} -m dsrbench.cli"
 
@@ -56,10 +65,10 @@ wildcard_constraints:
 
 rule all:
     input:
-        f"{RESULTS}/dataset_summary.csv",
-        [f"{RESULTS}/metrics.parquet"] if EVAL_DATASETS else [],
+        layout.dataset_summary(RESULTS),
+        [layout.merged_metrics(RESULTS)] if EVAL_DATASETS else [],
         (
-            [f"{RESULTS}/reports/index.html"]
+            [layout.report_index(RESULTS)]
             if EVAL_DATASETS and CFG["reports"]["enabled"]
             else []
         ),

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from dsrbench import layout
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 SYSTEMS = ["Lorenz", "MackeyGlass"]
@@ -37,21 +39,20 @@ class ReportRun:
 
     @property
     def reports(self) -> Path:
-        return self.results / "reports"
+        return layout.reports_dir(self.results)
 
     def pages(self) -> dict[str, Path]:
         """Every page the config asks for, by a short name."""
-        pages = {"leaderboard": self.reports / "leaderboard.html"}
-        pages.update({f"system/{s}": self.reports / "systems" / f"{s}.html" for s in SYSTEMS})
-        pages.update(
-            {
-                f"method/{m}": self.reports / "methods" / f"{m}.html"
-                for m in self.methods
-                if m != "truth"
-            }
-        )
-        pages.update({f"paper/{p}": self.reports / "papers" / f"{p}.html" for p in PAPERS})
-        return pages
+        wanted = [("leaderboard", None)]
+        wanted += [("system", s) for s in SYSTEMS]
+        wanted += [("method", m) for m in self.methods if m != "truth"]
+        wanted += [("paper", p) for p in PAPERS]
+        return {
+            kind if name is None else f"{kind}/{name}": layout.report_page(
+                self.results, layout.page_id(kind, name)
+            )
+            for kind, name in wanted
+        }
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dsrbench.cli import main, write_atomic
+from dsrbench.atomic import write_text_atomic
+from dsrbench.cli import main
 
 SUMMARY_COLUMNS = [
     "system",
@@ -159,6 +160,6 @@ def test_simulate_failure_is_recorded_not_raised(tmp_path):
 
 
 def test_write_atomic(tmp_path):
-    path = write_atomic(tmp_path / "a" / "b.txt", "hello")
+    path = write_text_atomic(tmp_path / "a" / "b.txt", "hello")
     assert path.read_text() == "hello"
     assert [p.name for p in path.parent.iterdir()] == ["b.txt"]

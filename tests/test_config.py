@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dsrbench.config import SCHEMA_PATH, ConfigError, expand, job_config, load_config
+from dsrbench.config import (
+    SCHEMA_PATH,
+    ConfigError,
+    check_slice,
+    expand,
+    load_config,
+    simulate_slice,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_FILES = [REPO / "config.yaml", *sorted((REPO / "configs").glob("*.yaml"))]
@@ -216,7 +223,7 @@ def test_explicit_schema(tmp_path):
         load_config(minimal(), schema=tmp_path / "missing.yaml")
 
 
-def test_expand_and_job_config():
+def test_expand_and_simulate_slice():
     cfg = load_config(
         {
             "systems": ["Lorenz", "Chen"],
@@ -227,8 +234,9 @@ def test_expand_and_job_config():
         }
     )
     assert expand(cfg) == [("Lorenz", "a"), ("Lorenz", "b"), ("Chen", "a"), ("Chen", "b")]
-    job = job_config(cfg, "Chen", "b")
-    assert job["systems"] == ["Chen"] and list(job["datasets"]) == ["b"]
-    assert load_config(job)["datasets"]["b"]["length"] == 50
+    job = simulate_slice(cfg, "Chen", "b")
+    assert job["setting"] == cfg["datasets"]["b"] != cfg["datasets"]["a"]
+    assert set(job) == {"seed", "integration", "setting"}  # one setting, nothing else
+    assert check_slice("simulate", job)["setting"]["length"] == 50
     with pytest.raises(ConfigError, match="unknown dataset setting 'c'"):
-        job_config(cfg, "Chen", "c")
+        simulate_slice(cfg, "Chen", "c")

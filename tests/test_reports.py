@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from report_run import PAPERS, REPO, SYSTEMS, report_run, snakemake
 
+from dsrbench import layout
 from dsrbench.reports.render import RenderError, ensure_kernel, render
 from dsrbench.reports.results import parse_symbolic_code
 from dsrbench.reports.stats import bootstrap_ci, fmt
@@ -119,26 +120,30 @@ def test_method_pages_show_training_and_the_alrnn_symbolic_code(run):
             continue
         html = pages[f"method/{method}"].read_text(encoding="utf-8")
         assert "training time" in html.lower()
-        epoch_logs = list((run.results / "logs" / "train").glob(f"*/{method}/*/seed*.epochs.csv"))
+        epoch_logs = layout.find(run.results, "epoch_log", method=method)
         if epoch_logs:
             assert 'id="fig-training_curves"' in html
         else:
             assert "not trained by epochs" in html
-        codes = list((run.results / "models").glob(f"*/{method}/*/seed*/symbolic_code.json"))
+        codes = [
+            f
+            for f in layout.find(run.results, "model_dir", method=method)
+            if (f.path / "symbolic_code.json").is_file()
+        ]
         if codes:
             assert 'id="fig-symbolic_code"' in html
 
 
 @pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_figures_saved_for_snakemake_report(run, tmp_path):
-    figures = run.reports / "figures"
-    for sub in [
-        "leaderboard",
-        *(f"systems/{s}" for s in SYSTEMS),
-        *(f"papers/{p}" for p in PAPERS),
+    for page in [
+        layout.page_id("leaderboard"),
+        *(layout.page_id("system", s) for s in SYSTEMS),
+        *(layout.page_id("paper", p) for p in PAPERS),
     ]:
-        pngs = list((figures / sub).glob("*.png"))
-        assert pngs, f"no figure saved under {figures / sub}"
+        figures = layout.report_figures(run.results, page)
+        pngs = list(figures.glob("*.png"))
+        assert pngs, f"no figure saved under {figures}"
         assert all(p.read_bytes().startswith(PNG) for p in pngs)
     out = tmp_path / "report.zip"
     res = snakemake(
@@ -152,7 +157,7 @@ def test_figures_saved_for_snakemake_report(run, tmp_path):
 
 @pytest.mark.e2e  # on the outputs of a real workflow run (report_run)
 def test_index_links_every_page_and_notebook(run):
-    index = run.reports / "index.html"
+    index = layout.report_index(run.results)
     links = parse(index).links
     targets = {(index.parent / link).resolve() for link in links}
     for page in run.pages().values():

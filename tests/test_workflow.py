@@ -6,6 +6,7 @@ nothing is written into the repository.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from dsrbench.config import load_config
+from dsrbench import layout
+from dsrbench.config import is_trained, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -73,9 +75,20 @@ def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name
     counts = planned(res.stdout + res.stderr)
     n_sys = 135 if cfg["systems"] == "all" else len(cfg["systems"])
     methods = cfg["evaluation"]["methods"]
-    assert counts["train"] == n_sys * (len(methods) - 1)  # every method but the oracle
+    trained = [m for m in methods if is_trained(m)]
+    assert "persistence" in methods and "persistence" not in trained
+    # every method but the oracle and those that need no fit (persistence)
+    assert counts["train"] == n_sys * (len(methods) - 2) == n_sys * len(trained)
     assert counts["predict"] == n_sys * len(methods)
-    assert counts["report_paper"] == 1 and counts["evaluate"] == 1
+    out = res.stdout + res.stderr
+    models = {m for m in methods if re.search(rf"/models/[^/\s]+/{m}/", out)}
+    assert models == set(trained)
+    # one page per system and learned method, the leaderboard and this paper's page
+    assert counts["report_page"] == 1 + n_sys + (len(methods) - 1) + len(cfg["reports"]["papers"])
+    assert name.removesuffix(".yaml") in cfg["reports"]["papers"]
+    paper = layout.report_page(tmp_path / "results", f"papers/{name.removesuffix('.yaml')}")
+    assert str(paper) in out
+    assert counts["evaluate"] == 1
 
 
 @pytest.mark.parametrize(
@@ -102,7 +115,9 @@ def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
         merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
     n_sys = len(merged["systems"]) if merged["systems"] != "all" else 135
     counts = planned(res.stdout + res.stderr)
-    assert counts["train"] == n_sys * (len(merged["evaluation"]["methods"]) - 1)
+    trained = [m for m in merged["evaluation"]["methods"] if is_trained(m)]
+    assert len(trained) == len(merged["evaluation"]["methods"]) - 2  # not truth, persistence
+    assert counts["train"] == n_sys * len(trained)
 
 
 def test_default_config_and_configfile_replaces_it(tmp_path):
@@ -120,7 +135,7 @@ def test_default_config_and_configfile_replaces_it(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert "/data/fine/" not in res.stdout + res.stderr
-    assert "/data/lyap30/Lorenz.json" in res.stdout + res.stderr
+    assert str(layout.dataset_record(tmp_path / "r", "lyap30", "Lorenz")) in res.stdout + res.stderr
 
 
 def write_config(path: Path, **cfg) -> Path:
@@ -193,7 +208,7 @@ def test_real_run_two_systems(tmp_path):
     res = snakemake(tmp_path, "--cores", "2", "--configfile", str(configfile), timeout=600)
     assert res.returncode == 0, res.stderr[-5000:]
 
-    summary = pd.read_csv(results / "dataset_summary.csv")
+    summary = pd.read_csv(layout.dataset_summary(results))
     assert list(summary.columns) == [
         "system",
         "dataset",
@@ -208,15 +223,15 @@ def test_real_run_two_systems(tmp_path):
     assert sorted(summary.system) == ["Lorenz", "MackeyGlass"]
     assert set(summary.status) == {"ok"}, summary.to_string()
     for system, dim in [("Lorenz", 3), ("MackeyGlass", 10)]:
-        ds = open_dataset(results / "data" / "tiny" / f"{system}.zarr")
+        ds = open_dataset(layout.dataset_store(results, "tiny", system))
         assert ds["x"].sizes["trajectory"] == 3 and ds["x"].sizes["time"] == 100
         assert dim in ds["x"].shape
-        assert (results / "logs" / "simulate" / "tiny" / f"{system}.log").is_file()
-        assert (results / "data" / "tiny" / f"{system}.json").is_file()
-    assert (results / "logs" / "dataset_summary.log").is_file()
+        assert layout.simulate_log(results, "tiny", system).is_file()
+        assert layout.dataset_record(results, "tiny", system).is_file()
+    assert layout.summary_log(results).is_file()
 
     # predict -> evaluate (real Dask LocalCluster) -> merged metrics
-    metrics = pd.read_parquet(results / "metrics.parquet")
+    metrics = pd.read_parquet(layout.merged_metrics(results))
     assert set(metrics.method) == {"truth", "persistence", "var", "floor"}
     assert set(metrics.system) == {"Lorenz", "MackeyGlass"}
     ok = metrics[metrics.status.isin(["ok", "diverged"])]
@@ -226,23 +241,27 @@ def test_real_run_two_systems(tmp_path):
     stsp = metrics[(metrics.metric == "D_stsp") & (metrics.method != "floor")]
     assert stsp.floor.notna().all() and (stsp.n_points == 2000).all()
     for system in ("Lorenz", "MackeyGlass"):
-        rec = results / "predictions" / "tiny" / "persistence" / system / "seed0.json"
+        rec = layout.prediction_record(results, "tiny", "persistence", system, 0)
         assert rec.is_file()
-    assert (results / "logs" / "evaluate" / "tiny.log").is_file()
+        assert json.loads(rec.read_text())["status"] == "ok"
+        # persistence needs no fit: no training job, no model
+        assert not layout.model_record(results, "tiny", "persistence", system, 0).exists()
+        assert not layout.train_log(results, "tiny", "persistence", system, 0).exists()
+    assert layout.evaluate_log(results, "tiny").is_file()
 
     # train -> model directories with their records; the learned map's Lyapunov exponent
     for system in ("Lorenz", "MackeyGlass"):
-        model_dir = results / "models" / "tiny" / "var" / system / "seed0"
+        model_dir = layout.model_dir(results, "tiny", "var", system, 0)
         assert (model_dir / "training.json").is_file() and (model_dir / "arrays.npz").is_file()
-        assert (results / "logs" / "train" / "tiny" / "var" / system / "seed0.log").is_file()
+        assert layout.train_log(results, "tiny", "var", system, 0).is_file()
     lyap = metrics[(metrics.method == "var") & (metrics.metric == "lyapunov_qr_rel_error")]
     assert len(lyap) == 2 and lyap.floor.notna().all(), lyap.to_string()
     assert not (results / "models" / "tiny" / "truth").exists()  # the oracle is not trained
-    import json
-
+    assert {f.names["method"] for f in layout.find(results, "model_record")} == {"var"}
     import pyarrow.parquet as pq
 
-    prov = json.loads(pq.read_schema(results / "metrics.parquet").metadata[b"dsrbench_provenance"])
+    meta = pq.read_schema(layout.merged_metrics(results)).metadata
+    prov = json.loads(meta[b"dsrbench_provenance"])
     assert {"packages", "git_revision"} <= set(prov)
 
     again = snakemake(tmp_path, "-n", "--configfile", str(configfile))

@@ -1,32 +1,21 @@
-"""Command-line interface: ``dsrbench systems | simulate | summary | methods | predict |
-evaluate | merge``.
+"""Command-line interface: ``dsrbench systems | methods | simulate | summary | train |
+predict | evaluate | merge | report``.
 
-The Snakemake rules are thin calls into these commands. Imports of the heavy modules
-(datasets, integration, xarray, zarr) happen inside the commands so that
-``dsrbench systems`` stays fast. Exit status: 0 on success (also when an integration
-failed: the failure is recorded in the record), 2 for bad input, with a message naming
-the problem and the fix.
+This module only parses arguments; the jobs themselves are in :mod:`dsrbench.jobs` (the
+Snakemake rules are thin calls into these commands). Heavy modules are imported inside
+the commands so that ``dsrbench systems`` stays fast. Exit status: 0 on success (also when
+a job failed: the failure is in its record), 2 for bad input, with a message naming the
+problem and the fix.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import logging
 import os
 import sys
-import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-log = logging.getLogger("dsrbench")
-
-
-class UsageError(Exception):
-    """Bad input on the command line; reported without a traceback, exit status 2."""
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -37,184 +26,24 @@ def _setup_logging(verbose: bool = False) -> None:
     )
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (atomic on POSIX)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-# --------------------------------------------------------------------------- systems
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def cmd_systems(args: argparse.Namespace) -> int:
     """Print the registry table."""
     from dsrbench.systems import systems_table
 
-    table = systems_table(
-        delay=args.delay,
-        nonautonomous=args.nonautonomous,
-        dim=args.dim,
-        name_contains=args.contains,
-    )
+    filters = {"delay": args.delay, "nonautonomous": args.nonautonomous, "dim": args.dim}
+    table = systems_table(**filters, name_contains=args.contains)
     if args.format == "csv":
         sys.stdout.write(table.to_csv(index=False))
+    elif table.empty:
+        print("no system matches these filters", file=sys.stderr)
     else:
-        if table.empty:
-            print("no system matches these filters", file=sys.stderr)
-            return 0
         print(table.to_string(index=False))
         print(f"{len(table)} systems", file=sys.stderr)
     return 0
-
-
-# --------------------------------------------------------------------------- simulate
-
-
-def _load(args: argparse.Namespace) -> dict[str, Any]:
-    from dsrbench.config import ConfigError, load_config
-
-    try:
-        if args.config_json is not None:
-            try:
-                raw = json.loads(args.config_json)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"--config-json is not valid JSON: {exc}") from None
-            if not isinstance(raw, dict):
-                raise UsageError("--config-json must be a JSON object")
-            return load_config(raw)
-        return load_config(args.config)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    """Build one dataset and write its record (status "ok" or "failed")."""
-    from dsrbench.config import job_config
-    from dsrbench.systems import UnknownSystemError, get_system_info
-
-    cfg = _load(args)
-    try:
-        get_system_info(args.system)
-    except UnknownSystemError as exc:
-        raise UsageError(f"--system: {exc}") from None
-    if args.dataset not in cfg["datasets"]:
-        raise UsageError(
-            f"--dataset {args.dataset!r} is not a dataset setting of the config; "
-            f"choose one of: {', '.join(cfg['datasets'])}"
-        )
-    job = job_config(cfg, args.system, args.dataset)
-    # What defines the data (hashed into the store): not where it is written.
-    defining = {k: v for k, v in job.items() if k != "results_dir"}
-    setting = job["datasets"][args.dataset]
-    log.info("simulating %s / %s: %s", args.system, args.dataset, setting)
-
-    from dsrbench.datasets import build_dataset
-
-    start = time.perf_counter()
-    try:
-        result = build_dataset(
-            args.system,
-            args.dataset,
-            setting,
-            seed=job["seed"],
-            integration=job["integration"],
-            config=defining,
-            out=Path(args.out),
-        ).to_json()
-    except Exception as exc:  # a crash in one system must not stop the run
-        log.error("build_dataset raised:\n%s", traceback.format_exc())
-        result = {
-            "system": args.system,
-            "dataset": args.dataset,
-            "status": "failed",
-            "reason": f"internal error: {type(exc).__name__}: {exc}",
-            "wall_time_s": time.perf_counter() - start,
-            "n_trajectories": 0,
-            "n_time": 0,
-            "n_dim": 0,
-            "path": None,
-        }
-    write_atomic(args.record, json.dumps(result, indent=2, sort_keys=True) + "\n")
-    if result["status"] == "ok":
-        log.info(
-            "%s / %s: ok in %.1f s -> %s",
-            args.system,
-            args.dataset,
-            result["wall_time_s"],
-            result["path"],
-        )
-    else:
-        log.warning("%s / %s: FAILED: %s", args.system, args.dataset, result["reason"])
-    return 0
-
-
-# --------------------------------------------------------------------------- summary
-
-
-def _record_paths(items: Sequence[str]) -> list[Path]:
-    paths: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            paths.extend(sorted(p.rglob("*.json")))
-        elif p.is_file():
-            paths.append(p)
-        else:
-            matches = sorted(glob.glob(item, recursive=True))
-            if not matches:
-                raise UsageError(
-                    f"no record matches {item!r} (expected a .json file, "
-                    "a directory or a glob pattern)"
-                )
-            paths.extend(Path(m) for m in matches)
-    return list(dict.fromkeys(paths))
-
-
-def cmd_summary(args: argparse.Namespace) -> int:
-    """Aggregate record JSONs into one CSV."""
-    records = []
-    for path in _record_paths(args.records):
-        try:
-            rec = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UsageError(f"cannot read record {path}: {exc}; delete it and rerun") from None
-        if not isinstance(rec, dict) or "status" not in rec:
-            raise UsageError(f"{path} is not a dataset record (no 'status' key)")
-        records.append(rec)
-
-    from dsrbench.datasets import summarize
-
-    table = summarize(records)
-    if args.out is None:
-        sys.stdout.write(table.to_csv(index=False))
-    else:
-        write_atomic(args.out, table.to_csv(index=False))
-    n_ok = int((table["status"] == "ok").sum()) if len(table) else 0
-    log.info(
-        "%d records: %d ok, %d failed%s",
-        len(table),
-        n_ok,
-        len(table) - n_ok,
-        f" -> {args.out}" if args.out else "",
-    )
-    return 0
-
-
-# --------------------------------------------------------------------------- main
-
-
-# --------------------------------------------------------------------------- methods
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
@@ -230,191 +59,91 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- train
+def _slice(args: argparse.Namespace, kind: str) -> dict:
+    from dsrbench import jobs
+
+    return jobs.load_slice(
+        kind,
+        config=args.config,
+        config_json=args.config_json,
+        job_json=args.job_json,
+        system=args.system if kind == "simulate" else _record_system(args.dataset_record),
+        dataset=getattr(args, "dataset", None),
+        method=getattr(args, "method", None),
+    )
+
+
+def _record_system(path: str) -> str:
+    from dsrbench.jobs import read_record
+
+    return str(read_record(path, "dataset record").get("system"))
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from dsrbench import jobs
+
+    job = _slice(args, "simulate")
+    jobs.simulate(job, args.system, args.dataset, out=Path(args.out), record=Path(args.record))
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from dsrbench import jobs
+
+    table = jobs.summary(args.records, _path(args.out))
+    if args.out is None:
+        sys.stdout.write(table.to_csv(index=False))
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train one method on one dataset store; write the model and a record."""
-    cfg = _load(args)
-    from dsrbench.config import method_hyperparameters
+    from dsrbench import jobs
 
-    dataset_record = json.loads(Path(args.dataset_record).read_text())
-    system = dataset_record["system"]
-    result: dict[str, Any] = {
-        "system": system,
-        "dataset": dataset_record["dataset"],
-        "method": args.method,
-        "seed": args.seed,
-        "model_path": None,
-        "status": "ok",
-        "reason": None,
-    }
-    start = time.perf_counter()
-    if dataset_record.get("status") != "ok":
-        result["status"] = "skipped"
-        result["reason"] = f"dataset not available: {dataset_record.get('reason')}"
-    else:
-        import torch
-
-        from dsrbench.methods import RunFiles
-        from dsrbench.train import train_to_directory
-
-        torch.set_num_threads(cfg["training"]["threads"])
-        try:
-            record = train_to_directory(
-                args.method,
-                Path(dataset_record["path"]),
-                Path(args.out),
-                seed=args.seed,
-                hyperparameters=method_hyperparameters(cfg, args.method, system),
-                device=cfg["training"]["device"],
-                budget=cfg["training"]["budget_seconds"],
-                train_length=cfg["training"]["train_length"],
-                val_length=cfg["training"]["val_length"],
-                run=RunFiles(
-                    checkpoint_dir=Path(args.checkpoint_dir) if args.checkpoint_dir else None,
-                    epoch_log=Path(args.epoch_log) if args.epoch_log else None,
-                ),
-                config=cfg,
-            )
-            result["model_path"] = str(args.out)
-            result.update({k: v for k, v in record.items() if k not in ("provenance",)})
-        except Exception as exc:  # a failing method is recorded, the run goes on
-            log.error("train raised:\n%s", traceback.format_exc())
-            result["status"] = "failed"
-            result["reason"] = f"{type(exc).__name__}: {exc}"
-    result["wall_time_s"] = time.perf_counter() - start
-    write_atomic(args.record, json.dumps(result, indent=2, sort_keys=True) + "\n")
-    log.info("%s / %s / %s: %s", system, args.method, args.seed, result["status"])
+    jobs.train(
+        _slice(args, "train"),
+        dataset_record=Path(args.dataset_record),
+        method=args.method,
+        seed=args.seed,
+        out=Path(args.out),
+        record=Path(args.record),
+        checkpoint_dir=_path(args.checkpoint_dir),
+        epoch_log=_path(args.epoch_log),
+        threads=args.threads,
+    )
     return 0
-
-
-# --------------------------------------------------------------------------- predict
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Predict with one method on one dataset store; write a record (ok/skipped/failed)."""
-    cfg = _load(args)
-    ev = cfg["evaluation"]
-    dataset_record = json.loads(Path(args.dataset_record).read_text())
-    result: dict[str, Any] = {
-        "system": dataset_record["system"],
-        "dataset": dataset_record["dataset"],
-        "method": args.method,
-        "seed": args.seed,
-        "dataset_path": dataset_record.get("path"),
-        "prediction_path": None,
-        "long_run_length": ev["long_run_length"],
-        "status": "ok",
-        "reason": None,
-    }
-    start = time.perf_counter()
-    model_record = json.loads(Path(args.model_record).read_text()) if args.model_record else None
-    if dataset_record.get("status") != "ok":
-        result["status"] = "skipped"
-        result["reason"] = f"dataset not available: {dataset_record.get('reason')}"
-    elif model_record is not None and model_record.get("status") != "ok":
-        result["status"] = "skipped" if model_record["status"] == "skipped" else "failed"
-        result["reason"] = f"training {model_record['status']}: {model_record.get('reason')}"
-    else:
-        from dsrbench.config import method_hyperparameters
-        from dsrbench.predict import predict_to_store
+    from dsrbench import jobs
 
-        try:
-            path = predict_to_store(
-                args.method,
-                Path(dataset_record["path"]),
-                Path(args.out),
-                context_length=ev["context_length"],
-                horizon=ev["horizon"],
-                contexts_per_trajectory=ev["contexts_per_trajectory"],
-                long_run_length=ev["long_run_length"],
-                seed=args.seed,
-                hyperparameters=method_hyperparameters(cfg, args.method, result["system"])
-                if args.method != "truth"
-                else {},
-                model_dir=Path(model_record["model_path"]) if model_record else None,
-                device=cfg["training"]["device"],
-                config=cfg,
-            )
-            result["prediction_path"] = str(path)
-            from dsrbench import stores
-
-            attrs = stores.open_predictions(path).attrs
-            result["model_lyapunov"] = bool(attrs.get("model_lyapunov"))
-            result["timing"] = attrs.get("timing", {})
-        except Exception as exc:  # a failing method is recorded, the run goes on
-            log.error("predict raised:\n%s", traceback.format_exc())
-            result["status"] = "failed"
-            result["reason"] = f"{type(exc).__name__}: {exc}"
-    result["wall_time_s"] = time.perf_counter() - start
-    write_atomic(args.record, json.dumps(result, indent=2, sort_keys=True) + "\n")
-    log.info("%s / %s / %s: %s", result["system"], args.method, args.seed, result["status"])
+    jobs.predict(
+        _slice(args, "predict"),
+        dataset_record=Path(args.dataset_record),
+        model_record=_path(args.model_record),
+        method=args.method,
+        seed=args.seed,
+        out=Path(args.out),
+        record=Path(args.record),
+    )
     return 0
-
-
-# --------------------------------------------------------------------------- evaluate
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate prediction records on a Dask cluster; write a tidy parquet table."""
-    import pandas as pd
+    from dsrbench import jobs
 
-    from dsrbench.evaluate import COLUMNS, metric_row, run_evaluation
-
-    jobs, rows = [], []
-    for path in _record_paths(args.records):
-        rec = json.loads(path.read_text())
-        if rec.get("status") == "ok":
-            jobs.append(rec)
-        else:
-            rows.append(
-                metric_row(
-                    rec["system"],
-                    rec["dataset"],
-                    rec["method"],
-                    rec["seed"],
-                    "predict",
-                    status=rec["status"],
-                    reason=rec["reason"],
-                )
-            )
-    table = run_evaluation(jobs, n_workers=args.workers, scheduler_address=args.scheduler_address)
-    if rows:
-        table = pd.concat([table, pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
-    _write_parquet(table, Path(args.out))
-    bad = table[~table.status.isin(["ok", "diverged"])]
-    log.info("%d rows (%d not ok) -> %s", len(table), len(bad), args.out)
+    jobs.evaluate(
+        args.records,
+        Path(args.out),
+        workers=args.workers,
+        scheduler_address=args.scheduler_address,
+    )
     return 0
 
 
-def _write_parquet(table: Any, out: Path) -> None:
-    """Atomic parquet write; the file's schema metadata carries dsrbench's provenance."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from dsrbench.provenance import provenance
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    meta = dict(arrow.schema.metadata or {})
-    meta[b"dsrbench_provenance"] = json.dumps(provenance({}), sort_keys=True).encode()
-    arrow = arrow.replace_schema_metadata(meta)
-    try:
-        pq.write_table(arrow, tmp)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def cmd_merge(args: argparse.Namespace) -> int:
-    """Concatenate per-dataset metric tables into one."""
-    import pandas as pd
+    from dsrbench import jobs
 
-    table = pd.concat([pd.read_parquet(p) for p in args.tables], ignore_index=True)
-    _write_parquet(table, Path(args.out))
+    jobs.merge(args.tables, Path(args.out))
     return 0
 
 
@@ -422,6 +151,9 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", metavar="CONFIG.yaml", help="workflow config file")
     src.add_argument("--config-json", metavar="JSON", help="workflow config as a JSON object")
+    src.add_argument(
+        "--job-json", metavar="JSON", help="the job's slice of the config (what the rules pass)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -433,25 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("systems", help="list the 135 continuous dysts systems")
-    p.add_argument(
-        "--delay",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="only delay equations (--no-delay: only ODE flows)",
-    )
-    p.add_argument(
-        "--nonautonomous",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="only non-autonomous systems (--no-nonautonomous: only autonomous)",
-    )
+    flag = argparse.BooleanOptionalAction
+    p.add_argument("--delay", action=flag, help="only delay equations (--no-delay: only ODEs)")
+    p.add_argument("--nonautonomous", action=flag, help="only non-autonomous (--no-...: only not)")
     p.add_argument("--dim", type=int, default=None, help="only systems of this output dimension")
-    p.add_argument(
-        "--contains",
-        default=None,
-        metavar="STR",
-        help="only names containing STR (case-insensitive)",
-    )
+    p.add_argument("--contains", metavar="STR", help="only names containing STR (any case)")
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.set_defaults(func=cmd_systems)
 
@@ -460,18 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--system", required=True, help="system name (see `dsrbench systems`)")
     p.add_argument("--dataset", required=True, help="dataset setting name in the config")
     p.add_argument("--out", required=True, metavar="STORE.zarr", help="zarr store to write")
-    p.add_argument(
-        "--record", required=True, metavar="RECORD.json", help="where to write the outcome record"
-    )
+    p.add_argument("--record", required=True, metavar="RECORD.json", help="the job's record")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("summary", help="aggregate dataset records into a CSV")
-    p.add_argument(
-        "records",
-        nargs="+",
-        metavar="RECORD",
-        help="record .json files, directories (searched recursively) or globs",
-    )
+    p.add_argument("records", nargs="+", metavar="RECORD", help="record files, dirs or globs")
     p.add_argument("--out", default=None, metavar="summary.csv", help="default: stdout")
     p.set_defaults(func=cmd_summary)
 
@@ -487,17 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", required=True, metavar="RECORD.json")
     p.add_argument("--checkpoint-dir", default=None, help="checkpoints (a rerun resumes from them)")
     p.add_argument("--epoch-log", default=None, metavar="EPOCHS.csv", help="per-epoch log")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="predict with one method on one dataset")
     _add_config_arguments(p)
     p.add_argument("--dataset-record", required=True, metavar="RECORD.json")
-    p.add_argument(
-        "--model-record",
-        default=None,
-        metavar="RECORD.json",
-        help="record of `dsrbench train` (default: fit here)",
-    )
+    p.add_argument("--model-record", metavar="RECORD.json", help="`dsrbench train`'s record")
     p.add_argument("--method", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="STORE.zarr")
@@ -528,12 +235,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     try:
         return int(args.func(args))
-    except UsageError as exc:
-        print(f"dsrbench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # e.g. `dsrbench systems | head`: silence the final flush too
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        jobs = sys.modules.get("dsrbench.jobs")  # imported by the commands that raise its errors
+        if not (jobs and isinstance(exc, jobs.JobInputError)):
+            raise
+        print(f"dsrbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,16 +1,24 @@
 """Loading and validation of the workflow configuration.
 
-The schema is ``workflow/schemas/config.schema.yaml`` (JSON Schema, draft 2020-12).
-:func:`load_config` validates a YAML file or a dict (e.g. the ``config`` Snakemake
-assembled from ``--configfile`` and ``--config``), fills the defaults, checks the system
-names against the registry and raises :class:`ConfigError` with messages that name the
-offending key and the fix.
+The schema ships inside the package, ``dsrbench/schemas/config.schema.yaml`` (JSON Schema,
+draft 2020-12; ``workflow/schemas/config.schema.yaml`` links to it). :func:`load_config`
+validates a YAML file or a dict (e.g. the ``config`` Snakemake assembled from
+``--configfile`` and ``--config``), fills the defaults, checks the system names against the
+registry and raises :class:`ConfigError` with messages that name the offending key and the
+fix.
+
+Each job gets a *slice* of the config, holding exactly what the job depends on beyond its
+wildcards (:func:`simulate_slice`, :func:`train_slice`, :func:`predict_slice`): Snakemake
+reruns a job when its slice changes and only then. :func:`check_slice` validates a slice
+against the matching parts of the schema, so the job commands take one without the rest
+of a config.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import importlib.resources
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,17 +31,21 @@ from dsrbench.systems import UnknownSystemError, resolve_systems
 __all__ = [
     "ConfigError",
     "SCHEMA_PATH",
+    "SLICE_KINDS",
+    "check_slice",
     "evaluation_datasets",
     "expand",
-    "job_config",
+    "is_trained",
     "load_config",
-    "method_hyperparameters",
     "load_schema",
+    "method_hyperparameters",
+    "predict_slice",
+    "simulate_slice",
+    "train_slice",
 ]
 
-#: Repository root (src layout: src/dsrbench/config.py -> parents[2]).
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+#: The config schema, package data of dsrbench (found without a checkout).
+SCHEMA_PATH = Path(str(importlib.resources.files("dsrbench") / "schemas" / "config.schema.yaml"))
 
 #: Names people reach for, mapped to the key that means it (used in "did you mean").
 _ALIASES = {
@@ -64,13 +76,18 @@ class ConfigError(ValueError):
 
 
 def load_schema(schema: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Read the config JSON Schema (default: :data:`SCHEMA_PATH`)."""
-    path = Path(schema) if schema is not None else SCHEMA_PATH
+    """Read the config JSON Schema (default: the one shipped in the package)."""
+    if schema is None:
+        resource = importlib.resources.files("dsrbench") / "schemas" / "config.schema.yaml"
+        if not resource.is_file():
+            raise ConfigError(
+                f"config schema not found at {resource}: the dsrbench installation lacks its "
+                "package data (dsrbench/schemas/config.schema.yaml); reinstall dsrbench"
+            )
+        return yaml.safe_load(resource.read_text(encoding="utf-8"))
+    path = Path(schema)
     if not path.is_file():
-        raise ConfigError(
-            f"config schema not found at {path}; pass schema=PATH to load_config "
-            "(dsrbench must be installed from a checkout: pip install -e .)"
-        )
+        raise ConfigError(f"config schema not found at {path}; pass schema=PATH to load_config")
     with open(path) as fh:
         return yaml.safe_load(fh)
 
@@ -239,24 +256,167 @@ def expand(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(system, dataset) for system in systems for dataset in config["datasets"]]
 
 
-def job_config(config: Mapping[str, Any], system: str, dataset: str) -> dict[str, Any]:
-    """The part of a validated config that one (system, dataset) job needs.
-
-    A valid config in its own right (one system, one dataset setting, default
-    ``results_dir``), so that a job's parameters change only when its own setting does.
-    """
+def simulate_slice(config: Mapping[str, Any], system: str, dataset: str) -> dict[str, Any]:
+    """What the simulation of ``system`` under the setting ``dataset`` depends on: the
+    root seed, the integration tolerances and the dataset setting (not where it is
+    written, nor the evaluation)."""
     if dataset not in config["datasets"]:
         raise ConfigError(
             f"unknown dataset setting {dataset!r}; config key 'datasets' has: "
             + ", ".join(config["datasets"])
         )
     return {
-        "systems": [system],
         "seed": config["seed"],
         "integration": copy.deepcopy(config["integration"]),
-        "datasets": {dataset: copy.deepcopy(config["datasets"][dataset])},
-        "evaluation": {"methods": []},  # simulation does not depend on the evaluation
+        "setting": copy.deepcopy(config["datasets"][dataset]),
     }
+
+
+#: What a trained model depends on in the ``training`` section (threads, memory and
+#: runtime are resources of the job, not inputs of the model).
+TRAINING_KEYS = ("device", "budget_seconds", "train_length", "val_length")
+#: What a prediction depends on in the ``evaluation`` section.
+PREDICTION_KEYS = ("context_length", "horizon", "contexts_per_trajectory", "long_run_length")
+
+
+def is_trained(method: str) -> bool:
+    """Whether ``method`` gets a training job: not the ``truth`` oracle, nor a method whose
+    class says ``needs_fit = False`` (it forecasts from the context alone)."""
+    from dsrbench import methods
+
+    return method != "truth" and methods.get(method).needs_fit
+
+
+def train_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str, Any]:
+    """What training ``method`` on ``system`` depends on beyond its dataset (an input):
+    the method's hyperparameters on this system and the training settings."""
+    training = config.get("training") or {}
+    return {
+        "hyperparameters": method_hyperparameters(config, method, system),
+        "training": {k: copy.deepcopy(training[k]) for k in TRAINING_KEYS if k in training},
+    }
+
+
+def predict_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str, Any]:
+    """What a prediction of ``method`` on ``system`` depends on beyond its dataset and its
+    model (inputs): the evaluation's context, horizon and run length; for a method that is
+    not trained its hyperparameters (a model carries its own); for a torch method the
+    device it runs on."""
+    from dsrbench import methods
+
+    ev = config.get("evaluation") or {}
+    out: dict[str, Any] = {"evaluation": {k: ev[k] for k in PREDICTION_KEYS if k in ev}}
+    if method != "truth" and not is_trained(method):
+        out["hyperparameters"] = method_hyperparameters(config, method, system)
+    if method != "truth" and methods.get(method).uses_torch:
+        out["training"] = {"device": (config.get("training") or {}).get("device", "auto")}
+    return out
+
+
+SLICE_KINDS = ("simulate", "train", "predict")
+
+
+def _slice_schema(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema of a ``kind`` slice, made of the parts of the config schema it holds."""
+    props = schema["properties"]
+
+    def part(section: str, keys: tuple[str, ...]) -> dict[str, Any]:
+        sub = props[section]
+        return {
+            **{k: v for k, v in sub.items() if k != "properties"},
+            "properties": {k: sub["properties"][k] for k in keys},
+        }
+
+    hyper = {"type": "object", "default": {}, "description": "the method's hyperparameters"}
+    if kind == "simulate":
+        properties = {
+            "seed": props["seed"],
+            "integration": props["integration"],
+            "setting": props["datasets"]["additionalProperties"],
+        }
+        required = ["setting"]
+    elif kind == "train":
+        properties = {"hyperparameters": hyper, "training": part("training", TRAINING_KEYS)}
+        required = []
+    elif kind == "predict":
+        # hyperparameters (untrained methods) and training.device (torch methods) are
+        # there only when the prediction depends on them: no defaults filled in
+        device = part("training", ("device",))
+        properties = {
+            "evaluation": part("evaluation", PREDICTION_KEYS),
+            "hyperparameters": {k: v for k, v in hyper.items() if k != "default"},
+            "training": {k: v for k, v in device.items() if k != "default"},
+        }
+        required = ["evaluation"]
+    else:
+        raise ValueError(f"unknown slice kind {kind!r}; choose one of {', '.join(SLICE_KINDS)}")
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": properties,
+    }
+
+
+def check_slice(
+    kind: str,
+    job: Any,
+    *,
+    method: str | None = None,
+    schema: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate the slice of a ``kind`` job (``simulate``, ``train`` or ``predict``) and
+    return a copy with its defaults filled. ``method``: the job's method, whose name and
+    hyperparameters are checked. Raises :class:`ConfigError` naming the slice key and the
+    fix."""
+    import jsonschema
+
+    subject = f"{kind} job slice"
+    if not isinstance(job, Mapping):
+        raise ConfigError(f"the {subject} must be a JSON object, got {_got(job)}")
+    full = dict(schema) if isinstance(schema, Mapping) else load_schema(schema)
+    slice_schema = _slice_schema(kind, full)
+    out = copy.deepcopy(dict(job))
+    _normalize(out, slice_schema)
+    errors = sorted(
+        jsonschema.Draft202012Validator(slice_schema).iter_errors(out),
+        key=lambda e: (list(map(str, e.absolute_path)), e.validator),
+    )
+    if errors:
+        messages = _messages(errors, subject)
+        if len(messages) == 1:
+            raise ConfigError(messages[0])
+        raise ConfigError(
+            f"invalid {subject} ({len(messages)} problems):\n  - " + "\n  - ".join(messages)
+        )
+    _fill_defaults(out, slice_schema)
+    if method is not None:
+        _check_method(kind, method, out.get("hyperparameters") or {}, subject)
+    return out
+
+
+def _check_method(kind: str, method: str, hyperparameters: dict, subject: str) -> None:
+    from dsrbench import methods
+    from dsrbench.methods.base import HyperparameterError
+
+    known = ["truth", *methods.available()]
+    if method not in known:
+        close = difflib.get_close_matches(method, known, n=2)
+        did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        raise ConfigError(
+            f"unknown method {method!r}{did}; available: {', '.join(known)} "
+            "(`dsrbench methods` lists them)"
+        )
+    if method == "truth":
+        if kind == "train":
+            raise ConfigError("the reference predictor 'truth' is not trained")
+        if hyperparameters:
+            raise ConfigError(f"{subject} key 'hyperparameters': 'truth' takes none")
+        return
+    try:
+        methods.get(method)(**hyperparameters)
+    except HyperparameterError as exc:
+        raise ConfigError(f"{subject} key 'hyperparameters': {exc}") from None
 
 
 # --------------------------------------------------------------------------- internals
@@ -272,7 +432,7 @@ def _system_error(systems: Any) -> str | None:
     return None
 
 
-def _messages(errors: list[Any]) -> list[str]:
+def _messages(errors: list[Any], subject: str = "config") -> list[str]:
     """Translate errors; drop "missing key X" where an unknown key already suggests X."""
     suggested: set[tuple[str, str]] = set()
     for e in errors:
@@ -287,7 +447,7 @@ def _messages(errors: list[Any]) -> list[str]:
             missing = [k for k in e.validator_value if k not in e.instance]
             if all((_key(e.absolute_path), k) in suggested for k in missing):
                 continue
-        out.append(_translate(e))
+        out.append(_translate(e, subject))
     return list(dict.fromkeys(out))
 
 
@@ -366,18 +526,19 @@ def _suggest(key: str, valid: list[str]) -> list[str]:
     return out[:1]
 
 
-def _translate(error: Any) -> str:
-    """One readable message for a jsonschema ValidationError."""
+def _translate(error: Any, subject: str = "config") -> str:
+    """One readable message for a jsonschema ValidationError (``subject``: what was
+    validated, "config" or e.g. "train job slice")."""
     path = list(error.absolute_path)
     key = _key(path)
-    where = f"config key '{key}'" if path else "config"
+    where = f"{subject} key '{key}'" if path else subject
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     v = error.validator
     inst = error.instance
 
     if "propertyNames" in error.schema_path:
         return (
-            f"dataset setting name {inst!r} under config key '{key}' may contain only "
+            f"dataset setting name {inst!r} under {subject} key '{key}' may contain only "
             "letters, digits and underscores"
         )
     if v == "additionalProperties":
@@ -387,7 +548,7 @@ def _translate(error: Any) -> str:
             full = _key([*path, extra])
             hint = _suggest(str(extra), valid)
             did = f" (did you mean {' or '.join(repr(h) for h in hint)}?)" if hint else ""
-            msgs.append(f"unknown config key '{full}'{did}; valid keys: {', '.join(valid)}")
+            msgs.append(f"unknown {subject} key '{full}'{did}; valid keys: {', '.join(valid)}")
         return "; ".join(msgs)
     if v == "required":
         missing = [k for k in error.validator_value if k not in inst]
@@ -413,9 +574,9 @@ def _translate(error: Any) -> str:
         # Prefer a specific complaint from the branch of the right type (e.g. duplicates).
         specific = [c for c in error.context if c.validator not in ("type", "const", "enum")]
         if specific:
-            return _translate(jsonschema.exceptions.best_match(specific))
+            return _translate(jsonschema.exceptions.best_match(specific), subject)
         if "x-error" in schema:
             return f"{where} {schema['x-error']} (got {_got(inst)})"
         if error.context:
-            return _translate(jsonschema.exceptions.best_match(error.context))
+            return _translate(jsonschema.exceptions.best_match(error.context), subject)
     return f"{where}: {error.message}"

@@ -1,33 +1,9 @@
-# Training, prediction and evaluation rules. Uses CFG, RESULTS, DSRBENCH and EVAL_* from
-# the Snakefile.
+# Training, prediction and evaluation rules. Uses CFG, RESULTS, W, DSRBENCH, SYSTEMS and
+# EVAL_DATASETS from the Snakefile; every job gets its own slice of the config
+# (dsrbench.config.*_slice), so it reruns exactly when what it depends on changes.
 import json
 
 from dsrbench import methods as _methods
-from dsrbench.config import method_hyperparameters
-
-
-def _train_config(w):
-    """The part of the config a trained model depends on (retrains only when it changes).
-    The evaluation's context and horizon are left out (a model does not depend on them);
-    minimal values keep the config valid for any trajectory length."""
-    return json.dumps(
-        {
-            "systems": [w.system],
-            "seed": CFG["seed"],
-            "integration": CFG["integration"],
-            "datasets": {w.dataset: CFG["datasets"][w.dataset]},
-            "training": CFG["training"],
-            "evaluation": {
-                "methods": [w.method],
-                "context_length": 1,
-                "horizon": 2,
-                "hyperparameters": {
-                    w.method: method_hyperparameters(CFG, w.method, w.system)
-                },
-            },
-        },
-        sort_keys=True,
-    )
 
 
 def _uses_gpu(w):
@@ -37,83 +13,61 @@ def _uses_gpu(w):
     return int(getattr(_methods.get(w.method), "uses_torch", False))
 
 
-def _eval_config(w):
-    """The part of the config a prediction depends on (reruns only when it changes)."""
-    return json.dumps(
-        {
-            "systems": [w.system],
-            "seed": CFG["seed"],
-            "integration": CFG["integration"],
-            "datasets": {w.dataset: CFG["datasets"][w.dataset]},
-            "evaluation": {
-                **{k: v for k, v in CFG["evaluation"].items() if k not in ("dask", "datasets")},
-                "methods": [w.method],
-                "hyperparameters": {
-                    w.method: method_hyperparameters(CFG, w.method, w.system)
-                }
-                if w.method != "truth"
-                else {},
-            },
-            # predictions depend on the device only (budgets and lengths act through the model)
-            "training": {"device": CFG["training"]["device"]},
-        },
-        sort_keys=True,
-    )
+def _job(w):
+    """(dataset, method, system, seed) of a per-model job: wildcards or their patterns."""
+    return (w.dataset, w.method, w.system, w.seed)
 
 
 rule train:
-    """Fit one method on one dataset setting of one system with one seed. Checkpoints let a
-    killed job resume when rerun; the per-epoch log goes under logs/train. A failing method
-    is recorded in the record (status "failed"), not raised."""
+    """Fit one method on one dataset setting of one system with one seed (planned only for
+    methods that need a fit: not truth, nor a method with needs_fit = False). Checkpoints
+    let a killed job resume when rerun; the per-epoch log goes beside the job's log. A
+    failing method is recorded in the record (status "failed"), not raised."""
     input:
-        dataset=f"{RESULTS}/data/{{dataset}}/{{system}}.json",
+        dataset=layout.dataset_record(RESULTS, W.dataset, W.system),
     output:
-        record=f"{RESULTS}/models/{{dataset}}/{{method}}/{{system}}/seed{{seed}}.json",
+        record=layout.model_record(RESULTS, *_job(W)),
     log:
-        f"{RESULTS}/logs/train/{{dataset}}/{{method}}/{{system}}/seed{{seed}}.log",
+        layout.train_log(RESULTS, *_job(W)),
     params:
-        config=_train_config,
-        model=lambda w: f"{RESULTS}/models/{w.dataset}/{w.method}/{w.system}/seed{w.seed}",
-        checkpoints=lambda w: (
-            f"{RESULTS}/checkpoints/{w.dataset}/{w.method}/{w.system}/seed{w.seed}"
-        ),
-        epoch_log=lambda w: (
-            f"{RESULTS}/logs/train/{w.dataset}/{w.method}/{w.system}/seed{w.seed}.epochs.csv"
-        ),
+        job=lambda w: json.dumps(train_slice(CFG, w.method, w.system), sort_keys=True),
+        model=lambda w: layout.model_dir(RESULTS, *_job(w)),
+        checkpoints=lambda w: layout.checkpoint_dir(RESULTS, *_job(w)),
+        epoch_log=lambda w: layout.epoch_log(RESULTS, *_job(w)),
     threads: CFG["training"]["threads"]
     resources:
         mem_mb=CFG["training"]["mem_mb"],
         runtime=CFG["training"]["runtime_minutes"],
         gpu=_uses_gpu,
     shell:
-        "{DSRBENCH} train --config-json {params.config:q} --dataset-record {input.dataset:q}"
+        "{DSRBENCH} train --job-json {params.job:q} --dataset-record {input.dataset:q}"
         " --method {wildcards.method} --seed {wildcards.seed} --out {params.model:q}"
         " --record {output.record:q} --checkpoint-dir {params.checkpoints:q}"
-        " --epoch-log {params.epoch_log:q} > {log:q} 2>&1"
+        " --epoch-log {params.epoch_log:q} --threads {threads} > {log:q} 2>&1"
 
 
 def _model_record(w):
-    if w.method == "truth":
-        return []
-    return [f"{RESULTS}/models/{w.dataset}/{w.method}/{w.system}/seed{w.seed}.json"]
+    """The training record a prediction reads; none for truth and untrained methods."""
+    return [layout.model_record(RESULTS, *_job(w))] if is_trained(w.method) else []
 
 
 rule predict:
-    """Predict with one trained method on one dataset: forecasts from test contexts and a
-    long free run (and the model's Lyapunov exponent when it has a Jacobian). A failing
-    method is recorded in the record (status "failed"), not raised."""
+    """Predict with one method on one dataset: forecasts from test contexts and a long free
+    run (and the model's Lyapunov exponent when it has a Jacobian), with the trained model
+    (a method that needs no fit is built untrained). A failing method is recorded in the
+    record (status "failed"), not raised."""
     input:
-        dataset=f"{RESULTS}/data/{{dataset}}/{{system}}.json",
+        dataset=layout.dataset_record(RESULTS, W.dataset, W.system),
         model=_model_record,
     output:
-        record=f"{RESULTS}/predictions/{{dataset}}/{{method}}/{{system}}/seed{{seed}}.json",
+        record=layout.prediction_record(RESULTS, *_job(W)),
     log:
-        f"{RESULTS}/logs/predict/{{dataset}}/{{method}}/{{system}}/seed{{seed}}.log",
+        layout.predict_log(RESULTS, *_job(W)),
     params:
-        config=_eval_config,
-        store=lambda w: f"{RESULTS}/predictions/{w.dataset}/{w.method}/{w.system}/seed{w.seed}.zarr",
+        job=lambda w: json.dumps(predict_slice(CFG, w.method, w.system), sort_keys=True),
+        store=lambda w: layout.prediction_store(RESULTS, *_job(w)),
         model_arg=lambda w, input: (
-            f"--model-record {shlex.quote(input.model[0])}" if input.model else ""
+            f"--model-record {shlex.quote(str(input.model[0]))}" if input.model else ""
         ),
     threads: 1
     resources:
@@ -121,26 +75,32 @@ rule predict:
         runtime=120,
         gpu=_uses_gpu,
     shell:
-        "{DSRBENCH} predict --config-json {params.config:q} --dataset-record {input.dataset:q}"
+        "{DSRBENCH} predict --job-json {params.job:q} --dataset-record {input.dataset:q}"
         " {params.model_arg} --method {wildcards.method} --seed {wildcards.seed}"
-        " --out {params.store:q}"
-        " --record {output.record:q} > {log:q} 2>&1"
+        " --out {params.store:q} --record {output.record:q} > {log:q} 2>&1"
+
+
+def prediction_records(datasets, methods=None, systems=None):
+    """The prediction records of these dataset settings, methods (default: the configured
+    ones) and systems (default: all), for every configured seed."""
+    return [
+        layout.prediction_record(RESULTS, d, m, s, k)
+        for d in datasets
+        for m in (methods or CFG["evaluation"]["methods"])
+        for s in (systems or SYSTEMS)
+        for k in CFG["evaluation"]["seeds"]
+    ]
 
 
 rule evaluate:
     """Every metric of every prediction of one dataset setting, plus its truth floors,
     computed on a Dask cluster (a LocalCluster of the rule's threads, or a scheduler)."""
     input:
-        lambda w: [
-            f"{RESULTS}/predictions/{w.dataset}/{m}/{s}/seed{seed}.json"
-            for m in CFG["evaluation"]["methods"]
-            for s in SYSTEMS
-            for seed in CFG["evaluation"]["seeds"]
-        ],
+        lambda w: prediction_records([w.dataset]),
     output:
-        f"{RESULTS}/metrics/{{dataset}}.parquet",
+        layout.metrics_table(RESULTS, W.dataset),
     log:
-        f"{RESULTS}/logs/evaluate/{{dataset}}.log",
+        layout.evaluate_log(RESULTS, W.dataset),
     params:
         scheduler=(
             f"--scheduler-address {CFG['evaluation']['dask']['scheduler_address']}"
@@ -160,10 +120,10 @@ rule evaluate:
 rule metrics:
     """All evaluated dataset settings in one tidy table."""
     input:
-        [f"{RESULTS}/metrics/{d}.parquet" for d in EVAL_DATASETS],
+        [layout.metrics_table(RESULTS, d) for d in EVAL_DATASETS],
     output:
-        f"{RESULTS}/metrics.parquet",
+        layout.merged_metrics(RESULTS),
     log:
-        f"{RESULTS}/logs/metrics.log",
+        layout.merged_metrics_log(RESULTS),
     shell:
         "{DSRBENCH} merge {input:q} --out {output:q} > {log:q} 2>&1"

@@ -1,80 +1,123 @@
 # Report rules: papermill renders the templates in reports/ into HTML pages under
 # results/reports (executed notebooks beside them, figures also as PNG for
-# `snakemake --report`), and the index links them. Uses CFG, RESULTS, SYSTEMS, EVAL_DATASETS
-# and DSRBENCH from the Snakefile; each rule is a thin call of `dsrbench report`.
+# `snakemake --report`), and the index links them. One rule renders every page, named by
+# its page id (dsrbench.layout.page_id: leaderboard, systems/<system>, methods/<method>,
+# papers/<paper>); REPORT_KINDS gives each kind's template, inputs and parameters. Uses CFG,
+# RESULTS, W, SYSTEMS, EVAL_DATASETS, DSRBENCH and prediction_records from the Snakefile and
+# evaluate.smk; each rule is a thin call of `dsrbench report`.
 import json
 import os
+from dataclasses import dataclass
+from typing import Callable
 
-REPORTS = f"{RESULTS}/reports"
 REPORT_CFG = CFG["reports"]
 REPORT_TEMPLATES = os.path.join(workflow.basedir, "reports")
 # one page per configured method; the truth oracle is the reference on every page instead
 REPORT_METHODS = [m for m in CFG["evaluation"]["methods"] if m != "truth"]
-REPORT_PAPERS = list(REPORT_CFG["papers"])
-REPORT_SEEDS = CFG["evaluation"]["seeds"]
+
+
+@dataclass(frozen=True)
+class PageKind:
+    """How one kind of report page is made, as functions of the page's name."""
+
+    template: Callable  # name -> notebook file name under reports/
+    category: str  # its category in `snakemake --report`
+    predictions: Callable  # name -> prediction records the page reads (beyond the metrics)
+    params: Callable  # name -> notebook parameters of this page
+
+
+REPORT_KINDS = {
+    "leaderboard": PageKind(
+        template=lambda name: "leaderboard.ipynb",
+        category="Leaderboard",
+        predictions=lambda name: [],
+        params=lambda name: {},
+    ),
+    "system": PageKind(
+        template=lambda name: "system.ipynb",
+        category="Systems",
+        predictions=lambda name: prediction_records(EVAL_DATASETS, systems=[name]),
+        params=lambda name: {"system": name},
+    ),
+    "method": PageKind(
+        template=lambda name: "method.ipynb",
+        category="Methods",
+        # the predictions come after training: the training records and logs are there too
+        predictions=lambda name: prediction_records(EVAL_DATASETS, methods=[name]),
+        params=lambda name: {"method": name},
+    ),
+    "paper": PageKind(
+        template=lambda name: f"{name}.ipynb",
+        category="Papers",
+        predictions=lambda name: prediction_records(EVAL_DATASETS),
+        params=lambda name: {},
+    ),
+}
 
 
 def report_pages():
-    """Every page of this configuration (the index's inputs)."""
+    """The page ids of this configuration."""
     if not EVAL_DATASETS:
         return []
     return [
-        f"{REPORTS}/leaderboard.html",
-        *[f"{REPORTS}/systems/{s}.html" for s in SYSTEMS],
-        *[f"{REPORTS}/methods/{m}.html" for m in REPORT_METHODS],
-        *[f"{REPORTS}/papers/{p}.html" for p in REPORT_PAPERS],
+        layout.page_id("leaderboard"),
+        *[layout.page_id("system", s) for s in SYSTEMS],
+        *[layout.page_id("method", m) for m in REPORT_METHODS],
+        *[layout.page_id("paper", p) for p in REPORT_CFG["papers"]],
     ]
 
 
-def _report_params(**page):
+def _page(w):
+    """(kind, its PageKind, name) of the page a job renders."""
+    kind, name = layout.page_kind(w.page)
+    return kind, REPORT_KINDS[kind], name
+
+
+def _report_params(w):
     """The notebook parameters: where the results are, what the config asked for."""
+    _, page, name = _page(w)
     return json.dumps(
         {
             "results_dir": RESULTS,
             "methods": CFG["evaluation"]["methods"],
             "n_boot": REPORT_CFG["bootstrap_samples"],
-            **page,
+            **page.params(name),
         }
     )
 
 
-def _prediction_records(systems=None, methods=None):
-    return [
-        f"{RESULTS}/predictions/{d}/{m}/{s}/seed{k}.json"
-        for d in EVAL_DATASETS
-        for m in (methods or CFG["evaluation"]["methods"])
-        for s in (systems or SYSTEMS)
-        for k in REPORT_SEEDS
-    ]
-
-
-_RENDER = (
-    "{DSRBENCH} report render {input.template:q} --out {output.html:q}"
-    " --figures {output.figures:q} --params-json {params.json:q}"
-    " --kernel {params.kernel:q} --timeout {params.timeout} --cwd . > {log:q} 2>&1"
-)
-
 wildcard_constraints:
-    paper="|".join(["gilpin2023", "dsr"]),
+    page="|".join(
+        [
+            layout.page_id("leaderboard"),
+            *(f"{layout.PAGE_KINDS[k]}/[A-Za-z0-9_]+" for k in ("system", "method", "paper")),
+        ]
+    ),
 
 
-rule report_leaderboard:
-    """Methods ranked across systems on every metric family, beside the truth floors."""
+rule report_page:
+    """One report page: the leaderboard (methods ranked across systems on every metric
+    family, beside the truth floors), a system (attractors, forecasts, power spectra and
+    metrics of every method), a method (training curves and time, scores against system
+    properties, the AL-RNN's symbolic code) or a paper (our figures beside the published
+    ones)."""
     input:
-        metrics=f"{RESULTS}/metrics.parquet",
-        template=os.path.join(REPORT_TEMPLATES, "leaderboard.ipynb"),
+        metrics=layout.merged_metrics(RESULTS),
+        predictions=lambda w: _page(w)[1].predictions(_page(w)[2]),
+        template=lambda w: os.path.join(REPORT_TEMPLATES, _page(w)[1].template(_page(w)[2])),
     output:
-        html=f"{REPORTS}/leaderboard.html",
-        notebook=f"{REPORTS}/leaderboard.ipynb",
+        html=layout.report_page(RESULTS, W.page),
+        notebook=layout.report_notebook(RESULTS, W.page),
         figures=report(
-            directory(f"{REPORTS}/figures/leaderboard"),
+            directory(layout.report_figures(RESULTS, W.page)),
             patterns=["{name}.png"],
-            category="Leaderboard",
+            category=lambda w: _page(w)[1].category,
+            subcategory=lambda w: _page(w)[2],
         ),
     log:
-        f"{RESULTS}/logs/report/leaderboard.log",
+        layout.report_log(RESULTS, W.page),
     params:
-        json=lambda w: _report_params(),
+        json=_report_params,
         kernel=REPORT_CFG["kernel"],
         timeout=REPORT_CFG["cell_timeout_seconds"],
     threads: 1
@@ -82,106 +125,19 @@ rule report_leaderboard:
         mem_mb=4000,
         runtime=60,
     shell:
-        _RENDER
-
-
-rule report_system:
-    """One system: attractors, forecasts, power spectra and metrics of every method."""
-    input:
-        metrics=f"{RESULTS}/metrics.parquet",
-        predictions=lambda w: _prediction_records(systems=[w.system]),
-        template=os.path.join(REPORT_TEMPLATES, "system.ipynb"),
-    output:
-        html=f"{REPORTS}/systems/{{system}}.html",
-        notebook=f"{REPORTS}/systems/{{system}}.ipynb",
-        figures=report(
-            directory(f"{REPORTS}/figures/systems/{{system}}"),
-            patterns=["{name}.png"],
-            category="Systems",
-            subcategory="{system}",
-        ),
-    log:
-        f"{RESULTS}/logs/report/systems/{{system}}.log",
-    params:
-        json=lambda w: _report_params(system=w.system),
-        kernel=REPORT_CFG["kernel"],
-        timeout=REPORT_CFG["cell_timeout_seconds"],
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    shell:
-        _RENDER
-
-
-rule report_method:
-    """One method: training curves and time, scores against system properties, and the
-    AL-RNN's symbolic code."""
-    input:
-        metrics=f"{RESULTS}/metrics.parquet",
-        # the predictions come after training: the training records and logs are there too
-        predictions=lambda w: _prediction_records(methods=[w.method]),
-        template=os.path.join(REPORT_TEMPLATES, "method.ipynb"),
-    output:
-        html=f"{REPORTS}/methods/{{method}}.html",
-        notebook=f"{REPORTS}/methods/{{method}}.ipynb",
-        figures=report(
-            directory(f"{REPORTS}/figures/methods/{{method}}"),
-            patterns=["{name}.png"],
-            category="Methods",
-            subcategory="{method}",
-        ),
-    log:
-        f"{RESULTS}/logs/report/methods/{{method}}.log",
-    params:
-        json=lambda w: _report_params(method=w.method),
-        kernel=REPORT_CFG["kernel"],
-        timeout=REPORT_CFG["cell_timeout_seconds"],
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    shell:
-        _RENDER
-
-
-rule report_paper:
-    """A paper page (reports.papers): our figures beside the published ones."""
-    input:
-        metrics=f"{RESULTS}/metrics.parquet",
-        predictions=_prediction_records(),
-        template=lambda w: os.path.join(REPORT_TEMPLATES, f"{w.paper}.ipynb"),
-    output:
-        html=f"{REPORTS}/papers/{{paper}}.html",
-        notebook=f"{REPORTS}/papers/{{paper}}.ipynb",
-        figures=report(
-            directory(f"{REPORTS}/figures/papers/{{paper}}"),
-            patterns=["{name}.png"],
-            category="Papers",
-            subcategory="{paper}",
-        ),
-    log:
-        f"{RESULTS}/logs/report/papers/{{paper}}.log",
-    params:
-        json=lambda w: _report_params(),
-        kernel=REPORT_CFG["kernel"],
-        timeout=REPORT_CFG["cell_timeout_seconds"],
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    shell:
-        _RENDER
+        "{DSRBENCH} report render {input.template:q} --out {output.html:q}"
+        " --figures {output.figures:q} --params-json {params.json:q}"
+        " --kernel {params.kernel:q} --timeout {params.timeout} --cwd . > {log:q} 2>&1"
 
 
 rule report_index:
     """results/reports/index.html linking every page and its executed notebook."""
     input:
-        report_pages(),
+        [layout.report_page(RESULTS, p) for p in report_pages()],
     output:
-        f"{REPORTS}/index.html",
+        layout.report_index(RESULTS),
     log:
-        f"{RESULTS}/logs/report/index.log",
+        layout.report_index_log(RESULTS),
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,4 +1,4 @@
-# Simulation rules. Uses CFG, RESULTS, JOBS and DSRBENCH from the top-level Snakefile.
+# Simulation rules. Uses CFG, RESULTS, JOBS, W and DSRBENCH from the top-level Snakefile.
 import json
 
 
@@ -7,19 +7,19 @@ rule simulate:
     store is written by build_dataset on success only, so a failed system does not fail
     the run (its record says status "failed" and why)."""
     output:
-        record=f"{RESULTS}/data/{{dataset}}/{{system}}.json",
+        record=layout.dataset_record(RESULTS, W.dataset, W.system),
     log:
-        f"{RESULTS}/logs/simulate/{{dataset}}/{{system}}.log",
+        layout.simulate_log(RESULTS, W.dataset, W.system),
     params:
         # The job's own slice of the config: the job reruns only when its setting changes.
-        config=lambda w: json.dumps(job_config(CFG, w.system, w.dataset), sort_keys=True),
-        store=lambda w: f"{RESULTS}/data/{w.dataset}/{w.system}.zarr",
+        job=lambda w: json.dumps(simulate_slice(CFG, w.system, w.dataset), sort_keys=True),
+        store=lambda w: layout.dataset_store(RESULTS, w.dataset, w.system),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
     shell:
-        "{DSRBENCH} simulate --config-json {params.config:q}"
+        "{DSRBENCH} simulate --job-json {params.job:q}"
         " --system {wildcards.system} --dataset {wildcards.dataset}"
         " --out {params.store:q} --record {output.record:q} > {log:q} 2>&1"
 
@@ -27,11 +27,11 @@ rule simulate:
 rule dataset_summary:
     """Aggregate every record into one CSV (one row per system and dataset setting)."""
     input:
-        [f"{RESULTS}/data/{dataset}/{system}.json" for system, dataset in JOBS],
+        [layout.dataset_record(RESULTS, dataset, system) for system, dataset in JOBS],
     output:
-        f"{RESULTS}/dataset_summary.csv",
+        layout.dataset_summary(RESULTS),
     log:
-        f"{RESULTS}/logs/dataset_summary.log",
+        layout.summary_log(RESULTS),
     threads: 1
     resources:
         mem_mb=2000,

@@ -25,6 +25,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from dsrbench import layout
+from dsrbench.atomic import remove_path, replace_path, temporary_sibling, write_text_atomic
+
 __all__ = ["DEFAULT_KERNEL", "RenderError", "build_index", "ensure_kernel", "render"]
 
 DEFAULT_KERNEL = "dsrbench"
@@ -134,15 +137,9 @@ def _cell_error(nb: Any) -> str:
     return ""
 
 
-def _tmp(path: Path) -> Path:
-    """A hidden sibling with the same suffix (papermill wants notebooks to end in .ipynb)."""
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-
-
 def _remove(*paths: Path) -> None:
     for p in paths:
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
+        remove_path(p)
 
 
 def page_title(template: str | Path, parameters: dict[str, Any]) -> str:
@@ -195,7 +192,8 @@ def render(
     out_html.parent.mkdir(parents=True, exist_ok=True)
     _remove(out_html, out_nb, failed_nb)  # an old page must not pass for this run's
     ensure_kernel(kernel)
-    tmp_nb, tmp_html = _tmp(out_nb), _tmp(out_html)
+    # hidden siblings with the same suffix (papermill wants notebooks to end in .ipynb)
+    tmp_nb, tmp_html = temporary_sibling(out_nb), temporary_sibling(out_html)
     title = title or page_title(template, parameters)
     try:
         pm.execute_notebook(
@@ -215,7 +213,7 @@ def render(
         if tmp_nb.exists():
             with contextlib.suppress(Exception):
                 detail = _cell_error(nbformat.read(tmp_nb, as_version=4))
-            os.replace(tmp_nb, failed_nb)
+            replace_path(tmp_nb, failed_nb)
         _remove(tmp_html)
         what = detail or f"{type(exc).__name__}: {_ANSI.sub('', str(exc)).strip()[:4000]}"
         raise RenderError(
@@ -226,7 +224,7 @@ def render(
         nb = nbformat.read(tmp_nb, as_version=4)
         error = _cell_error(nb)
         if error:  # e.g. a cell tagged raises-exception: still a failed page
-            os.replace(tmp_nb, failed_nb)
+            replace_path(tmp_nb, failed_nb)
             raise RenderError(f"report {template.name} ({title}) has an error output: {error}")
         nb.metadata["title"] = title
         nb.metadata.setdefault("dsrbench", {})["parameters"] = parameters
@@ -239,8 +237,8 @@ def render(
             notebook_href=out_nb.name,
         )
         tmp_html.write_text(body, encoding="utf-8")
-        os.replace(tmp_nb, out_nb)
-        os.replace(tmp_html, out_html)
+        replace_path(tmp_nb, out_nb)
+        replace_path(tmp_html, out_html)
     finally:
         _remove(tmp_nb, tmp_html)
     return out_html
@@ -248,7 +246,7 @@ def render(
 
 def _reports_root(out_html: Path) -> Path:
     parent = out_html.parent
-    return parent.parent if parent.name in ("systems", "methods", "papers") else parent
+    return parent.parent if parent.name in layout.PAGE_KINDS.values() else parent
 
 
 def export_html(
@@ -353,20 +351,13 @@ def build_index(
         f"Built {_dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.</p>"
     )
     parts.append("</body></html>")
-    tmp = _tmp(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        _remove(tmp)
-    return out
+    return write_text_atomic(out, "\n".join(parts) + "\n")
 
 
 def _run_summary(results_dir: str | Path | None) -> str:
     if results_dir is None:
         return ""
-    path = Path(results_dir) / "metrics.parquet"
+    path = layout.merged_metrics(results_dir)
     if not path.is_file():
         return ""
     import pandas as pd

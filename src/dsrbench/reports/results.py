@@ -1,9 +1,8 @@
 """What the pipeline wrote under the results directory, as the pages read it.
 
-Layout (see the README's "Outputs"): ``metrics.parquet``; ``data/<dataset>/<system>.zarr``
-and ``.json``; ``predictions/<dataset>/<method>/<system>/seed<k>.zarr`` and ``.json``;
-``models/<dataset>/<method>/<system>/seed<k>/training.json`` (and the AL-RNN's
-``symbolic_code.json``); ``logs/train/<dataset>/<method>/<system>/seed<k>.epochs.csv``.
+The paths come from :mod:`dsrbench.layout`: the metric table, the dataset and prediction
+stores with their records, the model directories (``training.json`` and the AL-RNN's
+``symbolic_code.json``) and the per-epoch training logs.
 
 A missing piece that a run may legitimately lack (a method not configured, a failed
 prediction, a metric no method produced) raises :class:`NoData` with a sentence for the
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dsrbench import layout
 from dsrbench.reports.style import order_methods
 
 __all__ = ["NoData", "Run", "SymbolicCode", "open_run", "parse_symbolic_code"]
@@ -105,15 +105,22 @@ def parse_symbolic_code(obj: Any, source: Path | None = None) -> SymbolicCode:
     return SymbolicCode(labels, f, t, source)
 
 
+def _is_trained(method: str) -> bool:
+    from dsrbench import methods
+    from dsrbench.config import is_trained
+
+    return method in methods.available() and is_trained(method)
+
+
 def _check_dir(results_dir: Path) -> None:
     if not results_dir.is_dir():
         raise FileNotFoundError(
             f"results directory {results_dir} does not exist (cwd {Path.cwd()}); run "
             "`snakemake` first or pass the config's results_dir"
         )
-    if not (results_dir / "metrics.parquet").is_file():
+    if not layout.merged_metrics(results_dir).is_file():
         raise FileNotFoundError(
-            f"{results_dir / 'metrics.parquet'} does not exist: the evaluation has not run "
+            f"{layout.merged_metrics(results_dir)} does not exist: the evaluation has not run "
             "(set evaluation.methods in the config and run `snakemake`)"
         )
 
@@ -208,17 +215,17 @@ class Run:
         run, an error when its record says ok but it does not open."""
         from dsrbench.stores import open_dataset
 
-        base = self.results_dir / "data" / dataset / system
-        record = self._json(base.with_suffix(".json"))
+        record = self._json(layout.dataset_record(self.results_dir, dataset, system))
         if record is None:
             raise NoData(f"no dataset {dataset}/{system} in this run")
         if record.get("status") != "ok":
             raise NoData(f"the simulation of {system} ({dataset}) failed: {record.get('reason')}")
-        return open_dataset(base.with_suffix(".zarr"))
+        return open_dataset(layout.dataset_store(self.results_dir, dataset, system))
 
     def prediction_record(self, dataset: str, method: str, system: str, seed: int) -> dict:
-        base = self.results_dir / "predictions" / dataset / method / system / f"seed{seed}"
-        record = self._json(base.with_suffix(".json"))
+        record = self._json(
+            layout.prediction_record(self.results_dir, dataset, method, system, seed)
+        )
         if record is None:
             raise NoData(f"{method} has no prediction for {system} ({dataset}, seed {seed})")
         return record
@@ -234,8 +241,9 @@ class Run:
                 f"{method} on {system} ({dataset}, seed {seed}): prediction "
                 f"{record.get('status')}: {record.get('reason')}"
             )
-        base = self.results_dir / "predictions" / dataset / method / system / f"seed{seed}"
-        return open_predictions(base.with_suffix(".zarr"))
+        return open_predictions(
+            layout.prediction_store(self.results_dir, dataset, method, system, seed)
+        )
 
     def seeds(self, method: str | None = None) -> list[int]:
         m = self.metrics
@@ -245,22 +253,18 @@ class Run:
 
     def model_dirs(self, method: str) -> list[tuple[str, str, int, Path]]:
         """(dataset, system, seed, model directory) of every trained model of ``method``."""
-        root = self.results_dir / "models"
-        out = []
-        for rec in sorted(root.glob(f"*/{method}/*/seed*.json")):
-            seed = rec.stem.removeprefix("seed")
-            if seed.isdigit():
-                out.append((rec.parts[-4], rec.parts[-2], int(seed), rec.with_suffix("")))
-        return out
+        return [
+            (n["dataset"], n["system"], n["seed"], layout.model_dir(self.results_dir, **n))
+            for _, n in layout.find(self.results_dir, "model_record", method=method)
+        ]
 
     def training(self, method: str) -> pd.DataFrame:
         """One row per training job of ``method``: dataset, system, seed, status, reason,
         fit_seconds, epochs_run, device (from the job record and ``training.json``)."""
         rows = []
-        root = self.results_dir / "models"
-        for rec_path in sorted(root.glob(f"*/{method}/*/seed*.json")):
+        for rec_path, names in layout.find(self.results_dir, "model_record", method=method):
             rec = json.loads(rec_path.read_text())
-            info = self._json(rec_path.with_suffix("") / "training.json") or {}
+            info = self._json(layout.model_dir(self.results_dir, **names) / "training.json") or {}
             rows.append(
                 {
                     "dataset": rec.get("dataset"),
@@ -275,6 +279,8 @@ class Run:
                 }
             )
         if not rows:
+            if method == "truth" or not _is_trained(method):
+                raise NoData(f"{method} is not trained (it needs no fit)")
             raise NoData(f"{method} has no training records in this run")
         df = pd.DataFrame(rows)
         df["fit_seconds"] = pd.to_numeric(df["fit_seconds"], errors="coerce")
@@ -283,9 +289,7 @@ class Run:
     def epoch_logs(self, method: str) -> pd.DataFrame:
         """Every per-epoch log of ``method`` with dataset, system and seed columns."""
         frames = []
-        root = self.results_dir / "logs" / "train"
-        for path in sorted(root.glob(f"*/{method}/*/seed*.epochs.csv")):
-            seed = path.name.split(".")[0].removeprefix("seed")
+        for path, names in layout.find(self.results_dir, "epoch_log", method=method):
             try:
                 df = pd.read_csv(path)
             except pd.errors.EmptyDataError:
@@ -293,9 +297,9 @@ class Run:
             if df.empty:
                 continue
             df = df.apply(pd.to_numeric, errors="coerce")
-            df.insert(0, "seed", int(seed) if seed.isdigit() else -1)
-            df.insert(0, "system", path.parent.name)
-            df.insert(0, "dataset", path.parts[-4])
+            df.insert(0, "seed", names["seed"])
+            df.insert(0, "system", names["system"])
+            df.insert(0, "dataset", names["dataset"])
             frames.append(df)
         if not frames:
             raise NoData(f"{method} wrote no per-epoch training logs (it is not trained by epochs)")
@@ -330,7 +334,7 @@ def open_run(
     absent from the table are noted), ``systems`` restricts the rows."""
     results_dir = Path(results_dir)
     _check_dir(results_dir)
-    metrics = pd.read_parquet(results_dir / "metrics.parquet")
+    metrics = pd.read_parquet(layout.merged_metrics(results_dir))
     if systems is not None:
         metrics = metrics[metrics["system"].isin(systems)].reset_index(drop=True)
     for col in ("value", "floor", "horizon"):
