@@ -41,6 +41,7 @@ def planned(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
 
+@pytest.mark.e2e  # plans the whole 135-system workflow (about 10 s of CPU each)
 @pytest.mark.parametrize("name", ["full.yaml", "lyapunov.yaml"])
 def test_dry_run_plans_every_system(tmp_path, name):
     configfile = REPO / "configs" / name
@@ -60,7 +61,11 @@ def test_dry_run_plans_every_system(tmp_path, name):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.parametrize("name", ["dsr.yaml", "gilpin2023.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    # gilpin2023.yaml plans all 135 systems (about 15 s of CPU): end-to-end tier
+    ["dsr.yaml", pytest.param("gilpin2023.yaml", marks=pytest.mark.e2e)],
+)
 def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name):
     cfg = load_config(REPO / "configs" / name)
     res = snakemake(
