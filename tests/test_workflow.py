@@ -1,5 +1,9 @@
 """The Snakemake workflow: planning, config validation before any job, and a real run.
 
+Every test here starts the real ``snakemake`` command (a few seconds of imports and
+planning each), so the module is in the end-to-end tier (``make test-e2e``); the config
+checks themselves are unit-tested in ``test_config.py`` and ``test_slices.py``.
+
 Every run uses a temporary working directory (``--directory``) and ``results_dir``, so
 nothing is written into the repository.
 """
@@ -22,6 +26,8 @@ from dsrbench.config import is_trained, load_config
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
+pytestmark = pytest.mark.e2e  # real snakemake invocations (workflow runs)
+
 
 def snakemake(tmp_path: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run the repository's workflow with ``tmp_path`` as working directory."""
@@ -41,7 +47,6 @@ def planned(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.MULTILINE)}
 
 
-@pytest.mark.e2e  # plans the whole 135-system workflow (about 10 s of CPU each)
 @pytest.mark.parametrize("name", ["full.yaml", "lyapunov.yaml"])
 def test_dry_run_plans_every_system(tmp_path, name):
     configfile = REPO / "configs" / name
@@ -64,7 +69,7 @@ def test_dry_run_plans_every_system(tmp_path, name):
 @pytest.mark.parametrize(
     "name",
     # gilpin2023.yaml plans all 135 systems (about 15 s of CPU): end-to-end tier
-    ["dsr.yaml", pytest.param("gilpin2023.yaml", marks=pytest.mark.e2e)],
+    ["dsr.yaml", "gilpin2023.yaml"],
 )
 def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name):
     cfg = load_config(REPO / "configs" / name)
@@ -192,7 +197,6 @@ def test_bad_command_line_override_fails(tmp_path):
     assert "config key 'seed' must be >= 0 (got -1)" in res.stdout + res.stderr
 
 
-@pytest.mark.e2e  # a real snakemake run
 def test_real_run_two_systems(tmp_path):
     from dsrbench.stores import open_dataset
 

@@ -65,8 +65,12 @@ def lyapunov_qr(
         q = jac @ q
         x = np.asarray(step(x), dtype=np.float64).reshape(-1)
         if (i + 1) % renorm_every == 0 or i + 1 == transient or i + 1 == total:
-            q, r = np.linalg.qr(q)
-            diag = np.abs(np.diag(r))
+            if n_exponents == 1:  # a one-column QR is a normalisation (no LAPACK call)
+                norm = float(np.sqrt(q[:, 0] @ q[:, 0]))
+                q, diag = q / norm, np.array([norm])
+            else:
+                q, r = np.linalg.qr(q)
+                diag = np.abs(np.diag(r))
             if not np.all(np.isfinite(diag)) or not np.all(np.isfinite(x)):
                 raise FloatingPointError(f"non-finite state or tangent at step {i + 1}")
             if i >= transient:
