@@ -51,10 +51,19 @@ def test_shipped_configs_validate(path):
 
 
 def test_default_config_contents():
+    """The first run (README, "The default run"): small, but with the DSR RNNs beside the
+    references, and long-term metrics over at least 10 000 points."""
     cfg = load_config(REPO / "config.yaml")
-    assert cfg["systems"] == ["Lorenz", "Rossler", "Thomas", "Aizawa", "Chen", "MackeyGlass"]
+    assert cfg["systems"] == ["Lorenz", "Chen"]
+    assert list(cfg["datasets"]) == ["fine"]
     assert cfg["datasets"]["fine"]["pts_per_period"] == 100
-    assert cfg["datasets"]["coarse"]["pts_per_period"] == 15
+    ev = cfg["evaluation"]
+    assert {"truth", "persistence", "shplrnn_gtf", "alrnn"} <= set(ev["methods"])
+    assert ev["long_run_length"] >= 10_000
+    # the RNNs stop at their epochs, not at the wall-clock cap (reruns give the same numbers)
+    for rnn in ("shplrnn_gtf", "alrnn"):
+        assert ev["hyperparameters"][rnn]["epochs"] == 200
+    assert cfg["training"]["budget_seconds"] >= 120
 
 
 def test_paper_configs_follow_the_protocols():
