@@ -133,7 +133,12 @@ def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
 def test_default_config_and_configfile_replaces_it(tmp_path):
     res = snakemake(tmp_path, "-n", "--config", f"results_dir={tmp_path / 'r'}")
     assert res.returncode == 0, res.stderr
-    assert planned(res.stdout + res.stderr)["simulate"] == 6 * 2
+    default = load_config(REPO / "config.yaml")
+    jobs = planned(res.stdout + res.stderr)
+    assert jobs["simulate"] == len(default["systems"]) * len(default["datasets"]) == 2
+    methods = default["evaluation"]["methods"]
+    assert jobs["predict"] == 2 * len(methods)
+    assert jobs["train"] == 2 * sum(is_trained(m) for m in methods)  # not truth, persistence
     # --configfile replaces config.yaml rather than merging its dataset settings into it.
     res = snakemake(
         tmp_path,
