@@ -308,7 +308,6 @@ def predict(
             seed=seed,
             hyperparameters=job.get("hyperparameters", {}),
             model_dir=Path(model["model_path"]) if model is not None else None,
-            device=job.get("training", {}).get("device", "auto"),
             config=dict(job),
         )
         attrs = stores.open_predictions(path).attrs

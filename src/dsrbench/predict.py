@@ -92,7 +92,6 @@ def predict(
     long_run_length: int | None = None,
     seed: int = 0,
     hyperparameters: dict[str, Any] | None = None,
-    device: str = "auto",
     config: dict | None = None,
     model: Method | None = None,
     training: dict[str, Any] | None = None,
@@ -100,8 +99,8 @@ def predict(
     """Predict with ``model`` (a trained method) or with the ``truth`` oracle (see module
     doc). Without a model, only a method that needs no fit predicts (built from
     ``hyperparameters`` by :func:`untrained_model`); any other raises a ValueError. ``training``
-    (the training record of the model) is kept in the store's attributes. ``device`` is
-    accepted for the job interface; inference runs in numpy on the CPU."""
+    (the training record of the model) is kept in the store's attributes. Inference runs in
+    numpy on the CPU."""
     hyperparameters = dict(hyperparameters or {})
     traj, start = context_indices(ds, context_length, horizon, contexts_per_trajectory)
     x = np.asarray(ds["x"].values)
