@@ -84,6 +84,7 @@ def train(
             best_validation_stsp=_finite_or_none(result.best_score),
             best_epoch=int(result.best_epoch),
             stopped_by_budget=bool(result.stopped_by_budget),
+            stopped_by=str(result.stopped_by),
             training_seconds_total=float(result.seconds),
         )
     info["device"] = str(getattr(model, "device_", "cpu"))

@@ -17,9 +17,18 @@ import difflib
 import importlib
 import pkgutil
 
-from dsrbench.methods.base import HyperparameterError, Method, RunFiles
+from dsrbench.methods.base import FitOutcome, FitTask, HyperparameterError, Method, RunFiles
 
-__all__ = ["HyperparameterError", "Method", "RunFiles", "UnknownMethodError", "available", "get"]
+__all__ = [
+    "FitOutcome",
+    "FitTask",
+    "HyperparameterError",
+    "Method",
+    "RunFiles",
+    "UnknownMethodError",
+    "available",
+    "get",
+]
 
 _NOT_METHODS = {"base", "trainer"}
 

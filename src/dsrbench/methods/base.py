@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import difflib
 import json
+import traceback
 from abc import ABC
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -53,6 +55,34 @@ class RunFiles:
 
     checkpoint_dir: Path | None = None
     epoch_log: Path | None = None
+
+
+@dataclass(frozen=True)
+class FitTask:
+    """One model for :meth:`Method.fit_many`: its data, seed, hyperparameters and files.
+
+    ``name`` labels it in logs and errors (e.g. ``"Lorenz/seed0"``)."""
+
+    train: xr.Dataset
+    val: xr.Dataset | None = None
+    seed: int = 0
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    run: RunFiles | None = None
+    name: str = ""
+
+
+@dataclass
+class FitOutcome:
+    """What :meth:`Method.fit_many` made of one :class:`FitTask`: the fitted model, or the
+    error (``"Type: message"``) and its traceback when that fit failed."""
+
+    model: Method | None
+    error: str | None = None
+    traceback: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None
 
 
 class Method(ABC):
@@ -98,6 +128,33 @@ class Method(ABC):
     ) -> Self:
         """Learn from the training split; the default keeps nothing."""
         return self
+
+    @classmethod
+    def fit_many(
+        cls,
+        tasks: Sequence[FitTask],
+        *,
+        device: str = "auto",
+        budget: float | None = None,
+    ) -> list[FitOutcome]:
+        """Fit one model per task (systems and seeds of a chunk job), in task order.
+
+        The default fits them one after another in this process; the torch methods override
+        it to train the models together. A task whose fit raises gets an outcome with the
+        error and the others go on. ``budget``: the wall-clock cap of each model."""
+        outcomes = []
+        for task in tasks:
+            try:
+                model = cls(**dict(task.hyperparameters))
+                model.fit(
+                    task.train, task.val, device=device, seed=task.seed, budget=budget, run=task.run
+                )
+                outcomes.append(FitOutcome(model))
+            except Exception as exc:  # one failing model does not stop the others
+                outcomes.append(
+                    FitOutcome(None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+                )
+        return outcomes
 
     # -- standardised coordinates ------------------------------------------------------------
     #: the training mean and scale (set by :meth:`fit_scale`; list ``"mean", "std"`` in

@@ -120,6 +120,9 @@ class TrainingResult:
     best_score: float = float("inf")
     best_epoch: int = -1
     stopped_by_budget: bool = False
+    #: what ended training: "epochs" (the epoch budget, as the papers count it), "budget"
+    #: (the wall-clock cap) or "diverged" (the loss turned non-finite)
+    stopped_by: str = "epochs"
     seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -257,6 +260,7 @@ class Trainer:
                 self._save(epoch + 1, result, best)
             if over_budget:
                 result.stopped_by_budget = True
+                result.stopped_by = "budget"
                 break
         bar.close()
         if result.epochs_run == 0:
