@@ -4,8 +4,9 @@ Every kernel is compiled with ``cache=True``, so only the first process that run
 the compilation (about 20 s for the DOP853 integrator on one core). ``make install`` runs
 ``python -m dsrbench.warmup`` so that neither the first workflow jobs nor the test workers
 compile the same kernels side by side. It runs each kernel family once on a tiny problem:
-the ODE, SDE and delay integrators, the tangent-space (Lyapunov) kernels of both, and the
-Gaussian-mixture form of D_stsp.
+the ODE, SDE and delay integrators, the tangent-space (Lyapunov) kernels of both, the
+Gaussian-mixture form of D_stsp, and the loss gradients of the latent RNNs (shPLRNN + GTF,
+plain and clipped, its forced states, and the AL-RNN).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def warm_up() -> dict[str, float]:
     """Run every numba kernel family once; returns the seconds each took."""
     from dsrbench.integration import simulate
     from dsrbench.integration.lyapunov import system_max_lyapunov
+    from dsrbench.methods import _rnn_kernels as rnn
     from dsrbench.metrics.attractor import state_space_divergence
 
     steps = {
@@ -34,6 +36,7 @@ def warm_up() -> dict[str, float]:
             np.random.default_rng(1).normal(size=(50, 6)),
             n_samples=20,
         ),
+        "latent RNN gradients": lambda: _latent_rnn_kernels(rnn),
     }
     seconds = {}
     for name, run in steps.items():
@@ -41,6 +44,27 @@ def warm_up() -> dict[str, float]:
         run()
         seconds[name] = time.perf_counter() - start
     return seconds
+
+
+def _latent_rnn_kernels(rnn) -> None:
+    """Every entry point of :mod:`dsrbench.methods._rnn_kernels` on a tiny problem."""
+    rng = np.random.default_rng(0)
+    k, m, d, hidden = 1, 4, 2, 3
+    x = rng.normal(size=(k, 2, 5, d))
+    sh = {
+        "A": np.full((k, m), 0.5),
+        "W1": rng.normal(size=(k, m, hidden)),
+        "W2": rng.normal(size=(k, hidden, m)),
+        "h": np.zeros((k, m)),
+        "h2": np.zeros((k, hidden)),
+        "L": rng.normal(size=(k, m - d, d)),
+    }
+    alpha = np.full(k, 0.5)
+    for clipped in (False, True):
+        rnn.shplrnn_gtf_loss_grad(**sh, x=x, alpha=alpha, clipped=clipped)
+        rnn.shplrnn_gtf_forced_states(**sh, x=x, alpha=alpha, clipped=clipped)
+    al = {"A": sh["A"], "W": rng.normal(size=(k, m, m)), "h": sh["h"], "L": sh["L"]}
+    rnn.alrnn_loss_grad(**al, x=x, tau=2, relu_units=1)
 
 
 if __name__ == "__main__":
