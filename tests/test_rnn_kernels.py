@@ -181,3 +181,34 @@ def test_bad_input_names_the_argument() -> None:
         shplrnn_gtf_loss_grad(**q, x=x, alpha=np.array([0.5, 1.5]), clipped=False)
     with pytest.raises(ValueError, match="L must have shape"):
         shplrnn_gtf_loss_grad(**{**q, "L": q["L"][:, :1]}, x=x, alpha=np.zeros(2), clipped=False)
+
+
+def test_models_in_parallel_equal_one_after_another() -> None:
+    """With two numba threads the K models run in parallel, with the same bits."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.fail("numba has one thread here; set NUMBA_NUM_THREADS >= 2 for this test")
+    rng = np.random.default_rng(7)
+    p = shplrnn_params(5, 5, 3, 6, rng)
+    x = rng.normal(size=(5, 3, 12, 3))
+    alphas = np.linspace(0.0, 1.0, 5)
+    q = {"A": rng.uniform(0.5, 0.9, (5, 6)), "W": 0.1 * rng.normal(size=(5, 6, 6))}
+    q |= {"h": rng.normal(size=(5, 6)), "L": rng.normal(size=(5, 3, 3))}
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            results.append(
+                (
+                    shplrnn_gtf_loss_grad(**p, x=x, alpha=alphas, clipped=False),
+                    alrnn_loss_grad(**q, x=x, tau=4, relu_units=2),
+                )
+            )
+    finally:
+        numba.set_num_threads(before)
+    for (loss1, grads1), (loss2, grads2) in zip(results[0], results[1], strict=True):
+        np.testing.assert_array_equal(loss1, loss2)
+        for name in grads1:
+            np.testing.assert_array_equal(grads1[name], grads2[name])

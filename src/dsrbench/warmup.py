@@ -47,9 +47,15 @@ def warm_up() -> dict[str, float]:
 
 
 def _latent_rnn_kernels(rnn) -> None:
-    """Every entry point of :mod:`dsrbench.methods._rnn_kernels` on a tiny problem."""
+    """Every entry point of :mod:`dsrbench.methods._rnn_kernels` on a tiny problem, for one
+    model and for two (the parallel variants, when numba has several threads)."""
+    for k in (1, 2):
+        _latent_rnn_once(rnn, k)
+
+
+def _latent_rnn_once(rnn, k: int) -> None:
     rng = np.random.default_rng(0)
-    k, m, d, hidden = 1, 4, 2, 3
+    m, d, hidden = 4, 2, 3
     x = rng.normal(size=(k, 2, 5, d))
     sh = {
         "A": np.full((k, m), 0.5),

@@ -22,15 +22,17 @@ Speed: the per-step work is a few small matrix-vector products per batch element
 eager torch spends on per-operation overhead. Here every inner loop runs over the batch
 axis (states are stored ``(T, M, B)``), element-wise and without reductions, so it
 vectorises under ``fastmath=False``; per-batch-element gradient accumulators are summed
-once at the end. The forward pass stores the latent inputs of every step (and the
+once at the end. With several numba threads (``numba.set_num_threads``) the K models run
+in parallel, one model per thread. The forward pass stores the latent inputs of every step (and the
 shPLRNN's hidden pre-activations) for the backward pass; no allocation happens inside the
 time loop.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = ["alrnn_loss_grad", "shplrnn_gtf_forced_states", "shplrnn_gtf_loss_grad"]
 
@@ -253,6 +255,15 @@ def _shplrnn_many(A, W1, W2, h, h2, L, x, alpha, clipped, gA, gW1, gW2, gh, gh2,
         )  # fmt: skip
 
 
+@njit(cache=True, fastmath=False, parallel=True)
+def _shplrnn_many_parallel(A, W1, W2, h, h2, L, x, alpha, clipped, gA, gW1, gW2, gh, gh2, gL, loss):
+    for k in prange(A.shape[0]):
+        loss[k] = _shplrnn_one(
+            A[k], W1[k], W2[k], h[k], h2[k], L[k], x[k], alpha[k], clipped,
+            gA[k], gW1[k], gW2[k], gh[k], gh2[k], gL[k],
+        )  # fmt: skip
+
+
 @njit(cache=True, fastmath=False)
 def _shplrnn_forced_many(A, W1, W2, h, h2, L, x, alpha, clipped, out):
     n_b, n_t, d = x.shape[1], x.shape[2], x.shape[3]
@@ -394,6 +405,20 @@ def _alrnn_many(A, W, h, L, x, tau, relu_units, gA, gW, gh, gL, loss):
         )
 
 
+@njit(cache=True, fastmath=False, parallel=True)
+def _alrnn_many_parallel(A, W, h, L, x, tau, relu_units, gA, gW, gh, gL, loss):
+    for k in prange(A.shape[0]):
+        loss[k] = _alrnn_one(
+            A[k], W[k], h[k], L[k], x[k], tau, relu_units, gA[k], gW[k], gh[k], gL[k]
+        )
+
+
+def _parallel(k: int) -> bool:
+    """Spread the K models over numba's threads (``numba.set_num_threads``) when there are
+    several of both; each model's arithmetic is the same either way (exact)."""
+    return k > 1 and numba.get_num_threads() > 1
+
+
 # -- the API ----------------------------------------------------------------------------------
 def _array(name: str, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``a`` as a C-contiguous float64 array of ``shape``, or an error naming it."""
@@ -460,7 +485,8 @@ def shplrnn_gtf_loss_grad(
     params = {"A": A, "W1": W1, "W2": W2, "h": h, "h2": h2, "L": L}
     grads = {n: np.empty_like(a) for n, a in params.items()}
     loss = np.empty(A.shape[0])
-    _shplrnn_many(
+    kernel = _shplrnn_many_parallel if _parallel(A.shape[0]) else _shplrnn_many
+    kernel(
         A, W1, W2, h, h2, L, x, alpha, bool(clipped),
         grads["A"], grads["W1"], grads["W2"], grads["h"], grads["h2"], grads["L"], loss,
     )  # fmt: skip
@@ -515,7 +541,8 @@ def alrnn_loss_grad(
         raise ValueError(f"relu_units must lie in 0..M={m}, got {relu_units}")
     grads = {n: np.empty_like(a) for n, a in {"A": A, "W": W, "h": h, "L": L}.items()}
     loss = np.empty(k)
-    _alrnn_many(
+    kernel = _alrnn_many_parallel if _parallel(k) else _alrnn_many
+    kernel(
         A, W, h, L, x, int(tau), int(relu_units),
         grads["A"], grads["W"], grads["h"], grads["L"], loss,
     )  # fmt: skip
