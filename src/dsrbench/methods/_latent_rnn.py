@@ -39,7 +39,7 @@ from __future__ import annotations
 import time
 import traceback
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -171,9 +171,13 @@ class LatentRNN(Method):
         for observations of dimension ``dim``; L is added by the base class."""
 
     @abstractmethod
+    def _stepper(self, p: Params) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The latent step of K models in torch, ``z (K, B, M) -> (K, B, M)``, parameters
+        with a leading model axis (what does not depend on z prepared once, for rollouts)."""
+
     def _step_many(self, p: Params, z: torch.Tensor) -> torch.Tensor:
-        """One latent step of K models in torch, ``z (K, B, M) -> (K, B, M)``, parameters
-        with a leading model axis."""
+        """One latent step of K models, ``z (K, B, M) -> (K, B, M)``."""
+        return self._stepper(p)(z)
 
     @abstractmethod
     def _predict_many(self, p: Params, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -517,7 +521,7 @@ def _train_group(members: list[_Member], budget: float | None) -> None:
             m.result.resumed_from = start_epoch
             m.result.epochs_run = start_epoch if q["diverged_at"] is None else q["diverged_at"]
     alive = torch.tensor([m.diverged_at is None for m in members], device=device)
-    alive_np = alive.cpu().numpy()
+    alive_np = alive.cpu().numpy().copy()
     stopped_by = "epochs"
     clock = time.perf_counter() - max(m.result.seconds for m in members)
 
@@ -588,7 +592,7 @@ def _train_group(members: list[_Member], budget: float | None) -> None:
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         losses = (total / n_batches).cpu().numpy()
-        now_alive = alive.cpu().numpy()
+        now_alive = alive.cpu().numpy().copy()
         rows: dict[int, dict[str, float]] = {}
         for k, m in enumerate(members):
             if not alive_np[k]:

@@ -158,12 +158,17 @@ class AlmostLinearRNN(LatentRNN):
             "h": np.zeros(m),
         }
 
-    def _step_many(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        phi = z
-        if self.relu_units:
-            k = z.shape[2] - self.relu_units
-            phi = torch.cat([z[..., :k], torch.relu(z[..., k:])], dim=2)
-        return p["A"][:, None] * z + phi @ p["W"].transpose(1, 2) + p["h"][:, None]
+    def _stepper(self, p: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``z -> A z + W Phi(z) + h`` for K models, as fused batched products."""
+        wt, a, h = p["W"].transpose(1, 2), p["A"][:, None], p["h"][:, None]
+        m, relu = p["h"].shape[1], self.relu_units
+        piecewise = torch.arange(m, device=wt.device) >= m - relu
+
+        def step(z: torch.Tensor) -> torch.Tensor:
+            phi = torch.where(piecewise, torch.relu(z), z) if relu else z
+            return torch.baddbmm(torch.addcmul(h, a, z), phi, wt)
+
+        return step
 
     def _phi_gate(self, z: np.ndarray) -> np.ndarray:
         """Phi'(z): 1 on the linear units, the ReLU's step on the last P."""
@@ -192,7 +197,7 @@ class AlmostLinearRNN(LatentRNN):
     ) -> torch.Tensor:
         z0 = initial_latent_many(p, x[:, :, 0])
         tau = int(self.params["forcing_interval"])
-        return sparse_tf_rollout_many(lambda z: self._step_many(p, z), z0, x, tau)
+        return sparse_tf_rollout_many(self._stepper(p), z0, x, tau)
 
     def _loss_and_grad_numba(
         self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor

@@ -54,36 +54,37 @@ def gtf_rollout(
     """Run ``step`` along the data ``x (B, T, D)`` with generalized teacher forcing.
 
     Returns ``(predicted, forced)``, both ``(B, T - 1, M)``: the states at t = 1..T-1
-    before forcing (the loss is on these) and after it (the inputs of the next step).
-    ``alpha = 1`` is pure teacher forcing, ``alpha = 0`` a free run from ``z0``.
+    before forcing (the loss is on these) and after it, ``(1 - alpha) z + alpha x_t`` in
+    the observed units (the inputs of the next step). ``alpha = 1`` is pure teacher
+    forcing, ``alpha = 0`` a free run from ``z0``. One model of :func:`gtf_rollout_many`.
     """
-    d = x.shape[2]
-    z = z0
-    predicted, forced = [], []
-    for t in range(1, x.shape[1]):
-        z = step(z)
-        predicted.append(z)
-        if alpha > 0:
-            obs = (1 - alpha) * z[:, :d] + alpha * x[:, t]
-            z = obs if z.shape[1] == d else torch.cat([obs, z[:, d:]], dim=1)
-        forced.append(z)
-    return torch.stack(predicted, 1), torch.stack(forced, 1)
+    a = torch.tensor([alpha], dtype=torch.float64)
+    predicted, forced = gtf_rollout_many(lambda z: step(z[0])[None], z0[None], x[None], a)
+    return predicted[0], forced[0]
 
 
 def gtf_rollout_many(
     step: Step, z0: torch.Tensor, x: torch.Tensor, alpha: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`gtf_rollout` of K models at once: ``z0 (K, B, M)``, ``x (K, B, T, D)``, one
-    ``alpha`` per model ``(K,)``; returns ``(predicted, forced)``, both ``(K, B, T-1, M)``."""
-    d = x.shape[3]
-    a = alpha.reshape(-1, 1, 1).to(x.dtype)
+    ``alpha`` per model ``(K,)``; returns ``(predicted, forced)``, both ``(K, B, T-1, M)``.
+
+    The forcing is one fused product a step: ``forced = c * z + b_t`` with ``c = 1 -
+    alpha`` on the observed units and 1 on the others, ``b_t = alpha x_t`` padded with
+    zeros (the same rounding as ``(1 - alpha) z + alpha x_t``)."""
+    n_models, batch, length, d = x.shape
+    m = z0.shape[2]
+    a = alpha.to(x.dtype).reshape(-1, 1, 1)
+    c = torch.ones(n_models, 1, m, dtype=x.dtype, device=x.device)
+    c[..., :d] = 1 - a
+    b = torch.zeros(n_models, batch, length, m, dtype=x.dtype, device=x.device)
+    b[..., :d] = a[..., None] * x
     z = z0
     predicted, forced = [], []
-    for t in range(1, x.shape[2]):
+    for t in range(1, length):
         z = step(z)
         predicted.append(z)
-        obs = (1 - a) * z[..., :d] + a * x[:, :, t]
-        z = obs if z.shape[2] == d else torch.cat([obs, z[..., d:]], dim=2)
+        z = torch.addcmul(b[:, :, t], c, z)
         forced.append(z)
     return torch.stack(predicted, 2), torch.stack(forced, 2)
 
@@ -162,12 +163,22 @@ class ShallowPLRNNGTF(LatentRNN):
             "h2": uniform_init((hidden,), rng) if self.params["clipped"] else np.zeros(hidden),
         }
 
-    def _step_many(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        pre = z @ p["W2"].transpose(1, 2)
-        act = torch.relu(pre + p["h2"][:, None])
-        if self.params["clipped"]:
-            act = act - torch.relu(pre)
-        return p["A"][:, None] * z + act @ p["W1"].transpose(1, 2) + p["h"][:, None]
+    def _stepper(self, p: dict[str, torch.Tensor]) -> Step:
+        """``z -> A z + W1 ReLU(W2 z + h2) + h`` (clipped: ``... [ReLU(W2 z + h2) -
+        ReLU(W2 z)] ...``) for K models, as fused batched products."""
+        w1t, w2t = p["W1"].transpose(1, 2), p["W2"].transpose(1, 2)
+        a, h, h2 = p["A"][:, None], p["h"][:, None], p["h2"][:, None]
+        clipped = bool(self.params["clipped"])
+
+        def step(z: torch.Tensor) -> torch.Tensor:
+            if clipped:
+                pre = z @ w2t
+                act = torch.relu(pre + h2) - torch.relu(pre)
+            else:
+                act = torch.relu(torch.baddbmm(h2, z, w2t))
+            return torch.baddbmm(torch.addcmul(h, a, z), act, w1t)
+
+        return step
 
     def _jacobian_many(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
         """Jacobians ``(K, N, M, M)`` of K models at the states ``z (K, N, M)``."""
@@ -231,7 +242,7 @@ class ShallowPLRNNGTF(LatentRNN):
             return torch.as_tensor(states, dtype=x.dtype)
         with torch.no_grad():
             z0 = initial_latent_many(p, x[:, :, 0])
-            _, forced = gtf_rollout_many(lambda z: self._step_many(p, z), z0, x, alpha)
+            _, forced = gtf_rollout_many(self._stepper(p), z0, x, alpha)
         return torch.cat([x[:, :, 1:], forced[..., d:]], dim=3)
 
     def estimate_alpha(self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: float) -> float:
@@ -269,7 +280,7 @@ class ShallowPLRNNGTF(LatentRNN):
         self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
     ) -> torch.Tensor:
         z0 = initial_latent_many(p, x[:, :, 0])
-        predicted, _ = gtf_rollout_many(lambda z: self._step_many(p, z), z0, x, alpha)
+        predicted, _ = gtf_rollout_many(self._stepper(p), z0, x, alpha)
         return predicted
 
     def _loss_and_grad_numba(
