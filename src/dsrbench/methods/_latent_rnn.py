@@ -49,7 +49,7 @@ import torch
 import xarray as xr
 
 from dsrbench.atomic import atomic_path
-from dsrbench.methods.base import FitOutcome, FitTask, Method, check_context
+from dsrbench.methods.base import FitOutcome, FitTask, Method, RunFiles, check_context
 from dsrbench.methods.trainer import (
     CHECKPOINT_NAME,
     TrainingResult,
@@ -265,7 +265,7 @@ class LatentRNN(Method):
         device: str = "auto",
         seed: int = 0,
         budget: float | None = None,
-        run: Any = None,
+        run: RunFiles | None = None,
     ) -> Self:
         task = FitTask(train, val, seed, dict(self.params), run, self.name)
         self._fit_models([self], [task], device=device, budget=budget, raise_errors=True)
