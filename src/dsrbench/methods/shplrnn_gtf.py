@@ -99,7 +99,9 @@ def alpha_estimate(jacobians: torch.Tensor) -> float:
 def alpha_estimates(jacobians: torch.Tensor) -> np.ndarray:
     """:func:`alpha_estimate` of each of K models, ``jacobians (K, N, M, M) -> (K,)``."""
     k, m = jacobians.shape[0], jacobians.shape[-1]
-    norms = torch.linalg.matrix_norm(jacobians.reshape(-1, m, m), ord=2).reshape(k, -1)
+    # a diverged model's non-finite Jacobians must not stop the SVD of the others
+    jac = torch.where(torch.isfinite(jacobians), jacobians, torch.zeros_like(jacobians))
+    norms = torch.linalg.matrix_norm(jac.reshape(-1, m, m), ord=2).reshape(k, -1)
     g = torch.exp(torch.log(norms.to(torch.float64).clamp_min(1e-300)).mean(dim=1))
     return np.maximum(0.0, 1.0 - 1.0 / g.cpu().numpy())
 
