@@ -10,8 +10,10 @@
   resumed run equals an uninterrupted one), the best-validation weights, and an optional
   wall-clock budget.
 
-Methods call these from their ``fit``; see :mod:`dsrbench.methods.shplrnn_gtf` for an
-example.
+Methods call these from their ``fit``; see :mod:`dsrbench.methods.node` for an example.
+The latent RNNs (:mod:`dsrbench.methods._latent_rnn`) train many models at once with their
+own loop over the same pieces (windows, validation, the epoch log, :class:`TrainingResult`)
+and per-model checkpoints.
 """
 
 from __future__ import annotations
