@@ -36,6 +36,7 @@ forcing, through :class:`dsrbench.methods.trainer.Trainer`.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from abc import abstractmethod
@@ -90,6 +91,7 @@ def uniform_init(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray
 
 
 # -- gradient backends ----------------------------------------------------------------------
+@functools.cache
 def rnn_kernels() -> Any | None:
     """The module of hand-written BPTT kernels (``dsrbench.methods._rnn_kernels``), or
     None when it is not installed."""
