@@ -283,7 +283,8 @@ class LatentRNN(Method):
     ) -> list[FitOutcome]:
         """Fit one model per task, models with the same hyperparameters, observation
         dimension and checkpoint epoch trained together (one optimiser step for all); a
-        task whose set-up or training fails gets an outcome with the error."""
+        task whose set-up or training fails gets an outcome with the error. ``budget``:
+        the wall-clock cap of each group (its models stop together, ``"budget"``)."""
         models: list[LatentRNN | None] = []
         errors: dict[int, FitOutcome] = {}
         for i, task in enumerate(tasks):
