@@ -8,6 +8,16 @@ forcing, through :class:`dsrbench.methods.trainer.Trainer`.
 * Initial latent state: as in the authors' code (the ``Identity`` observation model of
   the DurstewitzLab repositories), ``z_0 = [x_0, L x_0]`` with a learned matrix L of shape
   ``(M - D, D)`` (uniform in +-1/sqrt(D) at initialisation); with M = D there is no L.
+* Many models at once: :meth:`LatentRNN.fit_many` trains the models of a chunk job
+  (systems x seeds) with the same hyperparameters together, every parameter with a
+  leading model axis K and one optimiser step for all; the loss is the sum of each model's
+  mean loss, so the elementwise RAdam moves every model exactly as a lone run would (up
+  to floating-point rounding), and each model keeps its own random generator, data,
+  teacher-forcing alpha, validation, best weights, log, checkpoint and
+  ``training_result_``. ``fit`` is ``fit_many`` of one task. A model whose loss turns
+  non-finite is frozen (``stopped_by = "diverged"``) while the others go on. Gradients
+  come from batched torch autograd, or from hand-written kernels where
+  :func:`gradient_backend` picks them.
 * Training: torch, on the device of :func:`dsrbench.methods.trainer.resolve_device`; ``dtype``
   ``"auto"`` (default) trains in float64 on the CPU and float32 on CUDA. On one CPU core
   float64 cost about the same as float32 at the paper sizes (per-step overhead dominates;
@@ -26,16 +36,35 @@ forcing, through :class:`dsrbench.methods.trainer.Trainer`.
 
 from __future__ import annotations
 
+import functools
+import time
+import traceback
 from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 import torch
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.atomic import atomic_path
+from dsrbench.methods.base import FitOutcome, FitTask, Method, RunFiles, check_context
+from dsrbench.methods.trainer import (
+    CHECKPOINT_NAME,
+    TrainingResult,
+    resolve_device,
+    sample_windows,
+    seed_everything,
+    validation_stsp,
+    write_epoch_log,
+)
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: the version of the per-model checkpoint written by :meth:`LatentRNN.fit_many`
+CHECKPOINT_FORMAT = "latent_rnn/1"
+Params = dict[str, torch.Tensor]
 
 
 def training_dtype(name: str, device: torch.device) -> torch.dtype:
@@ -61,8 +90,78 @@ def uniform_init(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray
     return rng.uniform(-r, r, shape)
 
 
+# -- gradient backends ----------------------------------------------------------------------
+@functools.cache
+def rnn_kernels() -> Any | None:
+    """The module of hand-written BPTT kernels (``dsrbench.methods._rnn_kernels``), or
+    None when it is not installed."""
+    try:
+        from dsrbench.methods import _rnn_kernels  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _rnn_kernels
+
+
+def gradient_backend(device: torch.device, dtype: torch.dtype) -> str:
+    """What computes the losses and gradients of a group: ``"numba"`` (the kernels of
+    :func:`rnn_kernels`, numpy float64 on the CPU) where they apply and are installed,
+    otherwise ``"torch"`` (batched einsum/bmm over the model axis, autograd)."""
+    if device.type == "cpu" and dtype == torch.float64 and rnn_kernels() is not None:
+        return "numba"
+    return "torch"
+
+
+def initial_latent_many(p: Params, x0: torch.Tensor) -> torch.Tensor:
+    """``z_0 = [x_0, L x_0]`` for K models at once: ``x0 (K, B, D) -> (K, B, M)``."""
+    if "L" not in p:
+        return x0
+    return torch.cat([x0, x0 @ p["L"].transpose(1, 2)], dim=2)
+
+
+def _stack(arrays: Sequence[np.ndarray], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.stack(arrays), dtype=dtype).to(device)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float64).numpy().copy()
+
+
+@dataclass
+class _Member:
+    """One model of a group trained together: its instance, task, random generator,
+    initial (or resumed) state and what its training did."""
+
+    model: LatentRNN
+    task: FitTask
+    rng: np.random.Generator
+    init: dict[str, np.ndarray]
+    payload: dict[str, Any] | None
+    result: TrainingResult = field(default_factory=TrainingResult)
+    best: dict[str, np.ndarray] | None = None
+    diverged_at: int | None = None
+    first_write: bool = True
+
+    @property
+    def checkpoint(self) -> Path | None:
+        run = self.task.run
+        if run is None or run.checkpoint_dir is None:
+            return None
+        return Path(run.checkpoint_dir) / CHECKPOINT_NAME
+
+    @property
+    def start_epoch(self) -> int:
+        return 0 if self.payload is None else int(self.payload["epoch"])
+
+
 class LatentRNN(Method):
-    """Base of the latent RNN methods: data handling, training loop, inference, storage."""
+    """Base of the latent RNN methods: data handling, training loop, inference, storage.
+
+    Training runs many models at once (:meth:`fit_many`; ``fit`` is ``fit_many`` of one
+    task): every parameter has a leading model axis K, the loss is the sum over the models
+    of each one's mean loss, so that the elementwise optimiser (RAdam) steps every model as
+    if it trained alone. Each model keeps its own random generator (initialisation, windows
+    and noise are drawn in the order of a lone run), data, teacher-forcing alpha,
+    validation, best weights, epoch log and checkpoint."""
 
     uses_torch = True
     has_jacobian = True
@@ -74,8 +173,22 @@ class LatentRNN(Method):
         for observations of dimension ``dim``; L is added by the base class."""
 
     @abstractmethod
-    def _torch_step(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        """One latent step in torch, ``z (B, M) -> (B, M)``."""
+    def _stepper(self, p: Params) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The latent step of K models in torch, ``z (K, B, M) -> (K, B, M)``, parameters
+        with a leading model axis (what does not depend on z prepared once, for rollouts)."""
+
+    def _step_many(self, p: Params, z: torch.Tensor) -> torch.Tensor:
+        """One latent step of K models, ``z (K, B, M) -> (K, B, M)``."""
+        return self._stepper(p)(z)
+
+    @abstractmethod
+    def _predict_many(self, p: Params, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """The states ``(K, B, T - 1, M)`` before forcing along the batches ``x (K, B, T,
+        D)`` under the method's teacher forcing (``alpha (K,)``: per-model strength)."""
+
+    @abstractmethod
+    def _loss_and_grad_numba(self, p: Params, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """As :meth:`_loss_and_grad_torch` with the kernels of :func:`rnn_kernels`."""
 
     @abstractmethod
     def _np_step(self, z: np.ndarray) -> np.ndarray:
@@ -85,116 +198,67 @@ class LatentRNN(Method):
     def _np_jacobian(self, z: np.ndarray) -> np.ndarray:
         """Jacobians ``(B, M, M)`` of :meth:`_np_step`."""
 
-    @abstractmethod
-    def _epoch(self, epoch: int) -> dict[str, float]:
-        """One training epoch; returns the logged values (loss, lr, alpha)."""
+    def _initial_alpha(self) -> float:
+        """The teacher-forcing strength a model starts with (logged as ``alpha``)."""
+        return 1.0
+
+    def _update_alpha(
+        self, p: Params, x: torch.Tensor, alpha: np.ndarray, batches_seen: int
+    ) -> np.ndarray:
+        """The per-model alphas ``(K,)`` for the batch ``x`` (default: unchanged)."""
+        return alpha
 
     # -- shapes -------------------------------------------------------------------------
     @property
     def latent_dim(self) -> int:
         return int(self.weights_["h"].shape[0])
 
-    # -- setup and data -------------------------------------------------------------------
-    def _setup(self, train: xr.Dataset, val: xr.Dataset | None, device: str, seed: int) -> None:
-        from dsrbench.methods.trainer import resolve_device, seed_everything
-
-        self.rng_ = seed_everything(seed)
-        self.device_ = resolve_device(device)
-        self.dtype_ = training_dtype(str(self.params.get("dtype", "auto")), self.device_)
-        x, v = self.fit_scale(train, val)
-        self.dim_ = x.shape[2]
-        self.train_x_ = x
-        self.val_x_ = v
-        m = int(self.params["latent_dim"])
-        if m < self.dim_:
-            raise ValueError(f"{self.name}: latent_dim {m} < observation dimension {self.dim_}")
-        init = self._init_parameters(self.dim_, self.rng_)
-        if m > self.dim_:
-            init["L"] = uniform_init((m - self.dim_, self.dim_), self.rng_)
-        dtype = self.dtype_
-        self.torch_params_ = torch.nn.ParameterDict(
-            {k: torch.nn.Parameter(torch.as_tensor(v, dtype=dtype)) for k, v in init.items()}
-        ).to(self.device_)
-        self._sync_weights()
-
-    def _sync_weights(self) -> None:
-        """Copy the torch parameters into the float64 numpy weights used for inference."""
-        self.weights_ = {
-            k: v.detach().to("cpu", torch.float64).numpy().copy()
-            for k, v in self.torch_params_.items()
-        }
+    # -- single-model torch helpers (tests, analysis) -------------------------------------
+    def _torch_step(self, p: Params, z: torch.Tensor) -> torch.Tensor:
+        """One latent step of one model in torch, ``z (B, M) -> (B, M)``."""
+        return self._step_many({k: v[None] for k, v in p.items()}, z[None])[0]
 
     def torch_weights(self, dtype: torch.dtype = torch.float64) -> dict[str, torch.Tensor]:
         """The trained weights as torch tensors on the CPU (for tests and analysis)."""
         return {k: torch.as_tensor(v, dtype=dtype) for k, v in self.weights_.items()}
 
-    def _batch(self) -> torch.Tensor:
-        """A training batch ``(batch_size, seq_len, D)`` of standardised windows, with the
-        reference code's Gaussian noise when ``noise_level`` > 0."""
-        from dsrbench.methods.trainer import sample_windows
+    @staticmethod
+    def initial_latent(p: Params, x0: torch.Tensor) -> torch.Tensor:
+        """``z_0 = [x_0, L x_0]`` (just ``x_0`` when M = D) for one model, ``x0 (B, D)``."""
+        return initial_latent_many({k: v[None] for k, v in p.items()}, x0[None])[0]
 
-        windows = sample_windows(
-            self.train_x_, int(self.params["seq_len"]), int(self.params["batch_size"]), self.rng_
-        )
-        noise = float(self.params.get("noise_level", 0.0))
-        if noise > 0:
-            windows = windows + noise * self.rng_.standard_normal(windows.shape)
-        return torch.as_tensor(windows, dtype=self.dtype_, device=self.device_)
+    # -- losses and gradients ---------------------------------------------------------------
+    def _loss_and_grad_torch(self, p: Params, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """Each model's mean squared error of the predicted observations, ``(K,)``; the
+        gradient of their sum (one model's gradient per slice) is left in ``.grad``."""
+        for t in p.values():
+            t.grad = None
+        predicted = self._predict_many(p, x, alpha)
+        d = x.shape[3]
+        loss = ((predicted[..., :d] - x[:, :, 1:]) ** 2).mean(dim=(1, 2, 3))
+        loss.sum().backward()
+        return loss.detach()
+
+    def _loss_and_grad(self, p: Params, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """Dispatch to the backend chosen by :func:`gradient_backend`."""
+        if gradient_backend(x.device, x.dtype) == "numba":
+            return self._loss_and_grad_numba(p, x, alpha)
+        return self._loss_and_grad_torch(p, x, alpha)
 
     @staticmethod
-    def initial_latent(p: dict[str, torch.Tensor], x0: torch.Tensor) -> torch.Tensor:
-        """``z_0 = [x_0, L x_0]`` (just ``x_0`` when M = D)."""
-        if "L" not in p:
-            return x0
-        return torch.cat([x0, x0 @ p["L"].T], dim=1)
+    def _numpy_params(p: Params, x: torch.Tensor) -> dict[str, np.ndarray]:
+        """The parameters as numpy arrays for the kernels, L ``(K, 0, D)`` when M = D."""
+        a = {k: v.detach().numpy() for k, v in p.items()}
+        if "L" not in a:
+            a["L"] = np.zeros((x.shape[0], 0, x.shape[3]))
+        return a
 
-    # -- training -----------------------------------------------------------------------
-    def _train(self, run: RunFiles | None, budget: float | None) -> None:
-        from dsrbench.methods.trainer import Trainer, validation_stsp
+    @staticmethod
+    def _set_grads(p: Params, grads: dict[str, np.ndarray]) -> None:
+        for k, t in p.items():
+            t.grad = torch.as_tensor(np.ascontiguousarray(grads[k]), dtype=t.dtype)
 
-        epochs = int(self.params["epochs"])
-        lr_start, lr_end = float(self.params["lr_start"]), float(self.params["lr_end"])
-        self.optimizer_ = torch.optim.RAdam(self.torch_params_.parameters(), lr=lr_start)
-        # exponential decay per epoch, as in the reference code: gamma^epochs = end / start
-        gamma = (lr_end / lr_start) ** (1.0 / max(1, epochs))
-        self.scheduler_ = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_, gamma)
-        module = torch.nn.Module()
-        module.params = self.torch_params_
-        validate = None
-        if self.val_x_ is not None:
-
-            def validate() -> float:
-                self._sync_weights()
-                return validation_stsp(self._generate_std, self.val_x_)
-
-        trainer = Trainer(
-            model=module,
-            state={"model": module, "optimizer": self.optimizer_, "scheduler": self.scheduler_},
-            epochs=epochs,
-            rng=self.rng_,
-            run=run,
-            checkpoint_every=int(self.params["checkpoint_every"]),
-            validate_every=int(self.params["validate_every"]),
-            budget=budget,
-            description=self.name,
-            extra_state=self._extra_state,
-            load_extra_state=self._load_extra_state,
-        )
-        self.training_result_ = trainer.fit(self._epoch, validate)
-        self._sync_weights()
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        pass
-
-    def _optimise(self, loss: torch.Tensor) -> float:
-        self.optimizer_.zero_grad()
-        loss.backward()
-        self.optimizer_.step()
-        return float(loss.detach())
-
+    # -- fitting ----------------------------------------------------------------------------
     def fit(
         self,
         train: xr.Dataset,
@@ -205,17 +269,146 @@ class LatentRNN(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
-        self._setup(train, val, device, seed)
-        try:
-            self._train(run, budget)
-            self._after_training()
-        finally:  # training-only state is not part of the fitted model
-            for attr in ("train_x_", "val_x_", "torch_params_", "optimizer_", "scheduler_"):
-                self.__dict__.pop(attr, None)
+        task = FitTask(train, val, seed, dict(self.params), run, self.name)
+        self._fit_models([self], [task], device=device, budget=budget, raise_errors=True)
         return self
+
+    @classmethod
+    def fit_many(
+        cls,
+        tasks: Sequence[FitTask],
+        *,
+        device: str = "auto",
+        budget: float | None = None,
+    ) -> list[FitOutcome]:
+        """Fit one model per task, models with the same hyperparameters, observation
+        dimension and checkpoint epoch trained together (one optimiser step for all); a
+        task whose set-up or training fails gets an outcome with the error. ``budget``:
+        the wall-clock cap of each group (its models stop together, ``"budget"``)."""
+        models: list[LatentRNN | None] = []
+        errors: dict[int, FitOutcome] = {}
+        for i, task in enumerate(tasks):
+            try:
+                models.append(cls(**dict(task.hyperparameters)))
+            except Exception as exc:
+                models.append(None)
+                errors[i] = _failure(exc)
+        outcomes = cls._fit_models(models, list(tasks), device=device, budget=budget)
+        return [errors.get(i, o) for i, o in enumerate(outcomes)]
+
+    @classmethod
+    def _fit_models(
+        cls,
+        models: Sequence[LatentRNN | None],
+        tasks: Sequence[FitTask],
+        *,
+        device: str,
+        budget: float | None,
+        raise_errors: bool = False,
+    ) -> list[FitOutcome]:
+        """Train ``models[i]`` on ``tasks[i]`` (None: skipped), grouped as :meth:`fit_many`
+        says; ``raise_errors`` re-raises the first error (``fit``)."""
+        outcomes = [FitOutcome(None, "not fitted") for _ in tasks]
+        members: dict[int, _Member] = {}
+        groups: dict[tuple, list[int]] = {}
+        try:
+            for i, (model, task) in enumerate(zip(models, tasks, strict=True)):
+                if model is None:
+                    continue
+                try:
+                    members[i] = model._prepare(task, device)
+                except Exception as exc:
+                    if raise_errors:
+                        raise
+                    outcomes[i] = _failure(exc)
+                    model._drop_training_state()
+                    continue
+                groups.setdefault(model._group_key(members[i]), []).append(i)
+            for index in groups.values():
+                try:
+                    _train_group([members[i] for i in index], budget)
+                except Exception as exc:
+                    if raise_errors:
+                        raise
+                    for i in index:
+                        outcomes[i] = _failure(exc)
+                    continue
+                for i in index:
+                    try:
+                        members[i].model._after_training()
+                        outcomes[i] = FitOutcome(members[i].model)
+                    except Exception as exc:
+                        if raise_errors:
+                            raise
+                        outcomes[i] = _failure(exc)
+        finally:  # training-only state is not part of the fitted model
+            for m in members.values():
+                m.model._drop_training_state()
+        return outcomes
+
+    def _group_key(self, member: _Member) -> tuple:
+        """Models train together when this agrees: hyperparameters, observation dimension,
+        device, dtype and the epoch they resume from."""
+        params = tuple(sorted((k, repr(v)) for k, v in self.params.items()))
+        return (params, self.dim_, str(self.device_), str(self.dtype_), member.start_epoch)
+
+    def _drop_training_state(self) -> None:
+        for attr in ("train_x_", "val_x_"):
+            self.__dict__.pop(attr, None)
+
+    def _prepare(self, task: FitTask, device: str) -> _Member:
+        """Standardise the data, draw the initial weights from the model's own generator
+        (as a lone run does) and read its checkpoint, if any."""
+        rng = seed_everything(task.seed)
+        self.device_ = resolve_device(device)
+        self.dtype_ = training_dtype(str(self.params.get("dtype", "auto")), self.device_)
+        x, v = self.fit_scale(task.train, task.val)
+        self.dim_ = x.shape[2]
+        self.train_x_, self.val_x_ = x, v
+        m, seq_len = int(self.params["latent_dim"]), int(self.params["seq_len"])
+        if m < self.dim_:
+            raise ValueError(f"{self.name}: latent_dim {m} < observation dimension {self.dim_}")
+        if seq_len > x.shape[1]:
+            raise ValueError(
+                f"{self.name}: seq_len {seq_len} exceeds the trajectory length {x.shape[1]}; "
+                "lower seq_len or train on longer trajectories"
+            )
+        init = self._init_parameters(self.dim_, rng)
+        if m > self.dim_:
+            init["L"] = uniform_init((m - self.dim_, self.dim_), rng)
+        self.weights_ = {k: np.array(v, dtype=np.float64) for k, v in init.items()}
+        member = _Member(self, task, rng, init, None)
+        path = member.checkpoint
+        if path is not None and path.exists():
+            payload = torch.load(path, map_location="cpu", weights_only=False)
+            if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(
+                    f"{path} is not a {self.name} checkpoint of this dsrbench version; "
+                    "delete it to train from scratch"
+                )
+            shapes = {k: tuple(v.shape) for k, v in payload["params"].items()}
+            if shapes != {k: v.shape for k, v in init.items()}:
+                raise ValueError(
+                    f"{path} holds weights of shapes {shapes}, not those of the "
+                    f"hyperparameters {self.params}; delete it to train from scratch"
+                )
+            member.payload = payload
+        return member
 
     def _after_training(self) -> None:
         """Hook run with the training data still at hand (the AL-RNN's symbolic code)."""
+
+    def _windows(self, member: _Member) -> np.ndarray:
+        """A training batch ``(batch_size, seq_len, D)`` of standardised windows from the
+        model's own generator, with the reference code's Gaussian noise when
+        ``noise_level`` > 0."""
+        windows = sample_windows(
+            self.train_x_, int(self.params["seq_len"]), int(self.params["batch_size"]), member.rng
+        )
+        noise = float(self.params.get("noise_level", 0.0))
+        if noise > 0:
+            windows = windows + noise * member.rng.standard_normal(windows.shape)
+        return windows
 
     # -- inference (numpy float64) --------------------------------------------------------
     def _read_context(self, ctx_std: np.ndarray) -> np.ndarray:
@@ -266,3 +459,188 @@ class LatentRNN(Method):
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         super().restore(arrays)
         self.weights_ = {k[2:]: v for k, v in arrays.items() if k.startswith("w_")}
+
+
+def _failure(exc: BaseException) -> FitOutcome:
+    return FitOutcome(None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+def _train_group(members: list[_Member], budget: float | None) -> None:
+    """Train the models of ``members`` (same hyperparameters and shapes) together.
+
+    One RAdam step a batch for all (the loss is the sum of the per-model mean losses, the
+    optimiser elementwise, so every slice moves as in a lone run); the learning rate decays
+    exponentially per epoch as in the reference code. A model whose loss or gradient turns
+    non-finite is masked: its gradient is zeroed and its parameters are set back after
+    every step, it stops logging and validating (``stopped_by = "diverged"``) and keeps its
+    best validated weights, else the last finite ones. Checkpoints are per model
+    (parameters, optimiser moments, alpha, random generator, best weights, history)."""
+    lead = members[0].model
+    hp = lead.params
+    device, dtype = lead.device_, lead.dtype_
+    epochs, n_batches = int(hp["epochs"]), int(hp["batches_per_epoch"])
+    lr_start, lr_end = float(hp["lr_start"]), float(hp["lr_end"])
+    validate_every, checkpoint_every = int(hp["validate_every"]), int(hp["checkpoint_every"])
+    n_models = len(members)
+    p = {
+        k: _stack([m.init[k] for m in members], dtype, device).requires_grad_()
+        for k in members[0].init
+    }
+    optimizer = torch.optim.RAdam(list(p.values()), lr=lr_start)
+    # exponential decay per epoch, as in the reference code: gamma^epochs = end / start
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(
+        optimizer, (lr_end / lr_start) ** (1.0 / max(1, epochs))
+    )
+    alpha = np.full(n_models, lead._initial_alpha())
+    batches_seen = 0
+    start_epoch = members[0].start_epoch
+    if start_epoch > 0:  # resume every model from its own checkpoint
+        payloads = [m.payload for m in members]
+        assert all(q is not None for q in payloads)
+        with torch.no_grad():
+            for k, t in p.items():
+                t.copy_(_stack([q["params"][k].numpy() for q in payloads], dtype, device))
+                if payloads[0]["optimizer"] is not None:
+                    optimizer.state[t] = {
+                        "step": payloads[0]["optimizer"]["step"].clone(),
+                        **{
+                            s: _stack(
+                                [q["optimizer"][s][k].numpy() for q in payloads], dtype, device
+                            )
+                            for s in ("exp_avg", "exp_avg_sq")
+                        },
+                    }
+        scheduler.load_state_dict(payloads[0]["scheduler"])
+        optimizer.param_groups[0]["lr"] = payloads[0]["lr"]
+        alpha = np.array([q["alpha"] for q in payloads], dtype=np.float64)
+        batches_seen = int(payloads[0]["batches_seen"])
+        for m, q in zip(members, payloads, strict=True):
+            m.rng.bit_generator.state = q["rng"]
+            m.best = q["best"]
+            m.diverged_at = q["diverged_at"]
+            m.result.best_score, m.result.best_epoch = q["best_score"], q["best_epoch"]
+            m.result.history = list(q["history"])
+            m.result.seconds = float(q["seconds"])
+            m.result.resumed_from = start_epoch
+            m.result.epochs_run = start_epoch if q["diverged_at"] is None else q["diverged_at"]
+    alive = torch.tensor([m.diverged_at is None for m in members], device=device)
+    alive_np = alive.cpu().numpy().copy()
+    stopped_by = "epochs"
+    clock = time.perf_counter() - max(m.result.seconds for m in members)
+
+    def save(k: int, epoch: int) -> None:
+        m = members[k]
+        path = m.checkpoint
+        if path is None:
+            return
+        state = [optimizer.state.get(t, {}) for t in p.values()]
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": epoch,
+            "params": {n: t[k].detach().cpu().clone() for n, t in p.items()},
+            "optimizer": None
+            if not state[0]
+            else {
+                "step": state[0]["step"].detach().cpu().clone(),
+                **{
+                    s: {n: st[s][k].detach().cpu().clone() for n, st in zip(p, state, strict=True)}
+                    for s in ("exp_avg", "exp_avg_sq")
+                },
+            },
+            "lr": optimizer.param_groups[0]["lr"],
+            "scheduler": scheduler.state_dict(),
+            "alpha": float(alpha[k]),
+            "batches_seen": batches_seen,
+            "rng": m.rng.bit_generator.state,
+            "best": m.best,
+            "best_score": m.result.best_score,
+            "best_epoch": m.result.best_epoch,
+            "history": m.result.history,
+            "seconds": m.result.seconds,
+            "diverged_at": m.diverged_at,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:  # a kill mid-write leaves the previous checkpoint
+            torch.save(payload, tmp)
+
+    def weights(k: int) -> dict[str, np.ndarray]:
+        return {n: _numpy(t[k]) for n, t in p.items()}
+
+    for epoch in range(start_epoch, epochs):
+        if not alive_np.any():
+            break
+        t0 = time.perf_counter()
+        total = torch.zeros(n_models, dtype=dtype, device=device)
+        for _ in range(n_batches):
+            x = _stack([m.model._windows(m) for m in members], dtype, device)
+            batches_seen += 1
+            with np.errstate(all="ignore"):
+                alpha = lead._update_alpha(p, x, alpha, batches_seen)
+            alpha_t = torch.as_tensor(alpha, dtype=dtype, device=device)
+            loss = lead._loss_and_grad(p, x, alpha_t)
+            with torch.no_grad():
+                ok = torch.isfinite(loss)
+                for t in p.values():
+                    ok &= torch.isfinite(t.grad).reshape(n_models, -1).all(dim=1)
+                alive &= ok
+                before = {}
+                for n, t in p.items():
+                    mask = alive.reshape(-1, *[1] * (t.dim() - 1))
+                    t.grad = torch.where(mask, t.grad, torch.zeros_like(t.grad))
+                    before[n] = t.detach().clone()
+                optimizer.step()
+                for n, t in p.items():  # a masked model does not move (RAdam's momentum)
+                    t.copy_(torch.where(alive.reshape(-1, *[1] * (t.dim() - 1)), t, before[n]))
+            total += loss
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        losses = (total / n_batches).cpu().numpy()
+        now_alive = alive.cpu().numpy().copy()
+        rows: dict[int, dict[str, float]] = {}
+        for k, m in enumerate(members):
+            if not alive_np[k]:
+                continue  # diverged in an earlier epoch
+            rows[k] = {"epoch": epoch + 1, "loss": float(losses[k]), "lr": lr}
+            rows[k]["alpha"] = float(alpha[k])
+            score = float("nan")
+            last = epoch + 1 == epochs
+            if (
+                now_alive[k]
+                and m.model.val_x_ is not None
+                and ((epoch + 1) % validate_every == 0 or last)
+            ):
+                m.model.weights_ = weights(k)
+                score = float(validation_stsp(m.model._generate_std, m.model.val_x_))
+                if score < m.result.best_score:
+                    m.result.best_score, m.result.best_epoch = score, epoch + 1
+                    m.best = m.model.weights_
+            rows[k]["val_stsp"] = score
+            if not now_alive[k]:
+                m.diverged_at = epoch + 1
+        seconds = time.perf_counter() - t0
+        elapsed = time.perf_counter() - clock
+        for k, row in rows.items():
+            m = members[k]
+            row["seconds"] = seconds
+            m.result.history.append(row)
+            m.result.seconds = elapsed
+            m.result.epochs_run = epoch + 1
+            log = m.task.run.epoch_log if m.task.run else None
+            write_epoch_log(log, m.result.history, m.first_write)
+            m.first_write = False
+        # a run whose last epoch ends past the budget is complete, not stopped
+        over_budget = budget is not None and elapsed > budget and epoch + 1 < epochs
+        for k in rows:
+            newly_diverged = not now_alive[k]
+            if (epoch + 1) % checkpoint_every == 0 or over_budget or newly_diverged:
+                save(k, epoch + 1)
+        alive_np = now_alive
+        if over_budget and alive_np.any():
+            stopped_by = "budget"
+            break
+    for k, m in enumerate(members):
+        r = m.result
+        r.stopped_by = "diverged" if m.diverged_at is not None else stopped_by
+        r.stopped_by_budget = r.stopped_by == "budget"
+        m.model.weights_ = m.best if m.best is not None else weights(k)
+        m.model.training_result_ = r

@@ -39,7 +39,12 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import torch
 
-from dsrbench.methods._latent_rnn import LatentRNN, normalized_positive_definite
+from dsrbench.methods._latent_rnn import (
+    LatentRNN,
+    initial_latent_many,
+    normalized_positive_definite,
+    rnn_kernels,
+)
 
 SYMBOLIC_CODE = "symbolic_code.json"
 CODE_CONTEXT = 100
@@ -60,6 +65,22 @@ def sparse_tf_rollout(
         if t % tau == 0:
             z = x[:, t] if z.shape[1] == d else torch.cat([x[:, t], z[:, d:]], dim=1)
     return torch.stack(predicted, 1)
+
+
+def sparse_tf_rollout_many(
+    step: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, x: torch.Tensor, tau: int
+) -> torch.Tensor:
+    """:func:`sparse_tf_rollout` of K models at once: ``z0 (K, B, M)``, ``x (K, B, T, D)``;
+    returns ``(K, B, T - 1, M)``."""
+    d = x.shape[3]
+    z = z0
+    predicted = []
+    for t in range(1, x.shape[2]):
+        z = step(z)
+        predicted.append(z)
+        if t % tau == 0:
+            z = x[:, :, t] if z.shape[2] == d else torch.cat([x[:, :, t], z[..., d:]], dim=2)
+    return torch.stack(predicted, 2)
 
 
 def symbolic_code_of(signs: np.ndarray) -> dict[str, Any]:
@@ -137,12 +158,17 @@ class AlmostLinearRNN(LatentRNN):
             "h": np.zeros(m),
         }
 
-    def _torch_step(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        phi = z
-        if self.relu_units:
-            k = z.shape[1] - self.relu_units
-            phi = torch.cat([z[:, :k], torch.relu(z[:, k:])], dim=1)
-        return p["A"] * z + phi @ p["W"].T + p["h"]
+    def _stepper(self, p: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``z -> A z + W Phi(z) + h`` for K models, as fused batched products."""
+        wt, a, h = p["W"].transpose(1, 2), p["A"][:, None], p["h"][:, None]
+        m, relu = p["h"].shape[1], self.relu_units
+        piecewise = torch.arange(m, device=wt.device) >= m - relu
+
+        def step(z: torch.Tensor) -> torch.Tensor:
+            phi = torch.where(piecewise, torch.relu(z), z) if relu else z
+            return torch.baddbmm(torch.addcmul(h, a, z), phi, wt)
+
+        return step
 
     def _phi_gate(self, z: np.ndarray) -> np.ndarray:
         """Phi'(z): 1 on the linear units, the ReLU's step on the last P."""
@@ -166,20 +192,23 @@ class AlmostLinearRNN(LatentRNN):
         return np.diag(w["A"])[None] + w["W"][None] * self._phi_gate(z)[:, None, :]
 
     # -- training: sparse identity teacher forcing ------------------------------------------
-    def _epoch(self, epoch: int) -> dict[str, float]:
-        p = dict(self.torch_params_.items())
+    def _predict_many(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
+    ) -> torch.Tensor:
+        z0 = initial_latent_many(p, x[:, :, 0])
         tau = int(self.params["forcing_interval"])
-        n_batches = int(self.params["batches_per_epoch"])
-        total = 0.0
-        for _ in range(n_batches):
-            x = self._batch()
-            z0 = self.initial_latent(p, x[:, 0])
-            predicted = sparse_tf_rollout(lambda z: self._torch_step(p, z), z0, x, tau)
-            total += self._optimise(torch.mean((predicted[..., : self.dim_] - x[:, 1:]) ** 2))
-        lr = self.optimizer_.param_groups[0]["lr"]
-        self.scheduler_.step()
-        # forcing strength 1 at the forced steps (tau is a hyperparameter)
-        return {"loss": total / n_batches, "lr": lr, "alpha": 1.0}
+        return sparse_tf_rollout_many(self._stepper(p), z0, x, tau)
+
+    def _loss_and_grad_numba(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
+    ) -> torch.Tensor:
+        a = self._numpy_params(p, x)
+        loss, grads = rnn_kernels().alrnn_loss_grad(
+            a["A"], a["W"], a["h"], a["L"], x.numpy(),
+            int(self.params["forcing_interval"]), self.relu_units,
+        )  # fmt: skip
+        self._set_grads(p, grads)
+        return torch.as_tensor(np.asarray(loss), dtype=x.dtype)
 
     # -- the symbolic code --------------------------------------------------------------------
     def _after_training(self) -> None:

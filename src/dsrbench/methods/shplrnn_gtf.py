@@ -36,7 +36,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from dsrbench.methods._latent_rnn import LatentRNN, normalized_positive_definite, uniform_init
+from dsrbench.methods._latent_rnn import (
+    LatentRNN,
+    gradient_backend,
+    initial_latent_many,
+    normalized_positive_definite,
+    rnn_kernels,
+    uniform_init,
+)
 
 Step = Callable[[torch.Tensor], torch.Tensor]
 
@@ -47,34 +54,66 @@ def gtf_rollout(
     """Run ``step`` along the data ``x (B, T, D)`` with generalized teacher forcing.
 
     Returns ``(predicted, forced)``, both ``(B, T - 1, M)``: the states at t = 1..T-1
-    before forcing (the loss is on these) and after it (the inputs of the next step).
-    ``alpha = 1`` is pure teacher forcing, ``alpha = 0`` a free run from ``z0``.
+    before forcing (the loss is on these) and after it, ``(1 - alpha) z + alpha x_t`` in
+    the observed units (the inputs of the next step). ``alpha = 1`` is pure teacher
+    forcing, ``alpha = 0`` a free run from ``z0``. One model of :func:`gtf_rollout_many`.
     """
-    d = x.shape[2]
+    a = torch.tensor([alpha], dtype=torch.float64)
+    predicted, forced = gtf_rollout_many(lambda z: step(z[0])[None], z0[None], x[None], a)
+    return predicted[0], forced[0]
+
+
+def gtf_rollout_many(
+    step: Step, z0: torch.Tensor, x: torch.Tensor, alpha: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`gtf_rollout` of K models at once: ``z0 (K, B, M)``, ``x (K, B, T, D)``, one
+    ``alpha`` per model ``(K,)``; returns ``(predicted, forced)``, both ``(K, B, T-1, M)``.
+
+    The forcing is one fused product a step: ``forced = c * z + b_t`` with ``c = 1 -
+    alpha`` on the observed units and 1 on the others, ``b_t = alpha x_t`` padded with
+    zeros (the same rounding as ``(1 - alpha) z + alpha x_t``)."""
+    n_models, batch, length, d = x.shape
+    m = z0.shape[2]
+    a = alpha.to(x.dtype).reshape(-1, 1, 1)
+    c = torch.ones(n_models, 1, m, dtype=x.dtype, device=x.device)
+    c[..., :d] = 1 - a
+    b = torch.zeros(n_models, batch, length, m, dtype=x.dtype, device=x.device)
+    b[..., :d] = a[..., None] * x
     z = z0
     predicted, forced = [], []
-    for t in range(1, x.shape[1]):
+    for t in range(1, length):
         z = step(z)
         predicted.append(z)
-        if alpha > 0:
-            obs = (1 - alpha) * z[:, :d] + alpha * x[:, t]
-            z = obs if z.shape[1] == d else torch.cat([obs, z[:, d:]], dim=1)
+        z = torch.addcmul(b[:, :, t], c, z)
         forced.append(z)
-    return torch.stack(predicted, 1), torch.stack(forced, 1)
+    return torch.stack(predicted, 2), torch.stack(forced, 2)
 
 
 def alpha_estimate(jacobians: torch.Tensor) -> float:
     """``max(0, 1 - 1/G)``, G the geometric mean of the spectral norms of ``jacobians``
     ``(..., M, M)``: the smallest alpha for which ``(1 - alpha) G <= 1``, i.e. the forced
     Jacobian products do not grow on average (Hess et al. 2023, section 4)."""
-    norms = torch.linalg.matrix_norm(jacobians.reshape(-1, *jacobians.shape[-2:]), ord=2)
-    g = float(torch.exp(torch.log(norms.to(torch.float64).clamp_min(1e-300)).mean()))
-    return max(0.0, 1.0 - 1.0 / g)
+    return float(alpha_estimates(jacobians.reshape(1, -1, *jacobians.shape[-2:]))[0])
+
+
+def alpha_estimates(jacobians: torch.Tensor) -> np.ndarray:
+    """:func:`alpha_estimate` of each of K models, ``jacobians (K, N, M, M) -> (K,)``."""
+    k, m = jacobians.shape[0], jacobians.shape[-1]
+    # a diverged model's non-finite Jacobians must not stop the SVD of the others
+    jac = torch.where(torch.isfinite(jacobians), jacobians, torch.zeros_like(jacobians))
+    norms = torch.linalg.matrix_norm(jac.reshape(-1, m, m), ord=2).reshape(k, -1)
+    g = torch.exp(torch.log(norms.to(torch.float64).clamp_min(1e-300)).mean(dim=1))
+    return np.maximum(0.0, 1.0 - 1.0 / g.cpu().numpy())
 
 
 def anneal_alpha(alpha: float, estimate: float, decay: float = 0.999) -> float:
     """The adaptive-alpha update: jump up to a larger estimate, otherwise decay towards it."""
     return estimate if estimate > alpha else decay * alpha + (1 - decay) * estimate
+
+
+def anneal_alphas(alpha: np.ndarray, estimate: np.ndarray, decay: float = 0.999) -> np.ndarray:
+    """:func:`anneal_alpha` per model (arrays ``(K,)``)."""
+    return np.where(estimate > alpha, estimate, decay * alpha + (1 - decay) * estimate)
 
 
 class ShallowPLRNNGTF(LatentRNN):
@@ -126,19 +165,35 @@ class ShallowPLRNNGTF(LatentRNN):
             "h2": uniform_init((hidden,), rng) if self.params["clipped"] else np.zeros(hidden),
         }
 
-    def _torch_step(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        pre = z @ p["W2"].T
-        act = torch.relu(pre + p["h2"])
-        if self.params["clipped"]:
-            act = act - torch.relu(pre)
-        return p["A"] * z + act @ p["W1"].T + p["h"]
+    def _stepper(self, p: dict[str, torch.Tensor]) -> Step:
+        """``z -> A z + W1 ReLU(W2 z + h2) + h`` (clipped: ``... [ReLU(W2 z + h2) -
+        ReLU(W2 z)] ...``) for K models, as fused batched products."""
+        w1t, w2t = p["W1"].transpose(1, 2), p["W2"].transpose(1, 2)
+        a, h, h2 = p["A"][:, None], p["h"][:, None], p["h2"][:, None]
+        clipped = bool(self.params["clipped"])
 
-    def _torch_jacobian(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        pre = z @ p["W2"].T
-        gate = (pre + p["h2"] > 0).to(z.dtype)
+        def step(z: torch.Tensor) -> torch.Tensor:
+            if clipped:
+                pre = z @ w2t
+                act = torch.relu(pre + h2) - torch.relu(pre)
+            else:
+                act = torch.relu(torch.baddbmm(h2, z, w2t))
+            return torch.baddbmm(torch.addcmul(h, a, z), act, w1t)
+
+        return step
+
+    def _jacobian_many(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+        """Jacobians ``(K, N, M, M)`` of K models at the states ``z (K, N, M)``."""
+        pre = z @ p["W2"].transpose(1, 2)
+        gate = (pre + p["h2"][:, None] > 0).to(z.dtype)
         if self.params["clipped"]:
             gate = gate - (pre > 0).to(z.dtype)
-        return torch.diag(p["A"]) + torch.einsum("ml,bl,lk->bmk", p["W1"], gate, p["W2"])
+        diag = torch.diag_embed(p["A"])[:, None]
+        return diag + torch.einsum("kml,knl,klj->knmj", p["W1"], gate, p["W2"])
+
+    def _torch_jacobian(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+        """Jacobians ``(B, M, M)`` of one model's torch step at ``z (B, M)``."""
+        return self._jacobian_many({k: v[None] for k, v in p.items()}, z[None])[0]
 
     def _np_step(self, z: np.ndarray) -> np.ndarray:
         w = self.weights_
@@ -162,49 +217,81 @@ class ShallowPLRNNGTF(LatentRNN):
     ) -> torch.Tensor:
         """The states ``(B, T - 1, M)`` at which the adaptive alpha evaluates Jacobians: the
         data ``x_1..x_{T-1}`` in the observed units, the GTF rollout's unobserved units."""
-        d, m = x.shape[2], p["h"].shape[0]
+        one = {k: v[None] for k, v in p.items()}
+        a = torch.tensor([alpha], dtype=torch.float64)
+        return self.forced_states_many(one, x[None], a)[0]
+
+    def forced_states_many(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`forced_states` of K models, ``x (K, B, T, D)``, ``alpha (K,)``."""
+        d, m = x.shape[3], p["h"].shape[1]
         if m == d:
-            return x[:, 1:]
+            return x[:, :, 1:]
+        if gradient_backend(x.device, x.dtype) == "numba":
+            a = self._numpy_params(p, x)
+            states = rnn_kernels().shplrnn_gtf_forced_states(
+                a["A"],
+                a["W1"],
+                a["W2"],
+                a["h"],
+                a["h2"],
+                a["L"],
+                x.numpy(),
+                alpha.to(torch.float64).numpy(),
+                bool(self.params["clipped"]),
+            )
+            return torch.as_tensor(states, dtype=x.dtype)
         with torch.no_grad():
-            z0 = self.initial_latent(p, x[:, 0])
-            _, forced = gtf_rollout(lambda z: self._torch_step(p, z), z0, x, alpha)
-        return torch.cat([x[:, 1:], forced[..., d:]], dim=2)
+            z0 = initial_latent_many(p, x[:, :, 0])
+            _, forced = gtf_rollout_many(self._stepper(p), z0, x, alpha)
+        return torch.cat([x[:, :, 1:], forced[..., d:]], dim=3)
 
     def estimate_alpha(self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: float) -> float:
         """``max(0, 1 - 1/G)`` along the forced states of the batch ``x``."""
-        states = self.forced_states(p, x, alpha)
+        one = {k: v[None] for k, v in p.items()}
+        a = torch.tensor([alpha], dtype=torch.float64)
+        return float(self.estimate_alphas(one, x[None], a)[0])
+
+    def estimate_alphas(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
+    ) -> np.ndarray:
+        """:meth:`estimate_alpha` of K models ``(K,)``: each along its own batch."""
         with torch.no_grad():
-            jac = self._torch_jacobian(p, states.reshape(-1, states.shape[-1]))
-        return alpha_estimate(jac)
+            states = self.forced_states_many(p, x, alpha)
+            k, m = states.shape[0], states.shape[-1]
+            jac = self._jacobian_many(p, states.reshape(k, -1, m))
+        return alpha_estimates(jac)
 
     # -- training -------------------------------------------------------------------------
-    def _setup(self, train, val, device, seed) -> None:
-        super()._setup(train, val, device, seed)
-        self.alpha_ = float(self.params["alpha"])
-        self.batches_seen_ = 0
+    def _initial_alpha(self) -> float:
+        return float(self.params["alpha"])
 
-    def _extra_state(self) -> dict[str, Any]:
-        return {"alpha": self.alpha_, "batches_seen": self.batches_seen_}
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        self.alpha_ = float(state["alpha"])
-        self.batches_seen_ = int(state["batches_seen"])
-
-    def _epoch(self, epoch: int) -> dict[str, float]:
-        p = dict(self.torch_params_.items())
-        n_batches = int(self.params["batches_per_epoch"])
-        adaptive = self.params["alpha_mode"] == "adaptive"
+    def _update_alpha(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: np.ndarray, batches_seen: int
+    ) -> np.ndarray:
+        """Adaptive mode: every ``alpha_update_every`` batches, anneal each model's alpha
+        towards its estimate on its current batch, before that batch's gradient step."""
         every = int(self.params["alpha_update_every"])
-        total = 0.0
-        for _ in range(n_batches):
-            x = self._batch()
-            self.batches_seen_ += 1
-            if adaptive and self.batches_seen_ % every == 0:
-                est = self.estimate_alpha(p, x, self.alpha_)
-                self.alpha_ = anneal_alpha(self.alpha_, est, float(self.params["alpha_decay"]))
-            z0 = self.initial_latent(p, x[:, 0])
-            predicted, _ = gtf_rollout(lambda z: self._torch_step(p, z), z0, x, self.alpha_)
-            total += self._optimise(torch.mean((predicted[..., : self.dim_] - x[:, 1:]) ** 2))
-        lr = self.optimizer_.param_groups[0]["lr"]
-        self.scheduler_.step()
-        return {"loss": total / n_batches, "lr": lr, "alpha": self.alpha_}
+        if self.params["alpha_mode"] != "adaptive" or batches_seen % every:
+            return alpha
+        est = self.estimate_alphas(p, x, torch.as_tensor(alpha, dtype=x.dtype, device=x.device))
+        return anneal_alphas(alpha, est, float(self.params["alpha_decay"]))
+
+    def _predict_many(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
+    ) -> torch.Tensor:
+        z0 = initial_latent_many(p, x[:, :, 0])
+        predicted, _ = gtf_rollout_many(self._stepper(p), z0, x, alpha)
+        return predicted
+
+    def _loss_and_grad_numba(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
+    ) -> torch.Tensor:
+        a = self._numpy_params(p, x)
+        loss, grads = rnn_kernels().shplrnn_gtf_loss_grad(
+            a["A"], a["W1"], a["W2"], a["h"], a["h2"], a["L"], x.numpy(),
+            alpha.numpy(), bool(self.params["clipped"]),
+        )  # fmt: skip
+        self._set_grads(p, grads)
+        return torch.as_tensor(np.asarray(loss), dtype=x.dtype)

@@ -10,8 +10,10 @@
   resumed run equals an uninterrupted one), the best-validation weights, and an optional
   wall-clock budget.
 
-Methods call these from their ``fit``; see :mod:`dsrbench.methods.shplrnn_gtf` for an
-example.
+Methods call these from their ``fit``; see :mod:`dsrbench.methods.node` for an example.
+The latent RNNs (:mod:`dsrbench.methods._latent_rnn`) train many models at once with their
+own loop over the same pieces (windows, validation, the epoch log, :class:`TrainingResult`)
+and per-model checkpoints.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "sample_windows",
     "seed_everything",
     "validation_stsp",
+    "write_epoch_log",
 ]
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -109,6 +112,22 @@ def validation_stsp(
         return float("inf")
     value = state_space_divergence(truth[context_length:], gen, n_bins=n_bins)
     return float(getattr(value, "value", value))
+
+
+def write_epoch_log(path: Path | None, history: list[dict[str, float]], first: bool) -> None:
+    """Append the newest row of ``history`` to the CSV epoch log at ``path`` (None: no log);
+    ``first`` (the first write of a possibly resumed process) rewrites the whole history
+    from the checkpoint, so the log never holds epochs the model lost."""
+    if path is None or not history:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = history if first else history[-1:]
+    with path.open("w" if first else "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[-1]), extrasaction="ignore")
+        if first:
+            writer.writeheader()
+        writer.writerows(rows)
 
 
 @dataclass
@@ -200,16 +219,8 @@ class Trainer:
     def _log(self, history: list[dict[str, float]], first: bool) -> None:
         """Append the newest row; the first write of a (resumed) process rewrites the whole
         history from the checkpoint, so the log never holds epochs the model lost."""
-        if self.run is None or self.run.epoch_log is None:
-            return
-        path = Path(self.run.epoch_log)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rows = history if first else history[-1:]
-        with path.open("w" if first else "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(history[-1]), extrasaction="ignore")
-            if first:
-                writer.writeheader()
-            writer.writerows(rows)
+        if self.run is not None:
+            write_epoch_log(self.run.epoch_log, history, first)
 
     # -- the loop -------------------------------------------------------------------------
     def fit(
