@@ -108,7 +108,9 @@ def test_adaptive_alpha_is_one_minus_inverse_geometric_mean_of_spectral_norms(
         if m > 3:  # unobserved units: those of the GTF rollout
             z0 = model.initial_latent(p, x[:, 0])
             _, forced = gtf_rollout(lambda z, p=p, mod=model: mod._torch_step(p, z), z0, x, 0.3)
-            torch.testing.assert_close(states[..., 3:], forced[..., 3:], rtol=0, atol=0)
+            torch.testing.assert_close(
+                states[..., 3:], forced[..., 3:], rtol=1e-12, atol=0
+            )  # numba kernel vs torch
         norms = []
         for s in states.reshape(-1, m):
             jac = torch.autograd.functional.jacobian(

@@ -185,3 +185,35 @@ def test_a_failing_task_is_reported_and_the_others_train(datasets) -> None:
     assert [o.ok for o in outcomes] == [True, False, True, False]
     assert "latent_dim 2 < observation dimension 3" in outcomes[1].error
     assert "did you mean 'latent_dim'" in outcomes[3].error
+
+
+@pytest.mark.parametrize("name", ["shplrnn_gtf", "alrnn"])
+def test_numba_and_torch_backends_train_the_same_models(datasets, monkeypatch, name) -> None:
+    """The CPU float64 path (numba kernels) and the batched torch path (autograd; the one
+    CUDA runs) train the same models, up to rounding."""
+    from dsrbench.methods import _latent_rnn, shplrnn_gtf
+
+    hp = _hp(name, latent_dim=5, epochs=8)
+    if name == "alrnn":
+        hp |= {"relu_units": 2, "forcing_interval": 4, "code_steps": 50}
+    else:
+        hp |= {"alpha_update_every": 2}
+    tasks = _tasks(name, datasets[:2], hp)
+    assert _latent_rnn.gradient_backend(torch_cpu(), torch_f64()) == "numba"
+    fast = methods.get(name).fit_many(tasks, device="cpu")
+    for module in (_latent_rnn, shplrnn_gtf):
+        monkeypatch.setattr(module, "gradient_backend", lambda device, dtype: "torch")
+    slow = methods.get(name).fit_many(tasks, device="cpu")
+    _assert_same_models([o.model for o in fast], [o.model for o in slow], atol=1e-8)
+
+
+def torch_cpu():
+    import torch
+
+    return torch.device("cpu")
+
+
+def torch_f64():
+    import torch
+
+    return torch.float64

@@ -241,7 +241,8 @@ class ShallowPLRNNGTF(LatentRNN):
                 alpha.to(torch.float64).numpy(),
                 bool(self.params["clipped"]),
             )
-            return torch.as_tensor(states, dtype=x.dtype)
+            forced = torch.as_tensor(states, dtype=x.dtype)
+            return torch.cat([x[:, :, 1:], forced[..., d:]], dim=3)
         with torch.no_grad():
             z0 = initial_latent_many(p, x[:, :, 0])
             _, forced = gtf_rollout_many(self._stepper(p), z0, x, alpha)
