@@ -327,3 +327,20 @@ def test_node_divergence_gives_non_finite_values_not_an_exception() -> None:
     model = _linear_node(np.array([[3.0, 0.0], [0.0, 3.0]]), "dopri5")
     out = model.forecast(np.array([[[1e3, 1e3]]]), 400)
     assert out.shape == (1, 400, 2) and not np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("name", ["shplrnn_gtf", "alrnn"])
+def test_latent_dim_dim_makes_the_latent_state_the_observations(name) -> None:
+    """``latent_dim: dim`` gives M = D (database runs over systems of dimension 3 to 10);
+    anything else that is not a positive integer is refused by name."""
+    from method_data import as_dataset
+
+    x = 0.1 * np.random.default_rng(0).normal(size=(2, 120, 4)).cumsum(axis=1)
+    hp = {"latent_dim": "dim", "epochs": 2, "seq_len": 10, "batches_per_epoch": 2}
+    if name == "alrnn":
+        hp |= {"relu_units": 1, "code_steps": 10}
+    model = methods.get(name)(**hp).fit(as_dataset(x, standardize=True))
+    assert model.weights_["A"].shape == (4,) and "L" not in model.weights_
+    assert model.forecast(x[:1, :5], 3).shape == (1, 3, 4)
+    with pytest.raises(ValueError, match="latent_dim must be a positive integer or 'dim'"):
+        methods.get(name)(**{**hp, "latent_dim": "four"}).fit(as_dataset(x, standardize=True))

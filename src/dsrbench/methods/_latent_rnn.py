@@ -356,6 +356,17 @@ class LatentRNN(Method):
         for attr in ("train_x_", "val_x_"):
             self.__dict__.pop(attr, None)
 
+    def latent_size(self, dim: int) -> int:
+        """M for observations of dimension ``dim``: the ``latent_dim`` hyperparameter, an
+        integer, or ``"dim"`` for M = D (over the whole database, where D runs from 3 to
+        10, the shPLRNN's M = D = 3 of Lorenz-63 becomes M = D)."""
+        value = self.params["latent_dim"]
+        if value == "dim":
+            return int(dim)
+        if isinstance(value, str) or int(value) < 1:
+            raise ValueError(f"{self.name}: latent_dim must be a positive integer or 'dim'")
+        return int(value)
+
     def _prepare(self, task: FitTask, device: str) -> _Member:
         """Standardise the data, draw the initial weights from the model's own generator
         (as a lone run does) and read its checkpoint, if any."""
@@ -365,7 +376,7 @@ class LatentRNN(Method):
         x, v = self.fit_scale(task.train, task.val)
         self.dim_ = x.shape[2]
         self.train_x_, self.val_x_ = x, v
-        m, seq_len = int(self.params["latent_dim"]), int(self.params["seq_len"])
+        m, seq_len = self.latent_size(self.dim_), int(self.params["seq_len"])
         if m < self.dim_:
             raise ValueError(f"{self.name}: latent_dim {m} < observation dimension {self.dim_}")
         if seq_len > x.shape[1]:

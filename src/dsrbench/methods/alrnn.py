@@ -147,7 +147,7 @@ class AlmostLinearRNN(LatentRNN):
 
     # -- parameters and the map -----------------------------------------------------------
     def _init_parameters(self, dim: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        m = int(self.params["latent_dim"])
+        m = self.latent_size(dim)
         if not 0 <= self.relu_units <= m:
             raise ValueError(f"alrnn: relu_units must be in 0..latent_dim ({m})")
         if int(self.params["forcing_interval"]) < 1:

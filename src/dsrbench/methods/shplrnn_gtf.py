@@ -152,7 +152,7 @@ class ShallowPLRNNGTF(LatentRNN):
 
     # -- parameters and the map -----------------------------------------------------------
     def _init_parameters(self, dim: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        m, hidden = int(self.params["latent_dim"]), int(self.params["hidden_dim"])
+        m, hidden = self.latent_size(dim), int(self.params["hidden_dim"])
         if self.params["alpha_mode"] not in ("fixed", "adaptive"):
             raise ValueError("shplrnn_gtf: alpha_mode must be 'fixed' or 'adaptive'")
         if not 0.0 <= float(self.params["alpha"]) <= 1.0:
