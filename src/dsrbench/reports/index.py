@@ -143,8 +143,7 @@ _STYLE = (
     "table.dsrbench-systems th[aria-sort=descending]::after{content:' \\25BC'}"
     "table.dsrbench-systems td{padding:2px 6px;border-bottom:1px solid #eee;text-align:right}"
     "table.dsrbench-systems td.name{text-align:left}"
-    "table.dsrbench-systems tr.nonchaotic td.name::after{content:' (not chaotic)';"
-    "color:#a33;font-size:11px}"
+    "table.dsrbench-systems tr.nonchaotic td{color:#888}"
     ".dsrbench-controls{margin:.5em 0}.dsrbench-wrap{max-height:80vh;overflow:auto}"
 )
 

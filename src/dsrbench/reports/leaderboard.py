@@ -285,7 +285,7 @@ def chaos_selection(
             rows.append(
                 {
                     "system": name,
-                    "largest Lyapunov exponent": flag.max_lyapunov,
+                    "largest Lyapunov exponent": stats.fmt(flag.max_lyapunov),
                     "why it is not counted as chaotic": flag.reason,
                     "excluded from the ranking": "yes" if exclude_nonchaotic else "no",
                 }
