@@ -177,6 +177,7 @@ def test_index_has_a_sortable_systems_table_with_a_column_per_method(tmp_path, n
     for p in pages:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(f"<html><title>{p.stem}</title></html>")
+        p.with_suffix(".ipynb").write_text("{}")
     out = build_index(pages, reports / "index.html", results_dir=results)
     text = out.read_text()
     parsed = _Table()
@@ -185,7 +186,8 @@ def test_index_has_a_sortable_systems_table_with_a_column_per_method(tmp_path, n
     for method in methods:
         assert f"{method} D_stsp" in parsed.heads and f"{method} VPT" in parsed.heads
     assert "truth D_stsp" not in parsed.heads and "floor D_stsp" in parsed.heads
-    assert {l.split("/")[-1] for l in parsed.links} >= {f"{s}.html" for s in systems}
+    linked = {link.split("/")[-1] for link in parsed.links}
+    assert linked >= {f"{s}.html" for s in systems} | {f"{s}.ipynb" for s in systems}
     assert 'id="dsrbench-filter"' in text and 'addEventListener("click"' in text
     assert not re.search(r"<script[^>]+src=", text)  # inline, nothing loaded
     # each cell the median over seeds

@@ -142,16 +142,21 @@ _STYLE = (
     "table.dsrbench-systems th[aria-sort=ascending]::after{content:' \\25B2'}"
     "table.dsrbench-systems th[aria-sort=descending]::after{content:' \\25BC'}"
     "table.dsrbench-systems td{padding:2px 6px;border-bottom:1px solid #eee;text-align:right}"
-    "table.dsrbench-systems td.name{text-align:left}"
+    "table.dsrbench-systems td.name{text-align:left;white-space:nowrap}"
     "table.dsrbench-systems tr.nonchaotic td{color:#888}"
     ".dsrbench-controls{margin:.5em 0}.dsrbench-wrap{max-height:80vh;overflow:auto}"
 )
 
 
-def systems_table_html(table: pd.DataFrame, links: Mapping[str, str] | None = None) -> str:
+def systems_table_html(
+    table: pd.DataFrame,
+    links: Mapping[str, str] | None = None,
+    notebooks: Mapping[str, str] | None = None,
+) -> str:
     """The table of :func:`systems_table` as an HTML fragment (style, controls, table,
-    script); ``links``: system -> href of its page (unlinked when absent)."""
-    links = dict(links or {})
+    script); ``links``: system -> href of its page (unlinked when absent); ``notebooks``:
+    system -> href of its executed notebook (a small link beside the name)."""
+    links, notebooks = dict(links or {}), dict(notebooks or {})
     has_ours = "lambda_max_ours" in table and table["lambda_max_ours"].notna().any()
     has_flag = "chaotic" in table and table["chaotic"].notna().any()
     labels = tuple(f" {label}" for _, label in SYSTEM_COLUMNS)
@@ -209,6 +214,8 @@ def systems_table_html(table: pd.DataFrame, links: Mapping[str, str] | None = No
                     if href
                     else html.escape(name)
                 )
+                if name in notebooks:
+                    cell += f' <a class="nb" href="{html.escape(notebooks[name])}">(notebook)</a>'
                 out.append(f'<td class="name" data-v="{html.escape(name)}">{cell}</td>')
             elif col == "chaotic":
                 reason = html.escape(str(r.get("chaos_reason") or ""), quote=True)

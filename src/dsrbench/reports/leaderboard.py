@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from dsrbench.reports import stats
 from dsrbench.reports.results import NoData, Run
@@ -430,8 +430,10 @@ def systems_heatmap_figure(
         ax.xaxis.set_label_position("top")
         ax.tick_params(axis="x", bottom=False, top=True, labelbottom=False, labeltop=True)
         if piv.size <= 300:
-            for (r, c), v in np.ndenumerate(data):
-                if np.isfinite(v):
+            for (r, c), v in np.ndenumerate(shown):
+                if not np.isfinite(v) and np.isfinite(data[r, c]):  # floor <= 0: no ratio
+                    ax.text(c, r, "–", ha="center", va="center", fontsize=6.5, color="#555")
+                elif np.isfinite(v):
                     ax.text(
                         c,
                         r,
@@ -444,7 +446,7 @@ def systems_heatmap_figure(
                 else:
                     ax.text(c, r, "×", ha="center", va="center", fontsize=6.5, color="#555")
         ax.set_title(f"{spec.label}\n({spec.better})", fontsize=9)
-        fig.colorbar(
+        bar = fig.colorbar(
             im,
             ax=ax,
             label=label,
@@ -452,11 +454,23 @@ def systems_heatmap_figure(
             location="bottom",
             pad=0.02,
         )
+        if norm is not None:  # log: label 1, 2, 5 x 10^k only (no overlapping labels)
+            bar.ax.xaxis.set_minor_formatter(FuncFormatter(_one_two_five))
+            bar.ax.xaxis.set_major_formatter(FuncFormatter(_one_two_five))
     fig.suptitle(
-        f"{n} systems, median over seeds; grey ×: no finite value (diverged, failed)",
+        f"{n} systems, median over seeds; grey ×: no finite value (diverged, failed); "
+        "grey –: a truth floor ≤ 0, no ratio",
         fontsize=9,
     )
     return fig
+
+
+def _one_two_five(v: float, _pos: int | None = None) -> str:
+    """A log axis label at 1, 2 and 5 times a power of ten, blank elsewhere."""
+    if not (np.isfinite(v) and v > 0):
+        return ""
+    lead = v / 10 ** np.floor(np.log10(v) + 1e-9)
+    return f"{v:g}" if any(np.isclose(lead, (1, 2, 5), rtol=1e-6)) else ""
 
 
 def _dark(im, v: float) -> bool:

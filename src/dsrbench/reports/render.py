@@ -380,8 +380,13 @@ def _systems_table(
     table = systems_table(metrics)
     by_name = {p.stem: p for p in pages}
     links = {s: _relative(by_name[s], root) for s in table.get("system", []) if s in by_name}
+    notebooks = {
+        s: _relative(by_name[s].with_suffix(".ipynb"), root)
+        for s in links
+        if by_name[s].with_suffix(".ipynb").is_file()
+    }
     rest = [p for p in pages if p.stem not in set(table.get("system", []))]
-    html_table = systems_table_html(table, links) if not table.empty else ""
+    html_table = systems_table_html(table, links, notebooks) if not table.empty else ""
     note = (
         "<p class=nb>Medians over seeds and dataset settings; click a header to sort, "
         "type to filter by name. D_stsp: lower is better; VPT (NRMSE &gt; 0.5, Lyapunov "
