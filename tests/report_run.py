@@ -2,8 +2,8 @@
 test_browser.py (run once per test session; under pytest-xdist once per machine, the other
 workers wait for it and reuse it).
 
-Systems Lorenz and MackeyGlass (a 10-D delay equation), one tiny dataset setting, the
-reference predictors and whichever fast learned methods exist (with their
+Systems Lorenz and MackeyGlass (a 10-D delay equation), one tiny dataset setting, two
+seeds, the reference predictors and whichever fast learned methods exist (with their
 ``quick_hyperparameters``), both paper pages.
 """
 
@@ -84,6 +84,7 @@ def _config(results: Path) -> tuple[dict, list[str]]:
         },
         "evaluation": {
             "methods": methods,
+            "seeds": [0, 1],  # the pages aggregate seeds per system first
             "context_length": 20,
             "horizon": 60,
             "contexts_per_trajectory": 2,

@@ -103,3 +103,64 @@ def test_every_page_loads_with_its_images_and_no_console_errors(run, driver):
                 _check_page(driver, target.as_uri())
                 visited.add(target)
     assert len(visited) == len(pages) + 1
+
+
+def _visible_systems(driver) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#dsrbench-systems tbody tr'))"
+        ".filter(r => r.style.display !== 'none').map(r => r.getAttribute('data-name'))"
+    )
+
+
+def test_index_systems_table_sorts_on_a_header_click_and_filters_by_name(run, driver):
+    from selenium.webdriver.common.by import By
+
+    driver.get((run.reports / "index.html").resolve().as_uri())
+    names = sorted(run_systems := _visible_systems(driver))
+    assert run_systems == names and len(names) >= 2  # one row per system, by name
+    heads = {
+        th.get_attribute("data-col"): th
+        for th in driver.find_elements(By.CSS_SELECTOR, "#dsrbench-systems th")
+    }
+    for method in run.methods:
+        if method != "truth":
+            assert f"{method} D_stsp" in heads and f"{method} VPT" in heads
+    heads["system"].click()  # ascending, already the order
+    assert _visible_systems(driver) == names
+    heads["system"].click()  # descending
+    assert _visible_systems(driver) == names[::-1]
+    lam = "lambda_max_dysts"  # numeric, distinct across systems
+    col = list(heads).index(lam)
+    script = (
+        "return Array.from(document.querySelectorAll('#dsrbench-systems tbody tr'))"
+        f".map(r => parseFloat(r.cells[{col}].getAttribute('data-v')))"
+    )
+    heads[lam].click()
+    values = driver.execute_script(script)
+    assert values == sorted(values) and values[0] < values[-1]
+    assert heads[lam].get_attribute("aria-sort") == "ascending"
+    heads[lam].click()
+    assert driver.execute_script(script) == sorted(values, reverse=True)
+    box = driver.find_element(By.ID, "dsrbench-filter")
+    text = names[-1][:4].lower()
+    box.send_keys(text)
+    assert sorted(_visible_systems(driver)) == [n for n in names if text in n.lower()]
+    count = driver.find_element(By.ID, "dsrbench-count").text
+    assert count == f"{len(_visible_systems(driver))} of {len(names)} systems shown"
+    box.clear()
+    box.send_keys("x")  # clear() fires no input event; a new key does
+    box.send_keys("\b")
+    assert sorted(_visible_systems(driver)) == names
+    chaotic = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#dsrbench-systems tbody tr'))"
+        ".filter(r => r.getAttribute('data-chaotic') !== 'no')"
+        ".map(r => r.getAttribute('data-name'))"
+    )
+    driver.find_element(By.ID, "dsrbench-chaotic-only").click()  # hide the non-chaotic ones
+    assert sorted(_visible_systems(driver)) == sorted(chaotic)
+    driver.find_element(By.ID, "dsrbench-chaotic-only").click()
+    assert len(_visible_systems(driver)) == len(names)
+    link = driver.find_element(By.LINK_TEXT, names[0])
+    assert _path(link.get_attribute("href")).is_file()
+    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not errors, errors

@@ -101,6 +101,13 @@ def test_pages_carry_their_parameters_and_say_what_is_missing(run):
     lb = pages["leaderboard"].read_text(encoding="utf-8")
     assert "not in this run" in lb and "sMAPE at 10 Lyapunov times" in lb
     assert "truth floor" in lb
+    # two seeds: ranked on seed medians, the spread over seeds beside that over systems
+    assert f"Systems ranked: all {len(SYSTEMS)} systems of this run" in lb
+    assert "Spread over seeds" in lb and "2 of 2" in lb
+    assert 'id="fig-systems_methods"' in lb  # systems x methods heat map
+    nb = nbformat.read(pages["leaderboard"].with_suffix(".ipynb"), as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "exclude_nonchaotic = False" in injected[0].source  # from the config's default
     dsr = pages["paper/dsr"].read_text(encoding="utf-8")
     assert "Rossler is not among this run" in dsr
     for method in ("shplrnn_gtf", "alrnn"):
@@ -164,6 +171,10 @@ def test_index_links_every_page_and_notebook(run):
         assert page.resolve() in targets, f"index does not link {page}"
         assert page.with_suffix(".ipynb").resolve() in targets
     assert all(t.is_file() for t in targets), [t for t in targets if not t.is_file()]
+    # the systems as a sortable table, one row per system, each linking its page
+    html = index.read_text(encoding="utf-8")
+    assert 'id="dsrbench-systems"' in html
+    assert html.count("<tr data-name=") == len(SYSTEMS)
     # every page links back to the index and to its notebook
     for page in run.pages().values():
         back = {(page.parent / link).resolve() for link in parse(page).links}

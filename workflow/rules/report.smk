@@ -31,7 +31,7 @@ REPORT_KINDS = {
         template=lambda name: "leaderboard.ipynb",
         category="Leaderboard",
         predictions=lambda name: [],
-        params=lambda name: {},
+        params=lambda name: {"exclude_nonchaotic": REPORT_CFG["exclude_nonchaotic"]},
     ),
     "system": PageKind(
         template=lambda name: "system.ipynb",

@@ -6,12 +6,14 @@ notebooks stay short: what they show is built here, so that it is tested and lin
 
 * :mod:`.results`: :class:`Run`, loading metrics, dataset and prediction stores, training
   records, epoch logs and the AL-RNN's symbolic codes (missing pieces are noted, not fatal);
-* :mod:`.stats`: seed means, ranks and seeded bootstrap confidence intervals;
+* :mod:`.stats`: seed aggregates, ranks, seeded bootstrap confidence intervals and the
+  spread over seeds beside the spread over systems;
 * :mod:`.style`: one colour per method on every page, figure helpers;
 * :mod:`.leaderboard`, :mod:`.system`, :mod:`.method`, :mod:`.papers`: what each page shows;
 * :mod:`.page`: :class:`Page`, displaying figures (saved as PNG too), tables and notes;
 * :mod:`.render`: :func:`render` (papermill, explicit kernel, per-cell timeout, HTML without
-  code, atomic writes) and :func:`build_index`.
+  code, atomic writes) and :func:`build_index`, whose systems table (sortable, filterable)
+  comes from :mod:`.index`.
 
 Nothing else in dsrbench imports this package.
 """

@@ -305,7 +305,9 @@ def build_index(
 ) -> Path:
     """Write ``out`` (``results/reports/index.html``) linking every page in ``pages``
     (grouped as leaderboard, systems, methods, papers) and its executed notebook, with a
-    summary of the run. Every page must exist."""
+    summary of the run. With ``results_dir`` the systems are a sortable, filterable table
+    (:mod:`dsrbench.reports.index`: dimension, largest Lyapunov exponent, every method's
+    D_stsp and VPT), each name linking its page. Every page must exist."""
     out = Path(out)
     root = out.parent
     missing = [str(p) for p in pages if not Path(p).is_file()]
@@ -319,7 +321,7 @@ def build_index(
         '<html lang="en"><head><meta charset="utf-8">',
         '<link rel="icon" href="data:,">',
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font:15px/1.45 sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+        "<style>body{font:15px/1.45 sans-serif;max-width:90em;margin:2em auto;padding:0 1em}"
         "h2{border-bottom:1px solid #ddd}li{margin:.2em 0}.nb{font-size:12px;color:#666}</style>",
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
@@ -332,8 +334,14 @@ def build_index(
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         if blurb:
             parts.append(f"<p>{html.escape(blurb)}</p>")
+        pages_here = sorted(grouped[key], key=lambda q: q.name)
+        if key == "systems":
+            table, pages_here = _systems_table(pages_here, root, results_dir)
+            parts.append(table)
+            if not pages_here:
+                continue
         parts.append("<ul>")
-        for p in sorted(grouped[key], key=lambda q: q.name):
+        for p in pages_here:
             href = _relative(p, root)
             nb = p.with_suffix(".ipynb")
             nb_link = (
@@ -352,6 +360,39 @@ def build_index(
     )
     parts.append("</body></html>")
     return write_text_atomic(out, "\n".join(parts) + "\n")
+
+
+def _systems_table(
+    pages: list[Path], root: Path, results_dir: str | Path | None
+) -> tuple[str, list[Path]]:
+    """The sortable systems table (:mod:`dsrbench.reports.index`) linking the system pages,
+    and the pages it does not cover (listed as before); no table without a metric table."""
+    if results_dir is None or not layout.merged_metrics(results_dir).is_file():
+        return "", pages
+    import pandas as pd
+
+    from dsrbench.reports.index import systems_table, systems_table_html
+
+    metrics = pd.read_parquet(
+        layout.merged_metrics(results_dir),
+        columns=["system", "dataset", "method", "seed", "metric", "value"],
+    )
+    table = systems_table(metrics)
+    by_name = {p.stem: p for p in pages}
+    links = {s: _relative(by_name[s], root) for s in table.get("system", []) if s in by_name}
+    notebooks = {
+        s: _relative(by_name[s].with_suffix(".ipynb"), root)
+        for s in links
+        if by_name[s].with_suffix(".ipynb").is_file()
+    }
+    rest = [p for p in pages if p.stem not in set(table.get("system", []))]
+    html_table = systems_table_html(table, links, notebooks) if not table.empty else ""
+    note = (
+        "<p class=nb>Medians over seeds and dataset settings; click a header to sort, "
+        "type to filter by name. D_stsp: lower is better; VPT (NRMSE &gt; 0.5, Lyapunov "
+        "times): higher is better.</p>"
+    )
+    return (note + html_table if html_table else ""), rest
 
 
 def _run_summary(results_dir: str | Path | None) -> str:

@@ -154,6 +154,16 @@ class Run:
     def datasets(self) -> list[str]:
         return sorted(set(self.metrics["dataset"].dropna()))
 
+    def restricted(self, systems: list[str]) -> Run:
+        """The same run with only the rows of ``systems`` (the notes kept)."""
+        keep = self.metrics["system"].isin(list(systems))
+        return Run(
+            self.results_dir,
+            self.metrics[keep].reset_index(drop=True),
+            configured=list(self.configured),
+            notes=list(self.notes),
+        )
+
     def scores(
         self,
         metric: str,

@@ -1,0 +1,205 @@
+"""The report tables at the scale of the whole database, on synthetic metric tables
+(tests/synthetic_metrics.py) checked against hand computations: seeds aggregated per
+system first (median), the spread over seeds beside the spread over systems, the systems
+x methods matrix of the heat map, the non-chaotic toggle, the index's systems table."""
+
+from __future__ import annotations
+
+import math
+import re
+from html.parser import HTMLParser
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic_metrics import COLUMNS, row, synthetic_metrics, write_results
+
+from dsrbench import layout
+from dsrbench.reports import leaderboard as lb
+from dsrbench.reports import stats
+from dsrbench.reports.index import systems_table
+from dsrbench.reports.render import build_index
+from dsrbench.reports.results import Run, open_run
+from dsrbench.reports.specs import spec
+
+nan = math.nan
+
+
+def table(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# ------------------------------------------------------------------ seeds first, then systems
+def test_ranks_and_medians_aggregate_the_seeds_of_a_system_by_their_median():
+    # A: seeds 1, 1, 100 (median 1, mean 34); B: 5, 5, 5 -> on the median A is better
+    rows = [row("S", "A", s, "D_stsp", v, floor=0.5) for s, v in enumerate([1.0, 1.0, 100.0])]
+    rows += [row("S", "B", s, "D_stsp", 5.0, floor=0.5) for s in range(3)]
+    rows += [
+        row("T", m, s, "D_stsp", v, floor=0.5)
+        for m, v in (("A", 2.0), ("B", 3.0))
+        for s in range(3)
+    ]
+    sc = table(rows)
+    ranks = stats.rank_methods(sc, higher_is_better=False).set_index(["system", "method"])
+    assert ranks.loc[("S", "A"), "rank"] == 1 and ranks.loc[("S", "B"), "rank"] == 2
+    assert ranks.loc[("S", "A"), "value"] == 1.0
+    summary = stats.summarize(sc, higher_is_better=False, n_boot=200).set_index("method")
+    assert summary.loc["A", "value"].estimate == pytest.approx(np.median([1.0, 2.0]))
+    assert summary.loc["A", "rank"].estimate == 1.0 and summary.loc["B", "rank"].estimate == 2.0
+    # the bootstrap resamples seed medians: every resample of A's S is 1 or 100, median 1
+    iv = stats.bootstrap_ci([np.array([1.0, 1.0, 100.0])], within="median", n_boot=500)
+    assert iv.estimate == 1.0 and iv.low == 1.0
+    assert stats.bootstrap_ci([np.array([1.0, 1.0, 100.0])]).estimate == pytest.approx(34.0)
+
+
+def test_seed_spread_against_a_hand_computation():
+    seeds = {"s1": [1, 2, 4], "s2": [10, 10, 13], "s3": [5, nan, 7], "s4": [nan, nan, 3]}
+    rows = [
+        row(system, "A", k, "vpt_nrmse", float(v))
+        for system, values in seeds.items()
+        for k, v in enumerate(values)
+    ]
+    rows += [row("s1", "B", 0, "vpt_nrmse", 2.0)]  # one seed: no seed spread
+    got = stats.seed_spread(table(rows)).set_index("method")
+    a = got.loc["A"]
+    # per system: std (ddof 1) sqrt(7/3), sqrt(3), sqrt(2); IQR 1.5, 1.5, 1.0; s4 has one seed
+    assert a["seed_std"] == pytest.approx(math.sqrt(7 / 3))
+    assert a["seed_iqr"] == pytest.approx(1.5)
+    # seed medians 2, 10, 6, 3: quartiles 2.75 and 7 (linear interpolation), median 4.5
+    assert a["system_iqr"] == pytest.approx(4.25)
+    assert a["median"] == pytest.approx(4.5)
+    assert (a["systems"], a["systems_with_seeds"]) == (4, 3)
+    b = got.loc["B"]
+    assert math.isnan(b["seed_std"]) and math.isnan(b["system_iqr"]) and b["median"] == 2.0
+    run = Run(None, table(rows))  # a Run without files
+    text = lb.seed_spread_table(run, (spec("vpt_nrmse"),))
+    assert list(text["method"]) == ["A", "B"]
+    assert text.iloc[0]["systems with ≥ 2 finite seeds"] == "3 of 4"
+    assert text.iloc[0]["IQR over systems (of seed medians)"] == "4.25"
+
+
+# ------------------------------------------------------------------ systems x methods
+def test_system_matrix_is_systems_by_methods_of_seed_medians():
+    rows = []
+    for system, floor, values in (
+        ("Lorenz", 0.5, {"alrnn": [1.0, 3.0, 2.0], "var": [nan, nan, nan]}),
+        ("Rossler", 0.25, {"alrnn": [1.0, nan, 0.5], "var": [4.0, 4.0, 8.0]}),
+    ):
+        rows.append(row(system, "floor", 0, "D_stsp", floor))
+        rows += [row(system, "truth", 0, "D_stsp", floor)]
+        for method, vs in values.items():
+            rows += [row(system, method, s, "D_stsp", v, floor=floor) for s, v in enumerate(vs)]
+    run = Run(None, table(rows))
+    scores = run.scores("D_stsp")
+    m = lb.system_matrix(scores)
+    assert list(m.index) == ["Lorenz", "Rossler"] and list(m.columns) == ["alrnn", "var"]
+    expected = np.array([[2.0, nan], [0.75, 4.0]])
+    np.testing.assert_allclose(m.to_numpy(), expected)
+    np.testing.assert_allclose(
+        lb.system_matrix(scores, value="ratio").to_numpy(), expected / np.array([[0.5], [0.25]])
+    )
+    with pytest.raises(ValueError, match="'value' or 'ratio'"):
+        lb.system_matrix(scores, value="mean")
+
+
+def test_heatmap_height_grows_with_the_systems():
+    methods = ["alrnn", "esn", "var"]
+    few = Run(None, synthetic_metrics([f"S{i}" for i in range(2)], methods, [0, 1]))
+    many = Run(None, synthetic_metrics([f"S{i:03d}" for i in range(135)], methods, [0, 1]))
+    specs = (spec("D_stsp"), spec("vpt_nrmse"))
+    small = lb.systems_heatmap_figure(few, specs)
+    big = lb.systems_heatmap_figure(many, specs)
+    assert big.get_size_inches()[1] >= 0.12 * 135 > 5 * small.get_size_inches()[1] / 3
+    ax = big.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == sorted(many.systems)  # one row per system, every one labelled
+    # rows sorted by the median over methods of D_stsp / floor, best first
+    ratio = lb.system_matrix(many.scores("D_stsp"), value="ratio").median(axis=1)
+    assert labels == list(ratio.sort_values(kind="stable").index)
+
+
+# ------------------------------------------------------------------ non-chaotic systems
+def _flag(chaotic: bool) -> SimpleNamespace:
+    return SimpleNamespace(
+        chaotic=chaotic, reason="chaotic" if chaotic else "not chaotic, periodic", max_lyapunov=0.0
+    )
+
+
+def test_excluding_nonchaotic_systems_changes_the_systems_ranked():
+    systems = ["A1", "B2", "C3", "D4"]
+    run = Run(None, synthetic_metrics(systems, ["alrnn", "var"], [0, 1, 2]))
+    flags = {s: _flag(s != "C3") for s in systems}
+    kept, listed = lb.chaos_selection(run.systems, exclude_nonchaotic=False, flags=flags)
+    assert kept == systems and list(listed["system"]) == ["C3"]
+    assert list(listed["excluded from the ranking"]) == ["no"]
+    kept, listed = lb.chaos_selection(run.systems, exclude_nonchaotic=True, flags=flags)
+    assert kept == ["A1", "B2", "D4"] and list(listed["excluded from the ranking"]) == ["yes"]
+    specs = (spec("vpt_nrmse"),)
+    every = lb.leaderboard_table(run, specs, n_boot=100)
+    chaotic = lb.leaderboard_table(run.restricted(kept), specs, n_boot=100)
+    assert set(every["systems with a value"]) == {"4 of 4"}
+    assert set(chaotic["systems with a value"]) == {"3 of 3"}
+    assert "C3" not in set(run.restricted(kept).metrics["system"])
+
+
+# ------------------------------------------------------------------ the index
+class _Table(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads: list[str] = []
+        self.rows: list[dict] = []
+        self.links: list[str] = []
+        self._in = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "th":
+            self.heads.append(a.get("data-col"))
+        if tag == "tr" and "data-name" in a:
+            self.rows.append(a)
+        if tag == "a" and self.rows:
+            self.links.append(a["href"])
+
+
+@pytest.mark.parametrize("n_systems", [2, 135])
+def test_index_has_a_sortable_systems_table_with_a_column_per_method(tmp_path, n_systems):
+    from dsrbench.systems import all_systems
+
+    systems = all_systems()[:n_systems]
+    methods = ["alrnn", "esn", "var"]
+    metrics = synthetic_metrics(systems, methods, [0, 1, 2])
+    results = tmp_path / "results"
+    write_results(results, metrics)
+    reports = layout.reports_dir(results)
+    pages = [layout.report_page(results, layout.page_id("leaderboard"))]
+    pages += [layout.report_page(results, layout.page_id("system", s)) for s in systems]
+    for p in pages:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(f"<html><title>{p.stem}</title></html>")
+        p.with_suffix(".ipynb").write_text("{}")
+    out = build_index(pages, reports / "index.html", results_dir=results)
+    text = out.read_text()
+    parsed = _Table()
+    parsed.feed(text)
+    assert [r["data-name"] for r in parsed.rows] == sorted(systems)
+    for method in methods:
+        assert f"{method} D_stsp" in parsed.heads and f"{method} VPT" in parsed.heads
+    assert "truth D_stsp" not in parsed.heads and "floor D_stsp" in parsed.heads
+    linked = {link.split("/")[-1] for link in parsed.links}
+    assert linked >= {f"{s}.html" for s in systems} | {f"{s}.ipynb" for s in systems}
+    assert 'id="dsrbench-filter"' in text and 'addEventListener("click"' in text
+    assert not re.search(r"<script[^>]+src=", text)  # inline, nothing loaded
+    # each cell the median over seeds
+    tab = systems_table(pd.read_parquet(layout.merged_metrics(results))).set_index("system")
+    s = systems[0]
+    sel = metrics[(metrics["system"] == s) & (metrics["method"] == "esn")]
+    vpt = sel[sel["metric"] == "vpt_nrmse"]["value"]
+    assert tab.loc[s, "esn VPT"] == pytest.approx(np.median(vpt))
+    assert tab.loc[s, "dimension"] >= 3
+
+
+def test_open_run_on_a_synthetic_tree(tmp_path):
+    write_results(tmp_path, synthetic_metrics(["Lorenz"], ["var"], [0, 1]))
+    run = open_run(tmp_path)
+    assert run.systems == ["Lorenz"] and run.seeds("var") == [0, 1]
