@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,8 +34,12 @@ def test_the_traits_table_matches_the_method_classes():
     assert set(TRAITS) == set(methods.available())
     for name in methods.available():
         cls = methods.get(name)
-        assert methods.traits(name) == (cls.needs_fit, cls.uses_torch), name
-    assert methods.traits("truth") == (False, False)
+        traits = methods.traits(name)
+        assert (traits.needs_fit, traits.uses_torch) == (cls.needs_fit, cls.uses_torch), name
+        # the torch methods' names are in the table (checked without importing torch)
+        names = frozenset(cls.hyperparameters) if cls.uses_torch else None
+        assert traits.hyperparameters == names, name
+    assert methods.traits("truth") == (False, False, None)
     with pytest.raises(methods.UnknownMethodError, match="did you mean"):
         methods.traits("alrn")
 
@@ -177,3 +183,36 @@ def test_a_chunk_command_refuses_slices_that_do_not_match_its_systems(tmp_path, 
     assert main([*args, "--chunk-record", str(tmp_path / "c.json")]) == 2
     assert "missing: Chen" in capsys.readouterr().err
     assert not (tmp_path / "c.json").exists()
+
+
+def test_planning_imports_no_torch_nor_any_method_module():
+    """What the Snakefile calls on a config with torch methods and their hyperparameters
+    (a typo in one is still refused by name)."""
+    code = """
+import sys
+from dsrbench.config import is_trained, load_config, predict_slice, system_chunks, train_slice
+cfg = load_config("configs/dsr.yaml")
+chunks = system_chunks(cfg)
+for m in cfg["evaluation"]["methods"]:
+    for s in cfg["systems"]:
+        predict_slice(cfg, m, s)
+        if is_trained(m):
+            train_slice(cfg, m, s)
+cfg["evaluation"]["hyperparameters"]["alrnn"]["latent_dm"] = 3
+try:
+    load_config(cfg)
+except Exception as exc:
+    print(exc)
+loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("dsrbench.methods."))
+print(loaded)
+"""
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    error, modules = out.stdout.strip().splitlines()
+    assert "evaluation.hyperparameters.alrnn" in error
+    assert "unknown hyperparameter 'latent_dm' (did you mean 'latent_dim'?)" in error
+    assert modules == str(["dsrbench.methods._traits", "dsrbench.methods.base"])

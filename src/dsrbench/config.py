@@ -211,8 +211,15 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                     get_system_info(system)
                 except UnknownSystemError as exc:
                     return f"config key '{key}': {exc}"
+            given = {**_plain(params), **overrides}
+            names = methods.traits(name).hyperparameters
+            if names is not None:  # a torch method: its names, without importing torch
+                unknown = _unknown_hyperparameters(name, names, given)
+                if unknown:
+                    return f"config key '{key}': {unknown}"
+                continue
             try:
-                methods.get(name)(**{**_plain(params), **overrides})
+                methods.get(name)(**given)
             except HyperparameterError as exc:
                 return f"config key '{key}': {exc}"
     for name in ev.get("datasets") or []:
@@ -239,6 +246,21 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
 
 
 BY_SYSTEM = "by_system"
+
+
+def _unknown_hyperparameters(method: str, valid: frozenset[str], given: Mapping) -> str | None:
+    """The complaint of ``Method.__init__`` about names not in ``valid`` (None if none)."""
+    unknown = sorted(set(given) - valid)
+    if not unknown:
+        return None
+    detail = ", ".join(
+        f"{u!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        for u in unknown
+        for close in [difflib.get_close_matches(u, sorted(valid), n=1)]
+    )
+    return (
+        f"unknown hyperparameter {detail} for method {method!r}; valid: {', '.join(sorted(valid))}"
+    )
 
 
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
