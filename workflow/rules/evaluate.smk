@@ -36,6 +36,7 @@ rule train:
     log:
         layout.train_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
+        results=RESULTS,
         systems=lambda w: ",".join(CHUNKS[w.chunk]),
         seeds=",".join(map(str, SEEDS)),
         job=lambda w: json.dumps(
@@ -49,7 +50,7 @@ rule train:
     shell:
         "{DSRBENCH} train-chunk --job-json {params.job:q} --systems {params.systems}"
         " --dataset {wildcards.dataset} --method {wildcards.method} --seeds {params.seeds}"
-        " --results-dir {RESULTS:q} --chunk-record {output.record:q}"
+        " --results-dir {params.results:q} --chunk-record {output.record:q}"
         " --threads {threads} > {log:q} 2>&1"
 
 
@@ -75,6 +76,7 @@ rule predict:
     log:
         layout.predict_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
+        results=RESULTS,
         systems=lambda w: ",".join(CHUNKS[w.chunk]),
         seeds=",".join(map(str, SEEDS)),
         job=lambda w: json.dumps(
@@ -87,7 +89,7 @@ rule predict:
     shell:
         "{DSRBENCH} predict-chunk --job-json {params.job:q} --systems {params.systems}"
         " --dataset {wildcards.dataset} --method {wildcards.method} --seeds {params.seeds}"
-        " --results-dir {RESULTS:q} --chunk-record {output.record:q} > {log:q} 2>&1"
+        " --results-dir {params.results:q} --chunk-record {output.record:q} > {log:q} 2>&1"
 
 
 def prediction_records(datasets, methods=None, systems=None):

@@ -14,6 +14,7 @@ rule simulate:
     log:
         layout.simulate_chunk_log(RESULTS, W.dataset, W.chunk),
     params:
+        results=RESULTS,
         systems=lambda w: ",".join(CHUNKS[w.chunk]),
         # Each system's slice of the config: the job reruns only when one of them changes.
         job=lambda w: json.dumps(
@@ -25,7 +26,7 @@ rule simulate:
         runtime=lambda w: 30 + 20 * len(CHUNKS[w.chunk]),
     shell:
         "{DSRBENCH} simulate-chunk --job-json {params.job:q} --systems {params.systems}"
-        " --dataset {wildcards.dataset} --results-dir {RESULTS:q}"
+        " --dataset {wildcards.dataset} --results-dir {params.results:q}"
         " --chunk-record {output.record:q} > {log:q} 2>&1"
 
 
