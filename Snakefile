@@ -2,6 +2,11 @@
 method on each dataset, predict (forecasts from test contexts, long free runs) and evaluate
 (forecast metrics and attractor statistics against truth floors, on Dask).
 
+The simulate, train and predict jobs each run over a chunk of systems (config key
+chunking.systems_per_job; dsrbench.config.system_chunks), every seed in one job; each
+system keeps its own records, and a rerun of a killed chunk job redoes only the systems it
+had not finished (dsrbench.jobs).
+
     snakemake --cores all                                   # default config.yaml
     snakemake --cores all --configfile configs/full.yaml    # all 135 systems
     snakemake --profile profiles/slurm --configfile configs/full.yaml
@@ -26,6 +31,7 @@ from dsrbench.config import (
     load_config,
     predict_slice,
     simulate_slice,
+    system_chunks,
     train_slice,
 )
 
@@ -47,11 +53,17 @@ RESULTS = os.path.normpath(CFG["results_dir"])
 JOBS = expand_jobs(CFG)
 SYSTEMS = sorted({s for s, _ in JOBS})
 DATASETS = list(CFG["datasets"])
+# chunk id -> its systems (consecutive runs of the sorted systems)
+CHUNKS = system_chunks(CFG)
+CHUNK_OF = {s: c for c, members in CHUNKS.items() for s in members}
+SEEDS = list(CFG["evaluation"]["seeds"])
 EVAL_DATASETS = evaluation_datasets(CFG)
 
 # Every path comes from dsrbench.layout; W holds the wildcards (the patterns of the rules,
 # e.g. layout.dataset_record(RESULTS, W.dataset, W.system)).
-W = SimpleNamespace(**{k: f"{{{k}}}" for k in ("dataset", "system", "method", "seed", "page")})
+W = SimpleNamespace(
+    **{k: f"{{{k}}}" for k in ("dataset", "system", "method", "seed", "page", "chunk")}
+)
 
 # The CLI of the Python running Snakemake: works without an activated virtual environment.
 DSRBENCH = f"{shlex.quote(sys.executable)} -m dsrbench.cli"
@@ -61,6 +73,7 @@ wildcard_constraints:
     dataset="[A-Za-z0-9_]+",
     method="[a-z0-9_]+",
     seed="[0-9]+",
+    chunk="c[0-9]+",
 
 
 rule all:

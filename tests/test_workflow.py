@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from dsrbench import layout
-from dsrbench.config import is_trained, load_config
+from dsrbench.config import is_trained, load_config, system_chunks
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -61,7 +61,9 @@ def test_dry_run_plans_every_system(tmp_path, name):
     )
     assert res.returncode == 0, res.stderr + res.stdout
     counts = planned(res.stdout + res.stderr)
-    assert counts["simulate"] == 135 * n_settings
+    n_chunks = len(system_chunks(load_config(configfile)))
+    assert n_chunks == 9  # 135 systems, 16 per job
+    assert counts["simulate"] == n_chunks * n_settings
     assert counts["dataset_summary"] == 1
     assert not (tmp_path / "results").exists()
 
@@ -84,12 +86,14 @@ def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name
     assert res.returncode == 0, res.stderr + res.stdout
     counts = planned(res.stdout + res.stderr)
     n_sys = 135 if cfg["systems"] == "all" else len(cfg["systems"])
+    n_chunks = len(system_chunks(cfg))
     methods = cfg["evaluation"]["methods"]
     trained = [m for m in methods if is_trained(m)]
     assert "persistence" in methods and "persistence" not in trained
-    # every method but the oracle and those that need no fit (persistence)
-    assert counts["train"] == n_sys * (len(methods) - 2) == n_sys * len(trained)
-    assert counts["predict"] == n_sys * len(methods)
+    # one job per chunk of systems and every method but the oracle and those that need no
+    # fit (persistence), every seed in the job
+    assert counts["train"] == n_chunks * (len(methods) - 2) == n_chunks * len(trained)
+    assert counts["predict"] == n_chunks * len(methods)
     out = res.stdout + res.stderr
     models = {m for m in methods if re.search(rf"/models/[^/\s]+/{m}/", out)}
     assert models == set(trained)
@@ -123,11 +127,35 @@ def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
         (REPO / "configs" / "overrides" / override).read_text()
     ).items():
         merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
-    n_sys = len(merged["systems"]) if merged["systems"] != "all" else 135
     counts = planned(res.stdout + res.stderr)
     trained = [m for m in merged["evaluation"]["methods"] if is_trained(m)]
     assert len(trained) == len(merged["evaluation"]["methods"]) - 2  # not truth, persistence
-    assert counts["train"] == n_sys * len(trained)
+    assert counts["train"] == len(system_chunks(load_config(merged))) * len(trained)
+
+
+CONFIGS = [[name] for name in sorted(p.name for p in (REPO / "configs").glob("*.yaml"))] + [
+    [override.replace("_cpu", ""), f"overrides/{override}"]
+    for override in sorted(p.name for p in (REPO / "configs" / "overrides").glob("*.yaml"))
+]
+
+
+@pytest.mark.parametrize("files", CONFIGS, ids=["+".join(f) for f in CONFIGS])
+def test_every_config_over_all_systems_plans_at_most_400_jobs(tmp_path, files):
+    """Chunk jobs: neither the methods nor the seeds multiply the job count by the number
+    of systems (the README gives the dry-run times)."""
+    res = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        *(str(REPO / "configs" / f) for f in files),
+        "--config",
+        "systems=all",
+        f"results_dir={tmp_path / 'results'}",
+    )
+    assert res.returncode == 0, res.stderr + res.stdout
+    counts = planned(res.stdout + res.stderr)
+    assert 0 < counts["total"] <= 400, counts
+    assert counts["simulate"] == 9 * len(load_config(REPO / "configs" / files[0])["datasets"])
 
 
 def test_default_config_and_configfile_replaces_it(tmp_path):
@@ -135,10 +163,13 @@ def test_default_config_and_configfile_replaces_it(tmp_path):
     assert res.returncode == 0, res.stderr
     default = load_config(REPO / "config.yaml")
     jobs = planned(res.stdout + res.stderr)
-    assert jobs["simulate"] == len(default["systems"]) * len(default["datasets"]) == 2
+    # both systems in one chunk: one simulate job per setting, one train and one predict
+    # job per method
+    assert len(system_chunks(default)) == 1
+    assert jobs["simulate"] == len(default["datasets"]) == 1
     methods = default["evaluation"]["methods"]
-    assert jobs["predict"] == 2 * len(methods)
-    assert jobs["train"] == 2 * sum(is_trained(m) for m in methods)  # not truth, persistence
+    assert jobs["predict"] == len(methods)
+    assert jobs["train"] == sum(is_trained(m) for m in methods)  # not truth, persistence
     # --configfile replaces config.yaml rather than merging its dataset settings into it.
     res = snakemake(
         tmp_path,
@@ -150,7 +181,8 @@ def test_default_config_and_configfile_replaces_it(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert "/data/fine/" not in res.stdout + res.stderr
-    assert str(layout.dataset_record(tmp_path / "r", "lyap30", "Lorenz")) in res.stdout + res.stderr
+    lyap = str(layout.dataset_chunk(tmp_path / "r", "lyap30", "c000"))
+    assert lyap in res.stdout + res.stderr
 
 
 def write_config(path: Path, **cfg) -> Path:
@@ -280,3 +312,106 @@ def test_real_run_two_systems(tmp_path):
 
     again = snakemake(tmp_path, "-n", "--configfile", str(configfile))
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def _records(results: Path, kind: str) -> dict[str, dict]:
+    return {f.names["system"]: json.loads(f.path.read_text()) for f in layout.find(results, kind)}
+
+
+def _metrics(results: Path) -> pd.DataFrame:
+    table = pd.read_parquet(layout.merged_metrics(results))
+    keys = ["system", "dataset", "method", "seed", "metric", "horizon"]
+    return table.sort_values(keys, na_position="first").reset_index(drop=True)
+
+
+def test_a_killed_train_chunk_redoes_only_its_unfinished_systems(tmp_path):
+    """SIGKILL the train chunk job (its whole process group, Snakemake included) after one
+    system's model record and before the chunk record; the rerun retrains only the other
+    systems of the chunk, and the metrics equal those of an uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    from dsrbench.jobs import PAUSE_ENV
+
+    alrnn = {"epochs": 4, "batches_per_epoch": 2, "batch_size": 8, "seq_len": 10}
+    alrnn |= {"latent_dim": 6, "validate_every": 2}
+
+    def config(name: str) -> tuple[Path, Path]:
+        results = tmp_path / name / "results"
+        results.parent.mkdir()
+        return results, write_config(
+            results.parent / "tiny.yaml",
+            systems=["Lorenz", "Chen", "Rossler"],
+            results_dir=str(results),
+            datasets=TINY,
+            chunking={"systems_per_job": 2},  # c000: Chen, Lorenz; c001: Rossler
+            training={"device": "cpu"},
+            evaluation={
+                "methods": ["truth", "alrnn"],
+                "context_length": 20,
+                "horizon": 40,
+                "contexts_per_trajectory": 2,
+                "long_run_length": 500,
+                "hyperparameters": {"alrnn": alrnn},
+            },
+            reports={"enabled": False},
+        )
+
+    reference, ref_config = config("reference")
+    res = snakemake(ref_config.parent, "--cores", "1", "--configfile", str(ref_config), timeout=900)
+    assert res.returncode == 0, res.stderr[-5000:]
+    assert set(_records(reference, "model_record")) == {"Chen", "Lorenz", "Rossler"}
+
+    results, cfg_file = config("killed")
+    first = layout.model_record(results, "tiny", "alrnn", "Chen", 0)
+    chunk = layout.model_chunk(results, "tiny", "alrnn", "c000")
+    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory"]
+    cmd += [str(cfg_file.parent), "--cores", "1", "--configfile", str(cfg_file)]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cfg_file.parent,
+        env={**os.environ, PAUSE_ENV: "120"},  # a long pause after each model's record
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert first.exists() and not chunk.exists(), "the train job did not get that far"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not layout.model_record(results, "tiny", "alrnn", "Lorenz", 0).exists()
+    before = _records(results, "model_record")
+    chen_mtime = first.stat().st_mtime_ns
+
+    assert (
+        snakemake(
+            cfg_file.parent, "--unlock", "--cores", "1", "--configfile", str(cfg_file)
+        ).returncode
+        == 0
+    )
+    res = snakemake(
+        cfg_file.parent,
+        "--cores",
+        "1",
+        "--rerun-incomplete",
+        "--configfile",
+        str(cfg_file),
+        timeout=900,
+    )
+    assert res.returncode == 0, res.stderr[-5000:]
+    after = _records(results, "model_record")
+    # Chen's record was kept as it was; Lorenz was trained by the rerun
+    assert first.stat().st_mtime_ns == chen_mtime and after["Chen"] == before["Chen"]
+    assert after["Lorenz"]["job_key"] and after["Lorenz"]["status"] == "ok"
+    log = layout.train_chunk_log(results, "tiny", "alrnn", "c000").read_text()
+    assert "Chen / tiny / alrnn / 0: finished before" in log
+    assert "training 1 alrnn model(s) in one fit_many call" in log
+    assert json.loads(chunk.read_text())["statuses"] == {"ok": 2}
+    pd.testing.assert_frame_equal(_metrics(results), _metrics(reference))

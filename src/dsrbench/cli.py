@@ -1,5 +1,8 @@
 """Command-line interface: ``dsrbench systems | methods | simulate | summary | train |
-predict | evaluate | merge | report``.
+predict | simulate-chunk | train-chunk | predict-chunk | evaluate | merge | report``.
+
+The ``*-chunk`` commands are the workflow's jobs (one per chunk of systems); ``simulate``,
+``train`` and ``predict`` run one system (and seed) by hand.
 
 This module only parses arguments; the jobs themselves are in :mod:`dsrbench.jobs` (the
 Snakemake rules are thin calls into these commands). Heavy modules are imported inside
@@ -130,6 +133,77 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _systems(text: str) -> list[str]:
+    return [s for s in text.split(",") if s]
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s]
+    except ValueError:
+        raise SystemExit(f"--seeds must be comma-separated integers, got {text!r}") from None
+
+
+def cmd_simulate_chunk(args: argparse.Namespace) -> int:
+    from dsrbench import jobs
+
+    systems = _systems(args.systems)
+    jobs.simulate_chunk(
+        jobs.load_chunk_slices("simulate", args.job_json, systems),
+        args.dataset,
+        results=Path(args.results_dir),
+        chunk_record=Path(args.chunk_record),
+    )
+    return 0
+
+
+def cmd_train_chunk(args: argparse.Namespace) -> int:
+    from dsrbench import jobs
+
+    jobs.train_chunk(
+        jobs.load_chunk_slices("train", args.job_json, _systems(args.systems), method=args.method),
+        dataset=args.dataset,
+        method=args.method,
+        seeds=_seeds(args.seeds),
+        results=Path(args.results_dir),
+        chunk_record=Path(args.chunk_record),
+        threads=args.threads,
+    )
+    return 0
+
+
+def cmd_predict_chunk(args: argparse.Namespace) -> int:
+    from dsrbench import jobs
+
+    jobs.predict_chunk(
+        jobs.load_chunk_slices(
+            "predict", args.job_json, _systems(args.systems), method=args.method
+        ),
+        dataset=args.dataset,
+        method=args.method,
+        seeds=_seeds(args.seeds),
+        results=Path(args.results_dir),
+        chunk_record=Path(args.chunk_record),
+    )
+    return 0
+
+
+def _add_chunk_arguments(p: argparse.ArgumentParser, method: bool) -> None:
+    p.add_argument("--systems", required=True, metavar="A,B,C", help="the systems of the chunk")
+    p.add_argument(
+        "--job-json",
+        required=True,
+        metavar="JSON",
+        help="object mapping each system to its slice of the config (what the rules pass)",
+    )
+    p.add_argument("--dataset", required=True, help="dataset setting name")
+    if method:
+        p.add_argument("--method", required=True)
+        p.add_argument("--seeds", default="0", metavar="0,1", help="comma-separated seeds")
+    p.add_argument("--results-dir", required=True, help="results directory (per-system paths)")
+    p.add_argument("--chunk-record", required=True, metavar="CHUNK.json", help="written last")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dsrbench import jobs
 
@@ -215,6 +289,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="STORE.zarr")
     p.add_argument("--record", required=True, metavar="RECORD.json")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("simulate-chunk", help="simulate a chunk of systems (the workflow's job)")
+    _add_chunk_arguments(p, method=False)
+    p.set_defaults(func=cmd_simulate_chunk)
+
+    p = sub.add_parser("train-chunk", help="train one method on a chunk of systems, all seeds")
+    _add_chunk_arguments(p, method=True)
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.set_defaults(func=cmd_train_chunk)
+
+    p = sub.add_parser("predict-chunk", help="predict with one method on a chunk of systems")
+    _add_chunk_arguments(p, method=True)
+    p.set_defaults(func=cmd_predict_chunk)
 
     p = sub.add_parser("evaluate", help="evaluate prediction records (Dask)")
     p.add_argument("records", nargs="+", metavar="RECORD")

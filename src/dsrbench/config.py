@@ -33,6 +33,7 @@ __all__ = [
     "SCHEMA_PATH",
     "SLICE_KINDS",
     "check_slice",
+    "chunk_id",
     "evaluation_datasets",
     "expand",
     "is_trained",
@@ -41,6 +42,7 @@ __all__ = [
     "method_hyperparameters",
     "predict_slice",
     "simulate_slice",
+    "system_chunks",
     "train_slice",
 ]
 
@@ -209,8 +211,15 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                     get_system_info(system)
                 except UnknownSystemError as exc:
                     return f"config key '{key}': {exc}"
+            given = {**_plain(params), **overrides}
+            names = methods.traits(name).hyperparameters
+            if names is not None:  # a torch method: its names, without importing torch
+                unknown = _unknown_hyperparameters(name, names, given)
+                if unknown:
+                    return f"config key '{key}': {unknown}"
+                continue
             try:
-                methods.get(name)(**{**_plain(params), **overrides})
+                methods.get(name)(**given)
             except HyperparameterError as exc:
                 return f"config key '{key}': {exc}"
     for name in ev.get("datasets") or []:
@@ -239,6 +248,21 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
 BY_SYSTEM = "by_system"
 
 
+def _unknown_hyperparameters(method: str, valid: frozenset[str], given: Mapping) -> str | None:
+    """The complaint of ``Method.__init__`` about names not in ``valid`` (None if none)."""
+    unknown = sorted(set(given) - valid)
+    if not unknown:
+        return None
+    detail = ", ".join(
+        f"{u!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        for u in unknown
+        for close in [difflib.get_close_matches(u, sorted(valid), n=1)]
+    )
+    return (
+        f"unknown hyperparameter {detail} for method {method!r}; valid: {', '.join(sorted(valid))}"
+    )
+
+
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k != BY_SYSTEM}
 
@@ -254,6 +278,23 @@ def expand(config: Mapping[str, Any]) -> list[tuple[str, str]]:
     """All (system, dataset setting name) jobs of a validated config."""
     systems = resolve_systems(config["systems"])
     return [(system, dataset) for system in systems for dataset in config["datasets"]]
+
+
+def system_chunks(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The chunks of a validated config: its systems, sorted by name, cut into consecutive
+    runs of ``chunking.systems_per_job``; keyed by chunk id ``c000``, ``c001``, ... The
+    simulate, train and predict jobs each run over one chunk."""
+    systems = sorted(resolve_systems(config["systems"]))
+    size = int((config.get("chunking") or {}).get("systems_per_job", 16))
+    return {
+        chunk_id(i): systems[start : start + size]
+        for i, start in enumerate(range(0, len(systems), size))
+    }
+
+
+def chunk_id(index: int) -> str:
+    """The id of the ``index``-th chunk of systems (``c000`` for the first)."""
+    return f"c{index:03d}"
 
 
 def simulate_slice(config: Mapping[str, Any], system: str, dataset: str) -> dict[str, Any]:
@@ -281,10 +322,11 @@ PREDICTION_KEYS = ("context_length", "horizon", "contexts_per_trajectory", "long
 
 def is_trained(method: str) -> bool:
     """Whether ``method`` gets a training job: not the ``truth`` oracle, nor a method whose
-    class says ``needs_fit = False`` (it forecasts from the context alone)."""
+    class says ``needs_fit = False`` (it forecasts from the context alone). Read from the
+    static table of :func:`dsrbench.methods.traits`: no method module (torch) is imported."""
     from dsrbench import methods
 
-    return method != "truth" and methods.get(method).needs_fit
+    return methods.traits(method).needs_fit
 
 
 def train_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str, Any]:
@@ -308,7 +350,7 @@ def predict_slice(config: Mapping[str, Any], method: str, system: str) -> dict[s
     out: dict[str, Any] = {"evaluation": {k: ev[k] for k in PREDICTION_KEYS if k in ev}}
     if method != "truth" and not is_trained(method):
         out["hyperparameters"] = method_hyperparameters(config, method, system)
-    if method != "truth" and methods.get(method).uses_torch:
+    if methods.traits(method).uses_torch:
         out["training"] = {"device": (config.get("training") or {}).get("device", "auto")}
     return out
 

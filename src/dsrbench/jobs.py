@@ -7,6 +7,13 @@ available -> ``skipped``; training ``failed``/``skipped`` -> the same for the pr
 and writes its record atomically: a record that exists is complete, and a killed job leaves
 none. A failing job still exits 0, so one system's failure does not stop the run.
 
+The workflow runs these jobs over a chunk of systems (:func:`simulate_chunk`,
+:func:`train_chunk`, :func:`predict_chunk`): each system (and seed) still gets its own
+record at its layout path, carrying a ``job_key`` (:func:`job_key`: the hash of its slice
+and of its upstream records). The chunk job's only declared output is a chunk record
+listing them (:func:`write_chunk_record`), written last; a rerun of a killed chunk job skips
+every system whose record holds the same key (:func:`finished_record`) and redoes the rest.
+
 Bad input (an unreadable record, an unknown system, an invalid slice) raises
 :class:`JobInputError` with a message naming the problem and the fix (exit status 2).
 Heavy modules (torch, xarray, the integrators) are imported inside the jobs.
@@ -15,18 +22,24 @@ Heavy modules (torch, xarray, the integrators) are imported inside the jobs.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
+import os
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dsrbench import layout
 from dsrbench.atomic import atomic_path, write_json_atomic, write_text_atomic
 from dsrbench.config import (
     ConfigError,
     check_slice,
+    is_trained,
     load_config,
     predict_slice,
     simulate_slice,
@@ -34,18 +47,26 @@ from dsrbench.config import (
 )
 
 __all__ = [
+    "CHUNK_KEY",
     "JobInputError",
     "evaluate",
+    "finished_record",
+    "job_key",
+    "load_chunk_slices",
     "load_slice",
     "merge",
     "predict",
+    "predict_chunk",
     "read_record",
     "record_paths",
     "run_job",
     "simulate",
+    "simulate_chunk",
     "summary",
     "train",
+    "train_chunk",
     "upstream_problem",
+    "write_chunk_record",
     "write_metrics_table",
 ]
 
@@ -68,6 +89,7 @@ def run_job(
     body: Body,
     *,
     skip: tuple[str, str] | None = None,
+    extra_seconds: float = 0.0,
 ) -> dict[str, Any]:
     """Run one job and write its record atomically; returns the record.
 
@@ -75,7 +97,8 @@ def run_job(
     work; its returned fields are merged into the record (it may set ``status`` itself, e.g.
     a simulation that diverged). ``skip``: (status, reason) when an upstream job did not
     succeed: the body does not run. An exception of the body gives status ``failed`` with
-    the exception as the reason; ``wall_time_s`` is always set.
+    the exception as the reason; ``wall_time_s`` is always set (the body's time plus
+    ``extra_seconds``, e.g. a model's share of a chunk's joint fit).
     """
     result: dict[str, Any] = {**base, "status": "ok", "reason": None}
     start = time.perf_counter()
@@ -88,7 +111,7 @@ def run_job(
             log.error("%s raised:\n%s", name, traceback.format_exc())
             result["status"] = "failed"
             result["reason"] = f"{type(exc).__name__}: {exc}"
-    result["wall_time_s"] = time.perf_counter() - start
+    result["wall_time_s"] = time.perf_counter() - start + extra_seconds
     write_json_atomic(record, result)
     what = " / ".join(str(base[k]) for k in ("system", "dataset", "method", "seed") if k in base)
     if result["status"] == "ok":
@@ -180,8 +203,17 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- simulate
 
 
-def simulate(job: Mapping[str, Any], system: str, dataset: str, *, out: Path, record: Path) -> dict:
-    """Build one dataset (``job``: its simulate slice) and write its record."""
+def simulate(
+    job: Mapping[str, Any],
+    system: str,
+    dataset: str,
+    *,
+    out: Path,
+    record: Path,
+    key: str | None = None,
+) -> dict:
+    """Build one dataset (``job``: its simulate slice) and write its record (with the
+    ``job_key`` ``key`` when given)."""
 
     def body() -> dict[str, Any]:
         from dsrbench.datasets import build_dataset
@@ -205,6 +237,7 @@ def simulate(job: Mapping[str, Any], system: str, dataset: str, *, out: Path, re
         "n_time": 0,
         "n_dim": 0,
         "path": None,
+        **({"job_key": key} if key else {}),
     }
     return run_job("simulate", record, base, body)
 
@@ -226,42 +259,116 @@ def train(
 ) -> dict:
     """Train ``method`` on one dataset (``job``: its train slice); write the model and a
     record."""
+    from dsrbench.methods import RunFiles
+
     dataset = read_record(dataset_record, "dataset record")
-    base = {
-        "system": dataset.get("system"),
-        "dataset": dataset.get("dataset"),
-        "method": method,
-        "seed": seed,
-        "model_path": None,
-    }
+    model = _Model(job, dataset, seed, Path(out), Path(record), RunFiles(checkpoint_dir, epoch_log))
+    (rec,) = _train_models(method, [model], threads=threads)
+    return rec
 
-    def body() -> dict[str, Any]:
-        import torch
 
-        from dsrbench.methods import RunFiles
-        from dsrbench.train import train_to_directory
+class _Model:
+    """One model of a train job: its slice, dataset record, seed and where it goes."""
 
-        torch.set_num_threads(threads)
-        training = job["training"]
-        info = train_to_directory(
-            method,
-            Path(dataset["path"]),
-            Path(out),
-            seed=seed,
-            hyperparameters=job["hyperparameters"],
-            device=training["device"],
-            budget=training["budget_seconds"],
-            train_length=training["train_length"],
-            val_length=training["val_length"],
-            run=RunFiles(checkpoint_dir=checkpoint_dir, epoch_log=epoch_log),
-            config=dict(job),
-        )
+    def __init__(
+        self,
+        job: Mapping[str, Any],
+        dataset: Mapping[str, Any],
+        seed: int,
+        out: Path,
+        record: Path,
+        run: Any,
+        key: str | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        self.job, self.dataset, self.seed, self.out, self.record = job, dataset, seed, out, record
+        self.run, self.key, self.log_file = run, key, log_file
+
+
+def _train_models(method: str, models: Sequence[_Model], *, threads: int = 1) -> list[dict]:
+    """Train ``models`` of ``method``: those whose dataset is there in one
+    :func:`dsrbench.train.train_many` call per (device, budget) (one in a config: the
+    training section is shared), then write every record (a failed model: status
+    ``failed`` with its error; a missing dataset: ``skipped``)."""
+    from dsrbench.train import TrainItem, train_many
+
+    def base(m: _Model) -> dict[str, Any]:
         return {
-            **{k: v for k, v in info.items() if k != "provenance"},
-            "model_path": str(out),
+            "system": m.dataset.get("system"),
+            "dataset": m.dataset.get("dataset"),
+            "method": method,
+            "seed": m.seed,
+            "model_path": None,
+            **({"job_key": m.key} if m.key else {}),
         }
 
-    return run_job("train", record, base, body, skip=upstream_problem(dataset))
+    records: dict[int, dict] = {}
+    groups: dict[tuple, list[int]] = {}
+    for i, m in enumerate(models):
+        problem = upstream_problem(m.dataset)
+        if problem is not None:
+            with _log_to(m.log_file):
+                records[i] = run_job("train", m.record, base(m), lambda: None, skip=problem)
+            continue
+        training = m.job["training"]
+        groups.setdefault((training["device"], training["budget_seconds"]), []).append(i)
+    if groups and _methods_traits(method).uses_torch:
+        import torch
+
+        torch.set_num_threads(threads)
+    for (device, budget), members in groups.items():
+        items = [
+            TrainItem(
+                dataset_path=Path(models[i].dataset["path"]),
+                out=models[i].out,
+                seed=models[i].seed,
+                hyperparameters=dict(models[i].job["hyperparameters"]),
+                run=models[i].run,
+                config=dict(models[i].job),
+                train_length=models[i].job["training"]["train_length"],
+                val_length=models[i].job["training"]["val_length"],
+                name=f"{models[i].dataset.get('system')}/seed{models[i].seed}",
+            )
+            for i in members
+        ]
+        log.info("training %d %s model(s) in one fit_many call", len(items), method)
+        start = time.perf_counter()
+        outcomes = train_many(method, items, device=device, budget=budget)
+        share = (time.perf_counter() - start) / len(items)  # each model's share
+        for i, outcome in zip(members, outcomes, strict=True):
+            m = models[i]
+
+            def body(outcome: Any = outcome, m: _Model = m) -> dict[str, Any]:
+                if outcome.record is None:
+                    log.error("training %s raised:\n%s", m.dataset.get("system"), outcome.traceback)
+                    return {"status": "failed", "reason": outcome.error}
+                info = outcome.record
+                return {
+                    **{k: v for k, v in info.items() if k != "provenance"},
+                    "model_path": str(m.out),
+                }
+
+            with _log_to(m.log_file):
+                records[i] = run_job("train", m.record, base(m), body, extra_seconds=share)
+            _pause()
+    return [records[i] for i in range(len(models))]
+
+
+#: environment variable: seconds a train job waits after writing each model's record
+#: (default 0); lets a test interrupt a chunk job between two models
+PAUSE_ENV = "DSRBENCH_PAUSE_AFTER_RECORD"
+
+
+def _pause() -> None:
+    seconds = float(os.environ.get(PAUSE_ENV) or 0)
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+def _methods_traits(method: str) -> Any:
+    from dsrbench import methods
+
+    return methods.traits(method)
 
 
 # --------------------------------------------------------------------------- predict
@@ -276,6 +383,7 @@ def predict(
     seed: int,
     out: Path,
     record: Path,
+    key: str | None = None,
 ) -> dict:
     """Predict with ``method`` on one dataset (``job``: its predict slice) using its trained
     model (``model_record``; a method that is not trained is built here from its
@@ -291,6 +399,7 @@ def predict(
         "dataset_path": dataset.get("path"),
         "prediction_path": None,
         "long_run_length": ev["long_run_length"],
+        **({"job_key": key} if key else {}),
     }
 
     def body() -> dict[str, Any]:
@@ -320,11 +429,254 @@ def predict(
     return run_job("predict", record, base, body, skip=upstream_problem(dataset, model))
 
 
+# --------------------------------------------------------------------------- chunk jobs
+
+#: the key that marks a chunk record (its value: the stage, simulate / train / predict)
+CHUNK_KEY = "chunk_of"
+
+
+def job_key(job: Mapping[str, Any], *upstream: Mapping[str, Any] | None, **names: Any) -> str:
+    """The completion key of one system's job: a SHA-256 of its slice ``job``, its names
+    (system, dataset, method, seed) and the content of its upstream records (dataset
+    record; model record of a prediction). A record holding the same key is finished."""
+    payload = {"job": job, "names": names, "upstream": list(upstream)}
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def finished_record(
+    record: str | Path, key: str, output_field: str | None = None
+) -> dict[str, Any] | None:
+    """The record at ``record`` when it finished the job of ``key``: it exists, holds that
+    ``job_key`` and, when its status is ``ok``, the output its ``output_field`` names
+    exists. Any status counts (ok, diverged, failed, skipped): a rerun does not retry a
+    system that failed with the same inputs. None when the job must run."""
+    try:
+        rec = json.loads(Path(record).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("job_key") != key or "status" not in rec:
+        return None
+    if rec["status"] == "ok" and output_field is not None:
+        out = rec.get(output_field)
+        if not out or not Path(out).exists():
+            return None
+    return rec
+
+
+def write_chunk_record(
+    path: str | Path, stage: str, records: Sequence[str | Path], **names: Any
+) -> dict[str, Any]:
+    """Write the chunk record of a ``stage`` job (atomically, last): its names and its
+    members' record files (relative to the chunk record) with a count of their statuses."""
+    path = Path(path)
+    statuses = Counter(read_record(r)["status"] for r in records)
+    rec = {
+        CHUNK_KEY: stage,
+        **names,
+        "records": [os.path.relpath(r, path.parent) for r in records],
+        "statuses": dict(sorted(statuses.items())),
+    }
+    write_json_atomic(path, rec)
+    log.info("%s chunk %s: %s", stage, path, rec["statuses"])
+    return rec
+
+
+def _chunk_members(path: Path) -> list[Path] | None:
+    """The member records of a chunk record (None when ``path`` is not one)."""
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or CHUNK_KEY not in rec:
+        return None
+    return [Path(os.path.normpath(path.parent / r)) for r in rec["records"]]
+
+
+@contextmanager
+def _log_to(path: Path | None) -> Iterator[None]:
+    """Copy the log to ``path`` (a system's own log inside a chunk job) while inside."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def load_chunk_slices(
+    kind: str, job_json: str, systems: Sequence[str], *, method: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The checked slices of a chunk job: ``job_json`` maps every system of ``systems``
+    to its ``kind`` slice (as the rules pass it)."""
+    from dsrbench.systems import UnknownSystemError, get_system_info
+
+    raw = _json_object(job_json, "--job-json")
+    missing = [s for s in systems if s not in raw]
+    extra = [s for s in raw if s not in systems]
+    if missing or extra:
+        raise JobInputError(
+            "--job-json must map each system of --systems to its slice: "
+            + "; ".join(
+                f"{what}: {', '.join(names)}"
+                for what, names in (("missing", missing), ("not in --systems", extra))
+                if names
+            )
+        )
+    out = {}
+    for system in systems:
+        try:
+            get_system_info(system)
+        except UnknownSystemError as exc:
+            raise JobInputError(f"--systems: {exc}") from None
+        try:
+            out[system] = check_slice(kind, raw[system], method=method)
+        except ConfigError as exc:
+            raise JobInputError(f"{system}: {exc}") from None
+    return out
+
+
+def _skip(name: str, record: Path, what: str) -> None:
+    log.info("%s %s: finished before with the same inputs (%s), kept", name, what, record)
+
+
+def simulate_chunk(
+    jobs: Mapping[str, Mapping[str, Any]], dataset: str, *, results: Path, chunk_record: Path
+) -> dict[str, Any]:
+    """Simulate the dataset setting ``dataset`` of each system of ``jobs`` (system -> its
+    simulate slice) at its layout paths under ``results``; systems finished before with the
+    same key are kept. Writes the chunk record last."""
+    records = []
+    for system, job in jobs.items():
+        record = layout.dataset_record(results, dataset, system)
+        records.append(record)
+        key = job_key(job, system=system, dataset=dataset)
+        if finished_record(record, key, "path") is not None:
+            _skip("simulate", record, f"{system} / {dataset}")
+            continue
+        with _log_to(layout.simulate_log(results, dataset, system)):
+            simulate(
+                job,
+                system,
+                dataset,
+                out=layout.dataset_store(results, dataset, system),
+                record=record,
+                key=key,
+            )
+    return write_chunk_record(
+        chunk_record, "simulate", records, dataset=dataset, systems=list(jobs)
+    )
+
+
+def train_chunk(
+    jobs: Mapping[str, Mapping[str, Any]],
+    *,
+    dataset: str,
+    method: str,
+    seeds: Sequence[int],
+    results: Path,
+    chunk_record: Path,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Train ``method`` on the setting ``dataset`` of each system of ``jobs`` (system -> its
+    train slice) with every seed: the models not finished before (same key) are fitted
+    together by one ``fit_many`` call (:func:`dsrbench.train.train_many`), each saved with
+    its record at its layout paths. Writes the chunk record last."""
+    from dsrbench.methods import RunFiles
+
+    records, todo = [], []
+    for system, job in jobs.items():
+        dataset_rec = read_record(layout.dataset_record(results, dataset, system), "dataset record")
+        for seed in seeds:
+            record = layout.model_record(results, dataset, method, system, seed)
+            records.append(record)
+            names = {"system": system, "dataset": dataset, "method": method, "seed": seed}
+            key = job_key(job, dataset_rec, **names)
+            if finished_record(record, key, "model_path") is not None:
+                _skip("train", record, f"{system} / {dataset} / {method} / {seed}")
+                continue
+            run = RunFiles(
+                layout.checkpoint_dir(results, dataset, method, system, seed),
+                layout.epoch_log(results, dataset, method, system, seed),
+            )
+            out = layout.model_dir(results, dataset, method, system, seed)
+            log_file = layout.train_log(results, dataset, method, system, seed)
+            todo.append(_Model(job, dataset_rec, seed, out, record, run, key, log_file))
+    _train_models(method, todo, threads=threads)
+    return write_chunk_record(
+        chunk_record,
+        "train",
+        records,
+        dataset=dataset,
+        method=method,
+        systems=list(jobs),
+        seeds=list(seeds),
+    )
+
+
+def predict_chunk(
+    jobs: Mapping[str, Mapping[str, Any]],
+    *,
+    dataset: str,
+    method: str,
+    seeds: Sequence[int],
+    results: Path,
+    chunk_record: Path,
+) -> dict[str, Any]:
+    """Predict with ``method`` on the setting ``dataset`` of each system of ``jobs`` (system
+    -> its predict slice) with every seed, one after another, using the trained models of
+    the layout (none for truth and the methods that need no fit); those finished before
+    (same key) are kept. Writes the chunk record last."""
+    trained = is_trained(method)
+    records = []
+    for system, job in jobs.items():
+        dataset_path = layout.dataset_record(results, dataset, system)
+        dataset_rec = read_record(dataset_path, "dataset record")
+        for seed in seeds:
+            model_path = layout.model_record(results, dataset, method, system, seed)
+            model_rec = read_record(model_path, "model record") if trained else None
+            record = layout.prediction_record(results, dataset, method, system, seed)
+            records.append(record)
+            names = {"system": system, "dataset": dataset, "method": method, "seed": seed}
+            key = job_key(job, dataset_rec, model_rec, **names)
+            if finished_record(record, key, "prediction_path") is not None:
+                _skip("predict", record, f"{system} / {dataset} / {method} / {seed}")
+                continue
+            with _log_to(layout.predict_log(results, dataset, method, system, seed)):
+                predict(
+                    job,
+                    dataset_record=dataset_path,
+                    model_record=model_path if trained else None,
+                    method=method,
+                    seed=seed,
+                    out=layout.prediction_store(results, dataset, method, system, seed),
+                    record=record,
+                    key=key,
+                )
+    return write_chunk_record(
+        chunk_record,
+        "predict",
+        records,
+        dataset=dataset,
+        method=method,
+        systems=list(jobs),
+        seeds=list(seeds),
+    )
+
+
 # --------------------------------------------------------------------------- records, tables
 
 
-def record_paths(items: Sequence[str]) -> list[Path]:
-    """Record files from files, directories (searched recursively) and glob patterns."""
+def record_paths(items: Sequence[str | Path]) -> list[Path]:
+    """Record files from files, directories (searched recursively) and glob patterns; a
+    chunk record (:func:`write_chunk_record`) stands for its member records."""
     paths: list[Path] = []
     for item in items:
         p = Path(item)
@@ -333,14 +685,18 @@ def record_paths(items: Sequence[str]) -> list[Path]:
         elif p.is_file():
             paths.append(p)
         else:
-            matches = sorted(glob.glob(item, recursive=True))
+            matches = sorted(glob.glob(str(item), recursive=True))
             if not matches:
                 raise JobInputError(
-                    f"no record matches {item!r} (expected a .json file, "
+                    f"no record matches {str(item)!r} (expected a .json file, "
                     "a directory or a glob pattern)"
                 )
             paths.extend(Path(m) for m in matches)
-    return list(dict.fromkeys(paths))
+    out: list[Path] = []
+    for p in paths:
+        members = _chunk_members(p)
+        out.extend([p] if members is None else members)
+    return list(dict.fromkeys(out))
 
 
 def summary(items: Sequence[str], out: Path | None = None) -> Any:

@@ -25,6 +25,7 @@ __all__ = [
     "TEMPLATES",
     "Found",
     "checkpoint_dir",
+    "dataset_chunk",
     "dataset_record",
     "dataset_store",
     "dataset_summary",
@@ -34,11 +35,14 @@ __all__ = [
     "merged_metrics",
     "merged_metrics_log",
     "metrics_table",
+    "model_chunk",
     "model_dir",
     "model_record",
     "page_id",
     "page_kind",
+    "predict_chunk_log",
     "predict_log",
+    "prediction_chunk",
     "prediction_record",
     "prediction_store",
     "report_figures",
@@ -48,8 +52,10 @@ __all__ = [
     "report_notebook",
     "report_page",
     "reports_dir",
+    "simulate_chunk_log",
     "simulate_log",
     "summary_log",
+    "train_chunk_log",
     "train_log",
 ]
 
@@ -60,6 +66,9 @@ TEMPLATES: dict[str, str] = {
     "dataset_record": "data/{dataset}/{system}.json",
     "dataset_store": "data/{dataset}/{system}.zarr",
     "dataset_summary": "dataset_summary.csv",
+    "dataset_chunk": "data/{dataset}/chunks/{chunk}.json",
+    "model_chunk": "models/{dataset}/{method}/chunks/{chunk}.json",
+    "prediction_chunk": "predictions/{dataset}/{method}/chunks/{chunk}.json",
     "model_record": "models/{dataset}/{method}/{system}/seed{seed}.json",
     "model_dir": "models/{dataset}/{method}/{system}/seed{seed}",
     "checkpoint_dir": "checkpoints/{dataset}/{method}/{system}/seed{seed}",
@@ -73,6 +82,9 @@ TEMPLATES: dict[str, str] = {
     "report_figures": "reports/figures/{page}",
     "report_index": "reports/index.html",
     "simulate_log": "logs/simulate/{dataset}/{system}.log",
+    "simulate_chunk_log": "logs/simulate/{dataset}/chunks/{chunk}.log",
+    "train_chunk_log": "logs/train/{dataset}/{method}/chunks/{chunk}.log",
+    "predict_chunk_log": "logs/predict/{dataset}/{method}/chunks/{chunk}.log",
     "summary_log": "logs/dataset_summary.log",
     "train_log": "logs/train/{dataset}/{method}/{system}/seed{seed}.log",
     "epoch_log": "logs/train/{dataset}/{method}/{system}/seed{seed}.epochs.csv",
@@ -114,6 +126,34 @@ def dataset_store(results: PathLike, dataset: str, system: str) -> Path:
 def dataset_summary(results: PathLike) -> Path:
     """CSV with one row per simulation job."""
     return _path("dataset_summary", results)
+
+
+# ------------------------------------------------------------------- chunk jobs
+def dataset_chunk(results: PathLike, dataset: str, chunk: str) -> Path:
+    """Chunk record (JSON) of one simulate job: its systems and their dataset records."""
+    return _path("dataset_chunk", results, dataset=dataset, chunk=chunk)
+
+
+def model_chunk(results: PathLike, dataset: str, method: str, chunk: str) -> Path:
+    """Chunk record (JSON) of one train job: its systems and their model records."""
+    return _path("model_chunk", results, dataset=dataset, method=method, chunk=chunk)
+
+
+def prediction_chunk(results: PathLike, dataset: str, method: str, chunk: str) -> Path:
+    """Chunk record (JSON) of one predict job: its systems and their prediction records."""
+    return _path("prediction_chunk", results, dataset=dataset, method=method, chunk=chunk)
+
+
+def simulate_chunk_log(results: PathLike, dataset: str, chunk: str) -> Path:
+    return _path("simulate_chunk_log", results, dataset=dataset, chunk=chunk)
+
+
+def train_chunk_log(results: PathLike, dataset: str, method: str, chunk: str) -> Path:
+    return _path("train_chunk_log", results, dataset=dataset, method=method, chunk=chunk)
+
+
+def predict_chunk_log(results: PathLike, dataset: str, method: str, chunk: str) -> Path:
+    return _path("predict_chunk_log", results, dataset=dataset, method=method, chunk=chunk)
 
 
 # ------------------------------------------------------------------- training

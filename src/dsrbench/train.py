@@ -1,6 +1,8 @@
 """Training jobs: fit one method on the training split of one dataset and save the model.
 
-:func:`train_to_directory` is what the workflow's ``train`` rule runs. It fits the method
+:func:`train_many` is what the workflow's ``train`` rule runs over a chunk of systems (all
+their models fitted by one ``Method.fit_many`` call); :func:`train_to_directory` trains one
+model the same way. It fits the method
 (checkpoints and the per-epoch log go where :class:`~dsrbench.methods.RunFiles` says, so a
 killed job resumes when rerun), saves the model into a temporary sibling directory with a
 ``training.json`` (timing, device, epochs, provenance), and renames it onto the output, so a
@@ -11,7 +13,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from traceback import format_exc
 from typing import Any
 
 import numpy as np
@@ -19,10 +24,22 @@ import xarray as xr
 
 from dsrbench import stores
 from dsrbench.atomic import atomic_path, write_json_atomic
-from dsrbench.methods import Method, RunFiles
+from dsrbench.methods import FitTask, Method, RunFiles
 from dsrbench.provenance import provenance
 
-__all__ = ["TRAINING_RECORD", "load_model", "split_dataset", "train", "train_to_directory"]
+__all__ = [
+    "TRAINING_RECORD",
+    "TrainItem",
+    "TrainOutcome",
+    "TrainingError",
+    "load_model",
+    "save_model",
+    "split_dataset",
+    "train",
+    "train_many",
+    "train_to_directory",
+    "training_info",
+]
 
 TRAINING_RECORD = "training.json"
 
@@ -55,6 +72,31 @@ def split_dataset(
     return train, val
 
 
+@dataclass(frozen=True)
+class TrainItem:
+    """One model to train and save: its dataset store, output directory and settings."""
+
+    dataset_path: Path
+    out: Path
+    seed: int = 0
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    run: RunFiles | None = None
+    config: dict[str, Any] | None = None
+    train_length: int | None = None
+    val_length: int | None = None
+    name: str = ""
+
+
+@dataclass
+class TrainOutcome:
+    """What :func:`train_many` made of one :class:`TrainItem`: its training record (the
+    model is saved), or the error ``"Type: message"`` and its traceback."""
+
+    record: dict[str, Any] | None
+    error: str | None = None
+    traceback: str | None = None
+
+
 def train(
     method: str,
     ds: xr.Dataset,
@@ -75,7 +117,13 @@ def train(
     train_split, val_split = split_dataset(ds, train_length, val_length)
     start = time.perf_counter()
     model.fit(train_split, val_split, device=device, seed=seed, budget=budget, run=run)
-    info: dict[str, Any] = {"fit_seconds": time.perf_counter() - start}
+    return model, training_info(model, time.perf_counter() - start)
+
+
+def training_info(model: Method, fit_seconds: float) -> dict[str, Any]:
+    """What the fit of ``model`` did: its seconds, and for the torch methods what the
+    Trainer did (``training_result_``: epochs, best validation score, what stopped it)."""
+    info: dict[str, Any] = {"fit_seconds": float(fit_seconds)}
     result = getattr(model, "training_result_", None)
     if result is not None:  # torch methods: what the Trainer did
         info.update(
@@ -88,11 +136,96 @@ def train(
             training_seconds_total=float(result.seconds),
         )
     info["device"] = str(getattr(model, "device_", "cpu"))
-    return model, info
+    return info
 
 
 def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
+
+
+def train_many(
+    method: str,
+    items: Sequence[TrainItem],
+    *,
+    device: str = "auto",
+    budget: float | None = None,
+) -> list[TrainOutcome]:
+    """Train one model per item with ONE call of ``Method.fit_many`` (the torch methods
+    train them together) and save each at its ``out`` atomically with its
+    ``training.json``; one outcome per item, in order. An item whose data cannot be read,
+    whose fit raises or whose model cannot be saved gets an outcome with the error; the
+    others go on. ``fit_seconds`` of a record is its share of the call's wall time
+    (``fit_many_seconds`` over ``fit_many_models``)."""
+    from dsrbench import methods
+
+    outcomes: list[TrainOutcome | None] = [None] * len(items)
+    tasks, where, attrs = [], [], []
+    for i, item in enumerate(items):
+        try:
+            ds = stores.open_dataset(item.dataset_path)
+            train_split, val_split = split_dataset(ds, item.train_length, item.val_length)
+        except Exception as exc:  # this model fails, the others go on
+            outcomes[i] = TrainOutcome(None, f"{type(exc).__name__}: {exc}", format_exc())
+            continue
+        tasks.append(
+            FitTask(
+                train=train_split,
+                val=val_split,
+                seed=item.seed,
+                hyperparameters=dict(item.hyperparameters),
+                run=item.run,
+                name=item.name or f"{ds.attrs.get('system')}/seed{item.seed}",
+            )
+        )
+        where.append(i)
+        attrs.append(dict(ds.attrs))
+    if tasks:
+        start = time.perf_counter()
+        fitted = methods.get(method).fit_many(tasks, device=device, budget=budget)
+        seconds = time.perf_counter() - start
+        for i, ds_attrs, fit in zip(where, attrs, fitted, strict=True):
+            if not fit.ok:
+                outcomes[i] = TrainOutcome(None, fit.error, fit.traceback)
+                continue
+            info = {
+                **training_info(fit.model, seconds / len(tasks)),
+                "fit_many_seconds": seconds,
+                "fit_many_models": len(tasks),
+            }
+            try:
+                record = save_model(method, fit.model, items[i], ds_attrs, info)
+            except Exception as exc:
+                outcomes[i] = TrainOutcome(None, f"{type(exc).__name__}: {exc}", format_exc())
+                continue
+            outcomes[i] = TrainOutcome(record)
+    return [o for o in outcomes if o is not None]
+
+
+def save_model(
+    method: str,
+    model: Method,
+    item: TrainItem,
+    ds_attrs: dict[str, Any],
+    info: dict[str, Any],
+) -> dict[str, Any]:
+    """Save a fitted model at ``item.out`` atomically (a temporary sibling renamed onto it)
+    with its ``training.json``; returns that training record."""
+    record = {
+        "method": method,
+        "system": ds_attrs["system"],
+        "dataset": ds_attrs["dataset"],
+        "seed": int(item.seed),
+        "hyperparameters": model.params,
+        "dataset_config_hash": ds_attrs.get("config_hash", ""),
+        "train_length": item.train_length,
+        "val_length": item.val_length,
+        **info,
+        "provenance": provenance(item.config or {}),
+    }
+    with atomic_path(item.out) as tmp:
+        model.save(tmp)
+        write_json_atomic(tmp / TRAINING_RECORD, record)
+    return record
 
 
 def train_to_directory(
@@ -109,36 +242,26 @@ def train_to_directory(
     train_length: int | None = None,
     val_length: int | None = None,
 ) -> dict[str, Any]:
-    """Train and save the model at ``out`` atomically; returns the training record."""
-    out = Path(out)
-    ds = stores.open_dataset(dataset_path)
-    model, info = train(
-        method,
-        ds,
+    """Train and save one model at ``out`` atomically (:func:`train_many` of one item);
+    returns the training record. A failure raises :class:`TrainingError`."""
+    item = TrainItem(
+        dataset_path=Path(dataset_path),
+        out=Path(out),
         seed=seed,
-        hyperparameters=hyperparameters,
-        device=device,
-        budget=budget,
+        hyperparameters=dict(hyperparameters or {}),
         run=run,
+        config=config,
         train_length=train_length,
         val_length=val_length,
     )
-    record = {
-        "method": method,
-        "system": ds.attrs["system"],
-        "dataset": ds.attrs["dataset"],
-        "seed": int(seed),
-        "hyperparameters": model.params,
-        "dataset_config_hash": ds.attrs.get("config_hash", ""),
-        "train_length": train_length,
-        "val_length": val_length,
-        **info,
-        "provenance": provenance(config or {}),
-    }
-    with atomic_path(out) as tmp:
-        model.save(tmp)
-        write_json_atomic(tmp / TRAINING_RECORD, record)
-    return record
+    (outcome,) = train_many(method, [item], device=device, budget=budget)
+    if outcome.record is None:
+        raise TrainingError(f"{outcome.error}\n{outcome.traceback or ''}".rstrip())
+    return outcome.record
+
+
+class TrainingError(RuntimeError):
+    """A model that could not be trained or saved; the message holds the cause."""
 
 
 def load_model(directory: str | Path) -> tuple[Method, dict[str, Any]]:

@@ -1,6 +1,10 @@
-# Training, prediction and evaluation rules. Uses CFG, RESULTS, W, DSRBENCH, SYSTEMS and
-# EVAL_DATASETS from the Snakefile; every job gets its own slice of the config
-# (dsrbench.config.*_slice), so it reruns exactly when what it depends on changes.
+# Training, prediction and evaluation rules. Uses CFG, RESULTS, W, DSRBENCH, CHUNKS, CHUNK_OF,
+# SEEDS and EVAL_DATASETS from the Snakefile. A train or predict job covers one (dataset
+# setting, method, chunk of systems) with every seed; each system gets its own slice of the
+# config (dsrbench.config.*_slice), so the job reruns exactly when what one of its systems
+# depends on changes, and then redoes only the systems whose inputs changed (job_key).
+# Planning reads the methods' traits from a static table (dsrbench.methods.traits): no
+# method module, hence no torch, is imported here.
 import json
 
 from dsrbench import methods as _methods
@@ -8,87 +12,96 @@ from dsrbench import methods as _methods
 
 def _uses_gpu(w):
     """1 for torch methods unless the config pins the CPU (cluster profiles place them)."""
-    if CFG["training"]["device"] == "cpu" or w.method == "truth":
+    if CFG["training"]["device"] == "cpu":
         return 0
-    return int(getattr(_methods.get(w.method), "uses_torch", False))
+    return int(_methods.traits(w.method).uses_torch)
 
 
-def _job(w):
-    """(dataset, method, system, seed) of a per-model job: wildcards or their patterns."""
-    return (w.dataset, w.method, w.system, w.seed)
+def _models(w):
+    """Models of a chunk job: its systems times the seeds."""
+    return len(CHUNKS[w.chunk]) * len(SEEDS)
 
 
 rule train:
-    """Fit one method on one dataset setting of one system with one seed (planned only for
-    methods that need a fit: not truth, nor a method with needs_fit = False). Checkpoints
-    let a killed job resume when rerun; the per-epoch log goes beside the job's log. A
-    failing method is recorded in the record (status "failed"), not raised."""
+    """Fit one method on one dataset setting of a chunk of systems, every seed (planned only
+    for methods that need a fit: not truth, nor a method with needs_fit = False): one
+    Method.fit_many call fits the models not finished before. Each model goes to its own
+    directory with its record (dsrbench.layout); checkpoints let a killed job resume, and
+    the per-epoch logs go beside the per-system logs. A failing model is recorded in its
+    record (status "failed"), not raised; the chunk record is written last."""
     input:
-        dataset=layout.dataset_record(RESULTS, W.dataset, W.system),
+        dataset=layout.dataset_chunk(RESULTS, W.dataset, W.chunk),
     output:
-        record=layout.model_record(RESULTS, *_job(W)),
+        record=layout.model_chunk(RESULTS, W.dataset, W.method, W.chunk),
     log:
-        layout.train_log(RESULTS, *_job(W)),
+        layout.train_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
-        job=lambda w: json.dumps(train_slice(CFG, w.method, w.system), sort_keys=True),
-        model=lambda w: layout.model_dir(RESULTS, *_job(w)),
-        checkpoints=lambda w: layout.checkpoint_dir(RESULTS, *_job(w)),
-        epoch_log=lambda w: layout.epoch_log(RESULTS, *_job(w)),
+        results=RESULTS,
+        systems=lambda w: ",".join(CHUNKS[w.chunk]),
+        seeds=",".join(map(str, SEEDS)),
+        job=lambda w: json.dumps(
+            {s: train_slice(CFG, w.method, s) for s in CHUNKS[w.chunk]}, sort_keys=True
+        ),
     threads: CFG["training"]["threads"]
     resources:
         mem_mb=CFG["training"]["mem_mb"],
-        runtime=CFG["training"]["runtime_minutes"],
+        runtime=lambda w: CFG["training"]["runtime_minutes"] * _models(w),
         gpu=_uses_gpu,
     shell:
-        "{DSRBENCH} train --job-json {params.job:q} --dataset-record {input.dataset:q}"
-        " --method {wildcards.method} --seed {wildcards.seed} --out {params.model:q}"
-        " --record {output.record:q} --checkpoint-dir {params.checkpoints:q}"
-        " --epoch-log {params.epoch_log:q} --threads {threads} > {log:q} 2>&1"
+        "{DSRBENCH} train-chunk --job-json {params.job:q} --systems {params.systems}"
+        " --dataset {wildcards.dataset} --method {wildcards.method} --seeds {params.seeds}"
+        " --results-dir {params.results:q} --chunk-record {output.record:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
-def _model_record(w):
-    """The training record a prediction reads; none for truth and untrained methods."""
-    return [layout.model_record(RESULTS, *_job(w))] if is_trained(w.method) else []
+def _model_chunk(w):
+    """The train job's chunk record a prediction reads; none for truth and untrained
+    methods."""
+    if not is_trained(w.method):
+        return []
+    return [layout.model_chunk(RESULTS, w.dataset, w.method, w.chunk)]
 
 
 rule predict:
-    """Predict with one method on one dataset: forecasts from test contexts and a long free
-    run (and the model's Lyapunov exponent when it has a Jacobian), with the trained model
-    (a method that needs no fit is built untrained). A failing method is recorded in the
-    record (status "failed"), not raised."""
+    """Predict with one method on one dataset setting of a chunk of systems, every seed,
+    one after another: forecasts from test contexts and a long free run (and the model's
+    Lyapunov exponent when it has a Jacobian), with the trained models (a method that needs
+    no fit is built untrained). A failing prediction is recorded in its record (status
+    "failed"), not raised; the chunk record is written last."""
     input:
-        dataset=layout.dataset_record(RESULTS, W.dataset, W.system),
-        model=_model_record,
+        dataset=layout.dataset_chunk(RESULTS, W.dataset, W.chunk),
+        model=_model_chunk,
     output:
-        record=layout.prediction_record(RESULTS, *_job(W)),
+        record=layout.prediction_chunk(RESULTS, W.dataset, W.method, W.chunk),
     log:
-        layout.predict_log(RESULTS, *_job(W)),
+        layout.predict_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
-        job=lambda w: json.dumps(predict_slice(CFG, w.method, w.system), sort_keys=True),
-        store=lambda w: layout.prediction_store(RESULTS, *_job(w)),
-        model_arg=lambda w, input: (
-            f"--model-record {shlex.quote(str(input.model[0]))}" if input.model else ""
+        results=RESULTS,
+        systems=lambda w: ",".join(CHUNKS[w.chunk]),
+        seeds=",".join(map(str, SEEDS)),
+        job=lambda w: json.dumps(
+            {s: predict_slice(CFG, w.method, s) for s in CHUNKS[w.chunk]}, sort_keys=True
         ),
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=120,
-        gpu=_uses_gpu,
+        runtime=lambda w: 30 + 15 * _models(w),
     shell:
-        "{DSRBENCH} predict --job-json {params.job:q} --dataset-record {input.dataset:q}"
-        " {params.model_arg} --method {wildcards.method} --seed {wildcards.seed}"
-        " --out {params.store:q} --record {output.record:q} > {log:q} 2>&1"
+        "{DSRBENCH} predict-chunk --job-json {params.job:q} --systems {params.systems}"
+        " --dataset {wildcards.dataset} --method {wildcards.method} --seeds {params.seeds}"
+        " --results-dir {params.results:q} --chunk-record {output.record:q} > {log:q} 2>&1"
 
 
 def prediction_records(datasets, methods=None, systems=None):
-    """The prediction records of these dataset settings, methods (default: the configured
-    ones) and systems (default: all), for every configured seed."""
+    """The prediction chunk records (each lists its systems' records for every seed) of
+    these dataset settings, methods (default: the configured ones) and systems (default:
+    all)."""
+    chunks = sorted({CHUNK_OF[s] for s in systems}) if systems else list(CHUNKS)
     return [
-        layout.prediction_record(RESULTS, d, m, s, k)
+        layout.prediction_chunk(RESULTS, d, m, c)
         for d in datasets
         for m in (methods or CFG["evaluation"]["methods"])
-        for s in (systems or SYSTEMS)
-        for k in CFG["evaluation"]["seeds"]
+        for c in chunks
     ]
 
 

@@ -1,33 +1,39 @@
-# Simulation rules. Uses CFG, RESULTS, JOBS, W and DSRBENCH from the top-level Snakefile.
+# Simulation rules. Uses CFG, RESULTS, CHUNKS, DATASETS, W and DSRBENCH from the top-level
+# Snakefile.
 import json
 
 
 rule simulate:
-    """One (system, dataset setting) job. The record is the only declared output: the zarr
-    store is written by build_dataset on success only, so a failed system does not fail
-    the run (its record says status "failed" and why)."""
+    """One (dataset setting, chunk of systems) job. Each system gets its own record and
+    store (dsrbench.layout); the chunk record listing them is the only declared output,
+    written last. The store is written by build_dataset on success only, so a failed
+    system does not fail the run (its record says status "failed" and why), and a rerun
+    keeps the systems finished before with the same inputs (their records' job_key)."""
     output:
-        record=layout.dataset_record(RESULTS, W.dataset, W.system),
+        record=layout.dataset_chunk(RESULTS, W.dataset, W.chunk),
     log:
-        layout.simulate_log(RESULTS, W.dataset, W.system),
+        layout.simulate_chunk_log(RESULTS, W.dataset, W.chunk),
     params:
-        # The job's own slice of the config: the job reruns only when its setting changes.
-        job=lambda w: json.dumps(simulate_slice(CFG, w.system, w.dataset), sort_keys=True),
-        store=lambda w: layout.dataset_store(RESULTS, w.dataset, w.system),
+        results=RESULTS,
+        systems=lambda w: ",".join(CHUNKS[w.chunk]),
+        # Each system's slice of the config: the job reruns only when one of them changes.
+        job=lambda w: json.dumps(
+            {s: simulate_slice(CFG, s, w.dataset) for s in CHUNKS[w.chunk]}, sort_keys=True
+        ),
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=120,
+        runtime=lambda w: 30 + 20 * len(CHUNKS[w.chunk]),
     shell:
-        "{DSRBENCH} simulate --job-json {params.job:q}"
-        " --system {wildcards.system} --dataset {wildcards.dataset}"
-        " --out {params.store:q} --record {output.record:q} > {log:q} 2>&1"
+        "{DSRBENCH} simulate-chunk --job-json {params.job:q} --systems {params.systems}"
+        " --dataset {wildcards.dataset} --results-dir {params.results:q}"
+        " --chunk-record {output.record:q} > {log:q} 2>&1"
 
 
 rule dataset_summary:
     """Aggregate every record into one CSV (one row per system and dataset setting)."""
     input:
-        [layout.dataset_record(RESULTS, dataset, system) for system, dataset in JOBS],
+        [layout.dataset_chunk(RESULTS, dataset, chunk) for dataset in DATASETS for chunk in CHUNKS],
     output:
         layout.dataset_summary(RESULTS),
     log:

@@ -17,6 +17,7 @@ import difflib
 import importlib
 import pkgutil
 
+from dsrbench.methods._traits import TRAITS, Traits
 from dsrbench.methods.base import FitOutcome, FitTask, HyperparameterError, Method, RunFiles
 
 __all__ = [
@@ -25,9 +26,11 @@ __all__ = [
     "HyperparameterError",
     "Method",
     "RunFiles",
+    "Traits",
     "UnknownMethodError",
     "available",
     "get",
+    "traits",
 ]
 
 _NOT_METHODS = {"base", "trainer"}
@@ -65,3 +68,17 @@ def get(name: str) -> type[Method]:
     if len(classes) != 1:
         raise RuntimeError(f"dsrbench/methods/{name}.py must define one Method named {name!r}")
     return classes[0]
+
+
+def traits(name: str) -> Traits:
+    """``needs_fit`` and ``uses_torch`` of the method ``name`` from the static table
+    (:data:`dsrbench.methods._traits.TRAITS`), without importing its module; ``truth``,
+    the reference oracle, is neither fitted nor a torch method."""
+    if name == "truth":
+        return Traits(needs_fit=False, uses_torch=False)
+    if name not in TRAITS:
+        get(name)  # raises UnknownMethodError naming the close matches
+        raise RuntimeError(
+            f"method {name!r} has no row in dsrbench/methods/_traits.py (TRAITS): add one"
+        )
+    return TRAITS[name]

@@ -1,0 +1,63 @@
+"""What the workflow plans by, per method, without importing the method modules (torch).
+
+``needs_fit``: the method gets a training job (``Method.needs_fit``); ``uses_torch``: its
+jobs ask for a GPU (``Method.uses_torch``); ``hyperparameters``: for the torch methods, the
+names of ``Method.hyperparameters``, so that the config check needs no torch import (the
+other methods' classes are built instead, which also checks values). The table must match
+the classes (tests/test_chunks.py checks it): add a row when you add a method.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Traits(NamedTuple):
+    """The class attributes of a method that planning needs."""
+
+    needs_fit: bool
+    uses_torch: bool
+    #: hyperparameter names (torch methods); None: build the class to check them
+    hyperparameters: frozenset[str] | None = None
+
+
+_TRAINER = {"batch_size", "batches_per_epoch", "checkpoint_every", "epochs", "seq_len"}
+_TRAINER |= {"lr_start", "lr_end", "validate_every"}
+
+
+#: method name -> its traits (the classes' ``needs_fit`` and ``uses_torch``)
+TRAITS: dict[str, Traits] = {
+    "alrnn": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            _TRAINER
+            | {"code_steps", "dtype", "forcing_interval", "latent_dim", "noise_level", "relu_units"}
+        ),
+    ),
+    "edmd": Traits(needs_fit=True, uses_torch=False),
+    "esn": Traits(needs_fit=True, uses_torch=False),
+    "mean": Traits(needs_fit=True, uses_torch=False),
+    "node": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            _TRAINER
+            | {"atol", "field", "hidden_dim", "init_std", "linear_skip", "method", "n_blocks"}
+            | {"optimizer", "rtol", "substeps"}
+        ),
+    ),
+    "nvar": Traits(needs_fit=True, uses_torch=False),
+    "persistence": Traits(needs_fit=False, uses_torch=False),
+    "shplrnn_gtf": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            _TRAINER
+            | {"alpha", "alpha_decay", "alpha_mode", "alpha_update_every", "clipped", "dtype"}
+            | {"hidden_dim", "latent_dim", "noise_level"}
+        ),
+    ),
+    "sindy": Traits(needs_fit=True, uses_torch=False),
+    "var": Traits(needs_fit=True, uses_torch=False),
+}

@@ -1,0 +1,218 @@
+"""Chunk jobs: the systems of a config cut into chunks, one simulate / train / predict job
+per chunk, each system with its own record carrying a job_key; a rerun redoes only the
+systems not finished with the same inputs, and a failing system does not stop its chunk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dsrbench import jobs, layout, methods
+from dsrbench.cli import main
+from dsrbench.config import chunk_id, load_config, system_chunks
+from dsrbench.methods._traits import TRAITS
+from dsrbench.systems import resolve_systems
+
+DATASET = "methods"  # the dataset name of the conftest's Lorenz store
+TRAIN_JOB = {"hyperparameters": {}, "training": {"device": "cpu", "budget_seconds": None}}
+PREDICT_JOB = {
+    "evaluation": {
+        "context_length": 10,
+        "horizon": 20,
+        "contexts_per_trajectory": 1,
+        "long_run_length": 200,
+    }
+}
+
+
+def test_the_traits_table_matches_the_method_classes():
+    assert set(TRAITS) == set(methods.available())
+    for name in methods.available():
+        cls = methods.get(name)
+        traits = methods.traits(name)
+        assert (traits.needs_fit, traits.uses_torch) == (cls.needs_fit, cls.uses_torch), name
+        # the torch methods' names are in the table (checked without importing torch)
+        names = frozenset(cls.hyperparameters) if cls.uses_torch else None
+        assert traits.hyperparameters == names, name
+    assert methods.traits("truth") == (False, False, None)
+    with pytest.raises(methods.UnknownMethodError, match="did you mean"):
+        methods.traits("alrn")
+
+
+def test_systems_are_cut_into_consecutive_sorted_chunks():
+    base = {
+        "datasets": {
+            "a": {"pts_per_period": 20, "length": 100, "n_train": 1, "n_val": 1, "n_test": 1}
+        }
+    }
+    cfg = load_config({**base, "systems": ["Rossler", "Lorenz", "Chen", "Aizawa", "Thomas"]})
+    assert cfg["chunking"] == {"systems_per_job": 16}  # the documented default
+    assert system_chunks(cfg) == {"c000": ["Aizawa", "Chen", "Lorenz", "Rossler", "Thomas"]}
+    cfg = load_config({**base, "systems": cfg["systems"], "chunking": {"systems_per_job": 2}})
+    assert system_chunks(cfg) == {
+        "c000": ["Aizawa", "Chen"],
+        "c001": ["Lorenz", "Rossler"],
+        "c002": ["Thomas"],
+    }
+    everything = system_chunks(load_config({**base, "systems": "all"}))
+    assert list(everything) == [chunk_id(i) for i in range(9)]  # ceil(135 / 16)
+    flat = [s for members in everything.values() for s in members]
+    assert flat == sorted(resolve_systems("all")) and len(flat) == 135
+    assert max(map(len, everything.values())) == 16
+
+
+def test_the_job_key_follows_the_slice_the_names_and_the_upstream_records():
+    up = {"status": "ok", "path": "x.zarr", "wall_time_s": 1.0}
+    key = jobs.job_key(TRAIN_JOB, up, system="Lorenz", seed=0)
+    assert key == jobs.job_key(json.loads(json.dumps(TRAIN_JOB)), dict(up), seed=0, system="Lorenz")
+    assert key != jobs.job_key(TRAIN_JOB, {**up, "wall_time_s": 2.0}, system="Lorenz", seed=0)
+    assert key != jobs.job_key(TRAIN_JOB, up, system="Lorenz", seed=1)
+    assert key != jobs.job_key(
+        {**TRAIN_JOB, "hyperparameters": {"x": 1}}, up, system="Lorenz", seed=0
+    )
+
+
+def _dataset_records(results: Path, store: Path) -> None:
+    """Dataset records of Lorenz (the conftest store) and of Chen pointing to a broken
+    store, at their layout paths."""
+    broken = results / "broken.zarr"
+    broken.mkdir(parents=True)
+    for system, path in (("Lorenz", store), ("Chen", broken)):
+        rec = {"system": system, "dataset": DATASET, "status": "ok", "reason": None}
+        layout.dataset_record(results, DATASET, system).parent.mkdir(parents=True, exist_ok=True)
+        layout.dataset_record(results, DATASET, system).write_text(
+            json.dumps({**rec, "path": str(path)})
+        )
+
+
+def _train(results: Path, method: str = "mean", seeds: str = "0,1") -> int:
+    chunk = layout.model_chunk(results, DATASET, method, "c000")
+    return main(
+        [
+            "train-chunk",
+            "--systems", "Chen,Lorenz",
+            "--job-json", json.dumps({"Chen": TRAIN_JOB, "Lorenz": TRAIN_JOB}),
+            "--dataset", DATASET,
+            "--method", method,
+            "--seeds", seeds,
+            "--results-dir", str(results),
+            "--chunk-record", str(chunk),
+        ]
+    )  # fmt: skip
+
+
+def _mtimes(results: Path, kind: str) -> dict[tuple, int]:
+    return {
+        (f.names["system"], f.names["seed"]): os.stat(f.path).st_mtime_ns
+        for f in layout.find(results, kind)
+    }
+
+
+def test_a_failing_system_is_recorded_and_the_chunk_finishes(lorenz_store, tmp_path):
+    results = tmp_path / "results"
+    _dataset_records(results, lorenz_store)
+    assert _train(results) == 0
+    chunk = json.loads(layout.model_chunk(results, DATASET, "mean", "c000").read_text())
+    assert chunk["statuses"] == {"failed": 2, "ok": 2} and chunk["systems"] == ["Chen", "Lorenz"]
+    paths = jobs.record_paths([layout.model_chunk(results, DATASET, "mean", "c000")])
+    assert paths == [
+        layout.model_record(results, DATASET, "mean", s, k)
+        for s in ("Chen", "Lorenz")
+        for k in (0, 1)
+    ]
+    for seed in (0, 1):
+        chen = jobs.read_record(layout.model_record(results, DATASET, "mean", "Chen", seed))
+        assert chen["status"] == "failed" and chen["reason"] and chen["job_key"]
+        lorenz = jobs.read_record(layout.model_record(results, DATASET, "mean", "Lorenz", seed))
+        assert lorenz["status"] == "ok" and lorenz["seed"] == seed
+        assert (Path(lorenz["model_path"]) / "training.json").is_file()
+        assert lorenz["fit_many_models"] == 2  # Lorenz's two seeds; Chen's data failed before
+        assert layout.train_log(results, DATASET, "mean", "Chen", seed).is_file()
+    assert "raised" in layout.train_log(results, DATASET, "mean", "Chen", 0).read_text()
+
+    # predictions of the chunk: the failed trainings fail their predictions, the others run
+    pchunk = layout.prediction_chunk(results, DATASET, "mean", "c000")
+    job = json.dumps({"Chen": PREDICT_JOB, "Lorenz": PREDICT_JOB})
+    args = ["predict-chunk", "--systems", "Chen,Lorenz", "--job-json", job, "--dataset", DATASET]
+    args += ["--method", "mean", "--seeds", "0,1", "--results-dir", str(results)]
+    assert main([*args, "--chunk-record", str(pchunk)]) == 0
+    assert json.loads(pchunk.read_text())["statuses"] == {"failed": 2, "ok": 2}
+    before = _mtimes(results, "prediction_record")
+    pchunk.unlink()
+    assert main([*args, "--chunk-record", str(pchunk)]) == 0
+    assert _mtimes(results, "prediction_record") == before  # all finished: none redone
+
+
+def test_a_rerun_redoes_only_the_systems_whose_record_is_missing_or_stale(lorenz_store, tmp_path):
+    results = tmp_path / "results"
+    _dataset_records(results, lorenz_store)
+    assert _train(results) == 0
+    first = _mtimes(results, "model_record")
+    assert len(first) == 4
+    # a killed job: the chunk record is gone (Snakemake deletes it), one model record too
+    layout.model_chunk(results, DATASET, "mean", "c000").unlink()
+    layout.model_record(results, DATASET, "mean", "Lorenz", 1).unlink()
+    assert _train(results) == 0
+    again = _mtimes(results, "model_record")
+    changed = {k for k in first if again.get(k) != first[k]}
+    assert changed == {("Lorenz", 1)}  # failed ones are finished too: not retried
+    # new upstream content (Lorenz re-simulated) -> Lorenz's models are redone, not Chen's
+    rec = layout.dataset_record(results, DATASET, "Lorenz")
+    rec.write_text(json.dumps({**json.loads(rec.read_text()), "wall_time_s": 9.0}))
+    assert _train(results) == 0
+    third = _mtimes(results, "model_record")
+    assert {k for k in again if third[k] != again[k]} == {("Lorenz", 0), ("Lorenz", 1)}
+    # a record whose model directory is gone is not finished
+    model = layout.model_dir(results, DATASET, "mean", "Lorenz", 0)
+    for p in model.iterdir():
+        p.unlink()
+    model.rmdir()
+    assert _train(results) == 0
+    assert {k for k in third if _mtimes(results, "model_record")[k] != third[k]} == {("Lorenz", 0)}
+    assert (model / "training.json").is_file()
+
+
+def test_a_chunk_command_refuses_slices_that_do_not_match_its_systems(tmp_path, capsys):
+    args = ["train-chunk", "--systems", "Lorenz,Chen", "--job-json", json.dumps({"Lorenz": {}})]
+    args += ["--dataset", "a", "--method", "mean", "--results-dir", str(tmp_path)]
+    assert main([*args, "--chunk-record", str(tmp_path / "c.json")]) == 2
+    assert "missing: Chen" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_planning_imports_no_torch_nor_any_method_module():
+    """What the Snakefile calls on a config with torch methods and their hyperparameters
+    (a typo in one is still refused by name)."""
+    code = """
+import sys
+from dsrbench.config import is_trained, load_config, predict_slice, system_chunks, train_slice
+cfg = load_config("configs/dsr.yaml")
+chunks = system_chunks(cfg)
+for m in cfg["evaluation"]["methods"]:
+    for s in cfg["systems"]:
+        predict_slice(cfg, m, s)
+        if is_trained(m):
+            train_slice(cfg, m, s)
+cfg["evaluation"]["hyperparameters"]["alrnn"]["latent_dm"] = 3
+try:
+    load_config(cfg)
+except Exception as exc:
+    print(exc)
+loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("dsrbench.methods."))
+print(loaded)
+"""
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    error, modules = out.stdout.strip().splitlines()
+    assert "evaluation.hyperparameters.alrnn" in error
+    assert "unknown hyperparameter 'latent_dm' (did you mean 'latent_dim'?)" in error
+    assert modules == str(["dsrbench.methods._traits", "dsrbench.methods.base"])
