@@ -3,7 +3,8 @@
 Computes :func:`dsrbench.integration.lyapunov.system_max_lyapunov` for the 135 continuous systems
 (two worker processes), then re-checks every system that disagrees by more than 20 % with both
 dysts estimates (and every delay equation) with half the step over the same time and another
-tangent seed. Writes ``docs/lyapunov_exponents.csv`` and ``docs/lyapunov_exponents.md``; the
+tangent seed. Writes ``docs/lyapunov_exponents.csv`` (and its package copy
+``src/dsrbench/data/lyapunov_exponents.csv``) and ``docs/lyapunov_exponents.md``; the
 raw results are kept in ``benchmarks/out/lyapunov_results.json`` so that a rerun of a few
 systems (``--systems A B``) updates them and rewrites both documents.
 
@@ -295,6 +296,10 @@ def _write(results: dict[str, dict], checks: dict[str, dict], command: str, wall
         w.writerow(COLUMNS)
         for r in rows:
             w.writerow([_fmt(r[c]) for c in COLUMNS])
+    # package copy, read by dsrbench.systems.chaos_flag (works without a checkout)
+    package_copy = ROOT / "src" / "dsrbench" / "data" / "lyapunov_exponents.csv"
+    package_copy.parent.mkdir(exist_ok=True)
+    package_copy.write_bytes((DOCS / "lyapunov_exponents.csv").read_bytes())
 
     ok = [r for r in rows if r["ours"] is not None]
     failed = [r for r in rows if r["ours"] is None]

@@ -54,10 +54,13 @@ def test_systems_csv_and_filters(capsys):
         main(["systems", "--no-delay", "--dim", "4", "--contains", "hyper", "--format", "csv"]) == 0
     )
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0] == "name,dim,delay,nonautonomous,lyapunov_max,period,dt"
+    assert lines[0] == "name,dim,delay,nonautonomous,lyapunov_max,period,dt,chaotic,chaos_reason"
     assert len(lines) > 5 and all(",4,False," in line for line in lines[1:])
     assert main(["systems", "--nonautonomous", "--format", "csv"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 15
+    assert main(["systems", "--contains", "PanXu"]) == 0
+    out = capsys.readouterr().out
+    assert "PanXuZhou" in out and "False" in out and "not chaotic, equilibrium" in out
 
 
 def test_summary_from_directory(tmp_path, capsys):

@@ -9,10 +9,14 @@ import sys
 import pytest
 
 from dsrbench.systems import (
+    CHAOS_THRESHOLD,
     LYAPUNOV_TIME_SOURCE,
+    ChaosFlag,
     SystemInfo,
     UnknownSystemError,
     all_systems,
+    chaos_flag,
+    chaos_flags,
     delay_systems,
     dysts_system,
     get_system_info,
@@ -127,6 +131,8 @@ def test_systems_table_filters():
         "lyapunov_max",
         "period",
         "dt",
+        "chaotic",
+        "chaos_reason",
     ]
     assert len(full) == 135
     assert list(systems_table(delay=True)["name"]) == DELAY
@@ -156,5 +162,58 @@ def test_cli_systems_delay():
         "lyapunov_max",
         "period",
         "dt",
+        "chaotic",
+        "chaos_reason",
     ]
     assert [line.split()[0] for line in lines[1:]] == DELAY
+
+
+NOT_CHAOTIC = {
+    "BickleyJet", "Bouali2", "CaTwoPlusQuasiperiodic", "CircadianRhythm", "DequanLi",
+    "DoublePendulum", "ForcedFitzHughNagumo", "ForcedVanDerPol", "HenonHeiles",
+    "KawczynskiStrizhak", "MackeyGlass", "PanXuZhou", "SprottA", "StickSlipOscillator", "Torus",
+    "Tsucs2",
+}  # fmt: skip
+
+
+def test_chaos_flags_follow_the_lyapunov_table():
+    import csv
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    # the package copy is the docs table (benchmarks/lyapunov_table.py writes both)
+    shipped = repo / "src" / "dsrbench" / "data" / "lyapunov_exponents.csv"
+    assert shipped.read_bytes() == (repo / "docs" / "lyapunov_exponents.csv").read_bytes()
+    rows = {r["system"]: r for r in csv.DictReader(open(repo / "docs" / "lyapunov_exponents.csv"))}
+    flags = chaos_flags()
+    assert list(flags) == all_systems()
+    assert {n for n, f in flags.items() if not f.chaotic} == NOT_CHAOTIC
+    for name, f in flags.items():
+        assert isinstance(f, ChaosFlag) and f == chaos_flag(name)
+        assert f.max_lyapunov == float(rows[name]["ours"])
+        lp = float(rows[name]["lambda_times_period"])
+        assert f.chaotic == (lp >= CHAOS_THRESHOLD)
+        assert ("not chaotic" in f.reason) != f.chaotic and str(CHAOS_THRESHOLD) in f.reason
+    assert chaos_flag("Lorenz").chaotic and chaos_flag("Lorenz").max_lyapunov == pytest.approx(
+        0.9056, rel=0.02
+    )  # literature value
+    assert "periodic or quasi-periodic" in chaos_flag("DoublePendulum").reason
+    with pytest.raises(AttributeError):
+        flags["Lorenz"].chaotic = False  # frozen
+    with pytest.raises(UnknownSystemError):
+        chaos_flag("Lorentz")
+
+
+def test_pan_xu_zhou_is_flagged_as_its_stable_equilibrium():
+    # independent reference: the largest real part of the Jacobian eigenvalues at the fixed
+    # point the default orbit settles on (scipy root + finite-difference Jacobian of dysts' rhs)
+    import numpy as np
+    from scipy.optimize import root
+
+    sys_ = dysts_system("PanXuZhou")
+    f = lambda x: np.asarray(sys_.rhs(x, 0.0))  # noqa: E731
+    x0 = root(f, [-6.5, -6.5, 16.0], tol=1e-12).x
+    jac = np.column_stack([(f(x0 + h) - f(x0 - h)) / 2e-6 for h in 1e-6 * np.eye(3)])
+    flag = chaos_flag("PanXuZhou")
+    assert not flag.chaotic and "equilibrium" in flag.reason
+    assert flag.max_lyapunov == pytest.approx(np.linalg.eigvals(jac).real.max(), rel=0.01)

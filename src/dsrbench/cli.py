@@ -41,7 +41,9 @@ def cmd_systems(args: argparse.Namespace) -> int:
     elif table.empty:
         print("no system matches these filters", file=sys.stderr)
     else:
-        print(table.to_string(index=False))
+        width = int(table["chaos_reason"].str.len().max())
+        left = {"chaos_reason": lambda s: f"{s:<{width}}"}  # free text reads left-aligned
+        print(table.to_string(index=False, formatters=left))
         print(f"{len(table)} systems", file=sys.stderr)
     return 0
 
@@ -164,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("systems", help="list the 135 continuous dysts systems")
+    p = sub.add_parser(
+        "systems",
+        help="list the 135 continuous dysts systems (with the chaos flag of the default orbit)",
+    )
     flag = argparse.BooleanOptionalAction
     p.add_argument("--delay", action=flag, help="only delay equations (--no-delay: only ODEs)")
     p.add_argument("--nonautonomous", action=flag, help="only non-autonomous (--no-...: only not)")

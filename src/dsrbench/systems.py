@@ -28,10 +28,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
+    "CHAOS_THRESHOLD",
     "LYAPUNOV_TIME_SOURCE",
+    "ChaosFlag",
     "SystemInfo",
     "UnknownSystemError",
     "all_systems",
+    "chaos_flag",
+    "chaos_flags",
     "delay_systems",
     "dysts_system",
     "get_system_info",
@@ -44,6 +48,16 @@ LYAPUNOV_TIME_SOURCE = "maximum_lyapunov_estimated"
 
 #: Embedding dimension dysts uses for the output of a delay equation.
 DELAY_EMBEDDING_DIMENSION = 10
+
+#: Threshold on ``lambda_max x period`` (our largest Lyapunov exponent times the dominant
+#: Fourier period): at or above it a default orbit is chaotic; ``|.|`` below it the exponent is
+#: 0 within the estimation noise (periodic or quasi-periodic); below ``-CHAOS_THRESHOLD`` the
+#: orbit settles on a stable equilibrium. The rule of docs/lyapunov_exponents.md
+#: (benchmarks/lyapunov_table.py, verdicts).
+CHAOS_THRESHOLD = 0.01
+
+#: Package copy of docs/lyapunov_exponents.csv (written by benchmarks/lyapunov_table.py).
+LYAPUNOV_TABLE = "data/lyapunov_exponents.csv"
 
 _LIST_HINT = "run `dsrbench systems` to list the {n} available systems"
 
@@ -288,8 +302,9 @@ def systems_table(
 ) -> pd.DataFrame:
     """Registry table, optionally filtered.
 
-    Columns: name, dim, delay, nonautonomous, lyapunov_max, period, dt. ``dim`` filters on
-    the output dimension; ``name_contains`` is case-insensitive.
+    Columns: name, dim, delay, nonautonomous, lyapunov_max (dysts' naive estimate), period,
+    dt, chaotic and chaos_reason (:func:`chaos_flag`, from our Lyapunov table). ``dim``
+    filters on the output dimension; ``name_contains`` is case-insensitive.
     """
     import pandas as pd
 
@@ -313,9 +328,12 @@ def systems_table(
                 "lyapunov_max": info.maximum_lyapunov_estimated,
                 "period": info.period,
                 "dt": info.dt,
+                "chaotic": chaos_flag(name).chaotic,
+                "chaos_reason": chaos_flag(name).reason,
             }
         )
     columns = ["name", "dim", "delay", "nonautonomous", "lyapunov_max", "period", "dt"]
+    columns += ["chaotic", "chaos_reason"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -324,3 +342,68 @@ def metadata_path() -> Path:
     from dysts.base import DATAPATH_CONTINUOUS
 
     return Path(DATAPATH_CONTINUOUS)
+
+
+@dataclass(frozen=True)
+class ChaosFlag:
+    """Whether the orbit from dysts' default initial condition is chaotic.
+
+    ``max_lyapunov`` is our largest Lyapunov exponent (QR / Benettin method over >= 1000
+    periods, docs/lyapunov_exponents.md); ``reason`` states the rule and the value it was
+    applied to. Rule (:data:`CHAOS_THRESHOLD` = c, p = dysts' dominant period):
+    lambda_max x p >= c: chaotic; |lambda_max x p| < c: not chaotic, periodic or
+    quasi-periodic (exponent 0 within the estimation noise); lambda_max x p <= -c: not
+    chaotic, a stable equilibrium.
+    """
+
+    chaotic: bool
+    reason: str
+    max_lyapunov: float
+
+
+def _classify(lam: float, period: float) -> ChaosFlag:
+    lp = lam * period
+    c = CHAOS_THRESHOLD
+    if not math.isfinite(lp):
+        raise ValueError(f"non-finite Lyapunov exponent {lam} in {LYAPUNOV_TABLE}")
+    if lp >= c:
+        reason = f"chaotic: lambda_max x period = {lp:.3g} >= {c}"
+    elif lp > -c:
+        reason = (
+            f"not chaotic, periodic or quasi-periodic: |lambda_max x period| = {abs(lp):.3g} < {c} "
+            "(exponent 0 within the estimation noise)"
+        )
+    else:
+        reason = (
+            f"not chaotic, equilibrium: lambda_max x period = {lp:.3g} <= -{c} "
+            "(a stable fixed point)"
+        )
+    return ChaosFlag(chaotic=lp >= c, reason=reason, max_lyapunov=float(lam))
+
+
+@functools.cache
+def _chaos_flags() -> dict[str, ChaosFlag]:
+    import csv
+    import io
+    from importlib.resources import files
+
+    text = files("dsrbench").joinpath(LYAPUNOV_TABLE).read_text()
+    rows = {r["system"]: r for r in csv.DictReader(io.StringIO(text))}
+    missing = [n for n in all_systems() if n not in rows]
+    if missing:
+        raise RuntimeError(
+            f"{LYAPUNOV_TABLE} lacks {len(missing)} systems ({', '.join(missing[:5])}); "
+            "rerun benchmarks/lyapunov_table.py"
+        )
+    return {n: _classify(float(rows[n]["ours"]), get_system_info(n).period) for n in all_systems()}
+
+
+def chaos_flag(name: str) -> ChaosFlag:
+    """The :class:`ChaosFlag` of ``name`` (from the package's Lyapunov table)."""
+    _check(name)
+    return _chaos_flags()[name]
+
+
+def chaos_flags() -> dict[str, ChaosFlag]:
+    """:class:`ChaosFlag` of all 135 systems, by name (sorted)."""
+    return dict(_chaos_flags())
