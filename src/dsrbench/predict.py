@@ -113,7 +113,10 @@ def predict(
         if hyperparameters:
             raise ValueError("the reference predictor 'truth' takes no hyperparameters")
         t = time.perf_counter()
-        forecast, generated = truth_oracle(ds, traj, start, horizon, n_gen, seed + 1)
+        record: dict[str, Any] = {}
+        forecast, generated = truth_oracle(ds, traj, start, horizon, n_gen, seed + 1, record)
+        if record.get("integration_fallback"):
+            extra["integration_fallback"] = record["integration_fallback"]
         timing["predict_seconds"] = time.perf_counter() - t
         params: dict[str, Any] = {}
     else:
