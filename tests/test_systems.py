@@ -143,6 +143,8 @@ def test_systems_table_filters():
         n for n in all_systems() if "lorenz" in n.lower()
     ]
     assert systems_table(delay=True, nonautonomous=True).empty
+    assert set(systems_table(chaotic=False)["name"]) == NOT_CHAOTIC
+    assert len(systems_table(chaotic=True)) == 135 - len(NOT_CHAOTIC)
 
 
 def test_cli_systems_delay():

@@ -299,12 +299,14 @@ def systems_table(
     nonautonomous: bool | None = None,
     dim: int | None = None,
     name_contains: str | None = None,
+    chaotic: bool | None = None,
 ) -> pd.DataFrame:
     """Registry table, optionally filtered.
 
     Columns: name, dim, delay, nonautonomous, lyapunov_max (dysts' naive estimate), period,
     dt, chaotic and chaos_reason (:func:`chaos_flag`, from our Lyapunov table). ``dim``
-    filters on the output dimension; ``name_contains`` is case-insensitive.
+    filters on the output dimension; ``name_contains`` is case-insensitive; ``chaotic`` on
+    the chaos flag.
     """
     import pandas as pd
 
@@ -318,6 +320,8 @@ def systems_table(
         if dim is not None and info.dimension != dim:
             continue
         if name_contains and name_contains.lower() not in name.lower():
+            continue
+        if chaotic is not None and chaos_flag(name).chaotic != chaotic:
             continue
         rows.append(
             {
