@@ -105,6 +105,10 @@ def check_system(system: str, args: dict[str, Any]) -> dict[str, Any]:
         if res.status != "ok":
             row["note"] = f"simulate: {res.reason}"
             return row
+        from dsrbench.stores import open_dataset
+
+        used = open_dataset(res.path).attrs["generation"].get("integration_fallback") or {}
+        fallbacks |= {f"{v} (dataset {k})" for k, v in used.items()}
         t = time.perf_counter()
         try:
             floor = truth_floor(res.path, args["T"])

@@ -4,8 +4,9 @@ gilpin2023 granularity (100 points per dominant period, burn-in 1000, rtol = ato
 
 The sweep uses short trajectories and a short long-run length T (longer than the stored
 trajectories, so the true runs are re-integrated); the two systems of the user report run at
-the full gilpin2023 setting. benchmarks/systems_at_scale.py runs the sweep at T = 20 000
-(docs/systems_at_scale.md).
+the full gilpin2023 setting, and StickSlipOscillator at the coarse granularity of full.yaml
+(15 points per period), where the dataset itself needs a fallback.
+benchmarks/systems_at_scale.py runs the sweep at T = 20 000 (docs/systems_at_scale.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from dsrbench.datasets import build_dataset
 from dsrbench.evaluate import LONG_TERM, evaluate_prediction, truth_floor
 from dsrbench.predict import predict_to_store
-from dsrbench.stores import open_predictions
+from dsrbench.stores import open_dataset, open_predictions
 from dsrbench.systems import all_systems
 
 GILPIN = {
@@ -32,11 +33,13 @@ GILPIN = {
 TOL = {"rtol": 1e-10, "atol": 1e-10}
 
 
-def _truth_and_floor(name: str, tmp: Path, length: int, T: int, context: int = 100) -> dict:
+def _truth_and_floor(
+    name: str, tmp: Path, length: int, T: int, context: int = 100, pts: int = 100
+) -> dict:
     res = build_dataset(
         name,
         "gilpin",
-        {**GILPIN, "length": length},
+        {**GILPIN, "length": length, "pts_per_period": pts},
         seed=0,
         integration=TOL,
         config={},
@@ -54,7 +57,12 @@ def _truth_and_floor(name: str, tmp: Path, length: int, T: int, context: int = 1
         long_run_length=T,
     )
     rows = evaluate_prediction(res.path, pred, floor)
-    return {"floor": floor, "truth": rows, "pred": open_predictions(pred)}
+    return {
+        "floor": floor,
+        "truth": rows,
+        "pred": open_predictions(pred),
+        "dataset": open_dataset(res.path),
+    }
 
 
 def _assert_ok(rows: list[dict], name: str) -> None:
@@ -89,5 +97,15 @@ def test_pan_xu_zhou_equilibrium_truth_is_not_diverged(tmp_path: Path) -> None:
     # user report: the default orbit settles on a stable equilibrium, so the truth's extent
     # is ~0 and a 10 x extent box flagged the true runs as diverged at index 0
     out = _truth_and_floor("PanXuZhou", tmp_path, length=5100, T=20000)
+    _assert_ok(out["floor"], "floor")
+    _assert_ok(out["truth"], "truth")
+
+
+@pytest.mark.e2e
+def test_stick_slip_coarse_dataset_falls_back_and_records_it(tmp_path: Path) -> None:
+    # at 15 points per period (full.yaml "coarse") even the pool trajectory stalls at 1e-10
+    out = _truth_and_floor("StickSlipOscillator", tmp_path, length=1200, T=2000, pts=15)
+    used = out["dataset"].attrs["generation"]["integration_fallback"]
+    assert used.get("pool", "").startswith("dop853 rtol=atol=")
     _assert_ok(out["floor"], "floor")
     _assert_ok(out["truth"], "truth")

@@ -459,6 +459,7 @@ class RobustRun:
     x: np.ndarray
     fallback: str | None
     attempts: tuple[str, ...] = ()
+    times: np.ndarray | None = None  # with ``return_times=True``
 
 
 def simulate_robust(system: str, n: int, **kwargs: Any) -> RobustRun:
@@ -478,13 +479,13 @@ def simulate_robust(system: str, n: int, **kwargs: Any) -> RobustRun:
 
     def attempt(label: str, **extra: Any) -> RobustRun | None:
         try:
-            x = simulate(system, n, **{**kwargs, "rtol": rtol, "atol": atol, **extra})
+            res = simulate(system, n, **{**kwargs, "rtol": rtol, "atol": atol, **extra})
         except IntegrationError as exc:
             attempts.append(f"{label}: {exc.reason}")
             log.warning("%s: %s failed (%s)", system, label, exc.reason)
             return None
-        assert isinstance(x, np.ndarray)
-        return RobustRun(x, None if not attempts else label, tuple(attempts))
+        times, x = res if isinstance(res, tuple) else (None, res)
+        return RobustRun(x, None if not attempts else label, tuple(attempts), times)
 
     run = attempt(f"dop853 rtol={rtol:g} atol={atol:g}" if not info.is_delay else "method of steps")
     if run is not None:
