@@ -27,6 +27,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+GRANULARITY = {
+    100: "the gilpin2023 granularity; full.yaml's fine one",
+    15: "full.yaml's coarse granularity",
+    150: "dsr.yaml's granularity",
+}
 COLUMNS = [
     "system",
     "chaotic",
@@ -162,6 +167,11 @@ def _fmt(v: Any) -> str:
 
 
 def _write(rows: list[dict], args: dict[str, Any], out: Path, wall: float, command: str) -> None:
+    from dsrbench.systems import chaos_flag
+
+    for r in rows:  # the flag as the package has it now
+        flag = chaos_flag(r["system"])
+        r["chaotic"], r["chaos_reason"] = flag.chaotic, flag.reason
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out.with_suffix(".csv"), "w", newline="") as fh:
         w = csv.writer(fh)
@@ -181,7 +191,8 @@ def _write(rows: list[dict], args: dict[str, Any], out: Path, wall: float, comma
         f"Command: `{command}` (wall time {wall / 60:.1f} min, {args['jobs']} worker processes "
         "on 2 CPU cores shared with other jobs, so the times are inflated).",
         "",
-        f"Setting (the gilpin2023 granularity): {args['pts']} points per dominant Fourier period, "
+        f"Setting ({GRANULARITY.get(args['pts'], 'granularity')}): {args['pts']} points per "
+        "dominant Fourier period, "
         f"trajectories of {args['length']} points after a burn-in of {args['burn_in']}, "
         f"rtol = atol = {args['tol']:g}, one training, one validation and one test "
         f"trajectory; long-run length T = {args['T']} (the paper config uses 20 000; "
@@ -191,11 +202,16 @@ def _write(rows: list[dict], args: dict[str, Any], out: Path, wall: float, comma
         "`truth_floor`, two independent true runs of T points. A status is ok when every "
         "long-term row is ok (not diverged, no error).",
         "",
-        "Fallback: a true long run that the dataset's integrator cannot finish at its tolerance "
-        "falls back along `dsrbench.integration.FALLBACK_CHAIN` (DOP853 at rtol = atol = 1e-9, "
+        "Fallback: a run (the dataset's pool or trajectories, or a true long run) that the "
+        "dataset's integrator cannot finish at its tolerance falls back along "
+        "`dsrbench.integration.FALLBACK_CHAIN` (DOP853 at rtol = atol = 1e-9, "
         "1e-8, 1e-6, then SciPy LSODA at 1e-8, BDF at 1e-6, then fixed-step Heun at dysts' "
         "dt / 2; delay equations: the method of steps with its largest step halved, twice); "
-        "the row's `reason` names it. Chaos flag: `dsrbench.systems.chaos_flag` (our largest "
+        "the store's `generation.integration_fallback` (marked 'dataset' below) or the "
+        "metric row's `reason` names it. A blow-up counts as a failure too: an orbit that "
+        "escapes at the dataset's tolerance but stays bounded at a looser one is kept (the "
+        "fallback is then a different pseudo-orbit of the same system). Chaos flag: "
+        "`dsrbench.systems.chaos_flag` (our largest "
         "Lyapunov exponent times the dominant period: >= 0.01 chaotic, |.| < 0.01 periodic or "
         "quasi-periodic, <= -0.01 a stable equilibrium; docs/lyapunov_exponents.md).",
         "",
@@ -244,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--systems", nargs="*", default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "systems_at_scale")
     ap.add_argument("--no-doc", action="store_true", help="print only, write nothing")
+    ap.add_argument("--rewrite", action="store_true", help="rewrite the docs from kept rows")
     ns = ap.parse_args(argv)
     systems = resolve_systems(ns.systems or "all")
     args = {k: getattr(ns, k) for k in ("pts", "length", "burn_in", "context", "T", "tol", "jobs")}
@@ -252,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     cache = ROOT / "benchmarks" / "out" / cache.name
     rows: dict[str, dict] = json.loads(cache.read_text()) if cache.exists() else {}
     done = 0
+    if ns.rewrite:
+        systems = []
     with ProcessPoolExecutor(ns.jobs) as pool:
         futures = {pool.submit(_run, s, args): s for s in systems}
         for fut in as_completed(futures):
@@ -271,10 +290,18 @@ def main(argv: list[str] | None = None) -> int:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps(rows, indent=1))
     wall = time.perf_counter() - start
+    command = "python benchmarks/systems_at_scale.py " + " ".join(argv or sys.argv[1:])
+    if ns.rewrite:  # the wall time and command of the run that made the rows
+        wall = float(rows.pop("_wall", 0.0))
+        command = str(rows.pop("_command", command))
+    elif not ns.no_doc and set(systems) == set(resolve_systems("all")):
+        rows["_wall"], rows["_command"] = wall, command.strip()
+        cache.write_text(json.dumps(rows, indent=1))
     ordered = [rows[s] for s in systems]
     if not ns.no_doc:
         ordered = [rows[s] for s in resolve_systems("all") if s in rows]
-        command = "python benchmarks/systems_at_scale.py " + " ".join(argv or sys.argv[1:])
+        wall = float(rows.get("_wall", wall))
+        command = str(rows.get("_command", command))
         _write(ordered, args, ns.out, wall, command.strip())
         print(f"wrote {ns.out}.md and .csv in {wall / 60:.1f} min")
     bad = [

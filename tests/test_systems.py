@@ -200,6 +200,8 @@ def test_chaos_flags_follow_the_lyapunov_table():
         0.9056, rel=0.02
     )  # literature value
     assert "periodic or quasi-periodic" in chaos_flag("DoublePendulum").reason
+    caveat = {n for n, f in flags.items() if "caveat: discontinuous" in f.reason}
+    assert caveat == {"FluidTrampoline", "SprottMore", "StickSlipOscillator"}
     with pytest.raises(AttributeError):
         flags["Lorenz"].chaotic = False  # frozen
     with pytest.raises(UnknownSystemError):
