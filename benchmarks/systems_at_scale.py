@@ -195,8 +195,9 @@ def _write(rows: list[dict], args: dict[str, Any], out: Path, wall: float, comma
         "dominant Fourier period, "
         f"trajectories of {args['length']} points after a burn-in of {args['burn_in']}, "
         f"rtol = atol = {args['tol']:g}, one training, one validation and one test "
-        f"trajectory; long-run length T = {args['T']} (the paper config uses 20 000; "
-        + ("the same here)." if args["T"] == 20000 else "shortened here to fit the machine).")
+        f"trajectory; long-run length T = {args['T']} (the paper configs: T = 20 000 in "
+        "gilpin2023.yaml (trajectories of 5100 points) and full.yaml (1200), T = 100 000 in "
+        "dsr.yaml (trajectories of 100 000 points, shortened here to fit the machine))."
         + " `truth`: the reference predictor (`predict('truth')`, then `evaluate_prediction`), "
         "status of its long-term rows (D_stsp, D_H, D_frac, Lyapunov error); `floor`: "
         "`truth_floor`, two independent true runs of T points. A status is ok when every "
