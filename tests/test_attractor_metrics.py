@@ -236,6 +236,39 @@ def test_check_divergence(lorenz: np.ndarray) -> None:
     assert not A.check_divergence(centre + 9 * (xt - centre), xt).diverged
 
 
+def test_the_box_of_an_equilibrium_truth_is_not_degenerate() -> None:
+    # a truth resting on a stable equilibrium (PanXuZhou from dysts' default initial
+    # condition settles on x = y = -6.532, z = 16): its range is ~0 in every coordinate
+    eq = np.array([-6.532, -6.532, 16.0])
+    truth = np.tile(eq, (2000, 1)) + 1e-12 * np.arange(2000)[:, None]
+    # another true run spiralling into the same equilibrium (decay 0.055, frequency 8.24)
+    t = np.linspace(0, 40, 2000)
+    spiral = eq + 0.2 * np.exp(-0.055 * t)[:, None] * np.stack(
+        [np.cos(8.24 * t), np.sin(8.24 * t), 0.3 * np.cos(8.24 * t)], axis=1
+    )
+    assert not A.check_divergence(truth, truth).diverged  # the truth itself
+    # 1 % of the magnitude floors the extent: 0.2 around -6.5 stays within 5 x 0.065
+    assert not A.check_divergence(spiral, truth).diverged
+    centre, half = A.box_half_width(truth)
+    np.testing.assert_allclose(half, 5 * A.BOX_REL_FLOOR * np.abs(eq), rtol=1e-6)
+    # the pool's range (a scale) floors it too: the symmetric equilibrium x = y = +6.532
+    other = np.tile([6.532, 6.532, 16.0], (100, 1))
+    assert A.check_divergence(other, truth).diverged
+    pool = np.array([14.0, 14.0, 10.0])
+    assert not A.check_divergence(other, truth, scale=pool).diverged
+    assert A.box_half_width(truth, scale=pool)[1] == pytest.approx(5 * pool)
+    # a true blow-up still leaves any of these boxes
+    assert A.check_divergence(other * 1e3, truth, scale=pool).diverged
+    # a truth constant at 0 gets the absolute floor
+    zero = np.zeros((50, 2))
+    assert np.all(A.box_half_width(zero)[1] == 5 * A.BOX_ABS_FLOOR)
+    assert not A.check_divergence(zero, zero).diverged
+    assert A.check_divergence(zero + 1e-3, zero).diverged
+    # long_term_metrics passes the scale on: the equilibrium truth against itself is ok
+    res = A.long_term_metrics(truth, spiral, dt=0.02, scale=pool)
+    assert res["status"] == "ok"
+
+
 @pytest.mark.parametrize("kind", ["nan", "inf", "blowup"])
 def test_long_term_metrics_diverged(lorenz: np.ndarray, lorenz_dt: float, kind: str) -> None:
     xt = lorenz[0, :5000]

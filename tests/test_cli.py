@@ -61,6 +61,9 @@ def test_systems_csv_and_filters(capsys):
     assert main(["systems", "--contains", "PanXu"]) == 0
     out = capsys.readouterr().out
     assert "PanXuZhou" in out and "False" in out and "not chaotic, equilibrium" in out
+    assert main(["systems", "--no-chaotic", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + 16 and all(',False,"not chaotic' in line for line in lines[1:])
 
 
 def test_summary_from_directory(tmp_path, capsys):

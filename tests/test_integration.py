@@ -8,7 +8,7 @@ import dysts.flows
 import numpy as np
 import pytest
 
-from dsrbench.integration import IntegrationError, simulate, time_grid
+from dsrbench.integration import IntegrationError, simulate, simulate_robust, time_grid
 from dsrbench.systems import UnknownSystemError, get_system_info
 
 N = 200
@@ -144,3 +144,48 @@ def test_an_escaping_orbit_is_a_blow_up_not_a_fallback() -> None:
     # attractor and grows without bound: reported at once, without the slow fallback
     with pytest.raises(IntegrationError, match="blow-up"):
         simulate("Sakarya", 1000, initial_conditions=[-2.89457901, 3.882217, 3.07721909])
+
+
+def _scipy_reference(name: str, n: int) -> np.ndarray:
+    """Independent reference: SciPy's DOP853 at rtol = atol = 1e-12 on dysts' own rhs."""
+    from scipy.integrate import solve_ivp
+
+    info = get_system_info(name)
+    sys_ = getattr(dysts.flows, name)()
+    grid = time_grid(info, n, 100, "fourier")
+    sol = solve_ivp(
+        lambda t, y: np.asarray(sys_.rhs(y, t)),
+        (0, grid[-1]),
+        np.asarray(info.initial_conditions),
+        method="DOP853",
+        t_eval=grid,
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    return sol.y.T
+
+
+def test_simulate_robust_uses_the_given_settings_when_they_work() -> None:
+    run = simulate_robust("Rossler", 100)
+    assert run.fallback is None and run.attempts == ()
+    np.testing.assert_array_equal(run.x, simulate("Rossler", 100))
+
+
+def test_simulate_robust_falls_back_along_the_chain() -> None:
+    # a step budget of 3 makes every DOP853 attempt fail (the given tolerance, then 1e-9,
+    # 1e-8, 1e-6): LSODA at 1e-8 is the first fallback that works
+    run = simulate_robust("Rossler", 100, max_steps=3, fallback=False)
+    assert run.fallback == "LSODA rtol=atol=1e-08"
+    assert len(run.attempts) == 4 and all("step budget" in a for a in run.attempts)
+    ref = _scipy_reference("Rossler", 100)
+    assert np.max(np.abs(run.x[0] - ref) / ref.std(axis=0)) < 1e-4
+
+
+def test_fixed_step_heun_matches_a_tight_reference() -> None:
+    # the last resort of the chain: Heun at dysts' dt / 2, over one period of Lorenz
+    heun = simulate("Lorenz", 100, solver="heun")
+    ref = _scipy_reference("Lorenz", 100)
+    err = np.max(np.abs(heun[0] - ref) / ref.std(axis=0))
+    assert 1e-12 < err < 1e-3  # a different scheme, close to the reference
+    with pytest.raises(ValueError, match="solver must be one of dop853, heun"):
+        simulate("Lorenz", 10, solver="euler")

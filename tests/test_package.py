@@ -1,5 +1,5 @@
 """The installed package stands on its own: a non-editable install (no checkout beside it)
-finds its config schema (package data) and validates a config."""
+finds its config schema and its Lyapunov table (package data) and validates a config."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ try:
     load_config({"systems": ["Lorenz"], "datasetz": {}})
 except ConfigError as exc:
     error = str(exc)
+from dsrbench.systems import chaos_flag
 print(json.dumps({"file": dsrbench.__file__, "seed": cfg["seed"],
-                  "burn_in": cfg["datasets"]["d"]["burn_in"], "error": error}))
+                  "burn_in": cfg["datasets"]["d"]["burn_in"], "error": error,
+                  "chaos": chaos_flag("PanXuZhou").reason}))
 """
 
 
@@ -49,6 +51,7 @@ def test_a_non_editable_install_validates_a_config(tmp_path):
     )
     assert build.returncode == 0, build.stderr[-3000:]
     assert (target / "dsrbench" / "schemas" / "config.schema.yaml").is_file()
+    assert (target / "dsrbench" / "data" / "lyapunov_exponents.csv").is_file()
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -66,6 +69,7 @@ def test_a_non_editable_install_validates_a_config(tmp_path):
     assert Path(out["file"]).is_relative_to(target)  # the installed copy, not the checkout
     assert out["seed"] == 0 and out["burn_in"] == 1000  # defaults from the shipped schema
     assert "unknown config key 'datasetz' (did you mean 'datasets'?)" in out["error"]
+    assert out["chaos"].startswith("not chaotic, equilibrium")  # the shipped Lyapunov table
 
 
 def test_the_workflow_schema_is_a_link_to_the_package_schema():

@@ -143,6 +143,8 @@ def test_systems_table_filters():
         n for n in all_systems() if "lorenz" in n.lower()
     ]
     assert systems_table(delay=True, nonautonomous=True).empty
+    assert set(systems_table(chaotic=False)["name"]) == NOT_CHAOTIC
+    assert len(systems_table(chaotic=True)) == 135 - len(NOT_CHAOTIC)
 
 
 def test_cli_systems_delay():
@@ -198,6 +200,8 @@ def test_chaos_flags_follow_the_lyapunov_table():
         0.9056, rel=0.02
     )  # literature value
     assert "periodic or quasi-periodic" in chaos_flag("DoublePendulum").reason
+    caveat = {n for n, f in flags.items() if "caveat: discontinuous" in f.reason}
+    assert caveat == {"FluidTrampoline", "SprottMore", "StickSlipOscillator"}
     with pytest.raises(AttributeError):
         flags["Lorenz"].chaotic = False  # frozen
     with pytest.raises(UnknownSystemError):

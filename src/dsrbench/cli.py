@@ -38,6 +38,7 @@ def cmd_systems(args: argparse.Namespace) -> int:
     from dsrbench.systems import systems_table
 
     filters = {"delay": args.delay, "nonautonomous": args.nonautonomous, "dim": args.dim}
+    filters["chaotic"] = args.chaotic
     table = systems_table(**filters, name_contains=args.contains)
     if args.format == "csv":
         sys.stdout.write(table.to_csv(index=False))
@@ -249,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nonautonomous", action=flag, help="only non-autonomous (--no-...: only not)")
     p.add_argument("--dim", type=int, default=None, help="only systems of this output dimension")
     p.add_argument("--contains", metavar="STR", help="only names containing STR (any case)")
+    p.add_argument(
+        "--chaotic",
+        action=flag,
+        help="only systems whose default orbit is chaotic (--no-chaotic: only the others)",
+    )
     p.add_argument("--format", choices=["table", "csv"], default="table")
     p.set_defaults(func=cmd_systems)
 

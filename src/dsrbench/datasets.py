@@ -28,8 +28,12 @@ than one trajectory (and at least ``max(2000, 20 * n_trajectories)`` points).
 Trajectories are stored in split order (train, then val, then test); ``generation`` records
 the settings, the seed, the pool length and the pool indices of the initial conditions.
 
-A failed integration (``IntegrationError`` or non-finite values) yields a result with status
-``"failed"`` and no store. Results are bit-identical for identical inputs: no timestamps or
+Integration goes through :func:`dsrbench.integration.simulate_robust`: where the given
+tolerances fail (StickSlipOscillator at 15 points per period), its fallback chain takes over
+and ``generation.integration_fallback`` names the fallback of the pool and of the
+trajectories (empty when none was needed). A failed integration (``IntegrationError``, every
+fallback included, or non-finite values) yields a result with status ``"failed"`` and no
+store. Results are bit-identical for identical inputs: no timestamps or
 host details enter the store.
 """
 
@@ -195,8 +199,9 @@ def build_dataset(
         return failed(
             f"no Lyapunov time: maximum_lyapunov_estimated = {info.maximum_lyapunov_estimated}"
         )
+    fallbacks: dict[str, str] = {}
     try:
-        pool_t, pool_x = integ.simulate(
+        pool = integ.simulate_robust(
             system,
             n_pool,
             transient=burn_in,
@@ -207,6 +212,9 @@ def build_dataset(
         )
     except integ.IntegrationError as exc:
         return failed(f"pool trajectory: {exc}")
+    pool_t, pool_x = pool.times, pool.x
+    if pool.fallback:
+        fallbacks["pool"] = pool.fallback
     pool_t, pool_x = np.asarray(pool_t, np.float64), np.asarray(pool_x, np.float64)
     if not (np.all(np.isfinite(pool_x)) and np.all(np.isfinite(pool_t))):
         return failed("pool trajectory: non-finite values")
@@ -216,7 +224,7 @@ def build_dataset(
     idx = _pick_indices(np.random.default_rng(pick_ss), pool_x.shape[1], n_total, length)
     ic, t0 = pool_x[0, idx, :], pool_t[0, idx]
     try:
-        times, x = integ.simulate(
+        run = integ.simulate_robust(
             system,
             length,
             initial_conditions=ic,
@@ -230,7 +238,9 @@ def build_dataset(
         )
     except integ.IntegrationError as exc:
         return failed(f"trajectories: {exc}")
-    times, x = np.asarray(times, np.float64), np.asarray(x, np.float64)
+    if run.fallback:
+        fallbacks["trajectories"] = run.fallback
+    times, x = np.asarray(run.times, np.float64), np.asarray(run.x, np.float64)
     if x.ndim != 3 or x.shape[:2] != (n_total, length) or times.shape != (n_total, length):
         raise RuntimeError(f"simulate returned shapes {times.shape}, {x.shape} for {system}")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(times))):
@@ -251,6 +261,8 @@ def build_dataset(
         "setting": s,
         "seed": int(seed),
         "integration": {"rtol": rtol, "atol": atol},
+        # where the given settings failed: the fallback of dsrbench.integration.simulate_robust
+        "integration_fallback": fallbacks,
         "seed_derivation": "SeedSequence([seed, sha256(system)[:8] little-endian]).spawn(3)",
         "pool_length": int(pool_x.shape[1]),
         "pool_burn_in": burn_in,

@@ -14,7 +14,9 @@ model its train job saved (:func:`dsrbench.train.train_to_directory`); one that 
 (``persistence``) is built from its hyperparameters. Besides the methods of
 :mod:`dsrbench.methods`, the reference predictor ``truth`` is an oracle
 (:func:`dsrbench.truth.truth_oracle`): its forecasts are the true continuations, and its
-free run is an independent true trajectory, so it must score at the truth floor.
+free run is an independent true trajectory, so it must score at the truth floor. That free
+run never fails to integrate (:func:`dsrbench.integration.simulate_robust`); when it needed
+a fallback, the store's ``integration_fallback`` attribute names it.
 """
 
 from __future__ import annotations
@@ -113,7 +115,10 @@ def predict(
         if hyperparameters:
             raise ValueError("the reference predictor 'truth' takes no hyperparameters")
         t = time.perf_counter()
-        forecast, generated = truth_oracle(ds, traj, start, horizon, n_gen, seed + 1)
+        record: dict[str, Any] = {}
+        forecast, generated = truth_oracle(ds, traj, start, horizon, n_gen, seed + 1, record)
+        if record.get("integration_fallback"):
+            extra["integration_fallback"] = record["integration_fallback"]
         timing["predict_seconds"] = time.perf_counter() - t
         params: dict[str, Any] = {}
     else:

@@ -299,12 +299,14 @@ def systems_table(
     nonautonomous: bool | None = None,
     dim: int | None = None,
     name_contains: str | None = None,
+    chaotic: bool | None = None,
 ) -> pd.DataFrame:
     """Registry table, optionally filtered.
 
     Columns: name, dim, delay, nonautonomous, lyapunov_max (dysts' naive estimate), period,
     dt, chaotic and chaos_reason (:func:`chaos_flag`, from our Lyapunov table). ``dim``
-    filters on the output dimension; ``name_contains`` is case-insensitive.
+    filters on the output dimension; ``name_contains`` is case-insensitive; ``chaotic`` on
+    the chaos flag.
     """
     import pandas as pd
 
@@ -318,6 +320,8 @@ def systems_table(
         if dim is not None and info.dimension != dim:
             continue
         if name_contains and name_contains.lower() not in name.lower():
+            continue
+        if chaotic is not None and chaos_flag(name).chaotic != chaotic:
             continue
         rows.append(
             {
@@ -353,7 +357,9 @@ class ChaosFlag:
     applied to. Rule (:data:`CHAOS_THRESHOLD` = c, p = dysts' dominant period):
     lambda_max x p >= c: chaotic; |lambda_max x p| < c: not chaotic, periodic or
     quasi-periodic (exponent 0 within the estimation noise); lambda_max x p <= -c: not
-    chaotic, a stable equilibrium.
+    chaotic, a stable equilibrium. The reason adds a caveat for the three systems with a
+    discontinuous right-hand side (FluidTrampoline, SprottMore, StickSlipOscillator), whose
+    exponent the table marks unreliable.
     """
 
     chaotic: bool
@@ -361,7 +367,7 @@ class ChaosFlag:
     max_lyapunov: float
 
 
-def _classify(lam: float, period: float) -> ChaosFlag:
+def _classify(lam: float, period: float, note: str = "") -> ChaosFlag:
     lp = lam * period
     c = CHAOS_THRESHOLD
     if not math.isfinite(lp):
@@ -377,6 +383,11 @@ def _classify(lam: float, period: float) -> ChaosFlag:
         reason = (
             f"not chaotic, equilibrium: lambda_max x period = {lp:.3g} <= -{c} "
             "(a stable fixed point)"
+        )
+    if "discontinuous right-hand side" in note:
+        reason += (
+            "; caveat: discontinuous right-hand side, so the exponent is unreliable "
+            "(docs/lyapunov_exponents.md)"
         )
     return ChaosFlag(chaotic=lp >= c, reason=reason, max_lyapunov=float(lam))
 
@@ -395,7 +406,10 @@ def _chaos_flags() -> dict[str, ChaosFlag]:
             f"{LYAPUNOV_TABLE} lacks {len(missing)} systems ({', '.join(missing[:5])}); "
             "rerun benchmarks/lyapunov_table.py"
         )
-    return {n: _classify(float(rows[n]["ours"]), get_system_info(n).period) for n in all_systems()}
+    return {
+        n: _classify(float(rows[n]["ours"]), get_system_info(n).period, rows[n]["note"])
+        for n in all_systems()
+    }
 
 
 def chaos_flag(name: str) -> ChaosFlag:

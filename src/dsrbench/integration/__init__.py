@@ -6,12 +6,18 @@ initial conditions at once with a compiled adaptive Dormand-Prince 8(5,3) scheme
 (:mod:`dsrbench.integration.dop853`), delay equations by the method of steps
 (:mod:`dsrbench.integration.delay`), and falls back to SciPy's implicit Radau
 method for any trajectory the explicit scheme cannot finish (stiffness, stalls).
+
+:func:`simulate_robust` adds a documented fallback chain for runs that must not fail (the
+true long runs behind ``truth`` and the floors): looser tolerances, then SciPy's LSODA and
+BDF, then a fixed-step Heun scheme (:data:`FALLBACK_CHAIN`), and reports the one used.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import warnings
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -22,13 +28,36 @@ from dsrbench.systems import dysts_system as _new_dysts_system
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IntegrationError", "simulate", "time_grid", "sampling_period"]
+__all__ = [
+    "FALLBACK_CHAIN",
+    "IntegrationError",
+    "RobustRun",
+    "sampling_period",
+    "simulate",
+    "simulate_robust",
+    "time_grid",
+]
 
 DEFAULT_RTOL = 1e-10
 DEFAULT_ATOL = 1e-10
 DEFAULT_MAX_STEPS = 2_000_000
 FALLBACK_MAX_STEPS = 200_000
 BLOW_UP_FACTOR = 1e4
+#: Solvers of :func:`simulate`'s ``solver`` argument (besides the default "dop853").
+SCIPY_SOLVERS = ("LSODA", "BDF", "Radau")
+#: Steps per dysts ``dt`` of the fixed-step Heun scheme, the last resort of the chain.
+HEUN_STEPS_PER_DT = 2
+#: :func:`simulate_robust`'s chain after the given settings fail, in order:
+#: (solver, tolerance); a tolerance is used only when looser than the given one. Delay
+#: equations (fixed-step method of steps) instead halve the largest step, twice.
+FALLBACK_CHAIN: tuple[tuple[str, float], ...] = (
+    ("dop853", 1e-9),
+    ("dop853", 1e-8),
+    ("dop853", 1e-6),
+    ("LSODA", 1e-8),
+    ("BDF", 1e-6),
+    ("heun", math.nan),
+)
 
 
 class IntegrationError(RuntimeError):
@@ -113,13 +142,17 @@ def _radau_fallback(
     atol: float,
     bound: np.ndarray,
     max_steps: int = FALLBACK_MAX_STEPS,
+    method: str = "Radau",
 ) -> np.ndarray:
-    """SciPy's Radau IIA (order 5), with dysts' analytic Jacobian where it has one.
+    """SciPy's Radau IIA (order 5), or ``method`` (LSODA, BDF), with dysts' analytic
+    Jacobian where it has one.
 
     Stepped by hand so that it has a step budget and the same blow-up bound as the
-    explicit scheme; outputs come from Radau's dense output.
+    explicit scheme; outputs come from the solver's dense output.
     """
-    from scipy.integrate import Radau
+    import scipy.integrate
+
+    solver_class = getattr(scipy.integrate, method)
 
     system = dysts_system(name)
     d = y0.size
@@ -143,25 +176,27 @@ def _radau_fallback(
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            solver = Radau(fun, t_start, y0, t_out[-1], rtol=rtol, atol=atol, jac=jac)
+            solver = solver_class(fun, t_start, y0, t_out[-1], rtol=rtol, atol=atol, jac=jac)
             for _ in range(max_steps):
                 if j >= t_out.size:
                     break
                 message = solver.step()
                 if solver.status == "failed":
-                    raise IntegrationError(name, f"Radau fallback failed: {message}")
+                    raise IntegrationError(name, f"{method} fallback failed: {message}")
                 if not np.all(np.isfinite(solver.y)) or np.any(np.abs(solver.y) > bound):
-                    raise IntegrationError(name, "blow-up in the Radau fallback")
+                    raise IntegrationError(name, f"blow-up in the {method} fallback")
                 k = j + int(np.searchsorted(t_out[j:], solver.t, side="right"))
                 if k > j:
                     out[j:k] = solver.dense_output()(t_out[j:k]).T
                     j = k
             else:
-                raise IntegrationError(name, f"Radau fallback exceeded {max_steps} steps")
+                raise IntegrationError(name, f"{method} fallback exceeded {max_steps} steps")
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
-        raise IntegrationError(name, f"Radau fallback raised {type(exc).__name__}: {exc}") from exc
+        raise IntegrationError(
+            name, f"{method} fallback raised {type(exc).__name__}: {exc}"
+        ) from exc
     if not np.all(np.isfinite(out)):
-        raise IntegrationError(name, "Radau fallback produced non-finite values")
+        raise IntegrationError(name, f"{method} fallback produced non-finite values")
     return out
 
 
@@ -180,6 +215,44 @@ def _blow_up_bound(info: SystemInfo, ics: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(bound, dtype=np.float64)
 
 
+def _heun(
+    name: str,
+    f: Any,
+    y0: np.ndarray,
+    t_start: float,
+    t_out: np.ndarray,
+    out: np.ndarray,
+    substeps: int,
+    bound: np.ndarray,
+    chunk: int = 1000,
+) -> None:
+    """Fixed-step Heun (explicit trapezoidal, order 2) with ``substeps`` steps per output
+    interval: the noise-free case of :func:`dop853.integrate_sde_one`, run in chunks of
+    output points so that its zero noise array stays small."""
+    from dsrbench.integration import dop853
+
+    d = y0.size
+    sigma = np.zeros(d)
+    zeros = np.zeros(((chunk - 1) * substeps, d))
+    y = np.ascontiguousarray(y0, dtype=np.float64)
+    t0 = t_start
+    # t_out[0] may lie after t_start only for the first output: integrate up to it first
+    grid = np.concatenate([[t_start], t_out]) if t_out[0] > t_start else t_out
+    buf = np.empty((grid.size, d))
+    i = 0
+    while i < grid.size - 1:
+        j = min(i + chunk, grid.size)
+        part = np.ascontiguousarray(grid[i:j])
+        code = dop853.integrate_sde_one(
+            f, y, t0 if i == 0 else float(grid[i]), part, buf[i:j], sigma, substeps, zeros, bound
+        )
+        if code != dop853.OK:
+            raise IntegrationError(name, f"fixed-step Heun: {dop853.STATUS_TEXT[code]}")
+        y = np.ascontiguousarray(buf[j - 1])
+        i = j - 1
+    out[:] = buf[grid.size - t_out.size :]
+
+
 def _simulate_ode(
     info: SystemInfo,
     ics: np.ndarray,
@@ -191,6 +264,7 @@ def _simulate_ode(
     fallback: bool,
     dynamical_noise: float,
     seed: int,
+    solver: str = "dop853",
 ) -> np.ndarray:
     from dsrbench.integration import dop853
     from dsrbench.integration.rhs import compiled_rhs
@@ -219,6 +293,24 @@ def _simulate_ode(
                     info.name, f"stochastic integration: {dop853.STATUS_TEXT[code]}"
                 )
         return out
+    if solver in SCIPY_SOLVERS:
+        budget = max(FALLBACK_MAX_STEPS, 20 * grid.size)
+        for b in range(batch):
+            out[b] = _radau_fallback(
+                info.name, f, ics[b], float(t_start[b]), t_out[b], rtol, atol, bound, budget, solver
+            )
+        return out
+    if solver == "heun":
+        spacing = float(grid[1] - grid[0])
+        h = (float(info.dt) if info.dt else spacing / 10) / HEUN_STEPS_PER_DT
+        substeps = max(1, int(np.ceil(spacing / h)))
+        for b in range(batch):
+            _heun(info.name, f, ics[b], float(t_start[b]), t_out[b], out[b], substeps, bound)
+        return out
+    if solver != "dop853":
+        raise ValueError(
+            f"solver must be one of dop853, heun, {', '.join(SCIPY_SOLVERS)} (got {solver!r})"
+        )
     status = np.zeros(batch, dtype=np.int64)
     stats = np.zeros((batch, 3), dtype=np.int64)
     dop853.integrate_batch(
@@ -289,6 +381,7 @@ def simulate(
     max_steps: int = DEFAULT_MAX_STEPS,
     fallback: bool = True,
     delay_step: float | None = None,
+    solver: str = "dop853",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Integrate a dysts system from a batch of initial conditions.
 
@@ -315,6 +408,9 @@ def simulate(
         max_steps: step budget per trajectory before the Radau fallback takes over.
         fallback: use the Radau fallback (else raise at once).
         delay_step: largest step of the delay integrator (default min(spacing/4, tau/16)).
+        solver: ``"dop853"`` (default; Radau on stalls), ``"LSODA"``, ``"BDF"``,
+            ``"Radau"`` (SciPy, stepped with a budget) or ``"heun"`` (fixed-step Heun at
+            dysts' ``dt`` / :data:`HEUN_STEPS_PER_DT`); ODE flows without noise only.
 
     Returns:
         ``x`` of shape (B, n, D), or ``(times, x)`` with ``return_times``.
@@ -343,7 +439,7 @@ def simulate(
         times = t_start[:, None] + sample_t[None, :]
     else:
         out = _simulate_ode(
-            info, ics, t_start, grid, rtol, atol, max_steps, fallback, dynamical_noise, seed
+            info, ics, t_start, grid, rtol, atol, max_steps, fallback, dynamical_noise, seed, solver
         )
         times = t_start[:, None] + grid[None, :]
         if postprocess:
@@ -353,3 +449,67 @@ def simulate(
     if not np.all(np.isfinite(out)):
         raise IntegrationError(system, "non-finite values in the output")
     return (times, out) if return_times else out
+
+
+@dataclass(frozen=True)
+class RobustRun:
+    """Outcome of :func:`simulate_robust`: the trajectories, and the fallback used (None
+    when the given settings worked) with the failures that led to it."""
+
+    x: np.ndarray
+    fallback: str | None
+    attempts: tuple[str, ...] = ()
+    times: np.ndarray | None = None  # with ``return_times=True``
+
+
+def simulate_robust(system: str, n: int, **kwargs: Any) -> RobustRun:
+    """:func:`simulate`, falling back along :data:`FALLBACK_CHAIN` when it fails.
+
+    For runs that must exist (true long runs): with the given settings first; then, for ODE
+    flows, DOP853 at rtol = atol = 1e-9, 1e-8, 1e-6 (only tolerances looser than the given
+    ones), SciPy's LSODA at 1e-8, BDF at 1e-6, and a fixed-step Heun scheme; for delay
+    equations the largest step halved, twice. ``fallback`` names the one that worked.
+    Raises :class:`IntegrationError` listing every attempt when all fail.
+    """
+    info = get_system_info(system)
+    rtol = float(kwargs.pop("rtol", DEFAULT_RTOL))
+    atol = float(kwargs.pop("atol", DEFAULT_ATOL))
+    kwargs.pop("solver", None)
+    attempts: list[str] = []
+
+    def attempt(label: str, **extra: Any) -> RobustRun | None:
+        try:
+            res = simulate(system, n, **{**kwargs, "rtol": rtol, "atol": atol, **extra})
+        except IntegrationError as exc:
+            attempts.append(f"{label}: {exc.reason}")
+            log.warning("%s: %s failed (%s)", system, label, exc.reason)
+            return None
+        times, x = res if isinstance(res, tuple) else (None, res)
+        return RobustRun(x, None if not attempts else label, tuple(attempts), times)
+
+    run = attempt(f"dop853 rtol={rtol:g} atol={atol:g}" if not info.is_delay else "method of steps")
+    if run is not None:
+        return run
+    if info.is_delay:
+        pts = float(kwargs.get("pts_per_period", 100))
+        spacing = sampling_period(info, str(kwargs.get("timescale", "fourier"))) / pts
+        step = kwargs.pop("delay_step", None) or min(
+            spacing / 4, float(info.parameters["tau"]) / 16
+        )
+        for k in (2, 4):
+            run = attempt(f"method of steps, largest step / {k}", delay_step=step / k)
+            if run is not None:
+                return run
+    else:
+        for solver, tol in FALLBACK_CHAIN:
+            if math.isnan(tol):
+                label = f"heun fixed step dt={info.dt:g}/{HEUN_STEPS_PER_DT}"
+                run = attempt(label, solver=solver)
+            elif tol > max(rtol, atol):
+                label = f"{solver} rtol=atol={tol:g}"
+                run = attempt(label, solver=solver, rtol=tol, atol=tol)
+            else:
+                continue
+            if run is not None:
+                return run
+    raise IntegrationError(system, "every fallback failed: " + "; ".join(attempts))

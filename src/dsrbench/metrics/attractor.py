@@ -37,6 +37,7 @@ from scipy.spatial.distance import pdist
 __all__ = [
     "Divergence",
     "StspResult",
+    "box_half_width",
     "check_divergence",
     "correlation_dimension",
     "correlation_dimension_error",
@@ -682,12 +683,42 @@ class Divergence:
     first_index: int | None = None
 
 
-def check_divergence(x_gen: Any, x_true: Any, *, box_factor: float = 10.0) -> Divergence:
+#: Floors on the extent of each coordinate's divergence box (:func:`check_divergence`):
+#: relative to the coordinate's magnitude, and absolute.
+BOX_REL_FLOOR = 0.01
+BOX_ABS_FLOOR = 1e-6
+
+
+def box_half_width(
+    x_true: Any, *, box_factor: float = 10.0, scale: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and half-width of the divergence box per coordinate (docs/metrics.md).
+
+    Half-width ``box_factor / 2 * extent`` with ``extent`` the largest of: the truth's range
+    (max - min); ``scale`` (e.g. the range of the whole dataset pool, so that a truth resting
+    on an equilibrium still has an attractor-sized box); :data:`BOX_REL_FLOOR` x the largest
+    |value| of the coordinate in the truth; :data:`BOX_ABS_FLOOR`. The box can therefore never
+    be degenerate: a generation equal to the truth (or any true trajectory of a pool within
+    ``scale``) never leaves it.
+    """
+    xt = _truth(x_true)
+    lo, hi = xt.min(axis=0), xt.max(axis=0)
+    extent = np.maximum(hi - lo, BOX_REL_FLOOR * np.maximum(np.abs(lo), np.abs(hi)))
+    if scale is not None:
+        sc = np.broadcast_to(np.asarray(scale, dtype=float), extent.shape)
+        extent = np.maximum(extent, np.nan_to_num(np.abs(sc)))
+    extent = np.maximum(extent, BOX_ABS_FLOOR)
+    return 0.5 * (lo + hi), 0.5 * box_factor * extent
+
+
+def check_divergence(
+    x_gen: Any, x_true: Any, *, box_factor: float = 10.0, scale: Any = None
+) -> Divergence:
     """Flag a generation as diverged (docs/metrics.md): non-finite values, or leaving the box.
 
     The box is centred on the midpoint of the truth's range per dimension with half-width
-    ``box_factor * (max - min) / 2``. A coordinate with zero extent in the truth gets the
-    largest half-width of the other coordinates (else any motion would count).
+    ``box_factor * extent / 2`` (:func:`box_half_width`: the truth's range, floored by
+    ``scale``, by 1 % of the coordinate's magnitude and by an absolute 1e-6).
     ``first_index`` is the first time index at fault.
     """
     xt = _truth(x_true)
@@ -698,11 +729,7 @@ def check_divergence(x_gen: Any, x_true: Any, *, box_factor: float = 10.0) -> Di
     if bad.any():
         i = int(np.argmax(bad))
         return Divergence(True, f"non-finite values from index {i}", i)
-    lo, hi = xt.min(axis=0), xt.max(axis=0)
-    centre = 0.5 * (lo + hi)
-    half = 0.5 * box_factor * (hi - lo)
-    if np.any(half <= 0):
-        half[half <= 0] = half.max() if half.max() > 0 else box_factor
+    centre, half = box_half_width(xt, box_factor=box_factor, scale=scale)
     out = np.any(np.abs(xg - centre) > half, axis=1)
     if out.any():
         i = int(np.argmax(out))
@@ -726,11 +753,13 @@ def long_term_metrics(
     correlation_points: int = 2000,
     lyapunov: bool = False,
     seed: int = 0,
+    scale: Any = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """All long-term metrics of one generation against the truth (docs/metrics.md).
 
     ``x_gen`` should already have its transient dropped (:func:`drop_transient`).
-    :func:`check_divergence` runs first: a diverged generation returns ``status =
+    :func:`check_divergence` runs first (``scale``: the floor on its box, e.g. the
+    dataset pool's range per coordinate): a diverged generation returns ``status =
     "diverged"``, its ``reason`` and ``first_index``, D_H = 1 and D_stsp = NaN; a
     generation of the wrong shape or shorter than 2 points returns ``status = "invalid"``
     with the same values. Otherwise ``status = "ok"`` with D_stsp (``D_stsp_method``,
@@ -756,6 +785,7 @@ def long_term_metrics(
                 correlation_points=correlation_points,
                 lyapunov=lyapunov,
                 seed=seed,
+                scale=scale,
             )
             for b in range(gen.shape[0])
         ]
@@ -773,7 +803,7 @@ def long_term_metrics(
     if xg.shape[1] != xt.shape[1] or xg.shape[0] < 2:
         reason = f"generated shape {xg.shape} does not fit the truth's {xt.shape}"
         return {**failed, "status": "invalid", "reason": reason, "first_index": None}
-    div = check_divergence(xg, xt, box_factor=box_factor)
+    div = check_divergence(xg, xt, box_factor=box_factor, scale=scale)
     if div.diverged:
         return {
             **failed,
