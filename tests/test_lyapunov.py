@@ -67,6 +67,18 @@ def test_henon_map() -> None:
     lam = lyapunov_qr(step, jac, np.array([0.1, 0.1]), 10_000, n_exponents=2, transient=100)
     assert 0.40 < lam[0] < 0.44
     assert lam.sum() == pytest.approx(math.log(b), abs=1e-9)  # det J = -b
+    # a Jacobian-vector product in place of the Jacobian gives the same exponents
+    calls = []
+
+    def jvp(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return np.stack([-2.0 * a * x[0] * q[0] + q[1], b * q[0]])
+
+    lam_jvp = lyapunov_qr(
+        step, jac, np.array([0.1, 0.1]), 10_000, n_exponents=2, transient=100, jvp=jvp
+    )
+    np.testing.assert_allclose(lam_jvp, lam, rtol=1e-12)
+    assert len(calls) == 10_100
 
 
 def test_lyapunov_qr_validates() -> None:

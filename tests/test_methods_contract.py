@@ -136,6 +136,11 @@ def test_jacobian_matches_finite_differences(name, lorenz_splits, fitted) -> Non
         dz[:, j] = eps
         fd[:, :, j] = (model.step(z + dz) - model.step(z - dz)) / (2 * eps)
     np.testing.assert_allclose(jac, fd, rtol=1e-4, atol=1e-5)
+    # the Jacobian-vector product (matrix-free for the reservoir) is the same product
+    tangents = np.random.default_rng(0).normal(size=(*z.shape, 2))
+    np.testing.assert_allclose(
+        model.jvp(z, tangents), jac @ tangents, rtol=1e-12, atol=1e-12 * np.abs(jac).max()
+    )
 
 
 def test_run_files_are_optional_for_every_method(lorenz_splits, tmp_path: Path) -> None:

@@ -206,6 +206,7 @@ def model_max_lyapunov(
                 dt=dt,
                 transient=transient,
                 seed=seed,
+                jvp=lambda z, q: np.asarray(model.jvp(z[None], q[None]), dtype=np.float64)[0],
             )
         value = float(np.asarray(value).ravel()[0])
         status = "ok" if np.isfinite(value) else "diverged"

@@ -214,6 +214,13 @@ class Method(ABC):
         """Jacobians ``(B, M, M)`` of :meth:`step` at ``state`` (optional)."""
         raise NotImplementedError(f"method {self.name!r} has no Jacobian")
 
+    def jvp(self, state: np.ndarray, tangents: np.ndarray) -> np.ndarray:
+        """The Jacobian of :meth:`step` at ``state (B, M)`` applied to ``tangents
+        (B, M, k)``: ``(B, M, k)``. Default: ``jacobian(state) @ tangents``; a method with a
+        large state (a reservoir) overrides it with a matrix-free product, which the QR
+        Lyapunov exponent uses."""
+        return np.einsum("bij,bjk->bik", self.jacobian(state), tangents)
+
     def initial_state(self, context: np.ndarray) -> np.ndarray:
         """Internal states ``(B, M)`` after reading ``context`` (for ``step``). Default: the
         last context point in model coordinates (M = D)."""

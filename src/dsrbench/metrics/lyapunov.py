@@ -29,6 +29,7 @@ def lyapunov_qr(
     transient: int = 0,
     renorm_every: int = 1,
     seed: int = 0,
+    jvp: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Leading Lyapunov exponents of the map ``x -> step(x)`` by the QR method.
 
@@ -46,6 +47,8 @@ def lyapunov_qr(
         transient: steps run first (state and tangents) and not averaged.
         renorm_every: steps between two QR factorisations.
         seed: seeds the random initial tangent vectors.
+        jvp: optional ``jvp(x, Q) -> jacobian(x) @ Q`` computed without the Jacobian (a
+            large reservoir's state); used instead of ``jacobian`` when given.
 
     Returns:
         The ``n_exponents`` leading exponents, in decreasing order (up to estimation noise).
@@ -61,8 +64,10 @@ def lyapunov_qr(
     logs = np.zeros(n_exponents)
     total = transient + n_steps
     for i in range(total):
-        jac = np.asarray(jacobian(x), dtype=np.float64)
-        q = jac @ q
+        if jvp is not None:
+            q = np.asarray(jvp(x, q), dtype=np.float64)
+        else:
+            q = np.asarray(jacobian(x), dtype=np.float64) @ q
         x = np.asarray(step(x), dtype=np.float64).reshape(-1)
         if (i + 1) % renorm_every == 0 or i + 1 == transient or i + 1 == total:
             if n_exponents == 1:  # a one-column QR is a normalisation (no LAPACK call)
