@@ -105,13 +105,19 @@ def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name
     assert counts["evaluate"] == 1
 
 
+def paper_of(override: str) -> str:
+    """The paper config an override file goes on: ``gilpin2023_cpu.yaml`` ->
+    ``gilpin2023.yaml``."""
+    return override.split("_")[0] + ".yaml"
+
+
 @pytest.mark.parametrize(
     "override", sorted(p.name for p in (REPO / "configs" / "overrides").glob("*.yaml"))
 )
 def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
-    """``configs/overrides/<paper>_cpu.yaml`` goes on top of ``configs/<paper>.yaml`` (the
-    README's commands) and the result still validates and plans."""
-    paper = REPO / "configs" / override.replace("_cpu", "")
+    """``configs/overrides/<paper>_<what>.yaml`` goes on top of ``configs/<paper>.yaml``
+    (the README's commands) and the result still validates and plans."""
+    paper = REPO / "configs" / paper_of(override)
     res = snakemake(
         tmp_path,
         "-n",
@@ -134,7 +140,7 @@ def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
 
 
 CONFIGS = [[name] for name in sorted(p.name for p in (REPO / "configs").glob("*.yaml"))] + [
-    [override.replace("_cpu", ""), f"overrides/{override}"]
+    [paper_of(override), f"overrides/{override}"]
     for override in sorted(p.name for p in (REPO / "configs" / "overrides").glob("*.yaml"))
 ]
 
