@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: report notebooks import this module too
 
 from dsrbench.atomic import atomic_path
 from dsrbench.methods.base import RunFiles
