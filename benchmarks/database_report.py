@@ -114,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)
     ap.add_argument("--doc", type=Path, default=None, help="write <doc>.md and <doc>.csv")
+    ap.add_argument("--note", default="", help="a paragraph for the document: the run itself")
     args = ap.parse_args(argv)
     metrics = pd.read_parquet(args.results / "metrics.parquet")
     systems = systems_table(args.results, metrics)
     methods = method_table(metrics)
     stops = stopped_by(args.results)
+    stops = stops[stops.method.isin(set(metrics.method))]  # models this table evaluated
     not_ok = systems[(systems[["simulate", "truth", "floor"]] != "ok").any(axis=1)]
     fallbacks = systems[systems.fallback != "-"]
     summary = [
@@ -146,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Command: `python benchmarks/database_report.py {args.results} --doc {args.doc}`.",
             "",
+            *([args.note, ""] if args.note else []),
             "## Summary",
             "",
             *[f"- {line}" for line in summary],
