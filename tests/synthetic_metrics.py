@@ -9,20 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dsrbench import layout
-
-COLUMNS = [
-    "system",
-    "dataset",
-    "method",
-    "seed",
-    "metric",
-    "horizon",
-    "value",
-    "floor",
-    "status",
-    "reason",
-    "n_points",
-]
+from dsrbench.evaluate import COLUMNS
 
 
 def row(system, method, seed, metric, value, *, floor=np.nan, dataset="tiny", horizon=np.nan):
