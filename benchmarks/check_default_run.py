@@ -126,9 +126,9 @@ def check(results_dir: Path, factor: float = 3.0) -> bool:
         times.append((rec.parts[-3], rec.parts[-2], rec.parts[-4], r))
     rnn = [(m, s, d, r) for m, s, d, r in times if m in ("shplrnn_gtf", "alrnn")]
     if rnn:
-        print("\n   RNN training (record fields epochs_run / stopped_by_budget / wall_time_s):")
+        print("\n   RNN training (record fields epochs_run / stopped_by / wall_time_s):")
         for m, s, d, r in rnn:
-            keys = ("epochs_run", "best_epoch", "stopped_by_budget", "wall_time_s", "fit_seconds")
+            keys = ("epochs_run", "best_epoch", "stopped_by", "wall_time_s", "fit_seconds")
             flat = {**r, **(r.get("training") or {})}
             print(
                 f"   {m:12s} {s:12s} {d:8s} "
