@@ -19,7 +19,6 @@ with a GPU present a CUDA row in float32 is added (together only).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_speed import BATCHES, SETTINGS, lorenz_dataset  # noqa: E402
+from train_speed import BATCHES, SETTINGS, lorenz_dataset, write_rows  # noqa: E402
 
 
 def tasks(name: str, k: int, epochs: int, data, dtype: str) -> list:
@@ -110,12 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
                 print(f"{name:12s} K={k:4d} cuda together {t_cuda:8.3f} s/epoch", flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"-> {args.out}")
+    write_rows(args.out, rows)
     return 0
 
 

@@ -71,6 +71,16 @@ def seconds_per_epoch(name: str, device: str, epochs: int, data: xr.Dataset) -> 
     return float(np.mean([row["seconds"] for row in model.training_result_.history[1:]]))
 
 
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Write benchmark rows as CSV (the header from the first row) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"-> {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up")
@@ -103,12 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             where = f"{device}" + (f" x{threads}" if threads is not None else "")
             print(f"{name:12s} {where:8s} {sec:8.3f} s/epoch  {steps / sec:10.0f} steps/s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"-> {args.out}")
+    write_rows(args.out, rows)
     return 0
 
 
