@@ -9,11 +9,13 @@ M = 20, P = 2, tau = 16; 16 sequences of 200 steps, 50 batches an epoch), this t
 
 and prints seconds per epoch of all K models and the ratio. Seconds per epoch come from
 the Trainer's per-epoch log after one warm-up epoch (set-up, validation and the AL-RNN's
-symbolic code are not counted). CPU runs use float64 and one thread unless ``--threads``;
-with a GPU present a CUDA row in float32 is added (together only).
+symbolic code are not counted). ``node`` (the neural ODE at the database run's CPU settings
+of Gilpin 2023's network: RK4, one step per data step, 10 batches of 64 windows of 15
+points, float64 on the CPU) is timed the same way. CPU runs use float64 and one thread
+unless ``--threads``; with a GPU present a CUDA row in float32 is added (together only).
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/multi_fit_speed.py \
-        [--ks 1 8 32 135] [--epochs 2] [--methods shplrnn_gtf alrnn]
+        [--ks 1 8 32 135] [--epochs 2] [--methods shplrnn_gtf alrnn node]
 """
 
 from __future__ import annotations
@@ -28,13 +30,25 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import BATCHES, SETTINGS, lorenz_dataset, write_rows  # noqa: E402
 
+#: the methods timed: the latent RNNs at the paper sizes, the neural ODE at the database
+#: run's settings (configs/overrides/gilpin2023_node_cpu.yaml)
+TIMED = {
+    **{name: {**settings, "batches_per_epoch": BATCHES} for name, settings in SETTINGS.items()},
+    "node": {
+        "method": "rk4",
+        "substeps": 1,
+        "seq_len": 15,
+        "batch_size": 64,
+        "batches_per_epoch": 10,
+    },
+}
+
 
 def tasks(name: str, k: int, epochs: int, data, dtype: str) -> list:
     from dsrbench.methods import FitTask
 
     params = {
-        **SETTINGS[name],
-        "batches_per_epoch": BATCHES,
+        **TIMED[name],
         "epochs": epochs + 1,
         "validate_every": 10**9,
         "checkpoint_every": 10**9,
@@ -55,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 8, 32, 135])
     ap.add_argument("--epochs", type=int, default=2, help="timed epochs after one warm-up")
-    ap.add_argument("--methods", nargs="+", default=list(SETTINGS))
+    ap.add_argument("--methods", nargs="+", default=list(TIMED))
     ap.add_argument("--threads", type=int, default=1, help="torch and numba threads")
     ap.add_argument("--out", type=Path, default=Path("docs/multi_fit_speed.csv"))
     args = ap.parse_args(argv)

@@ -217,3 +217,107 @@ def torch_f64():
     import torch
 
     return torch.float64
+
+
+# -- the neural ODE (node): a fixed-step solver and Adam train vectorised -------------------
+
+NODE = {
+    "method": "rk4",
+    "substeps": 1,
+    "hidden_dim": 8,
+    "seq_len": 8,
+    "batch_size": 8,
+    "batches_per_epoch": 5,
+    "epochs": 20,
+    "validate_every": 10,
+    "checkpoint_every": 2,
+    "lr_start": 1e-2,
+    "lr_end": 1e-3,
+    "dtype": "float64",
+}
+
+
+def _node_weights(model) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy() for k, v in model.field_.state_dict().items()}
+
+
+def _assert_same_nodes(together, alone, atol: float) -> None:
+    for a, b in zip(together, alone, strict=True):
+        wa, wb = _node_weights(a), _node_weights(b)
+        assert wa.keys() == wb.keys()
+        for key in wa:
+            np.testing.assert_allclose(wa[key], wb[key], rtol=0, atol=atol)
+        ra, rb = a.training_result_, b.training_result_
+        assert (ra.epochs_run, ra.best_epoch, ra.stopped_by) == (
+            rb.epochs_run,
+            rb.best_epoch,
+            rb.stopped_by,
+        )
+        for key in ("loss", "skipped", "lr"):
+            np.testing.assert_allclose(
+                [h[key] for h in ra.history], [h[key] for h in rb.history], rtol=1e-8
+            )
+
+
+def test_node_together_equals_alone(datasets) -> None:
+    """Four neural ODEs in one vectorised fit (stacked fields, one RK4 solve and one Adam
+    step a batch) against each model's lone ``fit``, float64, 20 epochs."""
+    assert methods.get("node")(**NODE).trains_together()
+    together, alone = _together_and_alone("node", datasets, NODE)
+    _assert_same_nodes(together, alone, atol=1e-8)
+    w = [_node_weights(m)["mlp.0.weight"] for m in together]
+    assert not np.allclose(w[0], w[1])  # own seeds and data
+    assert all(m.training_result_.epochs_run == 20 for m in together)
+    assert np.isfinite(together[0].training_result_.best_score)
+    assert together[1].training_result_.best_epoch == -1  # no validation split
+
+
+def test_node_vectorised_training_equals_the_torch_adam_trainer(datasets) -> None:
+    """The vectorised path of one model (StackedField, MaskedAdam) against the lone
+    Trainer path (VectorField, torch.optim.Adam, ExponentialLR) on the same seed."""
+    from dsrbench.methods.node import NeuralODE
+
+    train, val = datasets[0]
+    ours = NeuralODE(**NODE).fit(train, val, device="cpu", seed=4)
+    torch_adam = NeuralODE(**NODE)._fit_alone(
+        train, val, device="cpu", seed=4, budget=None, run=None
+    )
+    _assert_same_nodes([ours], [torch_adam], atol=1e-8)
+
+
+def test_node_skips_non_finite_batches_per_model(datasets) -> None:
+    """Model 1's data hold NaN: the batches that reach them are skipped for that model
+    alone (no step, no moment update, as in its lone run); the others are untouched."""
+    x = np.asarray(datasets[1][0]["x"].values).copy()
+    x = (x - x.mean(axis=(0, 1))) / x.std(axis=(0, 1))
+    x[0, 600:610] = np.nan
+    data = [datasets[0], (as_dataset(x), None), datasets[2]]
+    hp = NODE | {"epochs": 8}
+    together, alone = _together_and_alone("node", data, hp)
+    skipped = [sum(h["skipped"] for h in m.training_result_.history) for m in together]
+    assert skipped[0] == skipped[2] == 0 and 0 < skipped[1] < 8 * 5
+    _assert_same_nodes(together, alone, atol=1e-8)
+
+
+def test_node_checkpoints_resume_to_the_uninterrupted_run(datasets, tmp_path) -> None:
+    cls = methods.get("node")
+    hp = NODE | {"epochs": 6}
+    data = datasets[:2]
+    whole = cls.fit_many(_tasks("node", data, hp), device="cpu")
+    runs = [RunFiles(tmp_path / f"ckpt{i}", tmp_path / f"log{i}.csv") for i in range(2)]
+    first = cls.fit_many(_tasks("node", data, hp, runs), device="cpu", budget=0)
+    assert all(o.model.training_result_.stopped_by == "budget" for o in first)
+    again = cls.fit_many(_tasks("node", data, hp, runs), device="cpu")
+    for i, (a, w) in enumerate(zip(again, whole, strict=True)):
+        r = a.model.training_result_
+        assert r.resumed_from == 1 and r.epochs_run == 6 and r.stopped_by == "epochs"
+        assert _log_epochs(tmp_path / f"log{i}.csv") == list(range(1, 7))
+        for key, value in _node_weights(w.model).items():
+            np.testing.assert_array_equal(_node_weights(a.model)[key], value)
+
+
+def test_node_with_an_adaptive_solver_trains_one_model_after_another(datasets) -> None:
+    hp = NODE | {"method": "dopri5", "epochs": 2, "batches_per_epoch": 2}
+    assert not methods.get("node")(**hp).trains_together()
+    together, alone = _together_and_alone("node", datasets[:2], hp)
+    _assert_same_nodes(together, alone, atol=0)

@@ -44,7 +44,7 @@ TRAITS: dict[str, Traits] = {
         hyperparameters=frozenset(
             _TRAINER
             | {"atol", "field", "hidden_dim", "init_std", "linear_skip", "method", "n_blocks"}
-            | {"optimizer", "rtol", "substeps"}
+            | {"dtype", "optimizer", "rtol", "substeps"}
         ),
     ),
     "nvar": Traits(needs_fit=True, uses_torch=False),

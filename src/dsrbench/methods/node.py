@@ -25,7 +25,10 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
   the solver (no adjoint), float32. The default window of 15 points is from Gilpin's grid;
   on Lorenz-63 at 50 points per period 30-point windows left the field stuck near zero.
   A batch on which the solver fails (or whose loss is not finite) is skipped; the epoch
-  log counts them (``skipped``).
+  log counts them (``skipped``). ``dtype``: float32 (Gilpin's) or float64.
+* Many models (:meth:`NeuralODE.fit_many`): with a fixed-step solver and Adam, the models of
+  a chunk train together (:mod:`dsrbench.methods._node_many`, equal to their lone runs up to
+  rounding); with an adaptive solver or RAdam, one after another.
 * Solvers: ``method`` is any torchdiffeq method (``dopri5`` with ``rtol``/``atol``, the
   default; fixed-grid ones step ``1 / substeps``); ``"rk4"`` is the classical fixed-step
   Runge-Kutta scheme with ``substeps`` steps per data step, implemented here (torchdiffeq's
@@ -46,6 +49,7 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -54,6 +58,8 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import (
+    FitOutcome,
+    FitTask,
     Method,
     RunFiles,
     check_context,
@@ -74,6 +80,7 @@ FIXED_GRID = (
 )
 #: adaptive solver steps allowed per data step in predictions (more: the run diverged)
 MAX_SOLVER_STEPS = 1000
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 class ResidualBlock(torch.nn.Module):
@@ -154,6 +161,11 @@ def rk4_steps(field: torch.nn.Module, x: torch.Tensor, steps: int, substeps: int
     return torch.stack(out)
 
 
+def dtype_name(dtype: torch.dtype) -> str:
+    """The numpy name of a torch floating dtype."""
+    return {torch.float32: "float32", torch.float64: "float64"}[dtype]
+
+
 class NeuralODE(Method):
     """Neural ODE with a residual MLP vector field (Chen et al. 2018; Gilpin 2023)."""
 
@@ -176,6 +188,7 @@ class NeuralODE(Method):
         "batches_per_epoch": 20,
         "epochs": 100,
         "optimizer": "adam",  # or "radam"
+        "dtype": "float32",  # training precision (Gilpin 2023: float32); or "float64"
         "lr_start": 1e-2,  # Gilpin 2023 (constant there)
         "lr_end": 1e-4,
         "checkpoint_every": 10,
@@ -238,6 +251,23 @@ class NeuralODE(Method):
         return sol[1:]
 
     # -- training -----------------------------------------------------------------------------
+    def _training_dtype(self) -> torch.dtype:
+        name = self.params["dtype"]
+        if name not in DTYPES:
+            raise ValueError(f"node: dtype must be one of {sorted(DTYPES)}, got {name!r}")
+        return DTYPES[name]
+
+    def _check_settings(self) -> None:
+        if self.params["optimizer"] not in ("adam", "radam"):
+            raise ValueError("node: optimizer must be one of ['adam', 'radam']")
+        self._training_dtype()
+
+    def trains_together(self) -> bool:
+        """Whether models with these settings train vectorised (:meth:`fit_many`): a
+        fixed-step solver (``rk4`` or a fixed-grid torchdiffeq method) and Adam."""
+        method = self.params["method"]
+        return (method == "rk4" or method in FIXED_GRID) and self.params["optimizer"] == "adam"
+
     def fit(
         self,
         train: xr.Dataset,
@@ -248,6 +278,117 @@ class NeuralODE(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
+        self._check_settings()
+        if self.trains_together():  # one model of the vectorised training
+            task = FitTask(train, val, seed, dict(self.params), run, self.name)
+            self._fit_together([self], [task], device=device, budget=budget, raise_errors=True)
+            return self
+        return self._fit_alone(train, val, device=device, seed=seed, budget=budget, run=run)
+
+    @classmethod
+    def fit_many(
+        cls,
+        tasks: Sequence[FitTask],
+        *,
+        device: str = "auto",
+        budget: float | None = None,
+    ) -> list[FitOutcome]:
+        """Fit one model per task. Models with a fixed-step solver and Adam that share their
+        settings, dimension, window length and checkpoint epoch train together
+        (:mod:`dsrbench.methods._node_many`: parameters with a leading model axis, one
+        solve and one optimiser step a batch for all); the others one after another."""
+        from dsrbench.methods._node_many import failure
+
+        outcomes: list[FitOutcome] = [FitOutcome(None, "not fitted") for _ in tasks]
+        together: list[int] = []
+        for i, task in enumerate(tasks):
+            try:
+                model = cls(**dict(task.hyperparameters))
+                model._check_settings()
+            except Exception as exc:
+                outcomes[i] = failure(exc)
+                continue
+            if model.trains_together():
+                together.append(i)
+            else:
+                outcomes[i] = super().fit_many([task], device=device, budget=budget)[0]
+        models = [cls(**dict(tasks[i].hyperparameters)) for i in together]
+        fitted = cls._fit_together(
+            models, [tasks[i] for i in together], device=device, budget=budget
+        )
+        for i, outcome in zip(together, fitted, strict=True):
+            outcomes[i] = outcome
+        return outcomes
+
+    @classmethod
+    def _fit_together(
+        cls,
+        models: Sequence[NeuralODE],
+        tasks: Sequence[FitTask],
+        *,
+        device: str,
+        budget: float | None,
+        raise_errors: bool = False,
+    ) -> list[FitOutcome]:
+        """Train ``models[i]`` on ``tasks[i]``, grouped as :meth:`fit_many` says;
+        ``raise_errors`` re-raises the first error (``fit``)."""
+        from dsrbench.methods._node_many import Member, failure, read_checkpoint, train_group
+        from dsrbench.methods.trainer import resolve_device, seed_everything
+
+        dev = resolve_device(device)
+        outcomes = [FitOutcome(None, "not fitted") for _ in tasks]
+        members: dict[int, Member] = {}
+        groups: dict[tuple, list[int]] = {}
+        for i, (model, task) in enumerate(zip(models, tasks, strict=True)):
+            try:
+                dtype = model._training_dtype()
+                rng = seed_everything(task.seed)  # as a lone run: torch seed, then the field
+                x, v = model.fit_scale(task.train, task.val)
+                field = model._field(x.shape[2])
+                field.initialise(float(model.params["init_std"]))
+                init = {n: t.detach().clone() for n, t in field.state_dict().items()}
+                seq = min(int(model.params["seq_len"]), x.shape[1])
+                member = Member(model, task, rng, init, x.astype(dtype_name(dtype)), v, seq)
+                member.payload = read_checkpoint(member.checkpoint, model.name, init)
+            except Exception as exc:
+                if raise_errors:
+                    raise
+                outcomes[i] = failure(exc)
+                continue
+            members[i] = member
+            key = (
+                tuple(sorted((k, repr(v)) for k, v in model.params.items())),
+                x.shape[2],
+                seq,
+                member.start_epoch,
+            )
+            groups.setdefault(key, []).append(i)
+        for index in groups.values():
+            group = [members[i] for i in index]
+            try:
+                train_group(group, dev, group[0].model._training_dtype(), budget)
+            except Exception as exc:
+                if raise_errors:
+                    raise
+                for i in index:
+                    outcomes[i] = failure(exc)
+                continue
+            for i in index:
+                outcomes[i] = FitOutcome(members[i].model)
+        return outcomes
+
+    def _fit_alone(
+        self,
+        train: xr.Dataset,
+        val: xr.Dataset | None,
+        *,
+        device: str,
+        seed: int,
+        budget: float | None,
+        run: RunFiles | None,
+    ) -> Self:
+        """One model through :class:`~dsrbench.methods.trainer.Trainer` (adaptive solvers,
+        RAdam)."""
         from dsrbench.methods.trainer import (
             Trainer,
             resolve_device,
@@ -258,15 +399,14 @@ class NeuralODE(Method):
 
         rng = seed_everything(seed)
         dev = resolve_device(device)
+        dtype = self._training_dtype()
         x, v = self.fit_scale(train, val)
         field = self._field(x.shape[2])
         field.initialise(float(self.params["init_std"]))
-        field = field.to(dev)
+        field = field.to(dev, dtype)
         epochs = int(self.params["epochs"])
         lr0, lr1 = float(self.params["lr_start"]), float(self.params["lr_end"])
         optimizers = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam}
-        if self.params["optimizer"] not in optimizers:
-            raise ValueError(f"node: optimizer must be one of {sorted(optimizers)}")
         optimizer = optimizers[self.params["optimizer"]](field.parameters(), lr=lr0)
         # exponential decay per epoch: gamma^epochs = lr_end / lr_start
         scheduler = torch.optim.lr_scheduler.ExponentialLR(
@@ -274,12 +414,12 @@ class NeuralODE(Method):
         )
         seq = min(int(self.params["seq_len"]), x.shape[1])
         batch, n_batches = int(self.params["batch_size"]), int(self.params["batches_per_epoch"])
-        x32 = x.astype(np.float32)
+        xt = x.astype(dtype_name(dtype))
 
         def epoch_fn(epoch: int) -> dict[str, float]:
             total, done = 0.0, 0
             for _ in range(n_batches):
-                w = torch.as_tensor(sample_windows(x32, seq, batch, rng), device=dev)
+                w = torch.as_tensor(sample_windows(xt, seq, batch, rng), device=dev)
                 try:
                     pred = self._solve(field, w[:, 0], seq - 1).transpose(0, 1)
                 except AssertionError:  # the solver failed on this batch (Gilpin skips too)
