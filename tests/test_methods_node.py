@@ -205,3 +205,29 @@ def test_invalid_settings_fail_clearly() -> None:
     with pytest.raises(ValueError, match="optimizer"):
         NeuralODE(optimizer="sgd", epochs=1).fit(data, device="cpu")
     assert methods.get("node") is NeuralODE
+
+
+@pytest.mark.parametrize("linear_skip,substeps", [(False, 1), (True, 3)])
+def test_numpy_jvp_equals_torch_jacrev_of_the_step_map(linear_skip, substeps) -> None:
+    """The forward-mode numpy Jacobian-vector product (the QR Lyapunov exponent's) against
+    torch.func.jacrev of the torch RK4 step map, on a random residual MLP with two blocks."""
+    torch.manual_seed(1)
+    model = NeuralODE(linear_skip=linear_skip, hidden_dim=12, n_blocks=2, substeps=substeps)
+    model.mean_, model.std_ = np.zeros(3), np.ones(3)
+    field = model._field(3)
+    field.initialise(0.4)
+    if linear_skip:
+        with torch.no_grad():
+            field.linear.weight.normal_(0.0, 0.3)
+    model._set_field(field.state_dict())
+    z = np.random.default_rng(2).normal(size=(4, 3))
+    jac = (
+        torch.func.vmap(torch.func.jacrev(lambda v: model._step_map(v[None])[0]))(
+            torch.as_tensor(z)
+        )
+        .detach()
+        .numpy()
+    )
+    q = np.random.default_rng(3).normal(size=(4, 3, 2))
+    np.testing.assert_allclose(model.jvp(z, q), jac @ q, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(model.jacobian(z), jac, rtol=1e-12, atol=1e-13)
