@@ -208,7 +208,7 @@ def test_invalid_settings_fail_clearly() -> None:
 
 
 @pytest.mark.parametrize("linear_skip,substeps", [(False, 1), (True, 3)])
-def test_numpy_jvp_equals_torch_jacrev_of_the_step_map(linear_skip, substeps) -> None:
+def test_numpy_step_and_jvp_equal_torch_and_jacrev_of_the_step_map(linear_skip, substeps) -> None:
     """The forward-mode numpy Jacobian-vector product (the QR Lyapunov exponent's) against
     torch.func.jacrev of the torch RK4 step map, on a random residual MLP with two blocks."""
     torch.manual_seed(1)
@@ -231,3 +231,7 @@ def test_numpy_jvp_equals_torch_jacrev_of_the_step_map(linear_skip, substeps) ->
     q = np.random.default_rng(3).normal(size=(4, 3, 2))
     np.testing.assert_allclose(model.jvp(z, q), jac @ q, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(model.jacobian(z), jac, rtol=1e-12, atol=1e-13)
+    # the numpy step map (inference with rk4) is the torch one up to rounding
+    with torch.no_grad():
+        torch_step = model._step_map(torch.as_tensor(z)).numpy()
+    np.testing.assert_allclose(model.step(z), torch_step, rtol=1e-13, atol=1e-14)
