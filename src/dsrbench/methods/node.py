@@ -34,8 +34,9 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
   Runge-Kutta scheme with ``substeps`` steps per data step, implemented here (torchdiffeq's
   ``rk4`` is the 3/8 rule) so that forecasts, the Lyapunov step map and its Jacobian are one
   and the same map; it is the fast option of the quick settings.
-* Predictions integrate from the last context point on the data grid in float64, in chunks
-  of ``CHUNK`` steps under ``torch.no_grad``. An adaptive solver chooses one step size for
+* Predictions integrate from the last context point on the data grid in float64: with
+  ``method = "rk4"`` in numpy (the step map of the Lyapunov exponent, the torch map up to
+  rounding), else in torch, in chunks of ``CHUNK`` steps under ``torch.no_grad``. An adaptive solver chooses one step size for
   the whole batch of contexts (torchdiffeq's norm runs over the batch). A batch whose
   integration fails (step-size underflow, non-finite states, more than
   ``MAX_SOLVER_STEPS`` steps per data step) is retried one trajectory at a time and a
