@@ -36,8 +36,9 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
   and the same map; it is the fast option of the quick settings.
 * Predictions integrate from the last context point on the data grid in float64: with
   ``method = "rk4"`` in numpy (the step map of the Lyapunov exponent, the torch map up to
-  rounding), else in torch, in chunks of ``CHUNK`` steps under ``torch.no_grad``. An adaptive solver chooses one step size for
-  the whole batch of contexts (torchdiffeq's norm runs over the batch). A batch whose
+  rounding), else in torch, in chunks of ``CHUNK`` steps under ``torch.no_grad``. An
+  adaptive solver chooses one step size for the whole batch of contexts (torchdiffeq's norm
+  runs over the batch). A batch whose
   integration fails (step-size underflow, non-finite states, more than
   ``MAX_SOLVER_STEPS`` steps per data step) is retried one trajectory at a time and a
   failing trajectory is bisected in time, so only the diverging trajectory, from where it
