@@ -9,7 +9,10 @@ and prints (and with ``--doc`` writes as Markdown and CSV):
 * per method: rows by status (ok, diverged, failed, skipped), and the medians over systems
   (of the seed medians) of D_stsp, D_H and the VPT, plus the fraction of systems within 2x
   and 5x of the D_stsp floor;
-* the training records' ``stopped_by`` counts.
+* the training records' ``stopped_by`` counts;
+* the work per method: the records' seconds of training (a chunk's ``fit_many`` call
+  shared by its models, counted once per call) and of prediction, summed and as a median
+  per model (on a machine shared with other jobs these are inflated alike).
 
     python benchmarks/database_report.py results/gilpin2023_database \
         [--doc docs/database_gilpin2023]
@@ -110,6 +113,43 @@ def stopped_by(results: Path) -> pd.DataFrame:
     return table.groupby(["method", "status", "stopped_by"]).size().rename("models").reset_index()
 
 
+def work_table(results: Path) -> pd.DataFrame:
+    """Seconds of training and prediction per method, from the records."""
+    train: dict[str, dict[tuple, float]] = {}
+    per_model: dict[str, list[float]] = {}
+    for path in (results / "models").glob("*/*/*/seed*.json"):
+        rec = json.loads(path.read_text())
+        if rec.get("status") != "ok":
+            continue
+        method = rec.get("method")
+        calls = train.setdefault(method, {})
+        # the models of one fit_many call share its seconds: count each call once
+        key = (rec.get("fit_many_seconds"), rec.get("fit_many_models"))
+        calls[key] = float(rec.get("fit_many_seconds") or rec.get("fit_seconds") or 0.0)
+        per_model.setdefault(method, []).append(float(rec.get("fit_seconds") or 0.0))
+    pred: dict[str, list[float]] = {}
+    for path in (results / "predictions").glob("*/*/*/seed*.json"):
+        rec = json.loads(path.read_text())
+        timing = rec.get("timing") or {}
+        pred.setdefault(rec.get("method"), []).append(
+            float(rec.get("wall_time_s") or sum(timing.values()) or 0.0)
+        )
+    rows = []
+    for method in sorted(set(train) | set(pred)):
+        t, p = per_model.get(method, []), pred.get(method, [])
+        rows.append(
+            {
+                "method": method,
+                "train_s_total": round(sum(train.get(method, {}).values()), 1),
+                "train_s_median_per_model": round(float(np.median(t)), 2) if t else np.nan,
+                "predict_s_total": round(sum(p), 1),
+                "predict_s_median_per_model": round(float(np.median(p)), 2) if p else np.nan,
+                "predictions": len(p),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)
@@ -121,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     methods = method_table(metrics)
     stops = stopped_by(args.results)
     stops = stops[stops.method.isin(set(metrics.method))]  # models this table evaluated
+    work = work_table(args.results)
+    work = work[work.method.isin(set(metrics.method))]
     not_ok = systems[(systems[["simulate", "truth", "floor"]] != "ok").any(axis=1)]
     fallbacks = systems[systems.fallback != "-"]
     summary = [
@@ -140,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(summary))
         print(methods.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         print(stops.to_string(index=False))
+        print(work.to_string(index=False))
     if args.doc is not None:
         args.doc.parent.mkdir(parents=True, exist_ok=True)
         systems.to_csv(args.doc.with_suffix(".csv"), index=False)
@@ -160,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             "## Training records",
             "",
             stops.to_markdown(index=False) if len(stops) else "(no trained models)",
+            "",
+            "## Work (seconds from the records)",
+            "",
+            work.to_markdown(index=False) if len(work) else "(no records)",
             "",
             "## Systems",
             "",
