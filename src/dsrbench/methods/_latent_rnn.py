@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import time
-import traceback
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,8 +51,8 @@ import xarray as xr
 from dsrbench.atomic import atomic_path
 from dsrbench.methods.base import FitOutcome, FitTask, Method, RunFiles, check_context
 from dsrbench.methods.trainer import (
-    CHECKPOINT_NAME,
     TrainingResult,
+    checkpoint_file,
     resolve_device,
     sample_windows,
     seed_everything,
@@ -143,10 +142,7 @@ class _Member:
 
     @property
     def checkpoint(self) -> Path | None:
-        run = self.task.run
-        if run is None or run.checkpoint_dir is None:
-            return None
-        return Path(run.checkpoint_dir) / CHECKPOINT_NAME
+        return checkpoint_file(self.task.run)
 
     @property
     def start_epoch(self) -> int:
@@ -292,7 +288,7 @@ class LatentRNN(Method):
                 models.append(cls(**dict(task.hyperparameters)))
             except Exception as exc:
                 models.append(None)
-                errors[i] = _failure(exc)
+                errors[i] = FitOutcome.failed(exc)
         outcomes = cls._fit_models(models, list(tasks), device=device, budget=budget)
         return [errors.get(i, o) for i, o in enumerate(outcomes)]
 
@@ -320,7 +316,7 @@ class LatentRNN(Method):
                 except Exception as exc:
                     if raise_errors:
                         raise
-                    outcomes[i] = _failure(exc)
+                    outcomes[i] = FitOutcome.failed(exc)
                     model._drop_training_state()
                     continue
                 groups.setdefault(model._group_key(members[i]), []).append(i)
@@ -331,7 +327,7 @@ class LatentRNN(Method):
                     if raise_errors:
                         raise
                     for i in index:
-                        outcomes[i] = _failure(exc)
+                        outcomes[i] = FitOutcome.failed(exc)
                     continue
                 for i in index:
                     try:
@@ -340,7 +336,7 @@ class LatentRNN(Method):
                     except Exception as exc:
                         if raise_errors:
                             raise
-                        outcomes[i] = _failure(exc)
+                        outcomes[i] = FitOutcome.failed(exc)
         finally:  # training-only state is not part of the fitted model
             for m in members.values():
                 m.model._drop_training_state()
@@ -470,10 +466,6 @@ class LatentRNN(Method):
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         super().restore(arrays)
         self.weights_ = {k[2:]: v for k, v in arrays.items() if k.startswith("w_")}
-
-
-def _failure(exc: BaseException) -> FitOutcome:
-    return FitOutcome(None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
 def _train_group(members: list[_Member], budget: float | None) -> None:

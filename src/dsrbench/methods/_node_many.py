@@ -20,7 +20,6 @@ one model after another (:meth:`dsrbench.methods.base.Method.fit_many`).
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,10 +28,10 @@ import numpy as np
 import torch
 
 from dsrbench.atomic import atomic_path
-from dsrbench.methods.base import FitOutcome, FitTask
+from dsrbench.methods.base import FitTask
 from dsrbench.methods.trainer import (
-    CHECKPOINT_NAME,
     TrainingResult,
+    checkpoint_file,
     sample_windows,
     validation_stsp,
     write_epoch_log,
@@ -156,10 +155,7 @@ class Member:
 
     @property
     def checkpoint(self) -> Path | None:
-        run = self.task.run
-        if run is None or run.checkpoint_dir is None:
-            return None
-        return Path(run.checkpoint_dir) / CHECKPOINT_NAME
+        return checkpoint_file(self.task.run)
 
     @property
     def start_epoch(self) -> int:
@@ -183,10 +179,6 @@ def read_checkpoint(path: Path | None, name: str, init: dict[str, torch.Tensor])
             "delete it to train from scratch"
         )
     return payload
-
-
-def failure(exc: BaseException) -> FitOutcome:
-    return FitOutcome(None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
 def train_group(

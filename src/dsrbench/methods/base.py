@@ -84,6 +84,11 @@ class FitOutcome:
     def ok(self) -> bool:
         return self.model is not None
 
+    @classmethod
+    def failed(cls, exc: BaseException) -> FitOutcome:
+        """The outcome of a fit that raised ``exc`` (call it in the ``except`` block)."""
+        return cls(None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
 
 class Method(ABC):
     """Base class of all methods."""
@@ -151,9 +156,7 @@ class Method(ABC):
                 )
                 outcomes.append(FitOutcome(model))
             except Exception as exc:  # one failing model does not stop the others
-                outcomes.append(
-                    FitOutcome(None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-                )
+                outcomes.append(FitOutcome.failed(exc))
         return outcomes
 
     # -- standardised coordinates ------------------------------------------------------------

@@ -339,8 +339,6 @@ class NeuralODE(Method):
         settings, dimension, window length and checkpoint epoch train together
         (:mod:`dsrbench.methods._node_many`: parameters with a leading model axis, one
         solve and one optimiser step a batch for all); the others one after another."""
-        from dsrbench.methods._node_many import failure
-
         outcomes: list[FitOutcome] = [FitOutcome(None, "not fitted") for _ in tasks]
         together: list[int] = []
         for i, task in enumerate(tasks):
@@ -348,7 +346,7 @@ class NeuralODE(Method):
                 model = cls(**dict(task.hyperparameters))
                 model._check_settings()
             except Exception as exc:
-                outcomes[i] = failure(exc)
+                outcomes[i] = FitOutcome.failed(exc)
                 continue
             if model.trains_together():
                 together.append(i)
@@ -374,7 +372,7 @@ class NeuralODE(Method):
     ) -> list[FitOutcome]:
         """Train ``models[i]`` on ``tasks[i]``, grouped as :meth:`fit_many` says;
         ``raise_errors`` re-raises the first error (``fit``)."""
-        from dsrbench.methods._node_many import Member, failure, read_checkpoint, train_group
+        from dsrbench.methods._node_many import Member, read_checkpoint, train_group
         from dsrbench.methods.trainer import resolve_device, seed_everything
 
         dev = resolve_device(device)
@@ -395,7 +393,7 @@ class NeuralODE(Method):
             except Exception as exc:
                 if raise_errors:
                     raise
-                outcomes[i] = failure(exc)
+                outcomes[i] = FitOutcome.failed(exc)
                 continue
             members[i] = member
             key = (
@@ -413,7 +411,7 @@ class NeuralODE(Method):
                 if raise_errors:
                     raise
                 for i in index:
-                    outcomes[i] = failure(exc)
+                    outcomes[i] = FitOutcome.failed(exc)
                 continue
             for i in index:
                 outcomes[i] = FitOutcome(members[i].model)

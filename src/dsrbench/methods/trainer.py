@@ -37,6 +37,7 @@ from dsrbench.methods.base import RunFiles
 __all__ = [
     "Trainer",
     "TrainingResult",
+    "checkpoint_file",
     "resolve_device",
     "sample_windows",
     "seed_everything",
@@ -114,6 +115,13 @@ def validation_stsp(
     return float(getattr(value, "value", value))
 
 
+def checkpoint_file(run: RunFiles | None) -> Path | None:
+    """The checkpoint of a training run's files (None: it keeps none)."""
+    if run is None or run.checkpoint_dir is None:
+        return None
+    return Path(run.checkpoint_dir) / CHECKPOINT_NAME
+
+
 def write_epoch_log(path: Path | None, history: list[dict[str, float]], first: bool) -> None:
     """Append the newest row of ``history`` to the CSV epoch log at ``path`` (None: no log);
     ``first`` (the first write of a possibly resumed process) rewrites the whole history
@@ -173,9 +181,7 @@ class Trainer:
 
     # -- checkpoints --------------------------------------------------------------------
     def _checkpoint_path(self) -> Path | None:
-        if self.run is None or self.run.checkpoint_dir is None:
-            return None
-        return Path(self.run.checkpoint_dir) / CHECKPOINT_NAME
+        return checkpoint_file(self.run)
 
     def _save(self, epoch: int, result: TrainingResult, best: dict | None) -> None:
         path = self._checkpoint_path()
