@@ -8,7 +8,8 @@ and prints (and with ``--doc`` writes as Markdown and CSV):
   records and the rows' reasons), and the chaos flag (:func:`dsrbench.systems.chaos_flag`);
 * per method: rows by status (ok, diverged, failed, skipped), and the medians over systems
   (of the seed medians) of D_stsp, D_H and the VPT, plus the fraction of systems within 2x
-  and 5x of the D_stsp floor;
+  and 5x of the D_stsp floor (out of the systems whose floor is positive; a diverged
+  model counts as outside);
 * the training records' ``stopped_by`` counts;
 * the work per method: the records' seconds of training (a chunk's ``fit_many`` call
   shared by its models, counted once per call) and of prediction, summed and as a median
@@ -88,7 +89,9 @@ def method_table(metrics: pd.DataFrame) -> pd.DataFrame:
         if method != "floor" and len(d):
             per = d.assign(value=d.value.where(d.status == "ok", np.inf))
             per = per.groupby(["system", "dataset"]).value.median()
-            ratio = per / floors.reindex(per.index)
+            floor = floors.reindex(per.index)
+            # a floor <= 0 (the Monte Carlo D_stsp of D > 3 can be) gives no ratio: left out
+            ratio = (per / floor)[floor > 0]
             n = int(ratio.size)
             row["within_2x_floor"] = f"{int((ratio <= 2).sum())}/{n}"
             row["within_5x_floor"] = f"{int((ratio <= 5).sum())}/{n}"
