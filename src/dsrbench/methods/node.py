@@ -340,7 +340,7 @@ class NeuralODE(Method):
         (:mod:`dsrbench.methods._node_many`: parameters with a leading model axis, one
         solve and one optimiser step a batch for all); the others one after another."""
         outcomes: list[FitOutcome] = [FitOutcome(None, "not fitted") for _ in tasks]
-        together: list[int] = []
+        together: dict[int, NeuralODE] = {}
         for i, task in enumerate(tasks):
             try:
                 model = cls(**dict(task.hyperparameters))
@@ -349,12 +349,14 @@ class NeuralODE(Method):
                 outcomes[i] = FitOutcome.failed(exc)
                 continue
             if model.trains_together():
-                together.append(i)
+                together[i] = model
             else:
                 outcomes[i] = super().fit_many([task], device=device, budget=budget)[0]
-        models = [cls(**dict(tasks[i].hyperparameters)) for i in together]
         fitted = cls._fit_together(
-            models, [tasks[i] for i in together], device=device, budget=budget
+            list(together.values()),
+            [tasks[i] for i in together],
+            device=device,
+            budget=budget,
         )
         for i, outcome in zip(together, fitted, strict=True):
             outcomes[i] = outcome
