@@ -9,12 +9,16 @@ import pandas as pd
 __all__ = [
     "DSR_PUBLISHED",
     "GILPIN2023_COUNTERPARTS",
+    "GILPIN2023_FIGURES",
+    "GILPIN2023_LAST",
+    "GILPIN2023_POSITIONS",
     "GILPIN2023_RANKING",
+    "GILPIN2023_REFERENCE",
     "GILPIN2023_TRAINING_SECONDS",
     "dsr_published",
 ]
 
-#: Gilpin 2023, long-horizon sMAPE ranking (best first; the models ranked
+#: Gilpin 2023, the models' sMAPE ranking (best first; the models ranked
 #: between FourTheta and the last two are not listed; Kalman and exponential smoothing came last)
 GILPIN2023_RANKING = (
     "NBEATS",
@@ -24,11 +28,17 @@ GILPIN2023_RANKING = (
     "LSTM",
     "Transformer",
     "NODE",
-    "Linear",
+    "LinearRegression",
     "XGBoost",
     "FourTheta",
 )
-GILPIN2023_LAST = ("Kalman", "ExponentialSmoothing")
+#: the two models the paper places last (given positions 11 and 12 of the rank correlation)
+GILPIN2023_LAST = ("KalmanForecaster", "ExponentialSmoothing")
+
+#: the 12 ordered models and the position each gets in the rank correlation with ours
+GILPIN2023_POSITIONS = {
+    name: i + 1 for i, name in enumerate((*GILPIN2023_RANKING, *GILPIN2023_LAST))
+}
 
 #: Gilpin 2023, median training time per system on one CPU (seconds)
 GILPIN2023_TRAINING_SECONDS = {
@@ -41,8 +51,87 @@ GILPIN2023_TRAINING_SECONDS = {
     "NVAR": 0.21,
 }
 
-#: our methods and the Gilpin 2023 model they correspond to
-GILPIN2023_COUNTERPARTS = {"nvar": "NVAR", "node": "NODE", "esn": "ESN", "var": "Linear"}
+#: our methods and the Gilpin 2023 model they correspond to; where two of ours share a
+#: model (``linear_regression`` and ``var``), the first one present in a run stands for it
+GILPIN2023_COUNTERPARTS = {
+    "nvar": "NVAR",
+    "node": "NODE",
+    "esn": "ESN",
+    "lstm": "LSTM",
+    "rnn": "BlockRNN",
+    "nbeats": "NBEATS",
+    "nhits": "NHiTS",
+    "transformer": "Transformer",
+    "tcn": "TCN",
+    "dlinear": "DLinear",
+    "nlinear": "NLinear",
+    "random_forest": "RandomForest",
+    "xgboost": "XGBoost",
+    "linear_regression": "LinearRegression",
+    "var": "LinearRegression",
+    "kalman": "KalmanForecaster",
+    "exponential_smoothing": "ExponentialSmoothing",
+    "arima": "ARIMA",
+    "autoarima": "AutoARIMA",
+    "theta": "Theta",
+    "four_theta": "FourTheta",
+    "fft": "FFT",
+    "naive_drift": "NaiveDrift",
+    "naive_mean": "NaiveMean",
+    "naive_seasonal": "NaiveSeasonal",
+    "tbats": "TBATS",
+}
+
+#: reference forecasters: on the figures, never ranked against the published list
+GILPIN2023_REFERENCE = (
+    "truth",
+    "persistence",
+    "mean",
+    "naive_drift",
+    "naive_mean",
+    "naive_seasonal",
+)
+
+#: what the paper reports for each figure of the page, in words (no values measured by us)
+GILPIN2023_FIGURES = {
+    "fixed_horizon": (
+        "Published (Gilpin 2023): at the fixed horizon the large domain-agnostic models and "
+        "NVAR lead (best first: NBEATS, NHiTS, NVAR, RandomForest, LSTM, Transformer, NODE, "
+        "LinearRegression, XGBoost, FourTheta), and KalmanForecaster and ExponentialSmoothing "
+        "come last."
+    ),
+    "error_vs_horizon": (
+        "Published (Gilpin 2023): the error of every model grows with the forecast time; the "
+        "best large domain-agnostic models stay accurate for up to about two dozen Lyapunov "
+        "times (the paper's abstract)."
+    ),
+    "error_correlation": (
+        "Published (Gilpin 2023): the paper compares the models' per-system errors by their "
+        "Spearman correlation; a positive correlation means that the systems that are hard "
+        "for one model are hard for the other."
+    ),
+    "lyapunov_correlation": (
+        "Published (Gilpin 2023): the paper follows the Spearman correlation between each "
+        "model's error and the system's largest Lyapunov exponent along the forecast; a "
+        "positive ρ means that the more chaotic systems are forecast worse."
+    ),
+    "time_vs_error": (
+        "Published (Gilpin 2023): median training time per system on one CPU: Transformer "
+        "560 s, NBEATS 380 s, LSTM 77 s, NHiTS 63 s, NODE 25 s, ESN 0.26 s, NVAR 0.21 s; "
+        "the reservoir computers (ESN, NVAR) train in well under a second, three orders of "
+        "magnitude faster than the large deep models."
+    ),
+    "invariants": (
+        "Published (Gilpin 2023): the paper also ranks the models on how well their "
+        "forecasts reproduce invariant properties of the attractor (power spectrum, "
+        "largest Lyapunov exponent, correlation dimension)."
+    ),
+    "data_limited": (
+        "Published (Gilpin 2023): with shorter training series the physics-informed models "
+        "(neural ODE, reservoir computers) are more data-efficient than the large "
+        "domain-agnostic models (the paper's abstract)."
+    ),
+}
 
 #: (source, model, system, metric, value, protocol): Liu et al. 2025 (PhyxMamba, arXiv:2505.23863),
 #: Hemmer & Durstewitz 2025 (DynaMix), and the reference ranges of docs/metrics.md

@@ -217,6 +217,10 @@ class Run:
         return rows[["dataset", "system", "method", "seed", "reason"]].reset_index(drop=True)
 
     # ---------------------------------------------------------------- stores and records
+    def _find(self, kind: str, **names: object) -> list:
+        """layout.find under the results directory (nothing for a Run without files)."""
+        return [] if self.results_dir is None else layout.find(self.results_dir, kind, **names)
+
     def _json(self, path: Path) -> dict | None:
         return json.loads(path.read_text()) if path.is_file() else None
 
@@ -270,9 +274,12 @@ class Run:
 
     def training(self, method: str) -> pd.DataFrame:
         """One row per training job of ``method``: dataset, system, seed, status, reason,
-        fit_seconds, epochs_run, device (from the job record and ``training.json``)."""
+        fit_seconds, epochs_run, device, train_length, hyperparameters (a JSON string) from
+        the job record and ``training.json``, and the objects that ``training.json`` may hold
+        (None where it does not): ``tuning`` (a dict: metric, grid, scores, best),
+        ``data_limited`` (a list of {train_length, smape, fit_seconds}) and ``refit``."""
         rows = []
-        for rec_path, names in layout.find(self.results_dir, "model_record", method=method):
+        for rec_path, names in self._find("model_record", method=method):
             rec = json.loads(rec_path.read_text())
             info = self._json(layout.model_dir(self.results_dir, **names) / "training.json") or {}
             rows.append(
@@ -286,6 +293,14 @@ class Run:
                     "epochs_run": info.get("epochs_run"),
                     "device": info.get("device", rec.get("device")),
                     "hyperparameters": json.dumps(info.get("hyperparameters", {}), sort_keys=True),
+                    "train_length": info.get("train_length", rec.get("train_length")),
+                    "tuning": info.get("tuning") if isinstance(info.get("tuning"), dict) else None,
+                    "data_limited": (
+                        info.get("data_limited")
+                        if isinstance(info.get("data_limited"), list)
+                        else None
+                    ),
+                    "refit": info.get("refit"),
                 }
             )
         if not rows:
@@ -294,6 +309,31 @@ class Run:
             raise NoData(f"{method} has no training records in this run")
         df = pd.DataFrame(rows)
         df["fit_seconds"] = pd.to_numeric(df["fit_seconds"], errors="coerce")
+        return df
+
+    def prediction_timing(self, method: str) -> pd.DataFrame:
+        """One row per prediction record of ``method`` with a time: dataset, system, seed,
+        status and ``predict_seconds`` (the record's ``timing``)."""
+        rows = []
+        for path, names in self._find("prediction_record", method=method):
+            try:
+                rec = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                continue
+            timing = rec.get("timing") if isinstance(rec.get("timing"), dict) else {}
+            rows.append(
+                {
+                    "dataset": names["dataset"],
+                    "system": names["system"],
+                    "seed": names["seed"],
+                    "status": rec.get("status"),
+                    "predict_seconds": timing.get("predict_seconds", math.nan),
+                }
+            )
+        df = pd.DataFrame(rows, columns=["dataset", "system", "seed", "status", "predict_seconds"])
+        df["predict_seconds"] = pd.to_numeric(df["predict_seconds"], errors="coerce")
+        if not np.isfinite(df["predict_seconds"]).any():
+            raise NoData(f"{method} has no prediction record with an inference time")
         return df
 
     def epoch_logs(self, method: str) -> pd.DataFrame:
