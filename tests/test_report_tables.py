@@ -203,3 +203,120 @@ def test_open_run_on_a_synthetic_tree(tmp_path):
     write_results(tmp_path, synthetic_metrics(["Lorenz"], ["var"], [0, 1]))
     run = open_run(tmp_path)
     assert run.systems == ["Lorenz"] and run.seeds("var") == [0, 1]
+
+
+# ------------------------------------------------------------------ the Gilpin 2023 page
+def _gilpin_run(tmp_path, methods, *, records=True):
+    from synthetic_metrics import gilpin_metrics, write_gilpin_records
+
+    from dsrbench.systems import all_systems
+
+    systems = all_systems()[:8]
+    write_results(tmp_path, gilpin_metrics(systems, methods))
+    if records:
+        write_gilpin_records(tmp_path, systems, methods)
+    return open_run(tmp_path)
+
+
+def test_gilpin_rank_correlation_is_one_in_the_published_order_and_minus_one_reversed(tmp_path):
+    from synthetic_metrics import GILPIN_ORDER
+
+    from dsrbench.reports import gilpin
+
+    same = Run(
+        None, _gilpin_run(tmp_path / "a", [*GILPIN_ORDER, "persistence"], records=False).metrics
+    )
+    table, rho, n = gilpin.gilpin_rank_correlation(same)
+    assert n == 12 and rho == pytest.approx(1.0)
+    assert list(table["our position"]) == list(range(1, 13))
+    assert table.attrs["systems"] == 8 and table.attrs["metric"] == "smape_fixed"
+    reversed_ = Run(
+        None,
+        same.metrics.replace({"method": dict(zip(GILPIN_ORDER, GILPIN_ORDER[::-1], strict=True))}),
+    )
+    _, rho, n = gilpin.gilpin_rank_correlation(reversed_)
+    assert n == 12 and rho == pytest.approx(-1.0)
+    # only the models present enter; with fewer than 3 it cannot be computed
+    few = Run(None, same.metrics[same.metrics["method"].isin(["truth", "nbeats", "kalman"])])
+    table, rho, n = gilpin.gilpin_rank_correlation(few)
+    assert n == 2 and math.isnan(rho)
+    assert "cannot be computed" in gilpin.gilpin_rank_correlation_sentence(few)
+    assert "ρ = 1.00" in gilpin.gilpin_rank_correlation_sentence(same)
+    # without smape_fixed rows the ranking falls back to smape over the whole forecast
+    whole = Run(None, same.metrics[same.metrics["metric"] != "smape_fixed"])
+    table, rho, _ = gilpin.gilpin_rank_correlation(whole)
+    assert table.attrs["metric"] == "smape" and rho == pytest.approx(1.0)
+
+
+def test_gilpin_figures_use_the_systems_where_every_model_is_finite(tmp_path):
+    from dsrbench.reports import gilpin
+
+    methods = ["nvar", "node", "esn", "persistence"]
+    run = _gilpin_run(tmp_path, methods)
+    m = run.metrics
+    hit = (m["method"] == "esn") & (m["metric"] == "smape_fixed") & (m["system"] == run.systems[0])
+    m.loc[hit, "value"] = np.nan  # esn diverged on the first system
+    common = gilpin.common_systems(run, "smape_fixed")
+    assert common.n == 7 and common.total == 8 and common.lost == {"esn": 1}
+    assert common.models == methods  # ordered by mean rank
+    assert "n = 7 of 8 systems" in common.text()
+    table = gilpin.gilpin_ranking_table(run, n_boot=50)
+    assert list(table["method"]) == ["NG-RC (NVAR)", "neural ODE", "ESN", "persistence"]
+    assert set(table["systems"]) == {7}
+    # every figure renders with data (no no-data path)
+    for build in (
+        gilpin.fixed_horizon_figure,
+        gilpin.error_vs_horizon_figure,
+        gilpin.error_correlation_figure,
+        gilpin.lyapunov_correlation_figure,
+        gilpin.time_vs_error_figure,
+        gilpin.invariants_figure,
+        gilpin.data_limited_figure,
+        gilpin.gilpin_ranking_figure,
+    ):
+        kw = (
+            {"n_boot": 50}
+            if build in (gilpin.fixed_horizon_figure, gilpin.gilpin_ranking_figure)
+            else {}
+        )
+        fig = build(run, **kw)
+        ax = fig.axes[0]
+        drawn = ax.collections or ax.lines or ax.images
+        assert drawn, build.__name__
+    horizons = gilpin.error_vs_horizon_figure(run).axes[0]
+    assert len(horizons.lines) == len(methods)
+    assert [t.get_text() for t in horizons.get_xticklabels()][-1] == "10\n7"  # n at 10 Lyap. t.
+    # invariants: |relative error| ranked, models in their order on every property
+    ranks = gilpin.invariant_ranks(run)
+    assert list(ranks.index) == methods
+    np.testing.assert_allclose(ranks["largest Lyapunov exponent (|rel. error|)"], [1, 2, 3, 4])
+    # the data-limited records: one line per model, median over systems per length
+    dl = gilpin.data_limited_figure(run).axes[0]
+    assert [list(line.get_xdata()) for line in dl.lines] == [[100, 300, 1000]] * len(methods)
+    # the tables: training / inference times, tuned hyperparameters
+    tt = gilpin.training_time_table(run).set_index("method")
+    assert tt.loc["neural ODE", "published median training time (s, one CPU)"] == "25.0"
+    hp = gilpin.tuned_hyperparameters_table(run)
+    lags = hp[(hp["method"] == "ESN") & (hp["parameter"] == "lags")].iloc[0]
+    assert lags["most frequent value"] == "5" and lags["systems"] == "5 of 8"
+    assert lags["grid"] == "5, 10"
+
+
+def test_gilpin_figures_say_what_is_missing(tmp_path):
+    from dsrbench.reports import gilpin
+    from dsrbench.reports.results import NoData
+
+    metrics = synthetic_metrics(["Lorenz", "Rossler"], ["esn"], [0])
+    run = Run(None, metrics[metrics["metric"] != "smape200"])  # no sMAPE rows
+    for build, message in (
+        (gilpin.fixed_horizon_figure, "smape_fixed"),
+        (gilpin.error_vs_horizon_figure, "smape200"),
+        (gilpin.invariants_figure, "two models"),
+        (gilpin.data_limited_figure, "no data-limited"),
+        (gilpin.time_vs_error_figure, "smape_fixed"),
+    ):
+        with pytest.raises(NoData, match=message):
+            build(run)
+    with pytest.raises(NoData, match="smape_fixed"):
+        gilpin.gilpin_rank_correlation(run)
+    assert "cannot be computed" in gilpin.gilpin_rank_correlation_sentence(run)
