@@ -840,8 +840,9 @@ def _text(value) -> str:
 
 def tuned_hyperparameters_table(run: Run) -> pd.DataFrame:
     """Per model and grid parameter: the most frequent best value across systems (from
-    ``tuning.best`` of ``training.json``), how often it won and the grid. Models without
-    tuning records show the most frequent value they were fitted with."""
+    ``tuning.best`` of ``training.json``), how often it won and the grid. A model without
+    tuning records gets one row: the most frequent set of hyperparameters it was fitted
+    with."""
     rows = []
     for method in run.learned:
         try:
