@@ -165,7 +165,7 @@ def common_systems(
     wide = med.set_index(["dataset", "system", "method"])["value"].unstack("method")
     finite = np.isfinite(wide.astype(float))
     present = [m for m in order_methods(wide.columns) if finite[m].any()]
-    wanted = list(models) if models is not None else order_methods(wide.columns)
+    wanted = list(models) if models is not None else order_methods([*wide.columns, *run.learned])
     dropped = [m for m in wanted if m not in present]
     if not present:
         raise NoData(f"no model has a finite {metric} in this run")
