@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,19 @@ import xarray as xr
 
 from dsrbench import stores
 from dsrbench.datasets import build_dataset
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One thread per test worker: OpenBLAS (statsmodels, numpy), torch and xgboost threads of
+    # two workers on two cores wait for each other for minutes (measured: a 5 s LSTM test
+    # took 245 s beside an ARIMA one).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
 
 #: Lorenz-63 at about 0.030 time units per point (50 points per Fourier period),
 #: close to the dt = 0.025 of Gauthier et al. 2021.

@@ -60,4 +60,135 @@ TRAITS: dict[str, Traits] = {
     ),
     "sindy": Traits(needs_fit=True, uses_torch=False),
     "var": Traits(needs_fit=True, uses_torch=False),
+    # the darts forecasters of Gilpin 2023 (dsrbench.methods._darts)
+    "arima": Traits(needs_fit=True, uses_torch=False),
+    "autoarima": Traits(needs_fit=True, uses_torch=False),
+    "dlinear": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            ["batch_size", "input_chunk_length", "kernel_size", "n_epochs", "output_chunk_length"]
+        ),
+    ),
+    "exponential_smoothing": Traits(needs_fit=True, uses_torch=False),
+    "fft": Traits(needs_fit=True, uses_torch=False),
+    "four_theta": Traits(needs_fit=True, uses_torch=False),
+    "kalman": Traits(needs_fit=True, uses_torch=False),
+    "linear_regression": Traits(needs_fit=True, uses_torch=False),
+    "lstm": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            [
+                "batch_size",
+                "dropout",
+                "hidden_dim",
+                "input_chunk_length",
+                "model",
+                "n_epochs",
+                "n_rnn_layers",
+                "output_chunk_length",
+                "training_length",
+            ]
+        ),
+    ),
+    "naive_drift": Traits(needs_fit=True, uses_torch=False),
+    "naive_mean": Traits(needs_fit=True, uses_torch=False),
+    "naive_seasonal": Traits(needs_fit=True, uses_torch=False),
+    "nbeats": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            [
+                "batch_size",
+                "dropout",
+                "generic_architecture",
+                "input_chunk_length",
+                "layer_widths",
+                "n_epochs",
+                "num_blocks",
+                "num_layers",
+                "num_stacks",
+                "output_chunk_length",
+            ]
+        ),
+    ),
+    "nhits": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            [
+                "batch_size",
+                "dropout",
+                "input_chunk_length",
+                "layer_widths",
+                "n_epochs",
+                "num_blocks",
+                "num_layers",
+                "num_stacks",
+                "output_chunk_length",
+            ]
+        ),
+    ),
+    "nlinear": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            ["batch_size", "input_chunk_length", "n_epochs", "output_chunk_length"]
+        ),
+    ),
+    "random_forest": Traits(needs_fit=True, uses_torch=False),
+    "rnn": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            [
+                "batch_size",
+                "dropout",
+                "hidden_dim",
+                "input_chunk_length",
+                "model",
+                "n_epochs",
+                "n_rnn_layers",
+                "output_chunk_length",
+            ]
+        ),
+    ),
+    "tbats": Traits(needs_fit=True, uses_torch=False),
+    "tcn": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            [
+                "batch_size",
+                "dilation_base",
+                "dropout",
+                "input_chunk_length",
+                "kernel_size",
+                "n_epochs",
+                "num_filters",
+                "output_chunk_length",
+            ]
+        ),
+    ),
+    "theta": Traits(needs_fit=True, uses_torch=False),
+    "transformer": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            [
+                "batch_size",
+                "d_model",
+                "dim_feedforward",
+                "dropout",
+                "input_chunk_length",
+                "n_epochs",
+                "nhead",
+                "num_decoder_layers",
+                "num_encoder_layers",
+                "output_chunk_length",
+            ]
+        ),
+    ),
+    "xgboost": Traits(needs_fit=True, uses_torch=False),
 }

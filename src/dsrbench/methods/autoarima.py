@@ -1,0 +1,26 @@
+"""ARIMA with orders chosen by the Hyndman-Khandakar search (statsforecast's AutoARIMA) per
+coordinate.
+
+Gilpin 2023 grid: none (no hyperparameters tuned). Citation: Hyndman & Khandakar, J. Stat.
+Softw. 27(3) (2008).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from dsrbench.methods._darts import DartsMethod
+
+
+class AutoARIMA(DartsMethod):
+    """ARIMA with orders chosen by the Hyndman-Khandakar search (statsforecast's AutoARIMA) per
+    coordinate.
+    """
+
+    name = "autoarima"
+    darts_class = "AutoARIMA"
+    family = "per_coordinate"
+    citation = "Hyndman & Khandakar, J. Stat. Softw. 27(3) (2008)"
+    hyperparameters: ClassVar[dict[str, Any]] = {}
+    quick_hyperparameters: ClassVar[dict[str, Any]] = {}
+    grid: ClassVar[dict[str, list[Any]]] = {}

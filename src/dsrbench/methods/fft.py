@@ -1,0 +1,23 @@
+"""Extrapolation of the 10 strongest Fourier components of each coordinate.
+
+Gilpin 2023 grid: none (no hyperparameters tuned). Citation: darts' FFT forecaster (Herzen
+et al., JMLR 2022).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from dsrbench.methods._darts import DartsMethod
+
+
+class FFT(DartsMethod):
+    """Extrapolation of the 10 strongest Fourier components of each coordinate."""
+
+    name = "fft"
+    darts_class = "FFT"
+    family = "per_coordinate"
+    citation = "darts' FFT forecaster (Herzen et al., JMLR 2022)"
+    hyperparameters: ClassVar[dict[str, Any]] = {"nr_freqs_to_keep": 10, "trend": None}
+    quick_hyperparameters: ClassVar[dict[str, Any]] = {}
+    grid: ClassVar[dict[str, list[Any]]] = {}

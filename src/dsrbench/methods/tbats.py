@@ -1,0 +1,26 @@
+"""TBATS (trigonometric seasonality, Box-Cox, ARMA errors, trend; statsforecast's AutoTBATS)
+per coordinate.
+
+Gilpin 2023 grid: none (no hyperparameters tuned). Citation: De Livera, Hyndman & Snyder, J.
+Am. Stat. Assoc. 106, 1513 (2011).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from dsrbench.methods._darts import DartsMethod
+
+
+class TBATS(DartsMethod):
+    """TBATS (trigonometric seasonality, Box-Cox, ARMA errors, trend; statsforecast's
+    AutoTBATS) per coordinate.
+    """
+
+    name = "tbats"
+    darts_class = "TBATS"
+    family = "per_coordinate"
+    citation = "De Livera, Hyndman & Snyder, J. Am. Stat. Assoc. 106, 1513 (2011)"
+    hyperparameters: ClassVar[dict[str, Any]] = {"season_length": 1}
+    quick_hyperparameters: ClassVar[dict[str, Any]] = {}
+    grid: ClassVar[dict[str, list[Any]]] = {}
