@@ -149,3 +149,41 @@ def test_local_cluster_workers_are_single_threaded() -> None:
     for env in envs.values():
         assert env == {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     assert dict(os.environ) == before  # the parent's environment is untouched
+
+
+def test_fixed_horizon_metrics_and_the_forecast_as_long_run(stores, tmp_path) -> None:
+    """Gilpin 2023's fixed-horizon task: the 17 metrics over the first ``fixed_horizon``
+    steps as ``<metric>_fixed``; with no transient and T = horizon, the long run of the
+    first context is its forecast."""
+    from dsrbench.evaluate import evaluate_prediction
+
+    path = predict_to_store(
+        "persistence",
+        stores["dataset"],
+        tmp_path / "p.zarr",
+        seed=0,
+        long_run_length=PREDICT["horizon"],
+        long_run_transient=0,
+        fixed_horizon=40,
+        lyapunov_horizons=[0.5, 1.0],
+        **PREDICT,
+    )
+    from dsrbench.stores import open_predictions
+
+    pred = open_predictions(path)
+    assert pred.attrs["generated_is_forecast"] and pred.attrs["generation_discard"] == 0
+    np.testing.assert_array_equal(pred["generated"].values[0], pred["forecast"].values[0])
+    rows = {
+        (r["metric"], r["horizon"]): r["value"]
+        for r in evaluate_prediction(stores["dataset"], path)
+    }
+    ds = open_dataset(stores["dataset"])
+    x = ds["x"].values
+    errs = []
+    for i, s in zip(pred["context_trajectory"].values, pred["context_start"].values, strict=True):
+        y, yhat = x[i, s : s + 40], np.repeat(x[i, s - 1 : s], 40, axis=0)
+        errs.append(100 * np.mean(np.abs(y - yhat) / (np.abs(y) + np.abs(yhat))))
+    fixed = {m: v for (m, _), v in rows.items() if m == "smape_fixed"}
+    assert fixed["smape_fixed"] == pytest.approx(np.mean(errs), rel=1e-9)
+    assert len([m for m, _ in rows if m.endswith("_fixed")]) == 17
+    assert sorted(h for m, h in rows if m == "smape200") == [0.5, 1.0]

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     # 6: the jobs
     "config": 6,
     "train": 6,
+    "tuning": 6,
     "predict": 6,
     "evaluate": 6,
     "jobs": 6,

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from dsrbench import layout
-from dsrbench.config import is_trained, load_config, system_chunks
+from dsrbench.config import evaluation_datasets, is_trained, load_config, system_chunks
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -92,8 +92,9 @@ def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name
     assert "persistence" in methods and "persistence" not in trained
     # one job per chunk of systems and every method but the oracle and those that need no
     # fit (persistence), every seed in the job
-    assert counts["train"] == n_chunks * (len(methods) - 2) == n_chunks * len(trained)
-    assert counts["predict"] == n_chunks * len(methods)
+    n_eval = len(evaluation_datasets(cfg))
+    assert counts["train"] == n_chunks * len(trained) * n_eval
+    assert counts["predict"] == n_chunks * len(methods) * n_eval
     out = res.stdout + res.stderr
     models = {m for m in methods if re.search(rf"/models/[^/\s]+/{m}/", out)}
     assert models == set(trained)
@@ -102,7 +103,10 @@ def test_paper_configs_plan_train_predict_evaluate_and_their_page(tmp_path, name
     assert name.removesuffix(".yaml") in cfg["reports"]["papers"]
     paper = layout.report_page(tmp_path / "results", f"papers/{name.removesuffix('.yaml')}")
     assert str(paper) in out
-    assert counts["evaluate"] == 1
+    assert counts["evaluate"] == n_eval
+    # the whole database with every method of the paper stays under 400 jobs
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+    assert counts["total"] <= 400, counts
 
 
 def paper_of(override: str) -> str:
@@ -136,7 +140,9 @@ def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
     counts = planned(res.stdout + res.stderr)
     trained = [m for m in merged["evaluation"]["methods"] if is_trained(m)]
     assert len(trained) == len(merged["evaluation"]["methods"]) - 2  # not truth, persistence
-    assert counts.get("train", 0) == len(system_chunks(load_config(merged))) * len(trained)
+    merged_cfg = load_config(merged)
+    n_eval = len(evaluation_datasets(merged_cfg))
+    assert counts.get("train", 0) == len(system_chunks(merged_cfg)) * len(trained) * n_eval
 
 
 CONFIGS = [[name] for name in sorted(p.name for p in (REPO / "configs").glob("*.yaml"))] + [

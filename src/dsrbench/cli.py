@@ -62,6 +62,12 @@ def cmd_methods(args: argparse.Namespace) -> int:
         params = ", ".join(f"{k}={v!r}" for k, v in cls.hyperparameters.items()) or "-"
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         print(f"{name:12s} {params}\n             {doc}")
+        if getattr(cls, "darts_class", None):
+            print(f"             darts: {cls.darts_class} ({cls.family})")
+        if cls.grid:
+            print(f"             grid: {cls.grid}")
+        if cls.citation:
+            print(f"             citation: {cls.citation}")
     return 0
 
 

@@ -222,6 +222,9 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 methods.get(name)(**given)
             except HyperparameterError as exc:
                 return f"config key '{key}': {exc}"
+    problem = _protocol_error(cfg, known)
+    if problem:
+        return problem
     for name in ev.get("datasets") or []:
         if name not in cfg["datasets"]:
             return (
@@ -243,6 +246,55 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 "lengthen the trajectories"
             )
     return None
+
+
+def _protocol_error(cfg: Mapping[str, Any], known: list[str]) -> str | None:
+    """Cross-key checks of the training protocol (grids, refit, data-limited sweep)."""
+    tr = cfg.get("training") or {}
+    for name, grid in (tr.get("grids") or {}).items():
+        if name not in known or name == "truth":
+            close = difflib.get_close_matches(name, known, n=2)
+            did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            return f"config key 'training.grids.{name}': unknown method {name!r}{did}"
+        names = _hyperparameter_names(name)
+        unknown = _unknown_hyperparameters(name, names, grid)
+        if unknown:
+            return f"config key 'training.grids.{name}': {unknown}"
+    lengths = tr.get("data_limited") or []
+    if lengths:
+        if tr.get("refit_on") != "test" or not tr.get("train_length"):
+            return (
+                "config key 'training.data_limited' needs training.refit_on: test and a "
+                "training.train_length (the sweep fits on the test trajectory's first points)"
+            )
+        too_long = [n for n in lengths if n > tr["train_length"]]
+        if too_long:
+            return (
+                f"config key 'training.data_limited': lengths {too_long} exceed "
+                f"training.train_length = {tr['train_length']}"
+            )
+    if tr.get("validation") == "train_tail":
+        if not tr.get("train_length") or not tr.get("val_length"):
+            return (
+                "config key 'training.validation: train_tail' needs training.train_length "
+                "and training.val_length (validation = the points after the training ones)"
+            )
+        for name, setting in cfg["datasets"].items():
+            need = tr["train_length"] + tr["val_length"]
+            if need > setting["length"]:
+                return (
+                    f"training.train_length + val_length = {need} exceed "
+                    f"'datasets.{name}.length' = {setting['length']} (validation: train_tail)"
+                )
+    return None
+
+
+def _hyperparameter_names(method: str) -> frozenset[str]:
+    """The hyperparameter names of ``method`` (from the static table for torch methods)."""
+    from dsrbench import methods
+
+    names = methods.traits(method).hyperparameters
+    return names if names is not None else frozenset(methods.get(method).hyperparameters)
 
 
 BY_SYSTEM = "by_system"
@@ -316,8 +368,17 @@ def simulate_slice(config: Mapping[str, Any], system: str, dataset: str) -> dict
 #: What a trained model depends on in the ``training`` section (threads, memory and
 #: runtime are resources of the job, not inputs of the model).
 TRAINING_KEYS = ("device", "budget_seconds", "train_length", "val_length")
+#: The protocol keys of the ``training`` section, in a slice only when they differ from
+#: their defaults (so the models of configs that do not use them keep their job keys).
+PROTOCOL_KEYS = {"validation": "val_split", "tune": False, "refit_on": "train", "data_limited": []}
 #: What a prediction depends on in the ``evaluation`` section.
 PREDICTION_KEYS = ("context_length", "horizon", "contexts_per_trajectory", "long_run_length")
+#: Evaluation keys in a prediction slice only when they differ from their defaults.
+EVALUATION_EXTRA_KEYS = {
+    "fixed_horizon": None,
+    "lyapunov_horizons": [1, 4, 10],
+    "long_run_transient": 0.25,
+}
 
 
 def is_trained(method: str) -> bool:
@@ -333,10 +394,20 @@ def train_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str
     """What training ``method`` on ``system`` depends on beyond its dataset (an input):
     the method's hyperparameters on this system and the training settings."""
     training = config.get("training") or {}
-    return {
+    out = {
         "hyperparameters": method_hyperparameters(config, method, system),
         "training": {k: copy.deepcopy(training[k]) for k in TRAINING_KEYS if k in training},
     }
+    for key, default in PROTOCOL_KEYS.items():
+        if training.get(key, default) != default:
+            out["training"][key] = copy.deepcopy(training[key])
+    grid = (training.get("grids") or {}).get(method)
+    if training.get("tune") and grid:
+        out["training"]["grid"] = copy.deepcopy(grid)
+    if training.get("data_limited"):
+        horizon = (config.get("evaluation") or {}).get("fixed_horizon") or 200
+        out["training"]["fixed_horizon"] = horizon
+    return out
 
 
 def predict_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str, Any]:
@@ -348,6 +419,9 @@ def predict_slice(config: Mapping[str, Any], method: str, system: str) -> dict[s
 
     ev = config.get("evaluation") or {}
     out: dict[str, Any] = {"evaluation": {k: ev[k] for k in PREDICTION_KEYS if k in ev}}
+    for key, default in EVALUATION_EXTRA_KEYS.items():
+        if ev.get(key, default) != default:
+            out["evaluation"][key] = copy.deepcopy(ev[key])
     if method != "truth" and not is_trained(method):
         out["hyperparameters"] = method_hyperparameters(config, method, system)
     if methods.traits(method).uses_torch:
@@ -378,14 +452,25 @@ def _slice_schema(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
         }
         required = ["setting"]
     elif kind == "train":
-        properties = {"hyperparameters": hyper, "training": part("training", TRAINING_KEYS)}
+        training = part("training", TRAINING_KEYS + tuple(PROTOCOL_KEYS))
+        training["properties"]["grid"] = {
+            "description": "the method's grid (training.grids.<method>)",
+            "type": "object",
+            "additionalProperties": {"type": "array", "minItems": 1},
+        }
+        training["properties"]["fixed_horizon"] = {
+            "description": "forecast steps of the data-limited sweep (evaluation.fixed_horizon)",
+            "type": "integer",
+            "minimum": 2,
+        }
+        properties = {"hyperparameters": hyper, "training": training}
         required = []
     elif kind == "predict":
         # hyperparameters (untrained methods) and training.device (torch methods) are
         # there only when the prediction depends on them: no defaults filled in
         device = part("training", ("device",))
         properties = {
-            "evaluation": part("evaluation", PREDICTION_KEYS),
+            "evaluation": part("evaluation", PREDICTION_KEYS + tuple(EVALUATION_EXTRA_KEYS)),
             "hyperparameters": {k: v for k, v in hyper.items() if k != "default"},
             "training": {k: v for k, v in device.items() if k != "default"},
         }

@@ -250,10 +250,20 @@ def evaluate_prediction(
         for name, v in values.items():
             rows.append(_row(ds, method, seed, name, _nanmean(v), horizon=full))
 
+    def fixed() -> None:
+        n = int(pred.attrs.get("fixed_horizon") or 0)
+        if not 0 < n <= horizon:
+            return
+        with np.errstate(all="ignore"):
+            values = fm.forecast_metrics(y_true[:, :n], y_pred[:, :n])
+        for name, v in values.items():
+            rows.append(_row(ds, method, seed, f"{name}_fixed", _nanmean(v), horizon=n / spl))
+
     def horizons() -> None:
+        wanted = tuple(pred.attrs.get("lyapunov_horizons") or LYAPUNOV_HORIZONS)
         with np.errstate(all="ignore"):
             res = fm.smape_at_horizons(
-                y_true, y_pred, steps_per_lyapunov_time=spl, horizons=LYAPUNOV_HORIZONS, scale=200
+                y_true, y_pred, steps_per_lyapunov_time=spl, horizons=wanted, scale=200
             )
         for h, v in res.items():
             rows.append(_row(ds, method, seed, "smape200", _nanmean(v), horizon=float(h)))
@@ -312,6 +322,7 @@ def evaluate_prediction(
             )
 
     guarded("forecast_metrics", short_term)
+    guarded("forecast_metrics_fixed", fixed)
     guarded("smape200", horizons)
     guarded("vpt_smape", lambda: vpt("smape"))
     guarded("vpt_nrmse", lambda: vpt("nrmse"))

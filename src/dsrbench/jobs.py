@@ -21,6 +21,7 @@ Heavy modules (torch, xarray, the integrators) are imported inside the jobs.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -316,6 +317,8 @@ def _train_models(method: str, models: Sequence[_Model], *, threads: int = 1) ->
         import torch
 
         torch.set_num_threads(threads)
+        with contextlib.suppress(RuntimeError):  # settable once, before any parallel work
+            torch.set_num_interop_threads(threads)
     for (device, budget), members in groups.items():
         items = [
             TrainItem(
@@ -328,6 +331,7 @@ def _train_models(method: str, models: Sequence[_Model], *, threads: int = 1) ->
                 train_length=models[i].job["training"]["train_length"],
                 val_length=models[i].job["training"]["val_length"],
                 name=f"{models[i].dataset.get('system')}/seed{models[i].seed}",
+                protocol=_protocol(models[i].job["training"]),
             )
             for i in members
         ]
@@ -352,6 +356,12 @@ def _train_models(method: str, models: Sequence[_Model], *, threads: int = 1) ->
                 records[i] = run_job("train", m.record, base(m), body, extra_seconds=share)
             _pause()
     return [records[i] for i in range(len(models))]
+
+
+def _protocol(training: Mapping[str, Any]) -> dict[str, Any]:
+    """The protocol keys of a training slice (:class:`dsrbench.tuning.Protocol`)."""
+    keys = ("validation", "tune", "grid", "refit_on", "data_limited", "fixed_horizon")
+    return {k: training[k] for k in keys if k in training}
 
 
 #: environment variable: seconds a train job waits after writing each model's record
@@ -406,6 +416,11 @@ def predict(
         from dsrbench import stores
         from dsrbench.predict import predict_to_store
 
+        if method != "truth" and _methods_traits(method).uses_torch:
+            import torch
+
+            torch.set_num_threads(1)  # a predict job has one thread (the workflow's rule)
+
         path = predict_to_store(
             method,
             Path(dataset["path"]),
@@ -414,6 +429,9 @@ def predict(
             horizon=ev["horizon"],
             contexts_per_trajectory=ev["contexts_per_trajectory"],
             long_run_length=ev["long_run_length"],
+            fixed_horizon=ev.get("fixed_horizon"),
+            lyapunov_horizons=ev.get("lyapunov_horizons"),
+            long_run_transient=ev.get("long_run_transient", 0.25),
             seed=seed,
             hyperparameters=job.get("hyperparameters", {}),
             model_dir=Path(model["model_path"]) if model is not None else None,

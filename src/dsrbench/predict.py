@@ -97,17 +97,23 @@ def predict(
     config: dict | None = None,
     model: Method | None = None,
     training: dict[str, Any] | None = None,
+    fixed_horizon: int | None = None,
+    lyapunov_horizons: list[float] | None = None,
+    long_run_transient: float = GENERATION_OVERHEAD,
 ) -> xr.Dataset:
     """Predict with ``model`` (a trained method) or with the ``truth`` oracle (see module
     doc). Without a model, only a method that needs no fit predicts (built from
     ``hyperparameters`` by :func:`untrained_model`); any other raises a ValueError. ``training``
     (the training record of the model) is kept in the store's attributes. Inference runs in
-    numpy on the CPU."""
+    numpy on the CPU. ``fixed_horizon`` and ``lyapunov_horizons`` are kept in the
+    attributes for the evaluation; a free run is ``(1 + long_run_transient) T`` steps. With
+    no transient and T = ``horizon``, the free run of the first context is its forecast
+    (not computed twice)."""
     hyperparameters = dict(hyperparameters or {})
     traj, start = context_indices(ds, context_length, horizon, contexts_per_trajectory)
     x = np.asarray(ds["x"].values)
     length = int(long_run_length or ds.sizes["time"])
-    n_gen = int(round((1 + GENERATION_OVERHEAD) * length))
+    n_gen = int(round((1 + float(long_run_transient)) * length))
     discard = n_gen - length
     timing: dict[str, float] = {}
     extra: dict[str, Any] = {}
@@ -132,7 +138,11 @@ def predict(
         with np.errstate(all="ignore"):
             forecast = np.asarray(model.forecast(contexts, horizon), dtype=np.float64)
             first = x[traj[:1], start[0] - context_length : start[0]]
-            generated = np.asarray(model.generate(first, n_gen), dtype=np.float64)
+            if n_gen == horizon and type(model).generate is Method.generate:
+                generated = forecast[:1].copy()  # the free run of the first context
+                extra["generated_is_forecast"] = True
+            else:
+                generated = np.asarray(model.generate(first, n_gen), dtype=np.float64)
         timing["predict_seconds"] = time.perf_counter() - t
         if model.has_jacobian:
             t = time.perf_counter()
@@ -159,6 +169,8 @@ def predict(
             "horizon": int(horizon),
             "generation_discard": int(discard),
             "long_run_length": int(length),
+            "fixed_horizon": int(fixed_horizon) if fixed_horizon else 0,
+            "lyapunov_horizons": [float(h) for h in (lyapunov_horizons or [])],
             "hyperparameters": params,
             "timing": timing,
             "provenance": provenance(config or {}),

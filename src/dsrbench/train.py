@@ -85,6 +85,9 @@ class TrainItem:
     train_length: int | None = None
     val_length: int | None = None
     name: str = ""
+    #: the protocol keys of the training slice (tuning, refit, data-limited sweep):
+    #: :class:`dsrbench.tuning.Protocol`; empty: fit on the training split
+    protocol: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -157,16 +160,23 @@ def train_many(
     others go on. ``fit_seconds`` of a record is its share of the call's wall time
     (``fit_many_seconds`` over ``fit_many_models``)."""
     from dsrbench import methods
+    from dsrbench.tuning import Protocol, protocol_splits
 
     outcomes: list[TrainOutcome | None] = [None] * len(items)
-    tasks, where, attrs = [], [], []
+    tasks, where, attrs, datasets = [], [], [], []
+    protocol = Protocol.from_training(items[0].protocol if items else {})
+    if any(Protocol.from_training(item.protocol) != protocol for item in items):
+        raise ValueError("train_many: the items of one call must share their protocol")
     for i, item in enumerate(items):
         try:
             ds = stores.open_dataset(item.dataset_path)
-            train_split, val_split = split_dataset(ds, item.train_length, item.val_length)
+            train_split, val_split = protocol_splits(
+                ds, item.train_length, item.val_length, protocol
+            )
         except Exception as exc:  # this model fails, the others go on
             outcomes[i] = TrainOutcome(None, f"{type(exc).__name__}: {exc}", format_exc())
             continue
+        datasets.append(ds)
         tasks.append(
             FitTask(
                 train=train_split,
@@ -180,10 +190,18 @@ def train_many(
         where.append(i)
         attrs.append(dict(ds.attrs))
     if tasks:
+        cls = methods.get(method)
+        extra: list[dict[str, Any]] = [{} for _ in tasks]
+        if protocol.active:
+            tasks, extra = _protocol_tasks(
+                cls, tasks, datasets, items, where, protocol, device, budget
+            )
         start = time.perf_counter()
-        fitted = methods.get(method).fit_many(tasks, device=device, budget=budget)
+        fitted = cls.fit_many(tasks, device=device, budget=budget)
         seconds = time.perf_counter() - start
-        for i, ds_attrs, fit in zip(where, attrs, fitted, strict=True):
+        if protocol.data_limited:
+            _data_limited(cls, tasks, datasets, items, where, protocol, extra, device, budget)
+        for k, (i, ds_attrs, fit) in enumerate(zip(where, attrs, fitted, strict=True)):
             if not fit.ok:
                 outcomes[i] = TrainOutcome(None, fit.error, fit.traceback)
                 continue
@@ -191,6 +209,7 @@ def train_many(
                 **training_info(fit.model, seconds / len(tasks)),
                 "fit_many_seconds": seconds,
                 "fit_many_models": len(tasks),
+                **extra[k],
             }
             try:
                 record = save_model(method, fit.model, items[i], ds_attrs, info)
@@ -199,6 +218,68 @@ def train_many(
                 continue
             outcomes[i] = TrainOutcome(record)
     return [o for o in outcomes if o is not None]
+
+
+def _protocol_tasks(
+    cls: type[Method],
+    tasks: list[FitTask],
+    datasets: list[xr.Dataset],
+    items: Sequence[TrainItem],
+    where: list[int],
+    protocol: Any,
+    device: str,
+    budget: float | None,
+) -> tuple[list[FitTask], list[dict[str, Any]]]:
+    """The final fits of the protocol: tuned hyperparameters (grid search on the validation
+    points), on the test trajectory's first points with ``refit_on: test``; and what the
+    training record keeps of it (``tuning``, ``refit``)."""
+    from dsrbench.tuning import refit_data, tune
+
+    extra: list[dict[str, Any]] = [{} for _ in tasks]
+    best = [dict(t.hyperparameters) for t in tasks]
+    grid = protocol.grid if protocol.grid else getattr(cls, "grid", None)
+    if protocol.tune and grid:
+        for k, result in enumerate(tune(cls, tasks, grid, device=device, budget=budget)):
+            best[k].update(result.best)
+            extra[k]["tuning"] = result.record("smape (0-200) on the validation points", grid)
+    final = []
+    for k, task in enumerate(tasks):
+        train = task.train
+        if protocol.refit_on == "test":
+            item = items[where[k]]
+            train = refit_data(datasets[k], item.train_length)
+            extra[k]["refit"] = {"on": "test", "points": int(train.sizes["time"])}
+        final.append(FitTask(train, task.val, task.seed, best[k], task.run, task.name))
+    return final, extra
+
+
+def _data_limited(
+    cls: type[Method],
+    tasks: list[FitTask],
+    datasets: list[xr.Dataset],
+    items: Sequence[TrainItem],
+    where: list[int],
+    protocol: Any,
+    extra: list[dict[str, Any]],
+    device: str,
+    budget: float | None,
+) -> None:
+    """The data-limited sweep of the final models' settings, into ``extra[k]``."""
+    from dsrbench.tuning import data_limited_sweep
+
+    train_length = int(items[where[0]].train_length or datasets[0].sizes["time"])
+    sweep = data_limited_sweep(
+        cls,
+        datasets,
+        tasks,
+        protocol.data_limited,
+        train_length,
+        protocol.fixed_horizon,
+        device=device,
+        budget=budget,
+    )
+    for k, rows in enumerate(sweep):
+        extra[k]["data_limited"] = rows
 
 
 def save_model(

@@ -99,6 +99,11 @@ class Method(ABC):
     hyperparameters: ClassVar[dict[str, Any]] = {}
     #: small settings for the test suite and the laptop default run (a subset of the above)
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
+    #: the hyperparameter grid a tuned run searches (``training.tune``; a config's
+    #: ``training.grids.<method>`` replaces it); empty: nothing to tune
+    grid: ClassVar[dict[str, list[Any]]] = {}
+    #: the paper (or software) the method comes from
+    citation: ClassVar[str] = ""
     #: True for torch methods (trained on a GPU when one is present)
     uses_torch: ClassVar[bool] = False
     #: True when a method needs training data beyond the context (all but persistence): it

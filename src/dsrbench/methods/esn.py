@@ -58,6 +58,11 @@ class EchoStateNetwork(Method):
     }
     #: the defaults fit Lorenz-63 (2 x 2000 points) in about 0.3 s on one core
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
+    #: the Gilpin 2023 grid (its benchmark code)
+    grid: ClassVar[dict[str, list[Any]]] = {
+        "leak_rate": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]
+    }
+    citation = "Jaeger 2001 (GMD report 148); Lukosevicius 2012 (practical guide)"
     has_jacobian = True
     fitted_arrays = ("w", "w_in", "b", "w_out", "mean", "std")
 

@@ -246,6 +246,9 @@ class NeuralODE(Method):
         "lr_end": 1e-3,
         "validate_every": 15,
     }
+    #: the Gilpin 2023 grid (its benchmark code)
+    grid: ClassVar[dict[str, list[Any]]] = {"seq_len": [2, 5, 15, 30, 60, 120]}
+    citation = "Chen et al., Neural ordinary differential equations, NeurIPS 2018"
 
     # -- the model ----------------------------------------------------------------------------
     def _field(self, dim: int) -> VectorField:

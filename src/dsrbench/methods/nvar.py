@@ -79,6 +79,9 @@ class NextGenerationRC(Method):
         "standardize": True,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
+    #: the Gilpin 2023 grid (its benchmark code)
+    grid: ClassVar[dict[str, list[Any]]] = {"k": [2, 5, 15, 30, 60, 120]}
+    citation = "Gauthier et al., Nat. Commun. 12, 5564 (2021)"
     has_jacobian = True
     fitted_arrays = ("w_out", "mean", "std")
 

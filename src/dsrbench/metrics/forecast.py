@@ -534,7 +534,8 @@ def smape_at_horizons(
 ) -> dict[float, Value]:
     """sMAPE over the first ``round(h * steps_per_lyapunov_time)`` steps for each horizon h in
     Lyapunov times (docs/metrics.md; Zhang & Gilpin 2025 report 1, 4 and 10).  NaN when the
-    forecast is shorter than the horizon.  ``scale`` as in ``smape`` (default 0-100, dysts 0.96).
+    forecast is shorter than the horizon or the horizon shorter than one step.  ``scale`` as
+    in ``smape`` (default 0-100, dysts 0.96).
     """
     if not steps_per_lyapunov_time > 0:
         raise ValueError("steps_per_lyapunov_time must be positive")
@@ -542,9 +543,7 @@ def smape_at_horizons(
     out: dict[float, Value] = {}
     for h in horizons:
         n = int(round(float(h) * steps_per_lyapunov_time))
-        if n < 1:
-            raise ValueError(f"horizon {h} is shorter than one step")
-        if n > yt.shape[1]:
+        if n < 1 or n > yt.shape[1]:  # shorter than one step, or beyond the forecast
             out[float(h)] = _out(np.full(yt.shape[0], np.nan), b)
         else:
             out[float(h)] = _out(np.atleast_1d(smape(yt[:, :n], yp[:, :n], scale=scale)), b)
