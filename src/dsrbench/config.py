@@ -443,6 +443,14 @@ def _slice_schema(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
             "properties": {k: sub["properties"][k] for k in keys},
         }
 
+    def no_defaults(section: dict[str, Any], keys: Any) -> dict[str, Any]:
+        # keys a slice holds only when they differ from their defaults: none filled in
+        for k in keys:
+            section["properties"][k] = {
+                kk: vv for kk, vv in section["properties"][k].items() if kk != "default"
+            }
+        return section
+
     hyper = {"type": "object", "default": {}, "description": "the method's hyperparameters"}
     if kind == "simulate":
         properties = {
@@ -452,7 +460,9 @@ def _slice_schema(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
         }
         required = ["setting"]
     elif kind == "train":
-        training = part("training", TRAINING_KEYS + tuple(PROTOCOL_KEYS))
+        training = no_defaults(
+            part("training", TRAINING_KEYS + tuple(PROTOCOL_KEYS)), PROTOCOL_KEYS
+        )
         training["properties"]["grid"] = {
             "description": "the method's grid (training.grids.<method>)",
             "type": "object",
@@ -470,7 +480,10 @@ def _slice_schema(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
         # there only when the prediction depends on them: no defaults filled in
         device = part("training", ("device",))
         properties = {
-            "evaluation": part("evaluation", PREDICTION_KEYS + tuple(EVALUATION_EXTRA_KEYS)),
+            "evaluation": no_defaults(
+                part("evaluation", PREDICTION_KEYS + tuple(EVALUATION_EXTRA_KEYS)),
+                EVALUATION_EXTRA_KEYS,
+            ),
             "hyperparameters": {k: v for k, v in hyper.items() if k != "default"},
             "training": {k: v for k, v in device.items() if k != "default"},
         }

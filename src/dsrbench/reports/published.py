@@ -95,10 +95,10 @@ GILPIN2023_REFERENCE = (
 #: what the paper reports for each figure of the page, in words (no values measured by us)
 GILPIN2023_FIGURES = {
     "fixed_horizon": (
-        "Published (Gilpin 2023): at the fixed horizon the large domain-agnostic models and "
-        "NVAR lead (best first: NBEATS, NHiTS, NVAR, RandomForest, LSTM, Transformer, NODE, "
-        "LinearRegression, XGBoost, FourTheta), and KalmanForecaster and ExponentialSmoothing "
-        "come last."
+        "Published (Gilpin 2023): the models ranked by sMAPE, best first: NBEATS, NHiTS, "
+        "NVAR, RandomForest, LSTM, Transformer, NODE, LinearRegression, XGBoost, FourTheta, "
+        "..., KalmanForecaster and ExponentialSmoothing last: the large domain-agnostic models "
+        "and NVAR lead."
     ),
     "error_vs_horizon": (
         "Published (Gilpin 2023): the error of every model grows with the forecast time; the "
