@@ -102,10 +102,16 @@ class DartsMethod(Method):
     fitted_arrays = ("mean", "std")
 
     # -- construction --------------------------------------------------------------------
+    #: hyperparameters that darts takes as its SeasonalityMode enum (given as strings)
+    season_parameters: ClassVar[tuple[str, ...]] = ()
+
     def darts_kwargs(self) -> dict[str, Any]:
         """The darts constructor's arguments from the hyperparameters (override to map
-        names or enums)."""
-        return dict(self.params)
+        names); the :attr:`season_parameters` become darts' enum."""
+        kwargs = dict(self.params)
+        for name in self.season_parameters:
+            kwargs[name] = season_mode(kwargs[name])
+        return kwargs
 
     def _torch_kwargs(self, seed: int, device: str, budget: float | None) -> dict[str, Any]:
         from dsrbench.methods.trainer import resolve_device

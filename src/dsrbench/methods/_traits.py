@@ -25,6 +25,17 @@ _TRAINER = {"batch_size", "batches_per_epoch", "checkpoint_every", "epochs", "se
 _TRAINER |= {"lr_start", "lr_end", "validate_every"}
 
 
+#: the hyperparameters every darts torch model has (dsrbench.methods._darts)
+_DARTS_TORCH = {"batch_size", "input_chunk_length", "n_epochs", "output_chunk_length"}
+
+
+def _darts_torch(*names: str) -> Traits:
+    """The traits of a darts torch forecaster with ``names`` beyond :data:`_DARTS_TORCH`."""
+    return Traits(
+        needs_fit=True, uses_torch=True, hyperparameters=frozenset(_DARTS_TORCH | set(names))
+    )
+
+
 #: method name -> its traits (the classes' ``needs_fit`` and ``uses_torch``)
 TRAITS: dict[str, Traits] = {
     "alrnn": Traits(
@@ -63,132 +74,28 @@ TRAITS: dict[str, Traits] = {
     # the darts forecasters of Gilpin 2023 (dsrbench.methods._darts)
     "arima": Traits(needs_fit=True, uses_torch=False),
     "autoarima": Traits(needs_fit=True, uses_torch=False),
-    "dlinear": Traits(
-        needs_fit=True,
-        uses_torch=True,
-        hyperparameters=frozenset(
-            ["batch_size", "input_chunk_length", "kernel_size", "n_epochs", "output_chunk_length"]
-        ),
-    ),
+    "dlinear": _darts_torch("kernel_size"),
     "exponential_smoothing": Traits(needs_fit=True, uses_torch=False),
     "fft": Traits(needs_fit=True, uses_torch=False),
     "four_theta": Traits(needs_fit=True, uses_torch=False),
     "kalman": Traits(needs_fit=True, uses_torch=False),
     "linear_regression": Traits(needs_fit=True, uses_torch=False),
-    "lstm": Traits(
-        needs_fit=True,
-        uses_torch=True,
-        hyperparameters=frozenset(
-            [
-                "batch_size",
-                "dropout",
-                "hidden_dim",
-                "input_chunk_length",
-                "model",
-                "n_epochs",
-                "n_rnn_layers",
-                "output_chunk_length",
-                "training_length",
-            ]
-        ),
-    ),
+    "lstm": _darts_torch("dropout", "hidden_dim", "model", "n_rnn_layers", "training_length"),
     "naive_drift": Traits(needs_fit=True, uses_torch=False),
     "naive_mean": Traits(needs_fit=True, uses_torch=False),
     "naive_seasonal": Traits(needs_fit=True, uses_torch=False),
-    "nbeats": Traits(
-        needs_fit=True,
-        uses_torch=True,
-        hyperparameters=frozenset(
-            [
-                "batch_size",
-                "dropout",
-                "generic_architecture",
-                "input_chunk_length",
-                "layer_widths",
-                "n_epochs",
-                "num_blocks",
-                "num_layers",
-                "num_stacks",
-                "output_chunk_length",
-            ]
-        ),
+    "nbeats": _darts_torch(
+        "dropout", "generic_architecture", "layer_widths", "num_blocks", "num_layers", "num_stacks"
     ),
-    "nhits": Traits(
-        needs_fit=True,
-        uses_torch=True,
-        hyperparameters=frozenset(
-            [
-                "batch_size",
-                "dropout",
-                "input_chunk_length",
-                "layer_widths",
-                "n_epochs",
-                "num_blocks",
-                "num_layers",
-                "num_stacks",
-                "output_chunk_length",
-            ]
-        ),
-    ),
-    "nlinear": Traits(
-        needs_fit=True,
-        uses_torch=True,
-        hyperparameters=frozenset(
-            ["batch_size", "input_chunk_length", "n_epochs", "output_chunk_length"]
-        ),
-    ),
+    "nhits": _darts_torch("dropout", "layer_widths", "num_blocks", "num_layers", "num_stacks"),
+    "nlinear": _darts_torch(),
     "random_forest": Traits(needs_fit=True, uses_torch=False),
-    "rnn": Traits(
-        needs_fit=True,
-        uses_torch=True,
-        hyperparameters=frozenset(
-            [
-                "batch_size",
-                "dropout",
-                "hidden_dim",
-                "input_chunk_length",
-                "model",
-                "n_epochs",
-                "n_rnn_layers",
-                "output_chunk_length",
-            ]
-        ),
-    ),
+    "rnn": _darts_torch("dropout", "hidden_dim", "model", "n_rnn_layers"),
     "tbats": Traits(needs_fit=True, uses_torch=False),
-    "tcn": Traits(
-        needs_fit=True,
-        uses_torch=True,
-        hyperparameters=frozenset(
-            [
-                "batch_size",
-                "dilation_base",
-                "dropout",
-                "input_chunk_length",
-                "kernel_size",
-                "n_epochs",
-                "num_filters",
-                "output_chunk_length",
-            ]
-        ),
-    ),
+    "tcn": _darts_torch("dilation_base", "dropout", "kernel_size", "num_filters"),
     "theta": Traits(needs_fit=True, uses_torch=False),
-    "transformer": Traits(
-        needs_fit=True,
-        uses_torch=True,
-        hyperparameters=frozenset(
-            [
-                "batch_size",
-                "d_model",
-                "dim_feedforward",
-                "dropout",
-                "input_chunk_length",
-                "n_epochs",
-                "nhead",
-                "num_decoder_layers",
-                "num_encoder_layers",
-                "output_chunk_length",
-            ]
-        ),
+    "transformer": _darts_torch(
+        "d_model", "dim_feedforward", "dropout", "nhead", "num_decoder_layers", "num_encoder_layers"
     ),
     "xgboost": Traits(needs_fit=True, uses_torch=False),
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod, season_mode
+from dsrbench.methods._darts import DartsMethod
 
 
 class ExponentialSmoothing(DartsMethod):
@@ -27,8 +27,5 @@ class ExponentialSmoothing(DartsMethod):
         "damped": False,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {"seasonal": "none"}
+    season_parameters = ("seasonal",)
     grid: ClassVar[dict[str, list[Any]]] = {"seasonal": ["additive", "none"]}
-
-    def darts_kwargs(self) -> dict[str, Any]:
-        """The seasonal mode as darts' enum."""
-        return {**self.params, "seasonal": season_mode(self.params["seasonal"])}

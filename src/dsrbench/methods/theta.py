@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod, season_mode
+from dsrbench.methods._darts import DartsMethod
 
 
 class Theta(DartsMethod):
@@ -24,8 +24,5 @@ class Theta(DartsMethod):
         "seasonality_period": None,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {"season_mode": "none"}
+    season_parameters = ("season_mode",)
     grid: ClassVar[dict[str, list[Any]]] = {"season_mode": ["additive", "none"]}
-
-    def darts_kwargs(self) -> dict[str, Any]:
-        """The seasonal mode as darts' enum."""
-        return {**self.params, "season_mode": season_mode(self.params["season_mode"])}
