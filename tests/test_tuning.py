@@ -187,3 +187,21 @@ def test_protocol_keys_enter_the_train_slice_only_when_used(tmp_path) -> None:
     training = train_slice(tuned, "arima", "Lorenz")["training"]
     assert training["grid"] == {"p": [3, 5]} and training["refit_on"] == "test"
     assert "grid" not in train_slice(tuned, "theta", "Lorenz")["training"]
+
+
+def test_the_sweep_runs_only_for_the_methods_named(tmp_path) -> None:
+    cfg = load_config(
+        _config(
+            tmp_path,
+            {"refit_on": "test", "data_limited": [100], "data_limited_methods": ["arima"]},
+        )
+    )
+    assert train_slice(cfg, "arima", "Lorenz")["training"]["data_limited"] == [100]
+    assert "data_limited" not in train_slice(cfg, "nbeats", "Lorenz")["training"]
+    with pytest.raises(ConfigError, match="data_limited_methods.*'arma'"):
+        load_config(
+            _config(
+                tmp_path,
+                {"refit_on": "test", "data_limited": [100], "data_limited_methods": ["arma"]},
+            )
+        )

@@ -260,6 +260,11 @@ def _protocol_error(cfg: Mapping[str, Any], known: list[str]) -> str | None:
         unknown = _unknown_hyperparameters(name, names, grid)
         if unknown:
             return f"config key 'training.grids.{name}': {unknown}"
+    for name in tr.get("data_limited_methods") or []:
+        if name not in known or name == "truth":
+            close = difflib.get_close_matches(name, known, n=2)
+            did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+            return f"config key 'training.data_limited_methods': unknown method {name!r}{did}"
     lengths = tr.get("data_limited") or []
     if lengths:
         if tr.get("refit_on") != "test" or not tr.get("train_length"):
@@ -404,7 +409,10 @@ def train_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str
     grid = (training.get("grids") or {}).get(method)
     if training.get("tune") and grid:
         out["training"]["grid"] = copy.deepcopy(grid)
-    if training.get("data_limited"):
+    swept = training.get("data_limited_methods")
+    if swept is not None and method not in swept:
+        out["training"].pop("data_limited", None)
+    elif training.get("data_limited"):
         horizon = (config.get("evaluation") or {}).get("fixed_horizon") or 200
         out["training"]["fixed_horizon"] = horizon
     return out
