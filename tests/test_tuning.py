@@ -167,7 +167,12 @@ def test_config_rejects_a_sweep_without_refit_on_test(tmp_path) -> None:
 
 def test_config_rejects_a_grid_of_unknown_hyperparameters(tmp_path) -> None:
     with pytest.raises(ConfigError, match="training.grids.arima.*'pp'"):
-        load_config(_config(tmp_path, {"tune": True, "grids": {"arima": {"pp": [3]}}}))
+        load_config(
+            _config(
+                tmp_path,
+                {"tune": True, "validation": "train_tail", "grids": {"arima": {"pp": [3]}}},
+            )
+        )
 
 
 def test_protocol_keys_enter_the_train_slice_only_when_used(tmp_path) -> None:
@@ -181,7 +186,12 @@ def test_protocol_keys_enter_the_train_slice_only_when_used(tmp_path) -> None:
     tuned = load_config(
         _config(
             tmp_path,
-            {"tune": True, "refit_on": "test", "grids": {"arima": {"p": [3, 5]}}},
+            {
+                "tune": True,
+                "validation": "train_tail",
+                "refit_on": "test",
+                "grids": {"arima": {"p": [3, 5]}},
+            },
         )
     )
     training = train_slice(tuned, "arima", "Lorenz")["training"]
@@ -205,3 +215,8 @@ def test_the_sweep_runs_only_for_the_methods_named(tmp_path) -> None:
                 {"refit_on": "test", "data_limited": [100], "data_limited_methods": ["arma"]},
             )
         )
+
+
+def test_config_rejects_tuning_without_validation_points(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="n_val' is 0"):
+        load_config(_config(tmp_path, {"tune": True}))

@@ -278,6 +278,14 @@ def _protocol_error(cfg: Mapping[str, Any], known: list[str]) -> str | None:
                 f"config key 'training.data_limited': lengths {too_long} exceed "
                 f"training.train_length = {tr['train_length']}"
             )
+    if tr.get("tune") and tr.get("validation", "val_split") == "val_split":
+        empty = [name for name, setting in cfg["datasets"].items() if setting["n_val"] < 1]
+        if empty:
+            return (
+                "config key 'training.tune' scores the grid on validation points, but "
+                f"'datasets.{empty[0]}.n_val' is 0: set training.validation: train_tail "
+                "(Gilpin 2023) or n_val >= 1"
+            )
     if tr.get("validation") == "train_tail":
         if not tr.get("train_length") or not tr.get("val_length"):
             return (
