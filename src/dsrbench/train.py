@@ -62,11 +62,9 @@ def split_dataset(
                 f"{ds.sizes['time']} of dataset {ds.attrs.get('dataset')!r}"
             )
     if train_length is not None:
-        train = train.isel(time=slice(0, train_length))
-        x = train["x"].values
-        train = train.assign(
-            train_mean=("dim", x.mean(axis=(0, 1))), train_std=("dim", x.std(axis=(0, 1)))
-        )
+        from dsrbench.tuning import cut
+
+        train = cut(train, 0, train_length, rescale=True)
     if val is not None and val_length is not None:
         val = val.isel(time=slice(0, val_length))
     return train, val

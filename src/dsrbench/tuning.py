@@ -101,10 +101,6 @@ def cut(ds: xr.Dataset, start: int, stop: int, *, rescale: bool) -> xr.Dataset:
     return out
 
 
-def _split(ds: xr.Dataset, name: str) -> xr.Dataset:
-    return ds.isel(trajectory=np.flatnonzero(ds["split"].values == stores.SPLIT_CODES[name]))
-
-
 def protocol_splits(
     ds: xr.Dataset, train_length: int | None, val_length: int | None, protocol: Protocol
 ) -> tuple[xr.Dataset, xr.Dataset | None]:
@@ -117,7 +113,7 @@ def protocol_splits(
         return split_dataset(ds, train_length, val_length)
     if not train_length or not val_length:
         raise ValueError("validation: train_tail needs training.train_length and val_length")
-    whole = _split(ds, "train")
+    whole = stores.split_of(ds, "train")
     train = cut(whole, 0, train_length, rescale=True)
     val = cut(whole, train_length, train_length + val_length, rescale=False)
     val = val.assign(train_mean=train["train_mean"], train_std=train["train_std"])
@@ -127,7 +123,7 @@ def protocol_splits(
 def refit_data(ds: xr.Dataset, train_length: int | None, start: int = 0) -> xr.Dataset:
     """Points ``[start, train_length)`` of the first test trajectory, rescaled: the data of
     the refit (Gilpin 2023) and of the data-limited sweep."""
-    test = _split(ds, "test")
+    test = stores.split_of(ds, "test")
     if test.sizes["trajectory"] == 0:
         raise ValueError(f"dataset {ds.attrs.get('dataset')!r} has no test trajectory to refit on")
     length = int(train_length or ds.sizes["time"])
@@ -259,7 +255,7 @@ def data_limited_sweep(
         outcomes = cls.fit_many(sub, device=device, budget=budget)
         share = (time.perf_counter() - start) / max(len(sub), 1)
         for i, task, outcome in zip(where, sub, outcomes, strict=True):
-            test = _split(ds_list[i], "test")
+            test = stores.split_of(ds_list[i], "test")
             truth = np.asarray(test["x"].values[:1, train_length : train_length + horizon])
             row: dict[str, Any] = {"train_length": length, "fit_seconds": share}
             if not outcome.ok:

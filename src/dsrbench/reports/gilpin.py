@@ -43,7 +43,6 @@ __all__ = [
     "data_limited_figure",
     "error_correlation_figure",
     "error_vs_horizon_figure",
-    "error_vs_time_figure",
     "fixed_horizon_figure",
     "fixed_metric",
     "gilpin_rank_correlation",
@@ -51,15 +50,12 @@ __all__ = [
     "gilpin_rank_correlation_table",
     "gilpin_ranking_figure",
     "gilpin_ranking_table",
-    "horizon_figure",
     "invariant_ranks",
     "invariants_figure",
     "lyapunov_correlation_figure",
     "time_vs_error_figure",
     "training_time_table",
     "tuned_hyperparameters_table",
-    "vpt_lyapunov_figure",
-    "vpt_lyapunov_table",
 ]
 
 FIXED_SMAPE = "smape_fixed"
@@ -889,131 +885,4 @@ def tuned_hyperparameters_table(run: Run) -> pd.DataFrame:
             )
     if not rows:
         raise NoData("no tuning records or hyperparameters in this run's training records")
-    return pd.DataFrame(rows)
-
-
-# ------------------------------------------------------------------- earlier figures
-def horizon_figure(run: Run, *, n_boot: int = 2000):
-    """sMAPE at 1, 4 and 10 Lyapunov times (median across systems, bootstrap interval)."""
-    horizons = (1.0, 4.0, 10.0)
-    data = {}
-    for h in horizons:
-        try:
-            data[h] = run.scores(CUMULATIVE_SMAPE, h)
-        except NoData:
-            continue
-    if not data:
-        raise NoData("no sMAPE at 1, 4 or 10 Lyapunov times in this run")
-    methods = order_methods(set().union(*(set(d["method"]) for d in data.values())))
-    fig = new_figure(8, 4.5)
-    ax = fig.subplots()
-    for method in methods:
-        xs, ys, lo, hi = [], [], [], []
-        for h, d in data.items():
-            sub = d[d["method"] == method]
-            iv = stats.bootstrap_ci(
-                [g["value"].to_numpy() for _, g in sub.groupby(["dataset", "system"])],
-                n_boot=n_boot,
-            )
-            if np.isfinite(iv.estimate):
-                xs.append(h), ys.append(iv.estimate), lo.append(iv.low), hi.append(iv.high)
-        if xs:
-            ax.plot(xs, ys, "-o", color=method_color(method), label=method_label(method))
-            ax.fill_between(xs, lo, hi, color=method_color(method), alpha=0.12, lw=0)
-    ax.set_xscale("log")
-    ax.set_xticks(horizons, [f"{h:g}" for h in horizons])
-    ax.set_xlabel("forecast horizon (Lyapunov times)")
-    ax.set_ylabel("sMAPE (0-200), median across systems")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def error_vs_time_figure(run: Run, *, n_boot: int = 2000):
-    """Median sMAPE over the forecast against median training time per system (log scale),
-    with the published training times of Gilpin 2023 marked on the time axis."""
-    sc = run.scores(LONG_SMAPE.metric)
-    fig = new_figure(8, 4.8)
-    ax = fig.subplots()
-    drawn = 0
-    for method in run.learned:
-        try:
-            t = _median_seconds(run.training(method), "fit_seconds")
-        except NoData:
-            continue
-        sub = sc[sc["method"] == method]
-        iv = stats.bootstrap_ci(
-            [g["value"].to_numpy() for _, g in sub.groupby(["dataset", "system"])], n_boot=n_boot
-        )
-        if not (np.isfinite(t) and np.isfinite(iv.estimate)):
-            continue
-        ax.errorbar(
-            t,
-            iv.estimate,
-            yerr=iv.errorbar(),
-            fmt="o",
-            color=method_color(method),
-            capsize=3,
-            label=method_label(method),
-        )
-        drawn += 1
-    if not drawn:
-        raise NoData("no method with both a training time and sMAPE in this run")
-    ax.set_xscale("log")
-    ax.set_xlabel("median training time per system (s)")
-    ax.set_ylabel("median sMAPE over the forecast (0-100)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def _vpt_lyapunov(run: Run) -> pd.DataFrame:
-    sc = run.scores("vpt_nrmse")
-    m = stats.seed_means(sc)
-    m["lyapunov"] = _lyapunov(m["system"])
-    return m
-
-
-def vpt_lyapunov_figure(run: Run):
-    """VPT (Lyapunov times) against the system's largest Lyapunov exponent, per method."""
-    m = _vpt_lyapunov(run)
-    fig = new_figure(8, 4.8)
-    ax = fig.subplots()
-    for method in order_methods(m["method"]):
-        sub = m[(m["method"] == method) & np.isfinite(m["value"]) & np.isfinite(m["lyapunov"])]
-        if sub.empty:
-            continue
-        ax.scatter(
-            sub["lyapunov"],
-            sub["value"],
-            color=method_color(method),
-            s=24,
-            label=method_label(method),
-            alpha=0.85,
-        )
-    if (m["lyapunov"] > 0).all():
-        ax.set_xscale("log")
-    ax.set_xlabel("largest Lyapunov exponent λ_max (1 / time unit, dysts estimate)")
-    ax.set_ylabel("VPT (NRMSE > 0.5) (Lyapunov times)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def vpt_lyapunov_table(run: Run) -> pd.DataFrame:
-    """Spearman correlation of VPT with λ_max across systems, per method."""
-    from scipy.stats import spearmanr
-
-    m = _vpt_lyapunov(run)
-    rows = []
-    for method in order_methods(m["method"]):
-        sub = m[(m["method"] == method) & np.isfinite(m["value"]) & np.isfinite(m["lyapunov"])]
-        n = len(sub)
-        if n >= 3 and sub["value"].nunique() > 1:
-            res = spearmanr(sub["lyapunov"], sub["value"])
-            rho, p = stats.fmt(res.statistic, 2), stats.fmt(res.pvalue, 2)
-        else:
-            rho, p = "n/a (fewer than 3 systems or constant VPT)", "n/a"
-        rows.append({"method": method_label(method), "systems": n, "Spearman ρ": rho, "p-value": p})
     return pd.DataFrame(rows)
