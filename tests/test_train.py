@@ -157,3 +157,27 @@ def test_train_cli_records_a_skipped_dataset_and_a_failed_fit(lorenz_store, tmp_
     assert main([*args, "--dataset-record", str(good), "--record", str(rec)]) == 0
     out = json.loads(rec.read_text())
     assert out["status"] == "failed" and out["reason"]
+
+
+@pytest.mark.parametrize("model_lyapunov", [True, False])
+def test_model_lyapunov_is_computed_only_when_asked(lorenz_store, tmp_path, model_lyapunov):
+    """evaluation.model_lyapunov: a model with a Jacobian gets its QR exponent (ESN here)
+    unless the config turns it off, as Gilpin 2023's does."""
+    model_dir = tmp_path / "esn"
+    train_to_directory("esn", lorenz_store, model_dir, seed=0, hyperparameters={"units": 50})
+    store = predict_to_store(
+        "esn",
+        lorenz_store,
+        tmp_path / "pred.zarr",
+        model_dir=model_dir,
+        context_length=50,
+        horizon=20,
+        contexts_per_trajectory=1,
+        long_run_length=100,
+        model_lyapunov=model_lyapunov,
+    )
+    attrs = stores.open_predictions(store).attrs
+    assert ("model_lyapunov" in attrs) is model_lyapunov
+    assert ("lyapunov_seconds" in attrs["timing"]) is model_lyapunov
+    if model_lyapunov:
+        assert np.isfinite(attrs["model_lyapunov"]["value"])

@@ -391,6 +391,7 @@ EVALUATION_EXTRA_KEYS = {
     "fixed_horizon": None,
     "lyapunov_horizons": [1, 4, 10],
     "long_run_transient": 0.25,
+    "model_lyapunov": True,
 }
 
 

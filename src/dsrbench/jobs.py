@@ -432,6 +432,7 @@ def predict(
             fixed_horizon=ev.get("fixed_horizon"),
             lyapunov_horizons=ev.get("lyapunov_horizons"),
             long_run_transient=ev.get("long_run_transient", 0.25),
+            model_lyapunov=ev.get("model_lyapunov", True),
             seed=seed,
             hyperparameters=job.get("hyperparameters", {}),
             model_dir=Path(model["model_path"]) if model is not None else None,

@@ -100,6 +100,7 @@ def predict(
     fixed_horizon: int | None = None,
     lyapunov_horizons: list[float] | None = None,
     long_run_transient: float = GENERATION_OVERHEAD,
+    model_lyapunov: bool = True,
 ) -> xr.Dataset:
     """Predict with ``model`` (a trained method) or with the ``truth`` oracle (see module
     doc). Without a model, only a method that needs no fit predicts (built from
@@ -108,7 +109,8 @@ def predict(
     numpy on the CPU. ``fixed_horizon`` and ``lyapunov_horizons`` are kept in the
     attributes for the evaluation; a free run is ``(1 + long_run_transient) T`` steps. With
     no transient and T = ``horizon``, the free run of the first context is its forecast
-    (not computed twice)."""
+    (not computed twice). ``model_lyapunov``: a model with a Jacobian also gets its own
+    largest exponent (:func:`model_max_lyapunov`)."""
     hyperparameters = dict(hyperparameters or {})
     traj, start = context_indices(ds, context_length, horizon, contexts_per_trajectory)
     x = np.asarray(ds["x"].values)
@@ -144,7 +146,7 @@ def predict(
             else:
                 generated = np.asarray(model.generate(first, n_gen), dtype=np.float64)
         timing["predict_seconds"] = time.perf_counter() - t
-        if model.has_jacobian:
+        if model_lyapunov and model.has_jacobian:
             t = time.perf_counter()
             extra["model_lyapunov"] = model_max_lyapunov(model, first, ds, seed=seed)
             timing["lyapunov_seconds"] = time.perf_counter() - t

@@ -27,7 +27,8 @@ in the paper (FourTheta normalises by the series mean, which standardisation mak
 Models save and load through darts' ``save`` / ``load`` with darts' safe loading (never
 ``trusted=True``): darts' unpickler admits darts' own classes and the libraries it trusts,
 and :data:`SAFE_GLOBALS` names what dsrbench adds to that allow-list (nothing today:
-``tests/test_methods_darts.py`` loads every family with safe loading on).
+the contract test, ``tests/test_methods_contract.py``, saves and loads every family with
+safe loading on).
 """
 
 from __future__ import annotations
@@ -226,11 +227,34 @@ class DartsMethod(Method):
                 dtype = np.float32 if self.family == "torch" else np.float64
                 series = [_series(c, dtype) for c in z]
                 kwargs = {"verbose": False} if self.family == "torch" else {}
-                preds = self.model_.predict(n=int(horizon), series=series, **kwargs)
+                with self._compiled():
+                    preds = self.model_.predict(n=int(horizon), series=series, **kwargs)
                 out = np.stack([np.asarray(p.values(), dtype=np.float64) for p in preds])
             else:
                 out = np.stack([self._local_forecast(c, horizon) for c in z])
         return self.from_model(out)
+
+    @contextlib.contextmanager
+    def _compiled(self) -> Any:
+        """A random forest's trees predict through the compiled :mod:`._fast_forest` during
+        a forecast (bit for bit scikit-learn's prediction, without its per-call overhead)."""
+        if self.darts_class != "RandomForestModel":
+            yield
+            return
+        from sklearn.ensemble import RandomForestRegressor
+
+        from dsrbench.methods._fast_forest import compiled_forest
+
+        est = self.model_.model  # the forest, or darts' MultiOutputRegressor of forests
+        forests = [est] if isinstance(est, RandomForestRegressor) else []
+        forests += [
+            e for e in getattr(est, "estimators_", []) if isinstance(e, RandomForestRegressor)
+        ]
+        cache = self.__dict__.setdefault("_fast_forests", {})
+        with contextlib.ExitStack() as stack:
+            for forest in forests:
+                stack.enter_context(compiled_forest(forest, cache))
+            yield
 
     def _local_forecast(self, z: np.ndarray, horizon: int) -> np.ndarray:
         key, fitted = getattr(self, "local_", (None, None))
