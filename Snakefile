@@ -29,6 +29,7 @@ from dsrbench.config import (
     expand as expand_jobs,
     is_trained,
     load_config,
+    method_chunks,
     predict_slice,
     simulate_slice,
     system_chunks,
@@ -56,6 +57,8 @@ DATASETS = list(CFG["datasets"])
 # chunk id -> its systems (consecutive runs of the sorted systems)
 CHUNKS = system_chunks(CFG)
 CHUNK_OF = {s: c for c, members in CHUNKS.items() for s in members}
+# method -> its chunks, each cut to the method's systems (evaluation.systems_by_method)
+METHOD_CHUNKS = {m: method_chunks(CFG, m) for m in CFG["evaluation"]["methods"]}
 SEEDS = list(CFG["evaluation"]["seeds"])
 EVAL_DATASETS = evaluation_datasets(CFG)
 

@@ -249,3 +249,40 @@ def test_expand_and_simulate_slice():
     assert check_slice("simulate", job)["setting"]["length"] == 50
     with pytest.raises(ConfigError, match="unknown dataset setting 'c'"):
         simulate_slice(cfg, "Chen", "c")
+
+
+def test_systems_by_method_cuts_a_methods_chunks_to_its_systems():
+    from dsrbench.config import method_chunks, method_systems, system_chunks
+
+    cfg = minimal()
+    cfg["systems"] = ["Lorenz", "Rossler", "Chen", "Aizawa", "Thomas"]
+    cfg["chunking"] = {"systems_per_job": 2}
+    ev = {"methods": ["persistence", "var"], "context_length": 10, "horizon": 20}
+    cfg["evaluation"] = ev | {"systems_by_method": {"var": ["Thomas", "Aizawa"]}}
+    cfg["datasets"]["fine"]["length"] = 200
+    loaded = load_config(cfg)
+    assert system_chunks(loaded) == {
+        "c000": ["Aizawa", "Chen"],
+        "c001": ["Lorenz", "Rossler"],
+        "c002": ["Thomas"],
+    }
+    assert method_systems(loaded, "var") == ["Aizawa", "Thomas"]
+    assert method_chunks(loaded, "var") == {"c000": ["Aizawa"], "c002": ["Thomas"]}
+    assert method_chunks(loaded, "persistence") == system_chunks(loaded)
+
+
+@pytest.mark.parametrize(
+    ("restriction", "expected"),
+    [
+        ({"esn": ["Lorenz"]}, "'esn' is not in evaluation.methods"),
+        ({"var": ["Lorenz", "Lornez"]}, "Lornez"),
+        ({"var": ["Rossler"]}, "Rossler not in the config's systems"),
+        ({"var": []}, "systems_by_method.var"),
+    ],
+)
+def test_systems_by_method_names_configured_methods_and_systems(restriction, expected):
+    cfg = minimal(length=200)
+    ev = {"methods": ["persistence", "var"], "context_length": 10, "horizon": 20}
+    cfg["evaluation"] = ev | {"systems_by_method": restriction}
+    message = error_of(cfg)
+    assert expected in message and "systems_by_method" in message

@@ -21,7 +21,13 @@ import pytest
 import yaml
 
 from dsrbench import layout
-from dsrbench.config import evaluation_datasets, is_trained, load_config, system_chunks
+from dsrbench.config import (
+    evaluation_datasets,
+    is_trained,
+    load_config,
+    method_chunks,
+    system_chunks,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -142,7 +148,34 @@ def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
     assert len(trained) == len(merged["evaluation"]["methods"]) - 2  # not truth, persistence
     merged_cfg = load_config(merged)
     n_eval = len(evaluation_datasets(merged_cfg))
-    assert counts.get("train", 0) == len(system_chunks(merged_cfg)) * len(trained) * n_eval
+    chunks = sum(len(method_chunks(merged_cfg, m)) for m in trained)
+    assert counts.get("train", 0) == chunks * n_eval
+
+
+def test_a_method_restricted_to_some_systems_gets_jobs_only_for_their_chunks(tmp_path):
+    """evaluation.systems_by_method: var runs on 2 of 5 systems (chunks of 2), so it gets
+    train and predict jobs for the 2 chunks that hold them; persistence for all 3."""
+    configfile = write_config(
+        tmp_path / "tiny.yaml",
+        systems=["Lorenz", "Rossler", "Chen", "Aizawa", "Thomas"],
+        results_dir=str(tmp_path / "results"),
+        datasets=TINY,
+        chunking={"systems_per_job": 2},
+        evaluation={
+            "methods": ["persistence", "var"],
+            "context_length": 20,
+            "horizon": 40,
+            "systems_by_method": {"var": ["Aizawa", "Thomas"]},
+        },
+        reports={"enabled": False},
+    )
+    res = snakemake(tmp_path, "-n", "-p", "--configfile", str(configfile))
+    assert res.returncode == 0, res.stderr + res.stdout
+    counts = planned(res.stdout + res.stderr)
+    assert counts["train"] == 2 and counts["predict"] == 3 + 2, counts
+    out = res.stdout + res.stderr
+    assert "models/tiny/var/chunks/c001.json" not in out  # Lorenz, Rossler: no var
+    assert "--systems Aizawa " in out and "--systems Thomas " in out
 
 
 CONFIGS = [[name] for name in sorted(p.name for p in (REPO / "configs").glob("*.yaml"))] + [

@@ -222,7 +222,7 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 methods.get(name)(**given)
             except HyperparameterError as exc:
                 return f"config key '{key}': {exc}"
-    problem = _protocol_error(cfg, known)
+    problem = _protocol_error(cfg, known) or _systems_by_method_error(cfg)
     if problem:
         return problem
     for name in ev.get("datasets") or []:
@@ -355,6 +355,47 @@ def system_chunks(config: Mapping[str, Any]) -> dict[str, list[str]]:
         chunk_id(i): systems[start : start + size]
         for i, start in enumerate(range(0, len(systems), size))
     }
+
+
+def method_systems(config: Mapping[str, Any], method: str) -> list[str]:
+    """The systems ``method`` runs on, sorted: the config's, or the subset that
+    ``evaluation.systems_by_method`` gives it."""
+    systems = sorted(resolve_systems(config["systems"]))
+    only = ((config.get("evaluation") or {}).get("systems_by_method") or {}).get(method)
+    return systems if only is None else [s for s in systems if s in set(only)]
+
+
+def method_chunks(config: Mapping[str, Any], method: str) -> dict[str, list[str]]:
+    """The chunks of :func:`system_chunks` that hold systems of ``method``, each cut to
+    those systems (a method restricted by ``evaluation.systems_by_method`` gets no job for
+    a chunk without its systems; its chunk ids stay those of the config)."""
+    keep = set(method_systems(config, method))
+    chunks = {c: [s for s in members if s in keep] for c, members in system_chunks(config).items()}
+    return {c: members for c, members in chunks.items() if members}
+
+
+def _systems_by_method_error(cfg: Mapping[str, Any]) -> str | None:
+    """``evaluation.systems_by_method`` names configured methods and configured systems."""
+    ev = cfg.get("evaluation") or {}
+    systems = set(resolve_systems(cfg["systems"]))
+    for method, names in (ev.get("systems_by_method") or {}).items():
+        key = f"evaluation.systems_by_method.{method}"
+        if method not in ev.get("methods", []):
+            return (
+                f"config key '{key}': {method!r} is not in evaluation.methods; add it there "
+                "or remove it from systems_by_method"
+            )
+        try:
+            resolve_systems(list(names))
+        except UnknownSystemError as exc:
+            return f"config key '{key}': {exc}"
+        missing = sorted(set(names) - systems)
+        if missing:
+            return (
+                f"config key '{key}': {', '.join(missing)} not in the config's systems; add "
+                "them to 'systems' or remove them here"
+            )
+    return None
 
 
 def chunk_id(index: int) -> str:

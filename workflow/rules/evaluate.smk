@@ -1,5 +1,5 @@
-# Training, prediction and evaluation rules. Uses CFG, RESULTS, W, DSRBENCH, CHUNKS, CHUNK_OF,
-# SEEDS and EVAL_DATASETS from the Snakefile. A train or predict job covers one (dataset
+# Training, prediction and evaluation rules. Uses CFG, RESULTS, W, DSRBENCH, METHOD_CHUNKS,
+# CHUNK_OF, SEEDS and EVAL_DATASETS from the Snakefile. A train or predict job covers one (dataset
 # setting, method, chunk of systems) with every seed; each system gets its own slice of the
 # config (dsrbench.config.*_slice), so the job reruns exactly when what one of its systems
 # depends on changes, and then redoes only the systems whose inputs changed (job_key).
@@ -17,9 +17,14 @@ def _uses_gpu(w):
     return int(_methods.traits(w.method).uses_torch)
 
 
+def _systems(w):
+    """The systems of a train or predict job: its chunk's, those of its method."""
+    return METHOD_CHUNKS[w.method][w.chunk]
+
+
 def _models(w):
     """Models of a chunk job: its systems times the seeds."""
-    return len(CHUNKS[w.chunk]) * len(SEEDS)
+    return len(_systems(w)) * len(SEEDS)
 
 
 rule train:
@@ -37,10 +42,10 @@ rule train:
         layout.train_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
         results=RESULTS,
-        systems=lambda w: ",".join(CHUNKS[w.chunk]),
+        systems=lambda w: ",".join(_systems(w)),
         seeds=",".join(map(str, SEEDS)),
         job=lambda w: json.dumps(
-            {s: train_slice(CFG, w.method, s) for s in CHUNKS[w.chunk]}, sort_keys=True
+            {s: train_slice(CFG, w.method, s) for s in _systems(w)}, sort_keys=True
         ),
     threads: CFG["training"]["threads"]
     resources:
@@ -77,10 +82,10 @@ rule predict:
         layout.predict_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
         results=RESULTS,
-        systems=lambda w: ",".join(CHUNKS[w.chunk]),
+        systems=lambda w: ",".join(_systems(w)),
         seeds=",".join(map(str, SEEDS)),
         job=lambda w: json.dumps(
-            {s: predict_slice(CFG, w.method, s) for s in CHUNKS[w.chunk]}, sort_keys=True
+            {s: predict_slice(CFG, w.method, s) for s in _systems(w)}, sort_keys=True
         ),
     threads: 1
     resources:
@@ -95,13 +100,15 @@ rule predict:
 def prediction_records(datasets, methods=None, systems=None):
     """The prediction chunk records (each lists its systems' records for every seed) of
     these dataset settings, methods (default: the configured ones) and systems (default:
-    all)."""
-    chunks = sorted({CHUNK_OF[s] for s in systems}) if systems else list(CHUNKS)
+    all). A method restricted by evaluation.systems_by_method has no chunk without its
+    systems."""
+    wanted = {CHUNK_OF[s] for s in systems} if systems else None
     return [
         layout.prediction_chunk(RESULTS, d, m, c)
         for d in datasets
         for m in (methods or CFG["evaluation"]["methods"])
-        for c in chunks
+        for c in METHOD_CHUNKS[m]
+        if wanted is None or c in wanted
     ]
 
 
