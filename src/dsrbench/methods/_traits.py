@@ -48,6 +48,15 @@ TRAITS: dict[str, Traits] = {
     ),
     "edmd": Traits(needs_fit=True, uses_torch=False),
     "esn": Traits(needs_fit=True, uses_torch=False),
+    "koopman_ae": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            _TRAINER - {"seq_len"}
+            | {"aux_hidden", "dtype", "hidden", "l2_weight", "linf_weight"}
+            | {"num_complex_pairs", "num_real", "num_shifts", "num_shifts_middle", "recon_weight"}
+        ),
+    ),
     "mean": Traits(needs_fit=True, uses_torch=False),
     "node": Traits(
         needs_fit=True,
