@@ -445,7 +445,7 @@ class PhyxMamba(Method):
         epochs = e2 + int(p["finetune_epochs"])
         batch, n_batches = int(p["batch_size"]), int(p["batches_per_epoch"])
         # what the stages keep (checkpointed with the Trainer's state)
-        track: dict[str, Any] = {"best": None, "best_loss": float("inf"), "pretrained": None}
+        track: dict[str, Any] = {"best": None, "best_loss": float("inf")}
 
         def start_stage(lr_head: float, lr_body: float) -> None:
             optimizer.state = defaultdict(dict)
@@ -474,7 +474,7 @@ class PhyxMamba(Method):
             if epoch == e1 and epoch > 0:  # fine-tuning starts from the best pre-trained weights
                 if track["best"] is not None:
                     net.load_state_dict(track["best"])
-                track.update(pretrained=track["best"], best=None, best_loss=float("inf"))
+                track.update(best=None, best_loss=float("inf"))
             if epoch == e1:  # the linear probe: the next-patch head alone
                 start_stage(float(p["lr_finetune"]), 0.0)
             if epoch == e2:  # then everything
