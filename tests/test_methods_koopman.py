@@ -92,3 +92,24 @@ def test_the_loss_parts_match_a_direct_computation(net) -> None:
     assert parts["pred"] == pytest.approx(float(pred), rel=1e-12)
     assert parts["lin"] == pytest.approx(float(lin), rel=1e-12)
     assert float(total.detach()) == pytest.approx(float(want), rel=1e-12)
+
+
+def test_the_method_reports_the_eigenvalues_of_its_koopman_matrix() -> None:
+    """KoopmanAutoencoder.eigenvalues (closed form, numpy) are those of koopman_matrix, and
+    step is K(y) y, on the float64 inference copy of the network."""
+    from dsrbench.methods.koopman_ae import KoopmanAutoencoder
+
+    model = KoopmanAutoencoder(num_complex_pairs=2, num_real=1, hidden=[8], aux_hidden=[8])
+    model.mean_, model.std_, model.dt_ = np.zeros(3), np.ones(3), np.asarray(0.4)
+    torch.manual_seed(2)
+    model._set_net(model._net(3, 0.4).state_dict())
+    y = np.random.default_rng(3).normal(size=(4, 5))
+    k = model.koopman_matrix(y)
+    for b in range(4):
+        np.testing.assert_allclose(
+            np.sort_complex(np.linalg.eigvals(k[b])),
+            np.sort_complex(model.eigenvalues(y[b : b + 1])[0]),
+            rtol=1e-12,
+            atol=1e-12,
+        )
+    np.testing.assert_allclose(model.step(y), np.einsum("bij,bj->bi", k, y), rtol=1e-12)
