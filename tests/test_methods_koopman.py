@@ -113,3 +113,15 @@ def test_the_method_reports_the_eigenvalues_of_its_koopman_matrix() -> None:
             atol=1e-12,
         )
     np.testing.assert_allclose(model.step(y), np.einsum("bij,bj->bi", k, y), rtol=1e-12)
+
+
+def test_the_closed_form_jacobian_equals_autograd(net) -> None:
+    """KoopmanNet.step_jacobian against reverse-mode autograd of the step (ReLUs on both
+    sides of their kinks across the batch; the samples are independent, so the Jacobian
+    of the batch sum holds each sample's)."""
+    y = 2 * torch.randn(16, 8, dtype=torch.float64)
+    want = torch.autograd.functional.jacobian(lambda v: net.advance(v).sum(0), y)
+    want = want.permute(1, 0, 2)  # (M, B, M) -> (B, M, M)
+    with torch.no_grad():
+        got = net.step_jacobian(y)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-13)
