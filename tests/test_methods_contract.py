@@ -99,7 +99,7 @@ def _fitted(name: str, cache: dict, splits) -> methods.Method:
 
 def test_registry_lists_every_method_of_the_issue() -> None:
     expected = {"persistence", "mean", "var", "edmd", "esn", "nvar", "sindy", "node"}
-    expected |= {"shplrnn_gtf", "alrnn"}
+    expected |= {"shplrnn_gtf", "alrnn", "koopman_ae", "phyxmamba"}
     # the 22 darts forecasters of Gilpin 2023
     expected |= {"lstm", "rnn", "nbeats", "nhits", "transformer", "tcn", "dlinear", "nlinear"}
     expected |= {"random_forest", "xgboost", "linear_regression", "kalman"}

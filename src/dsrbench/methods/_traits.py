@@ -48,6 +48,15 @@ TRAITS: dict[str, Traits] = {
     ),
     "edmd": Traits(needs_fit=True, uses_torch=False),
     "esn": Traits(needs_fit=True, uses_torch=False),
+    "koopman_ae": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            _TRAINER - {"seq_len"}
+            | {"aux_hidden", "dtype", "hidden", "l2_weight", "linf_weight"}
+            | {"num_complex_pairs", "num_real", "num_shifts", "num_shifts_middle", "recon_weight"}
+        ),
+    ),
     "mean": Traits(needs_fit=True, uses_torch=False),
     "node": Traits(
         needs_fit=True,
@@ -60,6 +69,18 @@ TRAITS: dict[str, Traits] = {
     ),
     "nvar": Traits(needs_fit=True, uses_torch=False),
     "persistence": Traits(needs_fit=False, uses_torch=False),
+    "phyxmamba": Traits(
+        needs_fit=True,
+        uses_torch=True,
+        hyperparameters=frozenset(
+            {"batch_size", "batches_per_epoch", "checkpoint_every", "d_conv", "d_model"}
+            | {"d_state", "delay", "dropout", "dtype", "embedding_dim", "expand"}
+            | {"finetune_epochs", "hier_layers", "lookback", "lr", "lr_finetune", "mmd_alpha"}
+            | {"cond_mmd_weight", "mmd_points", "mmd_sigmas", "mmd_weight", "mtp_heads"}
+            | {"mtp_weight", "plateau_factor", "plateau_patience", "pretrain_epochs"}
+            | {"probe_epochs", "rollout_steps", "token_size", "weight_decay"}
+        ),
+    ),
     "shplrnn_gtf": Traits(
         needs_fit=True,
         uses_torch=True,
