@@ -41,8 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 #: partitions of the test cluster (.ci/slurm-cluster)
 GPU_PARTITION, NO_GPU_PARTITION = "debug", "nogpu"
-#: the node's CPUs (slurm.conf: CPUs = nproc); no job may ask for more
-CORES = str(os.cpu_count() or 1)
+#: the node's CPUs (slurm.conf: CPUs = nproc, the CPUs this process may use); no job may
+#: ask for more
+CORES = str(len(os.sched_getaffinity(0)))
 
 pytestmark = pytest.mark.e2e  # a real SLURM cluster and workflow runs
 
