@@ -2,7 +2,8 @@
 #   make run        create .venv, install, run the workflow on config.yaml
 #   make test       same set-up, then the default test tier (-m "not e2e")
 #   make test-e2e   same set-up plus Debian's chromium (apt-get), then the end-to-end tier
-#                   (-m e2e: workflow runs, browser, kill-and-resume, long Lyapunov runs)
+#                   (-m e2e: workflow runs, browser, kill-and-resume, long Lyapunov runs,
+#                   SLURM: needs the cluster of `.ci/slurm-cluster install && start`)
 #   make lint       ruff
 #   make clean      remove results and caches (keeps .venv; `make distclean` removes it too)
 
@@ -24,14 +25,16 @@ all: run
 
 install: $(STAMP)
 
-# Re-install when the dependencies change. torch==2.13.0 is satisfied by a CPU build
+# Re-install when the dependencies change. The dev extra runs the tests; the slurm extra
+# (the Snakemake SLURM executor plugin, dask-jobqueue) profiles/slurm and the SLURM
+# end-to-end tests. torch==2.13.0 is satisfied by a CPU build
 # (2.13.0+cpu) where pip finds one. .ci/check-python stops with the command to run when
 # $(PYTHON) is missing, too old or without its venv/ensurepip module.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || .ci/check-python $(PYTHON)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -e '.[dev,slurm]'
 	$(BIN)/python -m dsrbench.warmup  # compile the numba kernels once (their disk cache)
 	touch $@
 

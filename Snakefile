@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from snakemake.exceptions import WorkflowError
 
 from dsrbench import layout
+from dsrbench.cluster import slurm_gpu_problem
 from dsrbench.config import (
     ConfigError,
     evaluation_datasets,
@@ -90,6 +91,29 @@ rule all:
         ),
 
 
+# seconds each: where Snakemake runs, not submitted to a cluster
+localrules:
+    dataset_summary,
+    metrics,
+
+
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+
+
+onstart:
+    # Before the first job of a run on SLURM (--executor slurm): a job asking for a GPU in a
+    # partition without one stops the run here with the fix (sbatch would refuse it with
+    # "Requested node configuration is not available").
+    if workflow.executor_plugin is not None and workflow.executor_plugin.name == "slurm":
+        _gpu_requests = {}
+        for _job in workflow.dag.needrun_jobs():
+            if _job.resources.get("gpu", 0):
+                _gpu_requests.setdefault(_job.resources.get("slurm_partition"), []).append(
+                    f"{_job.rule.name} "
+                    + "/".join(str(v) for v in _job.wildcards_dict.values())
+                )
+        _problem = slurm_gpu_problem(_gpu_requests)
+        if _problem:
+            raise WorkflowError(_problem)

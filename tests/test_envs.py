@@ -12,7 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _pyproject_pins() -> list[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return sorted([*project["dependencies"], *project["optional-dependencies"]["dev"]])
+    extras = project["optional-dependencies"]
+    assert set(extras) == {"dev", "slurm"}
+    return sorted([*project["dependencies"], *extras["dev"], *extras["slurm"]])
 
 
 def test_every_pin_is_exact():

@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "atomic": 0,
     "provenance": 0,
     "layout": 0,
+    "cluster": 0,  # checks of a SLURM cluster (sinfo) before a workflow submits to it
     # 1-3: systems, their integration, the datasets built from them
     "systems": 1,
     "integration": 2,
@@ -58,6 +59,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "atomic": set(LAYERS) - {"atomic"},
     "provenance": set(LAYERS) - {"provenance"},
     "layout": set(LAYERS) - {"layout"},
+    "cluster": set(LAYERS) - {"cluster"},
 }
 
 

@@ -112,6 +112,16 @@ def prediction_records(datasets, methods=None, systems=None):
     ]
 
 
+def _evaluate_threads(w):
+    """Cores of the evaluate job: one when the metrics run on an existing Dask scheduler
+    (evaluation.dask.scheduler_address), else evaluation.dask.n_workers or every core
+    Snakemake was given (--cores; the slurm profile sets it)."""
+    dask = CFG["evaluation"]["dask"]
+    if dask["scheduler_address"]:
+        return 1
+    return dask["n_workers"] or workflow.cores
+
+
 rule evaluate:
     """Every metric of every prediction of one dataset setting, plus its truth floors,
     computed on a Dask cluster (a LocalCluster of the rule's threads, or a scheduler)."""
@@ -128,7 +138,7 @@ rule evaluate:
             else ""
         ),
         workers=lambda w, threads: CFG["evaluation"]["dask"]["n_workers"] or threads,
-    threads: workflow.cores
+    threads: _evaluate_threads
     resources:
         mem_mb=8000,
         runtime=240,
