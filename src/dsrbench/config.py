@@ -720,6 +720,8 @@ def _translate(error: Any, subject: str = "config") -> str:
     if v == "enum":
         choices = ", ".join(map(str, error.validator_value))
         return f"{where} must be one of {choices} (got {_got(inst)})"
+    if v == "pattern" and "x-error" in schema:
+        return f"{where} {schema['x-error']} (got {_got(inst)})"
     if v in ("minItems", "minProperties"):
         return f"{where} must not be empty"
     if v == "uniqueItems":
