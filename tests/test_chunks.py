@@ -77,12 +77,10 @@ def test_the_job_key_follows_the_slice_the_names_and_the_upstream_records():
     )
 
 
-def _dataset_records(results: Path, store: Path) -> None:
-    """Dataset records of Lorenz (the conftest store) and of Chen pointing to a broken
-    store, at their layout paths."""
-    broken = results / "broken.zarr"
-    broken.mkdir(parents=True)
-    for system, path in (("Lorenz", store), ("Chen", broken)):
+def _dataset_records(results: Path, store: Path, bad_store: Path) -> None:
+    """Dataset records of Lorenz (the conftest store) and of Chen pointing to a store whose
+    data hold a NaN (its models fail), at their layout paths."""
+    for system, path in (("Lorenz", store), ("Chen", bad_store)):
         rec = {"system": system, "dataset": DATASET, "status": "ok", "reason": None}
         layout.dataset_record(results, DATASET, system).parent.mkdir(parents=True, exist_ok=True)
         layout.dataset_record(results, DATASET, system).write_text(
@@ -113,9 +111,11 @@ def _mtimes(results: Path, kind: str) -> dict[tuple, int]:
     }
 
 
-def test_a_failing_system_is_recorded_and_the_chunk_finishes(lorenz_store, tmp_path):
+def test_a_failing_system_is_recorded_and_the_chunk_finishes(
+    lorenz_store, lorenz_nan_store, tmp_path
+):
     results = tmp_path / "results"
-    _dataset_records(results, lorenz_store)
+    _dataset_records(results, lorenz_store, lorenz_nan_store)
     assert _train(results) == 0
     chunk = json.loads(layout.model_chunk(results, DATASET, "mean", "c000").read_text())
     assert chunk["statuses"] == {"failed": 2, "ok": 2} and chunk["systems"] == ["Chen", "Lorenz"]
@@ -146,11 +146,24 @@ def test_a_failing_system_is_recorded_and_the_chunk_finishes(lorenz_store, tmp_p
     pchunk.unlink()
     assert main([*args, "--chunk-record", str(pchunk)]) == 0
     assert _mtimes(results, "prediction_record") == before  # all finished: none redone
+    # a kept prediction whose store is no longer sound is redone (its record too)
+    store = layout.prediction_store(results, DATASET, "mean", "Lorenz", 1)
+    (store / "forecast" / "zarr.json").unlink()
+    pchunk.unlink()
+    assert main([*args, "--chunk-record", str(pchunk)]) == 0
+    after = _mtimes(results, "prediction_record")
+    assert {k for k in before if after[k] != before[k]} == {("Lorenz", 1)}
+    assert (
+        jobs.read_record(layout.prediction_record(results, DATASET, "mean", "Lorenz", 1))["status"]
+        == "ok"
+    )
 
 
-def test_a_rerun_redoes_only_the_systems_whose_record_is_missing_or_stale(lorenz_store, tmp_path):
+def test_a_rerun_redoes_only_the_systems_whose_record_is_missing_or_stale(
+    lorenz_store, lorenz_nan_store, tmp_path
+):
     results = tmp_path / "results"
-    _dataset_records(results, lorenz_store)
+    _dataset_records(results, lorenz_store, lorenz_nan_store)
     assert _train(results) == 0
     first = _mtimes(results, "model_record")
     assert len(first) == 4
