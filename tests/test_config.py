@@ -180,6 +180,18 @@ def test_numbers_written_as_strings_are_read():
     cfg = load_config({**minimal(length="200"), "integration": {"rtol": "1e-8"}})
     assert cfg["integration"]["rtol"] == 1e-8
     assert cfg["datasets"]["fine"]["length"] == 200
+    # a number where null is allowed too (`--config 'evaluation={dask: {n_workers: 1}}'`)
+    cfg = load_config({**minimal(), "evaluation": {"dask": {"n_workers": "1"}}})
+    assert cfg["evaluation"]["dask"]["n_workers"] == 1
+    msg = error_of({**minimal(), "evaluation": {"dask": {"n_workers": "x"}}})
+    assert "config key 'evaluation.dask.n_workers' must be null or an integer (got 'x')" in msg
+    # `--config 'reports={"enabled": false}'` reaches the config as the string "false"
+    assert (
+        load_config({**minimal(), "reports": {"enabled": "false"}})["reports"]["enabled"] is False
+    )
+    assert "must be true or false (got 'no')" in error_of(
+        {**minimal(), "reports": {"enabled": "no"}}
+    )
 
 
 def test_tolerance_bounds():
