@@ -121,7 +121,8 @@ rule evaluate:
             else ""
         ),
         workers=lambda w, threads: CFG["evaluation"]["dask"]["n_workers"] or threads,
-    threads: workflow.cores
+    # all cores of the run; a function, so that `snakemake --unlock` needs no --cores
+    threads: lambda wildcards: workflow.cores
     resources:
         mem_mb=8000,
         runtime=240,
