@@ -229,3 +229,36 @@ print(loaded)
     assert "evaluation.hyperparameters.alrnn" in error
     assert "unknown hyperparameter 'latent_dm' (did you mean 'latent_dim'?)" in error
     assert modules == str(["dsrbench.methods._traits", "dsrbench.methods.base"])
+
+
+def test_a_rerun_of_a_simulate_chunk_rebuilds_a_kept_store_that_is_not_sound(tmp_path, caplog):
+    """What `snakemake --forcerun <dataset chunk record>` (the fix a store error names)
+    relies on: systems finished before are kept unless their store does not open (corrupt,
+    or invalid data such as a NaN), and those are simulated again."""
+    import numpy as np
+    import zarr
+
+    from dsrbench import stores
+
+    results = tmp_path / "results"
+    setting = {"pts_per_period": 20, "length": 100, "n_train": 1, "n_val": 1, "n_test": 1}
+    job = {"setting": {**setting, "burn_in": 100}}
+    chunk = layout.dataset_chunk(results, "tiny", "c000")
+    args = ["simulate-chunk", "--systems", "Chen,Lorenz", "--dataset", "tiny"]
+    args += ["--job-json", json.dumps({"Chen": job, "Lorenz": job})]
+    args += ["--results-dir", str(results), "--chunk-record", str(chunk)]
+    assert main(args) == 0
+    records = {s: layout.dataset_record(results, "tiny", s) for s in ("Chen", "Lorenz")}
+    before = {s: r.stat().st_mtime_ns for s, r in records.items()}
+    x = stores.open_dataset(layout.dataset_store(results, "tiny", "Lorenz"))["x"].values
+    zarr.open_array(layout.dataset_store(results, "tiny", "Lorenz") / "x", mode="r+")[0, 1, 0] = (
+        np.nan
+    )
+    chunk.unlink()  # what --forcerun does before the job runs
+    assert main(args) == 0
+    after = {s: r.stat().st_mtime_ns for s, r in records.items()}
+    assert after["Chen"] == before["Chen"] and after["Lorenz"] != before["Lorenz"]
+    again = stores.open_dataset(layout.dataset_store(results, "tiny", "Lorenz"))["x"].values
+    np.testing.assert_array_equal(again, x)  # rebuilt bit for bit
+    assert "Lorenz.json: its output is not sound, redoing it" in caplog.text
+    assert "holds invalid data: variable 'x' holds non-finite values" in caplog.text

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from dsrbench import jobs, stores
 from dsrbench.atomic import leftovers
@@ -170,3 +171,22 @@ def test_metric_tables_carry_provenance_and_are_written_atomically(tmp_path):
     merged = tmp_path / "merged.parquet"
     jobs.merge([out, out], merged)
     assert len(pd.read_parquet(merged)) == 4
+
+
+def test_a_damaged_record_names_the_command_that_rewrites_it(tmp_path):
+    """A record listed by a chunk record: `--forcerun <chunk record>` reruns its job; one
+    that no chunk record lists: delete it and rerun."""
+    from dsrbench import layout
+
+    record = layout.dataset_record(tmp_path, "tiny", "Lorenz")
+    record.parent.mkdir(parents=True)
+    record.write_text('{"status": "ok", "pa')  # cut short
+    with pytest.raises(jobs.JobInputError, match="delete it and run snakemake again"):
+        jobs.read_record(record, "dataset record")
+    chunk = layout.dataset_chunk(tmp_path, "tiny", "c000")
+    chunk.parent.mkdir()
+    chunk.write_text(json.dumps({"chunk_of": "simulate", "records": ["../Lorenz.json"]}))
+    with pytest.raises(jobs.JobInputError) as info:
+        jobs.read_record(record, "dataset record")
+    assert str(info.value).startswith(f"cannot read dataset record {record}: ")
+    assert f"run snakemake again with `--forcerun {chunk}` added" in str(info.value)

@@ -61,6 +61,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -302,9 +303,11 @@ def _open_store(path: Path, schema_attr: str, version: int, what: str) -> xr.Dat
             f"{path} is {kind} (no zarr.json), not a dsrbench {what}; {_rebuild_hint(path)}"
         )
     try:
-        group = zarr.open_group(path, mode="r", zarr_format=3)
-        attrs = dict(group.attrs)
-        arrays = dict(group.arrays())
+        with warnings.catch_warnings():  # a directory without zarr.json: reported below
+            warnings.filterwarnings("ignore", "Object at .* is not recognized")
+            group = zarr.open_group(path, mode="r", zarr_format=3)
+            attrs = dict(group.attrs)
+            arrays = dict(group.arrays())
     except Exception as exc:  # any failure here means unreadable metadata
         raise StoreIntegrityError(
             f"{path} has corrupt or unreadable zarr metadata ({type(exc).__name__}: {exc}); "
@@ -338,8 +341,10 @@ def _open_store(path: Path, schema_attr: str, version: int, what: str) -> xr.Dat
                 f"{name!r} are missing; {_rebuild_hint(path)}"
             )
     try:
-        with xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=None) as lazy:
-            ds = lazy.load()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Object at .* is not recognized")
+            with xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=None) as lazy:
+                ds = lazy.load()
     except Exception as exc:  # corrupt chunks surface as codec errors
         raise StoreIntegrityError(
             f"{path} could not be loaded ({type(exc).__name__}: {exc}); it is partial or "
