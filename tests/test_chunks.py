@@ -262,3 +262,21 @@ def test_a_rerun_of_a_simulate_chunk_rebuilds_a_kept_store_that_is_not_sound(tmp
     np.testing.assert_array_equal(again, x)  # rebuilt bit for bit
     assert "Lorenz.json: its output is not sound, redoing it" in caplog.text
     assert "holds invalid data: variable 'x' holds non-finite values" in caplog.text
+
+
+def test_the_training_failure_hook_fires_only_for_its_model_and_epoch(monkeypatch):
+    """The test-only hook of the fault matrix (docs/faults.md): ``NAME@EPOCH`` for the
+    epochs of the latent RNNs, ``NAME`` for a fit without epochs; nothing otherwise."""
+    from dsrbench.methods.base import FAIL_ENV, injected_failure
+
+    injected_failure(["Chen/seed0"], 2)  # not set: nothing
+    monkeypatch.setenv(FAIL_ENV, "Chen/seed0@2")
+    injected_failure(["Chen/seed0"], 1)
+    injected_failure(["Lorenz/seed0"], 2)
+    injected_failure(["Chen/seed0"])  # a fit without epochs: the spec asks for an epoch
+    with pytest.raises(RuntimeError, match="injected failure of Chen/seed0 at the end of epoch 2"):
+        injected_failure(["Lorenz/seed0", "Chen/seed0"], 2)
+    monkeypatch.setenv(FAIL_ENV, "Chen/seed0")
+    injected_failure(["Chen/seed0"], 1)
+    with pytest.raises(RuntimeError, match="injected failure of Chen/seed0 after its fit"):
+        injected_failure(["Chen/seed0"])

@@ -42,23 +42,24 @@ import xarray as xr
 from dsrbench.atomic import environment_error
 
 #: environment variable (tests): ``NAME@EPOCH``, e.g. ``Chen/seed0@2``: the training of the
-#: model named NAME (its task's name; ``<system>/seed<k>`` in the workflow) raises a
-#: RuntimeError at the end of its epoch EPOCH (the latent RNNs, ``alrnn`` and
-#: ``shplrnn_gtf``: the models trained together with it fail with it) or, for a method
-#: fitted by the default :meth:`Method.fit_many`, right after its fit
+#: model named NAME (its task's name; ``<system>/seed<k>`` in the workflow) of a latent RNN
+#: (``alrnn``, ``shplrnn_gtf``) raises a RuntimeError at the end of its epoch EPOCH (the
+#: models trained together with it fail with it); ``NAME`` alone: a model of a method that
+#: the default :meth:`Method.fit_many` fits raises right after its fit
 FAIL_ENV = "DSRBENCH_FAIL_TRAINING"
 
 
 def injected_failure(names: Sequence[str | None], epoch: int | None = None) -> None:
-    """Raise the failure that :data:`FAIL_ENV` asks for when one of ``names`` is its model
-    (and ``epoch``, when given, its epoch); nothing otherwise."""
+    """Raise the failure that :data:`FAIL_ENV` asks for: one of ``names`` is its model and
+    ``epoch`` its epoch (None: a fit without epochs, for a spec without one); nothing
+    otherwise."""
     import os
 
     spec = os.environ.get(FAIL_ENV)
     if not spec:
         return
     name, _, at = spec.partition("@")
-    if name not in names or (epoch is not None and at and int(at) != epoch):
+    if name not in names or (epoch is None) != (not at) or (at and int(at) != epoch):
         return
     when = f"at the end of epoch {epoch}" if epoch is not None else "after its fit"
     raise RuntimeError(f"injected failure of {name} {when} ({FAIL_ENV}={spec})")
