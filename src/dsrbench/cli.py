@@ -357,14 +357,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = environment_error(exc)
         if env is None:
             raise
-        print(f"dsrbench {args.command}: error: {environment_message(env)}", file=sys.stderr)
+        outputs = getattr(args, "results_dir", None) or getattr(args, "out", None)
+        message = environment_message(env, outputs)
+        print(f"dsrbench {args.command}: error: {message}", file=sys.stderr)
         return 3
 
 
-def environment_message(exc: OSError) -> str:
+def environment_message(exc: OSError, outputs: str | None = None) -> str:
     """What a full disk (or an exceeded file size limit, a quota, a read-only or failing
-    file system) means for the job and what to do."""
-    where = f" writing {exc.filename}" if exc.filename else ""
+    file system) means for the job writing ``outputs`` and what to do."""
+    if exc.filename:
+        where = f" writing {exc.filename}"
+    else:
+        where = f" writing under {outputs}" if outputs else ""
     return (
         f"{exc.strerror or exc}{where} [errno {exc.errno}]: the disk holding the results is "
         "full or refuses the write (or a file size limit, `ulimit -f`, was reached). This "
