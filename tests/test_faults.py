@@ -40,7 +40,7 @@ import yaml
 import zarr
 from test_workflow import TINY
 
-from dsrbench import layout
+from dsrbench import layout, stores
 from dsrbench.atomic import PAUSE_ENV, leftovers
 from dsrbench.methods.base import FAIL_ENV
 
@@ -333,13 +333,16 @@ def test_a_corrupted_dataset_chunk_stops_the_next_job_and_the_named_command_rege
     chunk.write_bytes(bytes(data))
 
     res = snakemake(work, "--cores", "2")
-    assert res.returncode != 0
+    assert res.returncode == 1 and "non-zero exit status 2" in res.stdout + res.stderr
     logs = failed_logs(res, work)
     assert f"error: {R.dataset_store(RESULTS, 'tiny', 'Lorenz')} could not be loaded" in logs
     assert "Stored and computed checksum do not match" in logs
     (command,) = set(FORCERUN.findall(logs))
     assert command == str(R.dataset_chunk(RESULTS, "tiny", "c000"))
     assert not (work / R.model_chunk(RESULTS, "tiny", "var", "c000")).exists()
+    for method in ("truth", "var"):  # no record of Lorenz: nothing to keep by mistake
+        assert not (work / R.prediction_record(RESULTS, "tiny", method, "Lorenz", 0)).exists()
+    assert not (work / R.model_record(RESULTS, "tiny", "var", "Lorenz", 0)).exists()
 
     chen = (work / R.dataset_record(RESULTS, "tiny", "Chen")).stat().st_mtime_ns
     ok(snakemake(work, "--cores", "2", "--forcerun", command))
@@ -465,7 +468,7 @@ def test_a_full_disk_stops_the_job_clearly_keeps_nothing_partial_and_the_rerun_f
             resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
 
         res = snakemake(work, "--cores", "1", preexec_fn=None if mounted else cap)
-        assert res.returncode != 0
+        assert res.returncode == 1 and "non-zero exit status 3" in res.stdout + res.stderr
         logs = failed_logs(res, work)
         why = "No space left on device" if mounted else "File too large"
         said = rf"dsrbench predict-chunk: error: {why} writing (under )?{RESULTS}\S* \[errno"
@@ -478,6 +481,8 @@ def test_a_full_disk_stops_the_job_clearly_keeps_nothing_partial_and_the_rerun_f
             record = work / R.prediction_record(RESULTS, "tiny", "var", system, 0)
             store = work / R.prediction_store(RESULTS, "tiny", "var", system, 0)
             assert record.exists() == store.exists() == (mounted and system == "Chen")
+            if store.exists():
+                stores.open_predictions(store)  # complete
         if mounted:  # the space is freed
             subprocess.run(["mount", "-o", "remount,size=64m", str(results)], check=True)
         ok(snakemake(work, "--cores", "2", "--rerun-incomplete"))
@@ -503,7 +508,7 @@ def test_a_second_run_on_the_same_results_is_refused_and_unlock_frees_a_killed_o
     first = start_paused(work, target, work / R.merged_metrics_log(RESULTS))
     try:
         second = snakemake(work, "--cores", "2")
-        assert second.returncode != 0
+        assert second.returncode == 1
         for text in ("Directory cannot be locked", "--unlock"):
             assert text in second.stdout + second.stderr
         other = tmp_path / "other"
@@ -511,7 +516,7 @@ def test_a_second_run_on_the_same_results_is_refused_and_unlock_frees_a_killed_o
         cfg = {**yaml.safe_load((work / FAST).read_text()), "results_dir": str(work / RESULTS)}
         (other / FAST).write_text(yaml.safe_dump(cfg))
         third = snakemake(other, "--cores", "2")
-        assert third.returncode != 0
+        assert third.returncode == 1
         assert f"results_dir {work / RESULTS} is in use by another snakemake run (pid " in (
             third.stdout + third.stderr
         )
@@ -568,6 +573,8 @@ def test_a_method_that_raises_mid_training_is_recorded_and_the_run_goes_on(
         "RuntimeError: injected failure of Chen/seed0 at the end of epoch 2 "
         f"({FAIL_ENV}=Chen/seed0@2)"
     )
+    log = (work / R.train_log(RESULTS, "tiny", "alrnn", "Chen", 0)).read_text()
+    assert "training Chen raised:" in log and "Traceback" in log
     epochs = (work / R.epoch_log(RESULTS, "tiny", "alrnn", "Chen", 0)).read_text().splitlines()
     assert len(epochs) == 1 + 2  # the header, then epochs 1 and 2: it failed mid-training
     pred = json.loads((work / R.prediction_record(RESULTS, "tiny", "alrnn", "Chen", 0)).read_text())
