@@ -15,8 +15,10 @@ The configuration is validated (dsrbench.config.load_config) before any job is p
 an invalid one stops here with a message naming the key and the fix.
 """
 
+import fcntl
 import os
 import shlex
+import socket
 import sys
 from types import SimpleNamespace
 
@@ -97,12 +99,44 @@ localrules:
     metrics,
 
 
+# One run at a time on a results directory. Snakemake's own lock covers runs from the same
+# working directory (the second is refused: "Directory cannot be locked"); this one covers
+# runs from different working directories that share results_dir. It is a flock on
+# results_dir/.dsrbench-run.lock, held by this snakemake process until it exits, so a
+# killed run leaves nothing to unlock.
+_RESULTS_LOCK = []
+
+
+def hold_results_lock():
+    path = os.path.join(RESULTS, ".dsrbench-run.lock")
+    os.makedirs(RESULTS, exist_ok=True)
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise WorkflowError(
+            f"results_dir {RESULTS} is in use by another snakemake run ({holder}); "
+            "wait for it to finish or stop it, then run again (two runs must not write "
+            "one results directory)"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} on {socket.gethostname()}, working directory {os.getcwd()}\n")
+    fh.flush()
+    _RESULTS_LOCK.append(fh)  # kept open: the lock lasts as long as this process
+
+
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+# Hooks run in the main snakemake process only (jobs spawned on a cluster get --no-hooks).
 onstart:
+    hold_results_lock()
     # Before the first job of a run on SLURM (--executor slurm): a job asking for a GPU in a
     # partition without one stops the run here with the fix (sbatch would refuse it with
     # "Requested node configuration is not available").

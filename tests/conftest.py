@@ -62,3 +62,18 @@ def lorenz_splits(lorenz_store: Path) -> dict[str, xr.Dataset]:
         name: ds.isel(trajectory=np.flatnonzero(split == code))
         for name, code in stores.SPLIT_CODES.items()
     }
+
+
+@pytest.fixture(scope="session")
+def lorenz_nan_store(lorenz_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the Lorenz store with a NaN written into ``x`` through zarr: a sound store
+    (every chunk's checksum holds) whose data are invalid, so the jobs that read it record
+    that system as failed (:class:`dsrbench.stores.DatasetError`) and go on."""
+    import shutil
+
+    import zarr
+
+    out = tmp_path_factory.mktemp("lorenz-nan") / "Lorenz.zarr"
+    shutil.copytree(lorenz_store, out)
+    zarr.open_array(out / "x", mode="r+")[0, 10, 0] = np.nan
+    return out

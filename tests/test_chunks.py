@@ -77,12 +77,10 @@ def test_the_job_key_follows_the_slice_the_names_and_the_upstream_records():
     )
 
 
-def _dataset_records(results: Path, store: Path) -> None:
-    """Dataset records of Lorenz (the conftest store) and of Chen pointing to a broken
-    store, at their layout paths."""
-    broken = results / "broken.zarr"
-    broken.mkdir(parents=True)
-    for system, path in (("Lorenz", store), ("Chen", broken)):
+def _dataset_records(results: Path, store: Path, bad_store: Path) -> None:
+    """Dataset records of Lorenz (the conftest store) and of Chen pointing to a store whose
+    data hold a NaN (its models fail), at their layout paths."""
+    for system, path in (("Lorenz", store), ("Chen", bad_store)):
         rec = {"system": system, "dataset": DATASET, "status": "ok", "reason": None}
         layout.dataset_record(results, DATASET, system).parent.mkdir(parents=True, exist_ok=True)
         layout.dataset_record(results, DATASET, system).write_text(
@@ -113,9 +111,11 @@ def _mtimes(results: Path, kind: str) -> dict[tuple, int]:
     }
 
 
-def test_a_failing_system_is_recorded_and_the_chunk_finishes(lorenz_store, tmp_path):
+def test_a_failing_system_is_recorded_and_the_chunk_finishes(
+    lorenz_store, lorenz_nan_store, tmp_path
+):
     results = tmp_path / "results"
-    _dataset_records(results, lorenz_store)
+    _dataset_records(results, lorenz_store, lorenz_nan_store)
     assert _train(results) == 0
     chunk = json.loads(layout.model_chunk(results, DATASET, "mean", "c000").read_text())
     assert chunk["statuses"] == {"failed": 2, "ok": 2} and chunk["systems"] == ["Chen", "Lorenz"]
@@ -146,11 +146,24 @@ def test_a_failing_system_is_recorded_and_the_chunk_finishes(lorenz_store, tmp_p
     pchunk.unlink()
     assert main([*args, "--chunk-record", str(pchunk)]) == 0
     assert _mtimes(results, "prediction_record") == before  # all finished: none redone
+    # a kept prediction whose store is no longer sound is redone (its record too)
+    store = layout.prediction_store(results, DATASET, "mean", "Lorenz", 1)
+    (store / "forecast" / "zarr.json").unlink()
+    pchunk.unlink()
+    assert main([*args, "--chunk-record", str(pchunk)]) == 0
+    after = _mtimes(results, "prediction_record")
+    assert {k for k in before if after[k] != before[k]} == {("Lorenz", 1)}
+    assert (
+        jobs.read_record(layout.prediction_record(results, DATASET, "mean", "Lorenz", 1))["status"]
+        == "ok"
+    )
 
 
-def test_a_rerun_redoes_only_the_systems_whose_record_is_missing_or_stale(lorenz_store, tmp_path):
+def test_a_rerun_redoes_only_the_systems_whose_record_is_missing_or_stale(
+    lorenz_store, lorenz_nan_store, tmp_path
+):
     results = tmp_path / "results"
-    _dataset_records(results, lorenz_store)
+    _dataset_records(results, lorenz_store, lorenz_nan_store)
     assert _train(results) == 0
     first = _mtimes(results, "model_record")
     assert len(first) == 4
@@ -216,3 +229,54 @@ print(loaded)
     assert "evaluation.hyperparameters.alrnn" in error
     assert "unknown hyperparameter 'latent_dm' (did you mean 'latent_dim'?)" in error
     assert modules == str(["dsrbench.methods._traits", "dsrbench.methods.base"])
+
+
+def test_a_rerun_of_a_simulate_chunk_rebuilds_a_kept_store_that_is_not_sound(tmp_path, caplog):
+    """What `snakemake --forcerun <dataset chunk record>` (the fix a store error names)
+    relies on: systems finished before are kept unless their store does not open (corrupt,
+    or invalid data such as a NaN), and those are simulated again."""
+    import numpy as np
+    import zarr
+
+    from dsrbench import stores
+
+    results = tmp_path / "results"
+    setting = {"pts_per_period": 20, "length": 100, "n_train": 1, "n_val": 1, "n_test": 1}
+    job = {"setting": {**setting, "burn_in": 100}}
+    chunk = layout.dataset_chunk(results, "tiny", "c000")
+    args = ["simulate-chunk", "--systems", "Chen,Lorenz", "--dataset", "tiny"]
+    args += ["--job-json", json.dumps({"Chen": job, "Lorenz": job})]
+    args += ["--results-dir", str(results), "--chunk-record", str(chunk)]
+    assert main(args) == 0
+    records = {s: layout.dataset_record(results, "tiny", s) for s in ("Chen", "Lorenz")}
+    before = {s: r.stat().st_mtime_ns for s, r in records.items()}
+    x = stores.open_dataset(layout.dataset_store(results, "tiny", "Lorenz"))["x"].values
+    zarr.open_array(layout.dataset_store(results, "tiny", "Lorenz") / "x", mode="r+")[0, 1, 0] = (
+        np.nan
+    )
+    chunk.unlink()  # what --forcerun does before the job runs
+    assert main(args) == 0
+    after = {s: r.stat().st_mtime_ns for s, r in records.items()}
+    assert after["Chen"] == before["Chen"] and after["Lorenz"] != before["Lorenz"]
+    again = stores.open_dataset(layout.dataset_store(results, "tiny", "Lorenz"))["x"].values
+    np.testing.assert_array_equal(again, x)  # rebuilt bit for bit
+    assert "Lorenz.json: its output is not sound, redoing it" in caplog.text
+    assert "holds invalid data: variable 'x' holds non-finite values" in caplog.text
+
+
+def test_the_training_failure_hook_fires_only_for_its_model_and_epoch(monkeypatch):
+    """The test-only hook of the fault matrix (docs/faults.md): ``NAME@EPOCH`` for the
+    epochs of the latent RNNs, ``NAME`` for a fit without epochs; nothing otherwise."""
+    from dsrbench.methods.base import FAIL_ENV, injected_failure
+
+    injected_failure(["Chen/seed0"], 2)  # not set: nothing
+    monkeypatch.setenv(FAIL_ENV, "Chen/seed0@2")
+    injected_failure(["Chen/seed0"], 1)
+    injected_failure(["Lorenz/seed0"], 2)
+    injected_failure(["Chen/seed0"])  # a fit without epochs: the spec asks for an epoch
+    with pytest.raises(RuntimeError, match="injected failure of Chen/seed0 at the end of epoch 2"):
+        injected_failure(["Lorenz/seed0", "Chen/seed0"], 2)
+    monkeypatch.setenv(FAIL_ENV, "Chen/seed0")
+    injected_failure(["Chen/seed0"], 1)
+    with pytest.raises(RuntimeError, match="injected failure of Chen/seed0 after its fit"):
+        injected_failure(["Chen/seed0"])

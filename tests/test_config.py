@@ -180,6 +180,18 @@ def test_numbers_written_as_strings_are_read():
     cfg = load_config({**minimal(length="200"), "integration": {"rtol": "1e-8"}})
     assert cfg["integration"]["rtol"] == 1e-8
     assert cfg["datasets"]["fine"]["length"] == 200
+    # a number where null is allowed too (`--config 'evaluation={dask: {n_workers: 1}}'`)
+    cfg = load_config({**minimal(), "evaluation": {"dask": {"n_workers": "1"}}})
+    assert cfg["evaluation"]["dask"]["n_workers"] == 1
+    msg = error_of({**minimal(), "evaluation": {"dask": {"n_workers": "x"}}})
+    assert "config key 'evaluation.dask.n_workers' must be null or an integer (got 'x')" in msg
+    # `--config 'reports={"enabled": false}'` reaches the config as the string "false"
+    assert (
+        load_config({**minimal(), "reports": {"enabled": "false"}})["reports"]["enabled"] is False
+    )
+    assert "must be true or false (got 'no')" in error_of(
+        {**minimal(), "reports": {"enabled": "no"}}
+    )
 
 
 def test_tolerance_bounds():
@@ -286,3 +298,48 @@ def test_systems_by_method_names_configured_methods_and_systems(restriction, exp
     cfg["evaluation"] = ev | {"systems_by_method": restriction}
     message = error_of(cfg)
     assert expected in message and "systems_by_method" in message
+
+
+SCHEMA = yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _wrong_type(key: str):
+    """A value of the wrong type for the top-level ``key``: a list where the schema wants
+    a mapping, a mapping anywhere else (no key takes both)."""
+    return [1, 2] if SCHEMA["properties"][key].get("type") == "object" else {"wrong": "type"}
+
+
+@pytest.mark.parametrize("key", list(SCHEMA["properties"]))
+def test_a_wrong_type_for_any_top_level_key_names_it_and_what_it_must_be(key):
+    """Every top-level key of the schema (new keys are covered as they come); the message
+    names the key and what it must be, e.g. "config key 'seed' must be an integer"."""
+    msg = error_of({**minimal(), key: _wrong_type(key)})
+    assert f"config key '{key}' must be " in msg, msg
+    assert f"(got {_wrong_type(key)!r})" in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"datasets": minimal(length=-100)["datasets"]},
+            "config key 'datasets.fine.length' must be >= 10 (got -100)",
+        ),
+        (
+            {"evaluation": {"methods": ["truth", "vaar"]}},
+            "config key 'evaluation.methods': unknown method 'vaar' (did you mean 'var'",
+        ),
+        (
+            {"evaluation": {"methods": ["truth"], "datasets": ["coarse"]}},
+            "config key 'evaluation.datasets': 'coarse' is not a dataset setting; choose from fine",
+        ),
+        (
+            {"training": {"device": "gpu"}},
+            "config key 'training.device' must be auto, cpu, cuda or cuda:N (N a GPU index, "
+            "e.g. cuda:0) (got 'gpu')",
+        ),
+    ],
+    ids=["negative-length", "unknown-method", "unknown-dataset", "unknown-device"],
+)
+def test_malformed_values_name_the_key_and_the_fix(change, expected):
+    assert expected in error_of({**minimal(), **change})

@@ -53,6 +53,11 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     blown["generated"] = (("run", "gen_time", "dim"), gen)
     blown.attrs["method"] = "exploding"
     paths["exploding"] = write_predictions(blown, root / "pred" / "exploding.zarr")
+    # a sound store that does not fit the dataset: its contexts name a trajectory it lacks
+    misfit = predict("truth", ds, seed=0, long_run_length=1000, **PREDICT)
+    misfit["context_trajectory"] = misfit["context_trajectory"] + 99
+    misfit.attrs["method"] = "misfit"
+    paths["misfit"] = write_predictions(misfit, root / "pred" / "misfit.zarr")
     return paths
 
 
@@ -72,10 +77,7 @@ def _jobs(stores: dict[str, Path], methods: list[str]) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def table(stores: dict[str, Path]):
-    jobs = _jobs(stores, ["truth", "persistence", "mean", "exploding"])
-    jobs.append(
-        {**jobs[0], "method": "missing", "prediction_path": stores["dataset"].parent / "nope.zarr"}
-    )
+    jobs = _jobs(stores, ["truth", "persistence", "mean", "exploding", "misfit"])
     return run_evaluation(jobs, n_workers=2, progress=False)
 
 
@@ -127,10 +129,21 @@ def test_diverged_generation_is_recorded_not_raised(table) -> None:
 
 
 def test_a_failing_task_names_what_failed_and_the_run_goes_on(table) -> None:
-    bad = table[table.method == "missing"]
-    assert len(bad) == 1 and bad.status.iloc[0].startswith("error")
-    assert "Lorenz" in bad.reason.iloc[0] and "nope.zarr" in bad.reason.iloc[0]
+    bad = table[table.method == "misfit"]
+    assert len(bad) == 1 and bad.status.iloc[0] == "error: IndexError"
+    assert bad.reason.iloc[0].startswith("Lorenz / misfit / evaluate: index 10")
+    assert "is out of bounds" in bad.reason.iloc[0]
     assert (table[table.method == "truth"].status == "ok").all()
+
+
+def test_a_store_that_is_not_sound_stops_the_evaluation(stores: dict[str, Path]) -> None:
+    """Not a result (docs/faults.md): the job stops, naming the store and the fix."""
+    from dsrbench.evaluate import _safe_eval
+    from dsrbench.stores import StoreIntegrityError
+
+    nope = stores["dataset"].parent / "nope.zarr"
+    with pytest.raises(StoreIntegrityError, match=f"{nope} does not exist; build it"):
+        _safe_eval(str(stores["dataset"]), str(nope), [], "Lorenz", "tiny", "missing")
 
 
 def test_local_cluster_workers_are_single_threaded() -> None:

@@ -5,6 +5,7 @@ record, a method that needs no fit predicts without a training job."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from dsrbench import jobs, stores
 from dsrbench.atomic import leftovers
@@ -45,15 +47,57 @@ def predict(tmp_path: Path, dataset: Path, *extra: str, method: str = "persisten
     return json.loads(record.read_text())
 
 
-def test_a_failing_job_writes_a_failed_record_and_exits_0(tmp_path):
-    broken = tmp_path / "broken.zarr"
-    broken.mkdir()
-    rec = predict(tmp_path, dataset_record(tmp_path, path=broken))
-    assert rec["status"] == "failed" and rec["reason"]
+def test_a_failing_job_writes_a_failed_record_and_exits_0(lorenz_nan_store, tmp_path):
+    rec = predict(tmp_path, dataset_record(tmp_path, path=lorenz_nan_store))
+    assert rec["status"] == "failed"
+    assert "holds invalid data: variable 'x' holds non-finite values" in rec["reason"]
     assert rec["method"] == "persistence" and rec["system"] == "Lorenz" and rec["seed"] == 0
     assert rec["wall_time_s"] >= 0 and rec["prediction_path"] is None
     assert not (tmp_path / "pred.zarr").exists()
     assert leftovers(tmp_path / "pred.json") == []
+
+
+def test_an_input_store_that_is_not_sound_stops_the_job_without_a_record(tmp_path, capsys):
+    """Not the system's result: a ``failed`` record would be kept by every rerun (its
+    job_key does not change), so the job stops (exit 2) with the store and the fix."""
+    broken = tmp_path / "broken.zarr"
+    broken.mkdir()
+    record = tmp_path / "pred.json"
+    args = ["predict", "--job-json", PREDICT_JOB, "--dataset-record"]
+    args += [str(dataset_record(tmp_path, path=broken)), "--method", "persistence"]
+    assert main([*args, "--out", str(tmp_path / "pred.zarr"), "--record", str(record)]) == 2
+    err = capsys.readouterr().err
+    assert f"dsrbench predict: error: {broken} is not a zarr v3 store" in err
+    assert f"regenerate it: delete {broken} and run snakemake again" in err
+    assert not record.exists() and not (tmp_path / "pred.zarr").exists()
+
+
+def test_a_full_disk_stops_the_job_and_says_what_to_do(lorenz_store, tmp_path, capsys):
+    """A write refused by the file size limit (EFBIG, as on a full disk ENOSPC) is the
+    machine's fault: no record, no partial store, exit 3 and the message."""
+    import resource
+
+    record = tmp_path / "pred.json"
+    args = ["predict", "--job-json", PREDICT_JOB, "--dataset-record"]
+    args += [str(dataset_record(tmp_path, path=lorenz_store)), "--method", "persistence"]
+    args += ["--out", str(tmp_path / "pred.zarr"), "--record", str(record)]
+    code = f"import sys\nfrom dsrbench.cli import main\nsys.exit(main({args!r}))\n"
+    limit = 512  # bytes: the prediction store's metadata (zarr.json) is larger
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, preexec_fn=cap
+    )
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    said = r"dsrbench predict: error: File too large writing (under )?\S*pred\.zarr"
+    assert re.search(said, proc.stderr), proc.stderr[-3000:]
+    assert "Free space there (or lift the limit)" in proc.stderr
+    assert not record.exists() and not (tmp_path / "pred.zarr").exists()
+    assert leftovers(tmp_path / "pred.zarr") == [] and leftovers(record) == []
+    assert main(args) == 0  # the limit lifted, the same command finishes
+    assert json.loads(record.read_text())["status"] == "ok"
 
 
 def test_run_job_records_the_exception_and_the_body_fields(tmp_path):
@@ -129,3 +173,22 @@ def test_metric_tables_carry_provenance_and_are_written_atomically(tmp_path):
     merged = tmp_path / "merged.parquet"
     jobs.merge([out, out], merged)
     assert len(pd.read_parquet(merged)) == 4
+
+
+def test_a_damaged_record_names_the_command_that_rewrites_it(tmp_path):
+    """A record listed by a chunk record: `--forcerun <chunk record>` reruns its job; one
+    that no chunk record lists: delete it and rerun."""
+    from dsrbench import layout
+
+    record = layout.dataset_record(tmp_path, "tiny", "Lorenz")
+    record.parent.mkdir(parents=True)
+    record.write_text('{"status": "ok", "pa')  # cut short
+    with pytest.raises(jobs.JobInputError, match="delete it and run snakemake again"):
+        jobs.read_record(record, "dataset record")
+    chunk = layout.dataset_chunk(tmp_path, "tiny", "c000")
+    chunk.parent.mkdir()
+    chunk.write_text(json.dumps({"chunk_of": "simulate", "records": ["../Lorenz.json"]}))
+    with pytest.raises(jobs.JobInputError) as info:
+        jobs.read_record(record, "dataset record")
+    assert str(info.value).startswith(f"cannot read dataset record {record}: ")
+    assert f"run snakemake again with `--forcerun {chunk}` added" in str(info.value)

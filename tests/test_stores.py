@@ -20,7 +20,13 @@ from dsrbench.provenance import (
     package_versions,
     provenance,
 )
-from dsrbench.stores import DatasetError, open_dataset, split_of, write_dataset
+from dsrbench.stores import (
+    DatasetError,
+    StoreIntegrityError,
+    open_dataset,
+    split_of,
+    write_dataset,
+)
 
 CONFIG = {"datasets": {"tiny": {"length": 50}}, "seed": 3}
 
@@ -90,8 +96,9 @@ def test_store_layout(store: Path) -> None:
     group = zarr.open_group(store, mode="r", zarr_format=3)
     x = group["x"]
     assert x.chunks == (1, 50, 3)  # one trajectory per chunk
-    (codec,) = x.compressors
+    codec, checksum = x.compressors  # zstd, then a CRC-32C of the compressed bytes
     assert type(codec).__name__ == "ZstdCodec" and codec.level == 3
+    assert type(checksum).__name__ == "Crc32cCodec"
     assert group.attrs["dsrbench_complete"] is True
     assert not list(store.parent.glob("*.tmp-*")) and not list(store.parent.glob("*.old-*"))
     assert json.loads((store / "zarr.json").read_text()).get("consolidated_metadata") is None
@@ -136,6 +143,46 @@ def test_corrupt_chunk(store: Path) -> None:
     with pytest.raises(DatasetError, match="could not be loaded") as info:
         open_dataset(store)
     assert str(store) in str(info.value)
+
+
+def test_a_few_overwritten_bytes_are_a_corrupt_chunk_not_other_numbers(store: Path) -> None:
+    """zstd alone can decode changed bytes into other numbers; the checksum of every chunk
+    turns them into an error naming the store."""
+    chunk = store / "x" / "c" / "1" / "0" / "0"
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 4] = b"\x00\xff\x00\xff"
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(StoreIntegrityError, match="corrupt") as info:
+        open_dataset(store)
+    assert str(store) in str(info.value) and "checksum" in str(info.value)
+
+
+def test_non_finite_values_are_invalid_data_not_a_broken_store(store: Path) -> None:
+    """A sound store holding NaN: a DatasetError (the jobs record that system as failed),
+    not a StoreIntegrityError (the jobs stop)."""
+    zarr.open_array(store / "x", mode="r+")[0, 5, 1] = np.nan
+    with pytest.raises(DatasetError, match="'x' holds non-finite values") as info:
+        open_dataset(store)
+    assert not isinstance(info.value, StoreIntegrityError)
+    assert str(store) in str(info.value)
+
+
+def test_the_fix_names_the_chunk_record_of_the_job_that_wrote_the_store(tmp_path: Path) -> None:
+    from dsrbench import layout
+
+    results = tmp_path / "results"
+    path = write_dataset(make_dataset(), layout.dataset_store(results, "tiny", "Lorenz"))
+    chunk = layout.dataset_chunk(results, "tiny", "c000")
+    chunk.parent.mkdir(parents=True)
+    chunk.write_text(json.dumps({"chunk_of": "simulate", "records": ["../Lorenz.json"]}))
+    assert layout.owning_chunk(path) == chunk
+    shutil.rmtree(path / "train_std")
+    with pytest.raises(StoreIntegrityError, match="train_std") as info:
+        open_dataset(path)
+    assert f"`--forcerun {chunk}`" in str(info.value)
+    chunk.unlink()  # no chunk record lists it: deleting it and rerunning builds it
+    with pytest.raises(StoreIntegrityError, match=f"delete {path} and run snakemake again"):
+        open_dataset(path)
 
 
 def test_missing_completion_marker(store: Path) -> None:

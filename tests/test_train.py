@@ -121,7 +121,9 @@ def test_bad_per_system_hyperparameters_name_the_key_and_the_fix():
         _config(meen={})
 
 
-def test_train_cli_records_a_skipped_dataset_and_a_failed_fit(lorenz_store, tmp_path):
+def test_train_cli_records_a_skipped_dataset_and_a_failed_fit(
+    lorenz_store, lorenz_nan_store, tmp_path
+):
     from conftest import LORENZ_SETTING
 
     cfg = json.dumps({"systems": ["Lorenz"], "datasets": {"methods": LORENZ_SETTING}})
@@ -148,15 +150,13 @@ def test_train_cli_records_a_skipped_dataset_and_a_failed_fit(lorenz_store, tmp_
     out = json.loads(rec.read_text())
     assert out["status"] == "ok" and Path(out["model_path"]).is_dir()
 
-    # a model that cannot be fitted is recorded as failed, with the reason
-    broken = tmp_path / "broken.zarr"
-    broken.mkdir()
-    good.write_text(
-        json.dumps({"system": "Lorenz", "dataset": "methods", "status": "ok", "path": str(broken)})
-    )
+    # a model that cannot be fitted (its data hold a NaN) is recorded as failed, with the
+    # reason; a store that is not sound stops the job instead (tests/test_jobs.py)
+    bad_data = {"system": "Lorenz", "dataset": "methods", "status": "ok"}
+    good.write_text(json.dumps({**bad_data, "path": str(lorenz_nan_store)}))
     assert main([*args, "--dataset-record", str(good), "--record", str(rec)]) == 0
     out = json.loads(rec.read_text())
-    assert out["status"] == "failed" and out["reason"]
+    assert out["status"] == "failed" and "non-finite values" in out["reason"]
 
 
 @pytest.mark.parametrize("model_lyapunov", [True, False])

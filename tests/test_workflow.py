@@ -268,6 +268,42 @@ TINY = {
             {"systems": ["Lorenz"], "datasets": {"tiny": {**TINY["tiny"], "timescale": "hours"}}},
             "config key 'datasets.tiny.timescale' must be one of fourier, lyapunov",
         ),
+        # the fault matrix (docs/faults.md): one of each kind through the command line; every
+        # top-level key with a wrong type is checked in process (test_config.py)
+        (
+            {"systems": ["Lorenz"], "datasets": TINY, "seed": [1]},
+            "config key 'seed' must be an integer (got [1])",
+        ),
+        (
+            {"systems": ["Lorenz"], "datasets": {"tiny": {**TINY["tiny"], "length": -100}}},
+            "config key 'datasets.tiny.length' must be >= 10 (got -100)",
+        ),
+        (
+            {"systems": ["Lorenz"], "datasets": TINY, "evaluation": {"methods": ["vaar"]}},
+            "config key 'evaluation.methods': unknown method 'vaar' (did you mean 'var'",
+        ),
+        (
+            {
+                "systems": ["Lorenz"],
+                "datasets": TINY,
+                "evaluation": {"methods": ["truth"], "datasets": ["coarse"]},
+            },
+            "config key 'evaluation.datasets': 'coarse' is not a dataset setting; choose from tiny",
+        ),
+        (
+            {"systems": ["Lorenz"], "datasets": TINY, "training": {"device": "gpu"}},
+            "config key 'training.device' must be auto, cpu, cuda or cuda:N",
+        ),
+    ],
+    ids=[
+        "unknown-key",
+        "unknown-system",
+        "bad-timescale",
+        "wrong-type",
+        "negative-length",
+        "unknown-method",
+        "unknown-dataset",
+        "unknown-device",
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, cfg, expected):

@@ -6,7 +6,14 @@ its final path, so a killed job never leaves a file or directory that looks comp
   (an existing directory is renamed away first and removed afterwards);
 * :func:`atomic_path` is the context manager the writers use: it yields the temporary
   path, renames it onto the target when the block succeeds and removes it when it fails;
-* :func:`write_text_atomic` / :func:`write_json_atomic` are the one-liners for records.
+* :func:`write_text_atomic` / :func:`write_json_atomic` are the one-liners for records;
+* :func:`environment_error` tells a full disk (or an exceeded file size limit, a read-only
+  or failing file system) from any other error: such an error stops the job, it is never
+  recorded as a result.
+
+After a successful rename, the temporary siblings that an earlier, killed writer of the
+same target left behind are removed. For tests, :data:`PAUSE_ENV` makes a writer wait
+before the rename of a chosen target, so that the test can kill the job at that point.
 
 This module sits below every layer (it imports nothing of dsrbench).
 """
@@ -14,16 +21,23 @@ This module sits below every layer (it imports nothing of dsrbench).
 from __future__ import annotations
 
 import contextlib
+import errno
+import fnmatch
 import json
 import os
+import re
 import secrets
 import shutil
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "PAUSE_ENV",
     "atomic_path",
+    "environment_error",
     "leftovers",
     "remove_path",
     "replace_path",
@@ -65,11 +79,37 @@ def remove_path(path: str | os.PathLike[str]) -> None:
             path.unlink()
 
 
+#: environment variable (tests): ``GLOB`` or ``GLOB=SECONDS``. Before a finished temporary
+#: is renamed onto a target whose path matches ``GLOB`` (:func:`fnmatch.fnmatch` on the
+#: path as the writer names it), the writer prints ``dsrbench: pausing before renaming
+#: ...`` to stderr and waits SECONDS (default 600): the target is then fully written under
+#: its temporary name and not there under its own, and a test kills the job at that point.
+PAUSE_ENV = "DSRBENCH_PAUSE_BEFORE_RENAME"
+
+
+def _pause_before_rename(tmp: Path, path: Path) -> None:
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    pattern, _, seconds = spec.rpartition("=") if "=" in spec else (spec, "", "")
+    if not fnmatch.fnmatch(str(path), pattern):
+        return
+    wait = float(seconds) if seconds else 600.0
+    print(
+        f"dsrbench: pausing {wait:g} s before renaming {tmp} onto {path} ({PAUSE_ENV})",
+        file=sys.stderr,
+        flush=True,
+    )
+    time.sleep(wait)
+
+
 def replace_path(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
     """Rename the finished ``tmp`` onto ``path``. A file replaces a file atomically; an
     existing directory is first renamed away (restored if the rename fails) and then
-    removed, so ``path`` never holds a partial directory."""
+    removed, so ``path`` never holds a partial directory. Temporary siblings of ``path``
+    left by an earlier, killed writer (:func:`leftovers`) are removed afterwards."""
     tmp, path = Path(tmp), Path(path)
+    _pause_before_rename(tmp, path)
     if path.is_dir() and not path.is_symlink():
         old = path.with_name(f".{path.stem}.old-{secrets.token_hex(6)}{path.suffix}")
         os.replace(path, old)
@@ -81,7 +121,36 @@ def replace_path(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> P
         remove_path(old)
     else:
         os.replace(tmp, path)
+    for stale in _own_temporaries(path):  # a killed writer's partial output
+        remove_path(stale)
     return path
+
+
+def _own_temporaries(path: Path) -> list[Path]:
+    """The temporary siblings that :func:`temporary_sibling` and :func:`replace_path` name
+    for ``path`` exactly (not those of another target with the same stem)."""
+    stem, suffix = re.escape(path.stem), re.escape(path.suffix)
+    own = re.compile(rf"\.?{stem}\.tmp-[0-9a-f]{{12}}{suffix}|\.{stem}\.old-[0-9a-f]{{12}}{suffix}")
+    return [p for p in leftovers(path) if own.fullmatch(p.name)]
+
+
+#: errno values of a full disk, an exceeded file size limit (``ulimit -f``), a quota, a
+#: read-only or failing file system
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
+
+
+def environment_error(exc: BaseException | None) -> OSError | None:
+    """The :class:`OSError` of a full disk, an exceeded file size limit, a quota, a
+    read-only or failing file system that ``exc`` is or was raised from (its causes and
+    contexts are followed); None for any other error. Such an error is the machine's, not
+    the job's: it stops the job instead of being recorded as a result."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 @contextlib.contextmanager

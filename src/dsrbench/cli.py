@@ -7,8 +7,9 @@ The ``*-chunk`` commands are the workflow's jobs (one per chunk of systems); ``s
 This module only parses arguments; the jobs themselves are in :mod:`dsrbench.jobs` (the
 Snakemake rules are thin calls into these commands). Heavy modules are imported inside
 the commands so that ``dsrbench systems`` stays fast. Exit status: 0 on success (also when
-a job failed: the failure is in its record), 2 for bad input, with a message naming the
-problem and the fix.
+a job failed: the failure is in its record), 2 for bad input (an input store that is not
+sound included), 3 for a full disk or an exceeded file size limit, each with a message
+naming the problem and the fix.
 """
 
 from __future__ import annotations
@@ -343,11 +344,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        jobs = sys.modules.get("dsrbench.jobs")  # imported by the commands that raise its errors
-        if not (jobs and isinstance(exc, jobs.JobInputError)):
+        from dsrbench.atomic import environment_error
+
+        # imported by the commands that raise their errors
+        jobs = sys.modules.get("dsrbench.jobs")
+        stores = sys.modules.get("dsrbench.stores")
+        if (jobs and isinstance(exc, jobs.JobInputError)) or (
+            stores and isinstance(exc, stores.StoreIntegrityError)
+        ):
+            print(f"dsrbench {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        env = environment_error(exc)
+        if env is None:
             raise
-        print(f"dsrbench {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        outputs = getattr(args, "results_dir", None) or getattr(args, "out", None)
+        message = environment_message(env, outputs)
+        print(f"dsrbench {args.command}: error: {message}", file=sys.stderr)
+        return 3
+
+
+def environment_message(exc: OSError, outputs: str | None = None) -> str:
+    """What a full disk (or an exceeded file size limit, a quota, a read-only or failing
+    file system) means for the job writing ``outputs`` and what to do."""
+    if exc.filename:
+        where = f" writing {exc.filename}"
+    else:
+        where = f" writing under {outputs}" if outputs else ""
+    return (
+        f"{exc.strerror or exc}{where} [errno {exc.errno}]: the disk holding the results is "
+        "full or refuses the write (or a file size limit, `ulimit -f`, was reached). This "
+        "job stopped; nothing it did not finish was renamed into place (outputs are written "
+        "under a temporary name first). Free space there (or lift the limit), then run "
+        "snakemake again with --rerun-incomplete (and --unlock first if it was killed): the "
+        "work finished before is kept."
+    )
 
 
 if __name__ == "__main__":

@@ -659,15 +659,23 @@ def _got(value: Any) -> str:
 
 
 def _types(schema: Mapping[str, Any]) -> list[str]:
+    """The JSON types ``schema`` accepts, those of its ``anyOf``/``oneOf`` branches too."""
     t = schema.get("type", [])
-    return [t] if isinstance(t, str) else list(t)
+    out = [t] if isinstance(t, str) else list(t)
+    for branch in [*schema.get("anyOf", []), *schema.get("oneOf", [])]:
+        out += [x for x in _types(branch) if x not in out]
+    return out
+
+
+_BOOLEANS = {"true": True, "false": False}
 
 
 def _normalize(instance: Any, schema: Mapping[str, Any]) -> None:
-    """Fix harmless spelling in place: numbers given as strings, enum case.
+    """Fix harmless spelling in place: numbers and true/false given as strings, enum case.
 
-    PyYAML reads ``1e-10`` (no dot) as a string, and dysts spells time scales
-    ``"Fourier"``/``"Lyapunov"``; both are accepted.
+    PyYAML reads ``1e-10`` (no dot) as a string, Snakemake's ``--config`` passes nested
+    values such as ``reports={enabled: false}`` as strings, and dysts spells time scales
+    ``"Fourier"``/``"Lyapunov"``; all are accepted.
     """
     if not isinstance(instance, dict):
         return
@@ -688,6 +696,8 @@ def _normalize(instance: Any, schema: Mapping[str, Any]) -> None:
                     instance[key] = int(num)
                 elif "number" in types:
                     instance[key] = num
+        elif isinstance(value, str) and "boolean" in types and value.lower() in _BOOLEANS:
+            instance[key] = _BOOLEANS[value.lower()]  # `--config 'reports={enabled: false}'`
         elif isinstance(value, str) and "enum" in sub:
             lowered = {str(v).lower(): v for v in sub["enum"]}
             if value not in sub["enum"] and value.lower() in lowered:
@@ -761,6 +771,8 @@ def _translate(error: Any, subject: str = "config") -> str:
     if v == "enum":
         choices = ", ".join(map(str, error.validator_value))
         return f"{where} must be one of {choices} (got {_got(inst)})"
+    if v == "pattern" and "x-error" in schema:
+        return f"{where} {schema['x-error']} (got {_got(inst)})"
     if v in ("minItems", "minProperties"):
         return f"{where} must not be empty"
     if v == "uniqueItems":
@@ -775,6 +787,9 @@ def _translate(error: Any, subject: str = "config") -> str:
             return _translate(jsonschema.exceptions.best_match(specific), subject)
         if "x-error" in schema:
             return f"{where} {schema['x-error']} (got {_got(inst)})"
+        if error.context and all(c.validator == "type" for c in error.context):
+            wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in _types(schema))
+            return f"{where} must be {wanted} (got {_got(inst)})"
         if error.context:
             return _translate(jsonschema.exceptions.best_match(error.context), subject)
     return f"{where}: {error.message}"

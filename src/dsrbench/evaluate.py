@@ -235,6 +235,8 @@ def evaluate_prediction(
         try:
             fn()
         except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+            if stores.is_fault(exc):
+                raise
             log.warning(
                 "%s/%s/%s: metric %s failed: %s", ds.attrs["system"], method, seed, metric, exc
             )
@@ -448,6 +450,10 @@ def _safe_floor(dataset_path: str, length: int | None, system: str, dataset: str
     try:
         return truth_floor(dataset_path, length)
     except Exception as exc:  # noqa: BLE001
+        from dsrbench import stores
+
+        if stores.is_fault(exc):
+            raise  # a store that is not sound, a full disk: the evaluate job stops
         log.error("floor of %s failed:\n%s", system, traceback.format_exc())
         return [error_row(system, dataset, "floor", -1, "floor", exc)]
 
@@ -463,6 +469,10 @@ def _safe_eval(
     try:
         return evaluate_prediction(dataset_path, prediction_path, floor)
     except Exception as exc:  # noqa: BLE001
+        from dsrbench import stores
+
+        if stores.is_fault(exc):
+            raise  # a store that is not sound, a full disk: the evaluate job stops
         log.error("evaluation of %s failed:\n%s", prediction_path, traceback.format_exc())
         return [error_row(system, dataset, method, -1, "evaluate", exc)]
 

@@ -5,7 +5,12 @@ times it, turns a failure into a record with status ``failed`` and the reason (t
 traceback goes to the log), skips it when an upstream job did not succeed (dataset not
 available -> ``skipped``; training ``failed``/``skipped`` -> the same for the prediction)
 and writes its record atomically: a record that exists is complete, and a killed job leaves
-none. A failing job still exits 0, so one system's failure does not stop the run.
+none. A failing job still exits 0, so one system's failure does not stop the run. Two kinds
+of error are not a system's result and stop the job instead (:func:`is_fault`): an input
+store that is not sound (:class:`dsrbench.stores.StoreIntegrityError`, whose message names
+the command that regenerates it) and a full disk or an exceeded file size limit
+(:func:`dsrbench.atomic.environment_error`); recorded as ``failed``, either would be kept
+by every rerun (its ``job_key`` is unchanged).
 
 The workflow runs these jobs over a chunk of systems (:func:`simulate_chunk`,
 :func:`train_chunk`, :func:`predict_chunk`): each system (and seed) still gets its own
@@ -27,6 +32,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 import traceback
 from collections import Counter
@@ -36,7 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from dsrbench import layout
-from dsrbench.atomic import atomic_path, write_json_atomic, write_text_atomic
+from dsrbench.atomic import (
+    atomic_path,
+    environment_error,
+    write_json_atomic,
+    write_text_atomic,
+)
 from dsrbench.config import (
     ConfigError,
     check_slice,
@@ -52,6 +63,7 @@ __all__ = [
     "JobInputError",
     "evaluate",
     "finished_record",
+    "is_fault",
     "job_key",
     "load_chunk_slices",
     "load_slice",
@@ -78,6 +90,18 @@ Body = Callable[[], Mapping[str, Any] | None]
 
 class JobInputError(ValueError):
     """Bad input of a job; reported without a traceback (exit status 2)."""
+
+
+def is_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` stops the job rather than becoming a ``failed`` record: an input
+    store that is not sound (:class:`dsrbench.stores.StoreIntegrityError`) or a full disk,
+    an exceeded file size limit, a read-only or failing file system
+    (:func:`dsrbench.atomic.environment_error`). Neither says anything about the system or
+    the method, and a recorded failure would be kept by every rerun."""
+    stores = sys.modules.get("dsrbench.stores")  # only an imported module raises its errors
+    if stores is not None:
+        return bool(stores.is_fault(exc))
+    return environment_error(exc) is not None
 
 
 # --------------------------------------------------------------------------- the wrapper
@@ -109,6 +133,8 @@ def run_job(
         try:
             result.update(body() or {})
         except Exception as exc:  # a failing job is recorded, the run goes on
+            if is_fault(exc):
+                raise  # not the system's result: the job stops (see is_fault)
             log.error("%s raised:\n%s", name, traceback.format_exc())
             result["status"] = "failed"
             result["reason"] = f"{type(exc).__name__}: {exc}"
@@ -140,7 +166,15 @@ def read_record(path: str | Path, what: str = "record") -> dict[str, Any]:
     try:
         rec = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise JobInputError(f"cannot read {what} {path}: {exc}; delete it and rerun") from None
+        if environment_error(exc) is not None:
+            raise
+        chunk = layout.owning_chunk(path)
+        fix = (
+            f"run snakemake again with `--forcerun {chunk}` added to this run's arguments"
+            if chunk is not None
+            else "delete it and run snakemake again"
+        )
+        raise JobInputError(f"cannot read {what} {path}: {exc}; {fix}") from None
     if not isinstance(rec, dict) or "status" not in rec:
         raise JobInputError(f"{path} is not a {what} (no 'status' key)")
     return rec
@@ -464,12 +498,17 @@ def job_key(job: Mapping[str, Any], *upstream: Mapping[str, Any] | None, **names
 
 
 def finished_record(
-    record: str | Path, key: str, output_field: str | None = None
+    record: str | Path,
+    key: str,
+    output_field: str | None = None,
+    store: str | None = None,
 ) -> dict[str, Any] | None:
     """The record at ``record`` when it finished the job of ``key``: it exists, holds that
     ``job_key`` and, when its status is ``ok``, the output its ``output_field`` names
-    exists. Any status counts (ok, diverged, failed, skipped): a rerun does not retry a
-    system that failed with the same inputs. None when the job must run."""
+    exists (and, with ``store``, the name of a :mod:`dsrbench.stores` opener such as
+    ``"open_dataset"``, opens as a sound store: a corrupt or deleted part is redone). Any
+    status counts (ok, diverged, failed, skipped): a rerun does not retry a system that
+    failed with the same inputs. None when the job must run."""
     try:
         rec = json.loads(Path(record).read_text())
     except (OSError, ValueError):
@@ -480,6 +519,14 @@ def finished_record(
         out = rec.get(output_field)
         if not out or not Path(out).exists():
             return None
+        if store is not None:
+            from dsrbench import stores
+
+            try:
+                getattr(stores, store)(out)
+            except stores.DatasetError as exc:
+                log.warning("%s: its output is not sound, redoing it: %s", record, exc)
+                return None
     return rec
 
 
@@ -577,7 +624,7 @@ def simulate_chunk(
         record = layout.dataset_record(results, dataset, system)
         records.append(record)
         key = job_key(job, system=system, dataset=dataset)
-        if finished_record(record, key, "path") is not None:
+        if finished_record(record, key, "path", "open_dataset") is not None:
             _skip("simulate", record, f"{system} / {dataset}")
             continue
         with _log_to(layout.simulate_log(results, dataset, system)):
@@ -665,7 +712,7 @@ def predict_chunk(
             records.append(record)
             names = {"system": system, "dataset": dataset, "method": method, "seed": seed}
             key = job_key(job, dataset_rec, model_rec, **names)
-            if finished_record(record, key, "prediction_path") is not None:
+            if finished_record(record, key, "prediction_path", "open_predictions") is not None:
                 _skip("predict", record, f"{system} / {dataset} / {method} / {seed}")
                 continue
             with _log_to(layout.predict_log(results, dataset, method, system, seed)):

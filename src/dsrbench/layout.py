@@ -38,6 +38,7 @@ __all__ = [
     "model_chunk",
     "model_dir",
     "model_record",
+    "owning_chunk",
     "page_id",
     "page_kind",
     "predict_chunk_log",
@@ -336,3 +337,24 @@ def find(results: PathLike, kind: str, **fixed: object) -> list[Found]:
             names["seed"] = int(names["seed"])
         found.append(Found(path, names))
     return found
+
+
+def owning_chunk(path: PathLike) -> Path | None:
+    """The chunk record (the output of a simulate, train or predict job) that lists the
+    per-system output ``path`` (a store, a model directory or their record); None when no
+    chunk record lists it. ``snakemake --forcerun <it>`` reruns the job that made it."""
+    import json
+
+    path = Path(path)
+    record = path.with_suffix(".json") if path.suffix in (".zarr", ".json") else None
+    if record is None:
+        record = path.with_name(path.name + ".json")  # a model directory: seed<k>
+    for chunks in (record.parent / "chunks", record.parent.parent / "chunks"):
+        for chunk in sorted(chunks.glob("*.json")):
+            try:
+                listed = json.loads(chunk.read_text()).get("records", [])
+            except (OSError, ValueError, AttributeError):
+                continue
+            if any(os.path.normpath(chunks / r) == os.path.normpath(record) for r in listed):
+                return chunk
+    return None

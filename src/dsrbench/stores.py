@@ -43,8 +43,17 @@ Stores are written to a temporary sibling (:func:`dsrbench.atomic.atomic_path`) 
 attribute ``dsrbench_complete`` is set after every array, then renamed onto ``<path>``; a
 store missing the marker, a missing chunk or a left-over temporary directory
 (:func:`dsrbench.atomic.leftovers`, or the ``<path>.tmp-*`` of earlier versions) is reported
-as a partial write.
+as a partial write. Every chunk carries a CRC-32C checksum after its zstd compression, so
+bytes changed on disk are reported as a corrupt chunk rather than read as other numbers.
 Consolidated metadata is not used (it is not part of the zarr v3 spec and warns).
+
+Errors: :class:`StoreIntegrityError` (a :class:`DatasetError`) when the store on disk is not
+a complete, readable dsrbench store (missing, partial, corrupt, foreign, another schema):
+the jobs stop on it, since no result can come from it. A plain :class:`DatasetError` when a
+sound store holds values the schema forbids (non-finite data, bad split codes): the jobs
+record that system as failed with the message and go on. Both messages name the store and
+the command that regenerates it (``snakemake --forcerun`` with the chunk record of the job
+that wrote it, :func:`dsrbench.layout.owning_chunk`).
 """
 
 from __future__ import annotations
@@ -52,21 +61,25 @@ from __future__ import annotations
 import glob
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 import zarr
-from zarr.codecs import ZstdCodec
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
-from dsrbench.atomic import atomic_path, leftovers, remove_path
+from dsrbench import layout
+from dsrbench.atomic import atomic_path, environment_error, leftovers, remove_path
 from dsrbench.provenance import canonical_json
 
 __all__ = [
     "SCHEMA_VERSION",
     "SPLITS",
     "DatasetError",
+    "StoreIntegrityError",
+    "is_fault",
     "write_dataset",
     "open_dataset",
     "split_of",
@@ -106,11 +119,39 @@ ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
 
 
 class DatasetError(Exception):
-    """A dataset store is missing, foreign, partial or corrupt; the message says how to fix it."""
+    """A dataset or prediction store cannot be used; the message names it and the fix."""
+
+
+class StoreIntegrityError(DatasetError):
+    """The store on disk is not a complete, readable dsrbench store (missing, partial,
+    corrupt, foreign, another schema version or layout): no result can come from it, so
+    a job that reads it stops (it is not recorded as the system's failure)."""
+
+
+def is_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` must stop a job rather than be recorded as a system's failure: a
+    store that is not sound (:class:`StoreIntegrityError`) or a full disk, an exceeded file
+    size limit, a read-only or failing file system
+    (:func:`dsrbench.atomic.environment_error`)."""
+    return isinstance(exc, StoreIntegrityError) or environment_error(exc) is not None
 
 
 def _rebuild_hint(path: Path) -> str:
-    return f"delete {path} and rerun `snakemake` to rebuild it"
+    """How to regenerate the store at ``path``: rerun the job that wrote it (the chunk
+    record listing it, forced), or, outside a results directory, rewrite it."""
+    chunk = layout.owning_chunk(path)
+    if chunk is not None:
+        return (
+            f"regenerate it: run snakemake again with `--forcerun {chunk}` added to this "
+            "run's arguments (the same --configfile and --config); that job rebuilds the "
+            "stores of its chunk that are not sound and keeps the others"
+        )
+    if not path.exists():
+        return "build it: run snakemake (no chunk record lists it, so its job runs)"
+    return (
+        f"regenerate it: delete {path} and run snakemake again (no chunk record lists it, "
+        "so the job that writes it runs)"
+    )
 
 
 def _schema_problems(ds: xr.Dataset) -> list[str]:
@@ -182,14 +223,16 @@ def _prepared(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
-    """zstd level 3 everywhere; one trajectory per chunk along ``trajectory`` for 3-D data."""
+    """zstd level 3 and a CRC-32C checksum everywhere; one trajectory per chunk along
+    ``trajectory`` for 3-D data."""
     encoding = {}
     for name, var in ds.variables.items():
         chunks = tuple(var.shape)
         if var.ndim == 3 and var.dims[0] == "trajectory":
             chunks = (1, *var.shape[1:])
         encoding[name] = {
-            "compressors": (ZstdCodec(level=ZSTD_LEVEL),),
+            # the checksum comes last: it covers the compressed bytes on disk
+            "compressors": (ZstdCodec(level=ZSTD_LEVEL), Crc32cCodec()),
             "chunks": tuple(max(c, 1) for c in chunks),
             "_FillValue": None,
         }
@@ -241,61 +284,71 @@ def _leftovers(path: Path) -> list[Path]:
 def _open_store(path: Path, schema_attr: str, version: int, what: str) -> xr.Dataset:
     """Checks shared by every dsrbench store (see :func:`open_dataset`); returns it loaded."""
     path = Path(path)
-    hint = _rebuild_hint(path)
     if not path.exists():
         leftovers = _leftovers(path)
         if leftovers:
             names = ", ".join(str(p) for p in leftovers)
-            raise DatasetError(
+            raise StoreIntegrityError(
                 f"{path} does not exist, but {names} does: a write of this {what} was "
-                f"interrupted and left a partial store; delete {names} and rerun `snakemake`"
+                f"interrupted and left a partial store; {_rebuild_hint(path)}"
             )
-        raise DatasetError(f"{path} does not exist; build it with `snakemake`")
+        raise StoreIntegrityError(f"{path} does not exist; {_rebuild_hint(path)}")
     if not path.is_dir():
-        raise DatasetError(f"{path} is not a zarr store (it is a file); {hint}")
+        raise StoreIntegrityError(
+            f"{path} is not a zarr store (it is a file); {_rebuild_hint(path)}"
+        )
     if not (path / "zarr.json").is_file():
         kind = "a zarr v2 store" if (path / ".zgroup").exists() else "not a zarr v3 store"
-        raise DatasetError(f"{path} is {kind} (no zarr.json), not a dsrbench {what}; {hint}")
+        raise StoreIntegrityError(
+            f"{path} is {kind} (no zarr.json), not a dsrbench {what}; {_rebuild_hint(path)}"
+        )
     try:
-        group = zarr.open_group(path, mode="r", zarr_format=3)
-        attrs = dict(group.attrs)
-        arrays = dict(group.arrays())
+        with warnings.catch_warnings():  # a directory without zarr.json: reported below
+            warnings.filterwarnings("ignore", "Object at .* is not recognized")
+            group = zarr.open_group(path, mode="r", zarr_format=3)
+            attrs = dict(group.attrs)
+            arrays = dict(group.arrays())
     except Exception as exc:  # any failure here means unreadable metadata
-        raise DatasetError(
-            f"{path} has corrupt or unreadable zarr metadata ({type(exc).__name__}: {exc}); {hint}"
+        raise StoreIntegrityError(
+            f"{path} has corrupt or unreadable zarr metadata ({type(exc).__name__}: {exc}); "
+            + _rebuild_hint(path)
         ) from exc
     if schema_attr not in attrs:
-        raise DatasetError(
+        raise StoreIntegrityError(
             f"{path} is a zarr store but not a dsrbench {what} (no {schema_attr!r} "
-            f"attribute); move it away, or {hint}"
+            f"attribute); move it away, or {_rebuild_hint(path)}"
         )
     if attrs[schema_attr] != version:
-        raise DatasetError(
+        raise StoreIntegrityError(
             f"{path} has dsrbench {what} schema version {attrs[schema_attr]!r}, but this "
-            f"dsrbench reads version {version}; {hint}"
+            f"dsrbench reads version {version}; {_rebuild_hint(path)}"
         )
     if attrs.get(COMPLETE_ATTR) is not True:
-        raise DatasetError(
+        raise StoreIntegrityError(
             f"{path} is a partial store (no {COMPLETE_ATTR!r} marker: its write did not "
-            f"finish); {hint}"
+            f"finish); {_rebuild_hint(path)}"
         )
     for name, array in arrays.items():
         try:
             missing = array.nchunks - array.nchunks_initialized
         except Exception as exc:
-            raise DatasetError(f"{path}: cannot list chunks of {name!r} ({exc}); {hint}") from exc
+            raise StoreIntegrityError(
+                f"{path}: cannot list chunks of {name!r} ({exc}); {_rebuild_hint(path)}"
+            ) from exc
         if missing:
-            raise DatasetError(
+            raise StoreIntegrityError(
                 f"{path} is a partial store: {missing} of {array.nchunks} chunks of "
-                f"{name!r} are missing; {hint}"
+                f"{name!r} are missing; {_rebuild_hint(path)}"
             )
     try:
-        with xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=None) as lazy:
-            ds = lazy.load()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Object at .* is not recognized")
+            with xr.open_zarr(path, consolidated=False, zarr_format=3, chunks=None) as lazy:
+                ds = lazy.load()
     except Exception as exc:  # corrupt chunks surface as codec errors
-        raise DatasetError(
+        raise StoreIntegrityError(
             f"{path} could not be loaded ({type(exc).__name__}: {exc}); it is partial or "
-            f"corrupt; {hint}"
+            f"corrupt; {_rebuild_hint(path)}"
         ) from exc
     return ds
 
@@ -303,18 +356,26 @@ def _open_store(path: Path, schema_attr: str, version: int, what: str) -> xr.Dat
 def open_dataset(path: str | os.PathLike[str]) -> xr.Dataset:
     """Open, validate and load (into memory) the dsrbench store at ``path``.
 
-    Raises :class:`DatasetError`, naming the path and the fix, when the store is missing, is
-    not a zarr v3 store or has corrupt metadata, was not written by dsrbench, is partial
-    (interrupted write, no completion marker, missing variable or chunk, unreadable data) or
-    does not follow the schema (dims, dtypes, values).
+    Raises :class:`StoreIntegrityError`, naming the path and the command that regenerates
+    it, when the store is missing, is not a zarr v3 store or has corrupt metadata, was not
+    written by dsrbench, is partial (interrupted write, no completion marker, missing
+    variable or chunk), holds a corrupt chunk (checksum or codec error) or does not follow
+    the schema (dims, dtypes, attributes); :class:`DatasetError` when its values do not
+    (non-finite data, split codes, a time grid that does not increase).
     """
     path = Path(path)
-    hint = _rebuild_hint(path)
     ds = _open_store(path, SCHEMA_ATTR, SCHEMA_VERSION, "dataset")
-    problems = _schema_problems(ds) + _value_problems(ds)
+    problems = _schema_problems(ds)
     if problems:
+        raise StoreIntegrityError(
+            f"{path} does not follow the dsrbench schema: "
+            + "; ".join(problems)
+            + f"; {_rebuild_hint(path)}"
+        )
+    problems = _value_problems(ds)
+    if problems:  # a sound store with bad values: that system fails, the others go on
         raise DatasetError(
-            f"{path} does not follow the dsrbench schema: " + "; ".join(problems) + f"; {hint}"
+            f"{path} holds invalid data: " + "; ".join(problems) + f"; {_rebuild_hint(path)}"
         )
     return ds
 
@@ -400,12 +461,13 @@ def write_predictions(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
 
 
 def open_predictions(path: str | os.PathLike[str]) -> xr.Dataset:
-    """Open, validate and load a prediction store; :class:`DatasetError` if it is not sound."""
+    """Open, validate and load a prediction store; :class:`StoreIntegrityError` (naming the
+    store and the command that regenerates it) if it is not sound."""
     path = Path(path)
     ds = _open_store(path, PREDICTION_SCHEMA_ATTR, PREDICTION_SCHEMA_VERSION, "prediction store")
     problems = _prediction_problems(ds)
     if problems:
-        raise DatasetError(
+        raise StoreIntegrityError(
             f"{path} does not follow the prediction schema: "
             + "; ".join(problems)
             + f"; {_rebuild_hint(path)}"

@@ -153,10 +153,12 @@ def train_many(
 ) -> list[TrainOutcome]:
     """Train one model per item with ONE call of ``Method.fit_many`` (the torch methods
     train them together) and save each at its ``out`` atomically with its
-    ``training.json``; one outcome per item, in order. An item whose data cannot be read,
+    ``training.json``; one outcome per item, in order. An item whose data are invalid,
     whose fit raises or whose model cannot be saved gets an outcome with the error; the
-    others go on. ``fit_seconds`` of a record is its share of the call's wall time
-    (``fit_many_seconds`` over ``fit_many_models``)."""
+    others go on. A dataset store that is not sound and a full disk raise
+    (:func:`dsrbench.stores.is_fault`): they are not a model's result. ``fit_seconds`` of
+    a record is its share of the call's wall time (``fit_many_seconds`` over
+    ``fit_many_models``)."""
     from dsrbench import methods
     from dsrbench.tuning import Protocol, protocol_splits
 
@@ -172,6 +174,8 @@ def train_many(
                 ds, item.train_length, item.val_length, protocol
             )
         except Exception as exc:  # this model fails, the others go on
+            if stores.is_fault(exc):
+                raise  # a store that is not sound, a full disk: the job stops
             outcomes[i] = TrainOutcome(None, f"{type(exc).__name__}: {exc}", format_exc())
             continue
         datasets.append(ds)
@@ -212,6 +216,8 @@ def train_many(
             try:
                 record = save_model(method, fit.model, items[i], ds_attrs, info)
             except Exception as exc:
+                if stores.is_fault(exc):
+                    raise  # e.g. a full disk: not this model's result
                 outcomes[i] = TrainOutcome(None, f"{type(exc).__name__}: {exc}", format_exc())
                 continue
             outcomes[i] = TrainOutcome(record)

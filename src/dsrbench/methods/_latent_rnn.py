@@ -49,7 +49,14 @@ import torch
 import xarray as xr
 
 from dsrbench.atomic import atomic_path
-from dsrbench.methods.base import FitOutcome, FitTask, Method, RunFiles, check_context
+from dsrbench.methods.base import (
+    FitOutcome,
+    FitTask,
+    Method,
+    RunFiles,
+    check_context,
+    injected_failure,
+)
 from dsrbench.methods.trainer import (
     TrainingResult,
     checkpoint_file,
@@ -637,6 +644,7 @@ def _train_group(members: list[_Member], budget: float | None) -> None:
             newly_diverged = not now_alive[k]
             if (epoch + 1) % checkpoint_every == 0 or over_budget or newly_diverged:
                 save(k, epoch + 1)
+        injected_failure([m.task.name for m in members], epoch + 1)  # tests only (FAIL_ENV)
         alive_np = now_alive
         if over_budget and alive_np.any():
             stopped_by = "budget"

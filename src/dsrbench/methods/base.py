@@ -39,6 +39,31 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import xarray as xr
 
+from dsrbench.atomic import environment_error
+
+#: environment variable (tests): ``NAME@EPOCH``, e.g. ``Chen/seed0@2``: the training of the
+#: model named NAME (its task's name; ``<system>/seed<k>`` in the workflow) of a latent RNN
+#: (``alrnn``, ``shplrnn_gtf``) raises a RuntimeError at the end of its epoch EPOCH (the
+#: models trained together with it fail with it); ``NAME`` alone: a model of a method that
+#: the default :meth:`Method.fit_many` fits raises right after its fit
+FAIL_ENV = "DSRBENCH_FAIL_TRAINING"
+
+
+def injected_failure(names: Sequence[str | None], epoch: int | None = None) -> None:
+    """Raise the failure that :data:`FAIL_ENV` asks for: one of ``names`` is its model and
+    ``epoch`` its epoch (None: a fit without epochs, for a spec without one); nothing
+    otherwise."""
+    import os
+
+    spec = os.environ.get(FAIL_ENV)
+    if not spec:
+        return
+    name, _, at = spec.partition("@")
+    if name not in names or (epoch is None) != (not at) or (at and int(at) != epoch):
+        return
+    when = f"at the end of epoch {epoch}" if epoch is not None else "after its fit"
+    raise RuntimeError(f"injected failure of {name} {when} ({FAIL_ENV}={spec})")
+
 
 class HyperparameterError(ValueError):
     """An unknown or invalid hyperparameter; the message lists the valid names."""
@@ -86,7 +111,11 @@ class FitOutcome:
 
     @classmethod
     def failed(cls, exc: BaseException) -> FitOutcome:
-        """The outcome of a fit that raised ``exc`` (call it in the ``except`` block)."""
+        """The outcome of a fit that raised ``exc`` (call it in the ``except`` block). A
+        full disk or an exceeded file size limit (e.g. writing a checkpoint) is re-raised:
+        it is the machine's fault, not the model's (:func:`dsrbench.atomic.environment_error`)."""
+        if environment_error(exc) is not None:
+            raise exc
         return cls(None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
@@ -159,6 +188,7 @@ class Method(ABC):
                 model.fit(
                     task.train, task.val, device=device, seed=task.seed, budget=budget, run=task.run
                 )
+                injected_failure([task.name])
                 outcomes.append(FitOutcome(model))
             except Exception as exc:  # one failing model does not stop the others
                 outcomes.append(FitOutcome.failed(exc))
