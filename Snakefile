@@ -136,7 +136,6 @@ include: "workflow/rules/report.smk"
 
 # Hooks run in the main snakemake process only (jobs spawned on a cluster get --no-hooks).
 onstart:
-    hold_results_lock()
     # Before the first job of a run on SLURM (--executor slurm): a job asking for a GPU in a
     # partition without one stops the run here with the fix (sbatch would refuse it with
     # "Requested node configuration is not available").
@@ -151,3 +150,5 @@ onstart:
         _problem = slurm_gpu_problem(_gpu_requests)
         if _problem:
             raise WorkflowError(_problem)
+    # then the results directory's lock (it creates results_dir: a refused run writes none)
+    hold_results_lock()
