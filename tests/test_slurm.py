@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from test_workflow import TINY
 
 from dsrbench import layout
 from dsrbench.jobs import PAUSE_ENV
@@ -47,16 +48,6 @@ CORES = str(len(os.sched_getaffinity(0)))
 
 pytestmark = pytest.mark.e2e  # a real SLURM cluster and workflow runs
 
-TINY = {
-    "tiny": {
-        "pts_per_period": 20,
-        "length": 100,
-        "n_train": 1,
-        "n_val": 1,
-        "n_test": 1,
-        "burn_in": 100,
-    }
-}
 #: a few epochs of the AL-RNN: its train job asks for gpu=1 (training.device auto)
 ALRNN = {"epochs": 4, "batches_per_epoch": 2, "batch_size": 8, "seq_len": 10}
 ALRNN |= {"latent_dim": 6, "validate_every": 2}
