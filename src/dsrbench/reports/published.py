@@ -15,6 +15,7 @@ __all__ = [
     "GILPIN2023_RANKING",
     "GILPIN2023_REFERENCE",
     "GILPIN2023_TRAINING_SECONDS",
+    "PHYXMAMBA_PUBLISHED",
     "dsr_published",
 ]
 
@@ -173,6 +174,14 @@ DSR_PUBLISHED: tuple[tuple[str, str, str, str, float | str, str], ...] = (
         "30 bins",
     ),
 )
+
+
+#: DSR_PUBLISHED's PhyxMamba rows by system, keyed as the PhyxMamba page's columns
+PHYXMAMBA_PUBLISHED: dict[str, dict[str, float]] = {}
+for _src, _model, _system, _metric, _value, _ in DSR_PUBLISHED:
+    if _src == "PhyxMamba" and _model == "PhyxMamba":
+        _key = {"vpt_smape": "VPT"}.get(_metric, _metric.replace("smape200", "sMAPE"))
+        PHYXMAMBA_PUBLISHED.setdefault(_system, {})[_key] = float(_value)
 
 
 def dsr_published() -> pd.DataFrame:
