@@ -25,9 +25,9 @@ from dsrbench import layout
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 SYSTEMS = ["Lorenz", "MackeyGlass"]
-PAPERS = ["gilpin2023", "dsr"]
+PAPERS = ["gilpin2023", "dsr", "phyxmamba"]
 #: learned methods the run includes when they exist (cheap with their quick settings)
-LEARNED = ("var", "alrnn")
+LEARNED = ("var", "alrnn", "koopman_ae", "phyxmamba")
 
 
 @dataclass(frozen=True)

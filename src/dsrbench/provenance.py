@@ -7,6 +7,7 @@ same packages and the same configuration is bit-identical to the first one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -55,6 +56,27 @@ def package_versions() -> dict[str, str]:
             continue
     versions["python"] = platform.python_version()
     return versions
+
+
+def hardware(device: str = "cpu") -> dict[str, Any]:
+    """The machine a model trained on: CPU model, cores, torch threads, and the GPU's name
+    when ``device`` is a CUDA device (what a reported training time was measured on)."""
+    import os
+    import sys
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    out: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count()}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch_threads"] = torch.get_num_threads()
+        if str(device).startswith("cuda") and torch.cuda.is_available():
+            out["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return out
 
 
 def _git(args: list[str], cwd: Path) -> str | None:

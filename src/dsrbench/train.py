@@ -25,7 +25,7 @@ import xarray as xr
 from dsrbench import stores
 from dsrbench.atomic import atomic_path, write_json_atomic
 from dsrbench.methods import FitTask, Method, RunFiles
-from dsrbench.provenance import provenance
+from dsrbench.provenance import hardware, provenance
 
 __all__ = [
     "TRAINING_RECORD",
@@ -137,6 +137,7 @@ def training_info(model: Method, fit_seconds: float) -> dict[str, Any]:
             training_seconds_total=float(result.seconds),
         )
     info["device"] = str(getattr(model, "device_", "cpu"))
+    info["hardware"] = hardware(info["device"])
     return info
 
 

@@ -277,7 +277,9 @@ class Run:
         fit_seconds, epochs_run, device, train_length, hyperparameters (a JSON string) from
         the job record and ``training.json``, and the objects that ``training.json`` may hold
         (None where it does not): ``tuning`` (a dict: metric, grid, scores, best),
-        ``data_limited`` (a list of {train_length, smape, fit_seconds}) and ``refit``."""
+        ``data_limited`` (a list of {train_length, smape, fit_seconds}) and ``refit``;
+        ``training_seconds_total`` (the Trainer's seconds over resumed runs) and
+        ``hardware`` (a dict: cpu, cores, torch_threads, gpu) where recorded."""
         rows = []
         for rec_path, names in self._find("model_record", method=method):
             rec = json.loads(rec_path.read_text())
@@ -291,7 +293,9 @@ class Run:
                     "reason": rec.get("reason"),
                     "fit_seconds": info.get("fit_seconds", rec.get("fit_seconds", math.nan)),
                     "epochs_run": info.get("epochs_run"),
+                    "training_seconds_total": info.get("training_seconds_total", math.nan),
                     "device": info.get("device", rec.get("device")),
+                    "hardware": info.get("hardware"),
                     "hyperparameters": json.dumps(info.get("hyperparameters", {}), sort_keys=True),
                     "train_length": info.get("train_length", rec.get("train_length")),
                     "tuning": info.get("tuning") if isinstance(info.get("tuning"), dict) else None,

@@ -1,0 +1,275 @@
+"""The PhyxMamba page (Liu et al. 2025, arXiv:2505.23863; ``configs/phyxmamba.yaml``): the
+published Lorenz-63 row and Roessler VPT beside ours, ours computed two ways:
+
+* dsrbench's metrics (``metrics.parquet``): VPT and sMAPE@h over the forecast windows,
+  D_frac and D_stsp (histograms) between a long free run and a long true run;
+* the reference evaluation's variants on the same forecasts
+  (:mod:`dsrbench.metrics.forecast_windows`): D_stsp as a Gaussian-mixture KL over 1000
+  samples per forecast, D_frac as the RMS difference of Grassberger-Procaccia dimensions,
+  VPT by cumulative sMAPE, averaged over all forecasts and over those with D_stsp < 40.
+
+Then the training budget that produced each model, and the learning curves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from dsrbench.metrics.forecast_windows import (
+    STSP_LIMIT,
+    WindowScores,
+    summarise_windows,
+    window_scores,
+)
+from dsrbench.reports import stats
+from dsrbench.reports.published import PHYXMAMBA_PUBLISHED
+from dsrbench.reports.results import NoData, Run
+from dsrbench.reports.style import method_color, method_label, new_figure, no_data, order_methods
+
+__all__ = [
+    "PHYXMAMBA_SYSTEMS",
+    "phyxmamba_budget_table",
+    "phyxmamba_learning_figure",
+    "phyxmamba_missing",
+    "phyxmamba_table",
+    "phyxmamba_verdict",
+    "run_window_scores",
+]
+
+PHYXMAMBA_SYSTEMS = ("Lorenz", "Rossler")
+#: the horizons of the published sMAPE (Lyapunov times)
+HORIZONS = (1.0, 4.0, 10.0)
+COLUMNS = ["VPT", "sMAPE@1", "sMAPE@4", "sMAPE@10", "D_frac", "D_stsp", "forecasts"]
+#: the trained methods the budget table and learning curves show, when present
+TRAINED = ("phyxmamba", "koopman_ae")
+
+
+def _systems(run: Run) -> list[str]:
+    present = [s for s in PHYXMAMBA_SYSTEMS if s in run.systems]
+    if not present:
+        raise NoData(f"neither {' nor '.join(PHYXMAMBA_SYSTEMS)} is in this run")
+    return present
+
+
+def _steps_per_lyapunov_time(ds) -> float:
+    lam = float(ds.attrs["system_metadata"]["maximum_lyapunov_estimated"])
+    return (1.0 / lam) / float(ds["time"].values[1] - ds["time"].values[0])
+
+
+def run_window_scores(run: Run, dataset: str, method: str, system: str, seed: int) -> WindowScores:
+    """The per-forecast reference variants of one prediction store; both the truth and the
+    forecasts are z-scored for D_stsp by the truth windows' pooled mean and standard
+    deviation. :class:`NoData` when the prediction is missing."""
+    from dsrbench.truth import truth_values
+
+    ds = run.dataset_store(dataset, system)
+    pred = run.predictions(dataset, method, system, seed)
+    clean = truth_values(ds)
+    horizon = int(pred.attrs["horizon"])
+    traj, start = pred["context_trajectory"].values, pred["context_start"].values
+    y_true = np.stack([clean[i, s : s + horizon] for i, s in zip(traj, start, strict=True)])
+    flat = y_true.reshape(-1, y_true.shape[-1])
+    return window_scores(
+        y_true,
+        np.asarray(pred["forecast"].values),
+        steps_per_lyapunov_time=_steps_per_lyapunov_time(ds),
+        mean=flat.mean(axis=0),
+        std=flat.std(axis=0),
+        horizons=HORIZONS,
+        seed=int(seed),
+    )
+
+
+def _ours(run: Run, system: str, method: str) -> dict[str, float]:
+    def value(metric: str, horizon: float | None = None) -> float:
+        try:
+            sc = run.scores(metric, horizon, systems=[system], methods=[method])
+        except NoData:
+            return math.nan
+        return float(np.nanmean(sc["value"].astype(float)))
+
+    out = {"VPT": value("vpt_smape")}
+    for h in HORIZONS:
+        out[f"sMAPE@{h:g}"] = value("smape200", h)
+    out["D_frac"] = value("D_frac")
+    out["D_stsp"] = value("D_stsp")
+    return out
+
+
+def _fmt(v: float) -> str:
+    return stats.fmt(v) if np.isfinite(v) else "n/a"
+
+
+def phyxmamba_table(run: Run) -> pd.DataFrame:
+    """Per system: the published row, then per method ours by dsrbench's metrics and by the
+    reference variants on all forecasts and on those with D_stsp < 40."""
+    rows = []
+    for system in _systems(run):
+        pub = PHYXMAMBA_PUBLISHED.get(system, {})
+        rows.append(
+            {
+                "system": system,
+                "method": "PhyxMamba (published)",
+                "computed as": "Liu et al. 2025, their evaluation, D_stsp < 40",
+                **{c: _fmt(pub.get(c, math.nan)) for c in COLUMNS[:-1]},
+                "forecasts": "",
+            }
+        )
+        for method in order_methods(run.methods):
+            ours = _ours(run, system, method)
+            rows.append(
+                {
+                    "system": system,
+                    "method": method_label(method),
+                    "computed as": "dsrbench: D_frac, D_stsp on long free runs (bins)",
+                    **{c: _fmt(ours[c]) for c in COLUMNS[:-1]},
+                    "forecasts": "",
+                }
+            )
+            scores = []
+            for dataset in run.datasets:
+                for seed in run.seeds(method):
+                    try:
+                        scores.append(run_window_scores(run, dataset, method, system, seed))
+                    except NoData:
+                        continue
+            if not scores:
+                continue
+            for filtered in (False, True):
+                s = summarise_windows(scores, filtered=filtered)
+                label = (
+                    f"reference variants, D_stsp < {STSP_LIMIT:g}"
+                    if filtered
+                    else ("reference variants, all forecasts")
+                )
+                rows.append(
+                    {
+                        "system": system,
+                        "method": method_label(method),
+                        "computed as": label,
+                        "VPT": _fmt(s["vpt"]),
+                        **{f"sMAPE@{h:g}": _fmt(s[f"smape@{h:g}"]) for h in HORIZONS},
+                        "D_frac": _fmt(s["d_frac"]),
+                        "D_stsp": _fmt(s["d_stsp"]),
+                        "forecasts": f"{s['n']:.0f} of {s['n_total']:.0f}",
+                    }
+                )
+    return pd.DataFrame(rows, columns=["system", "method", "computed as", *COLUMNS])
+
+
+def phyxmamba_budget_table(run: Run) -> pd.DataFrame:
+    """Per trained model: the epochs run, the training seconds, the device and the settings
+    that size the budget (batch size, batches per epoch, the stages' epochs)."""
+    rows = []
+    keys = (
+        "batch_size",
+        "batches_per_epoch",
+        "pretrain_epochs",
+        "probe_epochs",
+        "finetune_epochs",
+        "epochs",
+        "hier_layers",
+        "d_model",
+    )
+    for method in TRAINED:
+        if method not in run.methods:
+            continue
+        try:
+            tr = run.training(method)
+        except NoData:
+            continue
+        for r in tr.itertuples():
+            hp = json.loads(r.hyperparameters or "{}")
+            total = float(r.training_seconds_total)
+            rows.append(
+                {
+                    "system": r.system,
+                    "method": method_label(method),
+                    "status": r.status,
+                    "epochs run": r.epochs_run,
+                    "training seconds": _fmt(total if np.isfinite(total) else float(r.fit_seconds)),
+                    "device": r.device,
+                    "hardware": _hardware_text(r.hardware),
+                    **{k: hp.get(k, "") for k in keys},
+                }
+            )
+    if not rows:
+        raise NoData("no PhyxMamba or Koopman training records in this run")
+    return pd.DataFrame(rows)
+
+
+def _hardware_text(hw: object) -> str:
+    if not isinstance(hw, dict):
+        return "not recorded"
+    text = f"{hw.get('cpu', '?')}, {hw.get('cores', '?')} cores"
+    if hw.get("torch_threads"):
+        text += f", {hw['torch_threads']} torch threads"
+    return text + (f", GPU {hw['gpu']}" if hw.get("gpu") else "")
+
+
+def phyxmamba_learning_figure(run: Run):
+    """Validation loss against cumulative training time, per trained method and system."""
+    methods = [m for m in TRAINED if m in run.methods]
+    fig = new_figure(10, 3.6)
+    axes = fig.subplots(1, max(1, len(methods)), squeeze=False)[0]
+    if not methods:
+        no_data(axes[0], "neither phyxmamba nor koopman_ae is in this run")
+        return fig
+    for ax, method in zip(axes, methods, strict=False):
+        try:
+            logs = run.epoch_logs(method)
+        except NoData as exc:
+            no_data(ax, str(exc))
+            continue
+        for (system, seed), g in logs.groupby(["system", "seed"]):
+            minutes = g["seconds"].fillna(0).cumsum() / 60
+            col = "val_loss" if "val_loss" in g and g["val_loss"].notna().any() else "loss"
+            ax.plot(minutes, g[col], label=f"{system} (seed {seed}, {col})", lw=1.2)
+            if "stage" in g:
+                for boundary in minutes[g["stage"].diff().fillna(0) != 0]:
+                    ax.axvline(boundary, color="#999999", lw=0.7, ls=":")
+        ax.set_yscale("log")
+        ax.set_xlabel("training time (minutes)")
+        ax.set_ylabel("loss")
+        ax.set_title(method_label(method), color=method_color(method))
+        ax.legend(fontsize=7)
+    return fig
+
+
+def phyxmamba_missing(run: Run) -> list[str]:
+    """Sentences on what the page lacks in this run."""
+    out = [
+        f"{method_label(m)} ({m}) has no results in this run"
+        for m in TRAINED
+        if m not in run.methods
+    ]
+    return out + [f"{s} is not in this run" for s in PHYXMAMBA_SYSTEMS if s not in run.systems]
+
+
+def phyxmamba_verdict(run: Run) -> str:
+    """Whether our Lorenz-63 VPT reaches half the published 5.06 Lyapunov times, and at what
+    training time."""
+    target = PHYXMAMBA_PUBLISHED["Lorenz"]["VPT"] / 2
+    if "phyxmamba" not in run.methods or "Lorenz" not in run.systems:
+        return "PhyxMamba on Lorenz-63 is not in this run."
+    vpt = _ours(run, "Lorenz", "phyxmamba")["VPT"]
+    try:
+        tr = run.training("phyxmamba")
+        secs = float(tr[tr["system"] == "Lorenz"]["fit_seconds"].max())
+    except NoData:
+        secs = math.nan
+    when = f"after {secs / 60:.0f} minutes of training" if np.isfinite(secs) else ""
+    if np.isfinite(vpt) and vpt >= target:
+        return (
+            f"Our Lorenz-63 VPT is {vpt:.2f} Lyapunov times {when}: at least half the "
+            f"published {2 * target:.2f} ({target:.2f})."
+        )
+    return (
+        f"Our Lorenz-63 VPT is {_fmt(vpt)} Lyapunov times {when}, short of half the "
+        f"published {2 * target:.2f} ({target:.2f}); the learning curves below show where "
+        "training stood when the budget ended."
+    )
