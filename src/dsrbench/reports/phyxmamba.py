@@ -32,6 +32,7 @@ from dsrbench.reports.style import method_color, method_label, new_figure, no_da
 
 __all__ = [
     "PHYXMAMBA_SYSTEMS",
+    "koopman_table",
     "phyxmamba_budget_table",
     "phyxmamba_learning_figure",
     "phyxmamba_missing",
@@ -189,6 +190,7 @@ def phyxmamba_budget_table(run: Run) -> pd.DataFrame:
                 {
                     "system": r.system,
                     "method": method_label(method),
+                    "seed": r.seed,
                     "status": r.status,
                     "epochs run": r.epochs_run,
                     "training seconds": _fmt(total if np.isfinite(total) else float(r.fit_seconds)),
@@ -240,6 +242,42 @@ def phyxmamba_learning_figure(run: Run):
     return fig
 
 
+def koopman_table(run: Run) -> pd.DataFrame:
+    """What the deep Koopman autoencoder reproduces per system: the largest Lyapunov exponent
+    of its latent map (QR on its Jacobian) and its relative error, D_stsp and D_H of its
+    free run beside the truth floor, and its VPT."""
+    if "koopman_ae" not in run.methods:
+        raise NoData("koopman_ae is not in this run")
+    rows = []
+
+    def value(system: str, metric: str) -> tuple[float, float]:
+        try:
+            sc = run.scores(metric, systems=[system], methods=["koopman_ae"])
+        except NoData:
+            return math.nan, math.nan
+        v = sc["value"].astype(float)
+        fl = sc["floor"].astype(float) if "floor" in sc else pd.Series([math.nan])
+        return float(np.nanmean(v)), float(fl.mean())
+
+    for system in run.systems:
+        lam, _ = value(system, "lyapunov_qr")
+        rel, _ = value(system, "lyapunov_qr_rel_error")
+        stsp, stsp_floor = value(system, "D_stsp")
+        dh, dh_floor = value(system, "D_H")
+        vpt, _ = value(system, "vpt_smape")
+        rows.append(
+            {
+                "system": system,
+                "λ_max of the latent map": _fmt(lam),
+                "λ_max rel. error": _fmt(rel),
+                "D_stsp (floor)": f"{_fmt(stsp)} ({_fmt(stsp_floor)})",
+                "D_H (floor)": f"{_fmt(dh)} ({_fmt(dh_floor)})",
+                "VPT": _fmt(vpt),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def phyxmamba_missing(run: Run) -> list[str]:
     """Sentences on what the page lacks in this run."""
     out = [
@@ -259,10 +297,15 @@ def phyxmamba_verdict(run: Run) -> str:
     vpt = _ours(run, "Lorenz", "phyxmamba")["VPT"]
     try:
         tr = run.training("phyxmamba")
-        secs = float(tr[tr["system"] == "Lorenz"]["fit_seconds"].max())
+        lor = tr[tr["system"] == "Lorenz"]
+        total = lor["training_seconds_total"].astype(float)
+        secs = float((total.where(np.isfinite(total), lor["fit_seconds"])).max())
     except NoData:
         secs = math.nan
-    when = f"after {secs / 60:.0f} minutes of training" if np.isfinite(secs) else ""
+    when = ""
+    if np.isfinite(secs):
+        when = f"after {secs / 60:.0f} minutes" if secs >= 90 else f"after {secs:.0f} s"
+        when += " of training"
     if np.isfinite(vpt) and vpt >= target:
         return (
             f"Our Lorenz-63 VPT is {vpt:.2f} Lyapunov times {when}: at least half the "
@@ -271,5 +314,40 @@ def phyxmamba_verdict(run: Run) -> str:
     return (
         f"Our Lorenz-63 VPT is {_fmt(vpt)} Lyapunov times {when}, short of half the "
         f"published {2 * target:.2f} ({target:.2f}); the learning curves below show where "
-        "training stood when the budget ended."
+        f"training stood when the budget ended. {paper_budget_text(run)}"
+    )
+
+
+#: the paper's schedule: epochs of each stage, at batches of 512
+PAPER_EPOCHS = {"pretrain_epochs": 800, "probe_epochs": 50, "finetune_epochs": 1600}
+PAPER_BATCH = 512
+
+
+def paper_budget_text(run: Run, system: str = "Lorenz") -> str:
+    """The paper's training schedule priced at this run's measured seconds per epoch (median
+    of each stage), scaled to batches of 512; empty when the run has no PhyxMamba log."""
+    try:
+        logs = run.epoch_logs("phyxmamba")
+        tr = run.training("phyxmamba")
+    except NoData:
+        return ""
+    g = logs[logs["system"] == system]
+    rec = tr[tr["system"] == system]
+    if g.empty or rec.empty:
+        return ""
+    hp = json.loads(rec["hyperparameters"].iloc[0] or "{}")
+    scale = PAPER_BATCH / float(hp.get("batch_size", PAPER_BATCH))
+    per_epoch = {
+        "pretrain_epochs": g.loc[g["stage"] == 1, "seconds"].median(),
+        "probe_epochs": g.loc[g["stage"] == 1.5, "seconds"].median(),
+        "finetune_epochs": g.loc[g["stage"] == 2, "seconds"].median(),
+    }
+    if not all(np.isfinite(v) for v in per_epoch.values()):
+        return ""
+    hours = sum(PAPER_EPOCHS[k] * per_epoch[k] * scale for k in PAPER_EPOCHS) / 3600
+    return (
+        f"The paper's schedule (800 + 50 + 1600 epochs of {hp.get('batches_per_epoch', 50)} "
+        f"batches of 512) would take about {hours:.0f} hours at this run's measured "
+        "seconds per epoch, scaled to batches of 512 (a lower bound if the paper's epoch is "
+        "a full pass over the training windows, which is more batches)."
     )

@@ -31,6 +31,8 @@ __all__ = [
 #: display order of the known methods (others follow alphabetically)
 METHOD_ORDER = (
     "truth",
+    "phyxmamba",
+    "koopman_ae",
     "shplrnn_gtf",
     "alrnn",
     "node",
@@ -48,6 +50,8 @@ METHOD_COLORS: dict[str, str] = {
     "floor": "#7f7f7f",
     "shplrnn_gtf": "#d62728",
     "alrnn": "#9467bd",
+    "phyxmamba": "#c51b8a",
+    "koopman_ae": "#7a0177",
     "node": "#1f77b4",
     "esn": "#2ca02c",
     "nvar": "#ff7f0e",
@@ -86,6 +90,8 @@ METHOD_LABELS: dict[str, str] = {
     "floor": "truth floor",
     "shplrnn_gtf": "shPLRNN+GTF",
     "alrnn": "AL-RNN",
+    "phyxmamba": "PhyxMamba",
+    "koopman_ae": "deep Koopman AE",
     "node": "neural ODE",
     "esn": "ESN",
     "nvar": "NG-RC (NVAR)",
