@@ -26,6 +26,7 @@ __all__ = [
     "dsr_missing",
     "dsr_published_table",
     "dsr_table",
+    "present_systems",
     *gilpin.__all__,
 ]
 
@@ -34,11 +35,16 @@ DSR_SYSTEMS = ("Lorenz", "Rossler")
 
 
 # ------------------------------------------------------------------------------- DSR page
-def _dsr_systems(run: Run) -> list[str]:
-    present = [s for s in DSR_SYSTEMS if s in run.systems]
+def present_systems(run: Run, systems: tuple[str, ...]) -> list[str]:
+    """Those of a page's ``systems`` that are in the run; :class:`NoData` when none is."""
+    present = [s for s in systems if s in run.systems]
     if not present:
-        raise NoData(f"neither {' nor '.join(DSR_SYSTEMS)} is in this run")
+        raise NoData(f"neither {' nor '.join(systems)} is in this run")
     return present
+
+
+def _dsr_systems(run: Run) -> list[str]:
+    return present_systems(run, DSR_SYSTEMS)
 
 
 def _dsr_methods(run: Run) -> list[str]:

@@ -26,6 +26,7 @@ from dsrbench.metrics.forecast_windows import (
     window_scores,
 )
 from dsrbench.reports import stats
+from dsrbench.reports.papers import present_systems
 from dsrbench.reports.published import PHYXMAMBA_PUBLISHED
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.style import method_color, method_label, new_figure, no_data, order_methods
@@ -50,10 +51,7 @@ TRAINED = ("phyxmamba", "koopman_ae")
 
 
 def _systems(run: Run) -> list[str]:
-    present = [s for s in PHYXMAMBA_SYSTEMS if s in run.systems]
-    if not present:
-        raise NoData(f"neither {' nor '.join(PHYXMAMBA_SYSTEMS)} is in this run")
-    return present
+    return present_systems(run, PHYXMAMBA_SYSTEMS)
 
 
 def _steps_per_lyapunov_time(ds) -> float:
