@@ -236,6 +236,13 @@ class Trainer:
     ) -> TrainingResult:
         result = TrainingResult()
         start_epoch, best = self._resume(result)
+        if self.budget is not None and result.seconds > self.budget and start_epoch < self.epochs:
+            # the checkpoint of a run the budget stopped: resume to that model, no more epochs
+            result.stopped_by_budget, result.stopped_by = True, "budget"
+            result.epochs_run = start_epoch
+            if best is not None:
+                self.model.load_state_dict(best)
+            return result
         first_write = True
         clock = time.perf_counter() - result.seconds
         bar = tqdm(
