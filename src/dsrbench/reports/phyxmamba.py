@@ -38,6 +38,7 @@ __all__ = [
     "phyxmamba_learning_figure",
     "phyxmamba_missing",
     "phyxmamba_table",
+    "paper_budget_text",
     "phyxmamba_verdict",
     "run_window_scores",
 ]
