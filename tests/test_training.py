@@ -145,6 +145,20 @@ def test_trainer_budget_stop_then_rerun_continues(tmp_path) -> None:
     assert done.epochs_run == 1 and not done.stopped_by_budget
 
 
+def test_a_rerun_under_the_budget_that_stopped_it_keeps_the_stopped_model(tmp_path) -> None:
+    stopped, first = _regression_job(tmp_path, budget=0.0, validate=True)
+    assert first.stopped_by_budget and first.epochs_run == 1
+    again, result = _regression_job(tmp_path, budget=0.0, validate=True)
+    # resumed from the budget's checkpoint: no further epoch, the same weights and log
+    assert result.stopped_by == "budget" and result.epochs_run == 1 and result.resumed_from == 1
+    assert _log_epochs(tmp_path / "epochs.csv") == [1]
+    for key, value in _weights(stopped).items():
+        np.testing.assert_array_equal(_weights(again)[key], value)
+    # a larger budget continues from there to the end
+    _, more = _regression_job(tmp_path, budget=1e9)
+    assert more.epochs_run == 6 and not more.stopped_by_budget
+
+
 def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one(tmp_path, monkeypatch) -> None:
     whole, _ = _regression_job(None)
     real_save = torch.save
