@@ -92,8 +92,8 @@ def test_a_run_resumed_after_every_epoch_equals_an_uninterrupted_one(
     lorenz_splits, tmp_path
 ) -> None:
     """Checkpoints carry the stage state (best weights, plateau scheduler): stopping after
-    every epoch (a budget of 0 s) through pre-training, the probe and fine-tuning and
-    resuming gives the uninterrupted model."""
+    every epoch (a budget of the seconds already spent) through pre-training, the probe and
+    fine-tuning and resuming gives the uninterrupted model."""
     from dsrbench.methods import RunFiles
 
     hp = {**PhyxMamba.quick_hyperparameters, "pretrain_epochs": 3, "probe_epochs": 2}
@@ -101,8 +101,10 @@ def test_a_run_resumed_after_every_epoch_equals_an_uninterrupted_one(
     train, val = lorenz_splits["train"], lorenz_splits["val"]
     whole = PhyxMamba(**hp).fit(train, val, device="cpu", seed=0)
     run = RunFiles(checkpoint_dir=tmp_path / "ckpt", epoch_log=tmp_path / "log.csv")
-    for _ in range(7):
-        parts = PhyxMamba(**hp).fit(train, val, device="cpu", seed=0, budget=0.0, run=run)
+    budget = 0.0
+    for _ in range(7):  # each run's budget is the seconds already spent: one more epoch
+        parts = PhyxMamba(**hp).fit(train, val, device="cpu", seed=0, budget=budget, run=run)
+        budget = parts.training_result_.seconds
     assert parts.training_result_.epochs_run == 7
     assert parts.training_result_.resumed_from == 6
     for (name, a), (_, b) in zip(
