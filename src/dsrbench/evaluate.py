@@ -86,7 +86,8 @@ def _pin_threads() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _steps_per_lyapunov_time(ds: Any) -> float:
+def steps_per_lyapunov_time(ds: Any) -> float:
+    """Samples per Lyapunov time 1 / lambda_max of a dataset store (inf without chaos)."""
     lam = float(ds.attrs["system_metadata"]["maximum_lyapunov_estimated"])
     spacing = float(ds["time"].values[1] - ds["time"].values[0])
     return (1.0 / lam) / spacing if lam > 0 else math.inf
@@ -215,20 +216,19 @@ def evaluate_prediction(
     """All metrics of one prediction store (see module doc); never raises on model output."""
     from dsrbench import stores
     from dsrbench.metrics import forecast as fm
-    from dsrbench.truth import pool_scale, true_run, truth_values
+    from dsrbench.truth import pool_scale, true_continuations, true_run
 
     _pin_threads()
     ds = stores.open_dataset(dataset_path)
     pred = stores.open_predictions(prediction_path)
     method, seed = str(pred.attrs["method"]), int(pred.attrs["seed"])
     floors = {r["metric"]: r["value"] for r in floor or []}
-    clean = truth_values(ds)
     traj = pred["context_trajectory"].values
     start = pred["context_start"].values
     horizon = int(pred.attrs["horizon"])
-    y_true = np.stack([clean[i, s : s + horizon] for i, s in zip(traj, start, strict=True)])
+    y_true = true_continuations(ds, traj, start, horizon)
     y_pred = np.asarray(pred["forecast"].values)
-    spl = _steps_per_lyapunov_time(ds)
+    spl = steps_per_lyapunov_time(ds)
     rows: list[dict] = []
 
     def guarded(metric: str, fn: Any) -> None:

@@ -111,6 +111,15 @@ def true_run(ds: xr.Dataset, index: int, length: int, *, seed: int = 0) -> TrueR
     return regenerate_run(ds, index, length, seed=seed)
 
 
+def true_continuations(
+    ds: xr.Dataset, traj: np.ndarray, start: np.ndarray, horizon: int
+) -> np.ndarray:
+    """``(C, horizon, D)``: the noise-free continuations of ``horizon`` points from each
+    ``start`` on trajectory ``traj`` (the truth every forecast is scored against)."""
+    clean = truth_values(ds)
+    return np.stack([clean[i, s : s + horizon] for i, s in zip(traj, start, strict=True)])
+
+
 def truth_oracle(
     ds: xr.Dataset,
     traj: np.ndarray,
@@ -125,8 +134,7 @@ def truth_oracle(
     and the last training trajectory re-integrated for ``n_gen`` points (an independent
     true free run). ``record``, if given, receives ``integration_fallback`` (the fallback
     of that re-integration, None when there was none)."""
-    clean = truth_values(ds)
-    forecast = np.stack([clean[i, s : s + horizon] for i, s in zip(traj, start, strict=True)])
+    forecast = true_continuations(ds, traj, start, horizon)
     train = np.flatnonzero(ds["split"].values == stores.SPLIT_CODES["train"])
     run = regenerate_run(ds, int(train[-1]), n_gen, seed=seed)
     if record is not None:

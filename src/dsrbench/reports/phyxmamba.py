@@ -55,28 +55,22 @@ def _systems(run: Run) -> list[str]:
     return present_systems(run, PHYXMAMBA_SYSTEMS)
 
 
-def _steps_per_lyapunov_time(ds) -> float:
-    lam = float(ds.attrs["system_metadata"]["maximum_lyapunov_estimated"])
-    return (1.0 / lam) / float(ds["time"].values[1] - ds["time"].values[0])
-
-
 def run_window_scores(run: Run, dataset: str, method: str, system: str, seed: int) -> WindowScores:
     """The per-forecast reference variants of one prediction store; both the truth and the
     forecasts are z-scored for D_stsp by the truth windows' pooled mean and standard
     deviation. :class:`NoData` when the prediction is missing."""
-    from dsrbench.truth import truth_values
+    from dsrbench.evaluate import steps_per_lyapunov_time
+    from dsrbench.truth import true_continuations
 
     ds = run.dataset_store(dataset, system)
     pred = run.predictions(dataset, method, system, seed)
-    clean = truth_values(ds)
-    horizon = int(pred.attrs["horizon"])
     traj, start = pred["context_trajectory"].values, pred["context_start"].values
-    y_true = np.stack([clean[i, s : s + horizon] for i, s in zip(traj, start, strict=True)])
+    y_true = true_continuations(ds, traj, start, int(pred.attrs["horizon"]))
     flat = y_true.reshape(-1, y_true.shape[-1])
     return window_scores(
         y_true,
         np.asarray(pred["forecast"].values),
-        steps_per_lyapunov_time=_steps_per_lyapunov_time(ds),
+        steps_per_lyapunov_time=steps_per_lyapunov_time(ds),
         mean=flat.mean(axis=0),
         std=flat.std(axis=0),
         horizons=HORIZONS,
