@@ -365,7 +365,7 @@ def time_vs_error_figure(run: Run):
     median training time of the same model, at our error."""
     common = common_systems(run, fixed_metric(run))
     error = common.values.median()
-    fig = new_figure(11, 4.6)
+    fig = new_figure(12.5, 4.6)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, kind in zip(axes, ("training", "inference"), strict=True):
         drawn = 0
@@ -412,7 +412,12 @@ def time_vs_error_figure(run: Run):
             else "median inference time per system (s)"
         )
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    # One legend beside both panels: inside either it hides the points of up to 26 models.
+    handles, labels = max(
+        (ax.get_legend_handles_labels() for ax in axes), key=lambda hl: len(hl[1])
+    )
+    if labels:
+        fig.legend(handles, labels, fontsize=7, loc="outside right center")
     axes[0].set_ylabel(f"median {_label(common.metric)}")
     _title(fig, common.text() + _fallback(common.metric))
     return fig
