@@ -320,3 +320,39 @@ def test_gilpin_figures_say_what_is_missing(tmp_path):
     with pytest.raises(NoData, match="smape_fixed"):
         gilpin.gilpin_rank_correlation(run)
     assert "cannot be computed" in gilpin.gilpin_rank_correlation_sentence(run)
+
+
+def test_the_models_that_ran_on_every_system_are_ranked_over_all_of_them(tmp_path):
+    """With the torch models on a subset (systems_by_method), the ranking of every model is
+    limited to that subset; the models that ran on every system get their own ranking over
+    all systems, and their own rank correlation with the published order."""
+    from synthetic_metrics import GILPIN_ORDER
+
+    from dsrbench.reports import gilpin
+    from dsrbench.reports.results import NoData
+
+    full = _gilpin_run(tmp_path, [*GILPIN_ORDER, "persistence"], records=False)
+    with pytest.raises(NoData, match="same systems"):
+        gilpin.widest_models(full)  # every model on all 8 systems
+    torch = ["nbeats", "nhits", "lstm", "transformer", "node"]
+    subset = set(full.systems[:3])
+    m = full.metrics
+    m = m[~(m["method"].isin(torch) & ~m["system"].isin(subset))]
+    # a failed prediction (row without a value) still counts as run on that system
+    failed = m["method"].eq("kalman") & m["system"].eq(full.systems[-1])
+    m = pd.concat([m[~failed], m[failed].head(1).assign(metric="predict", value=nan)])
+    run = Run(None, m)
+    widest = gilpin.widest_models(run)
+    assert set(widest) == set(GILPIN_ORDER) - set(torch) | {"persistence"}
+    every = gilpin.gilpin_ranking_table(run, n_boot=50)
+    assert set(every["systems"]) == {3}  # every model: the torch subset only
+    wide = gilpin.widest_ranking_table(run, n_boot=50)
+    # Kalman has no value on the last system: 7 of the 8 systems are common to the widest
+    assert set(wide["systems"]) == {7} and len(wide) == len(widest)
+    assert "Kalman filter" in set(wide["method"]) and "N-BEATS" not in set(wide["method"])
+    table, rho, n = gilpin.gilpin_rank_correlation(run, widest)
+    assert n == 7 and rho == pytest.approx(1.0) and table.attrs["systems"] == 7
+    assert set(table.loc[np.isfinite(table["our mean rank"]), "published model"]).isdisjoint(
+        {"NBEATS", "NHiTS", "LSTM", "Transformer", "NODE"}
+    )
+    assert "n = 7 of the 12" in gilpin.gilpin_rank_correlation_sentence(run, widest)

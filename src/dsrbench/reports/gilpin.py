@@ -30,7 +30,7 @@ from dsrbench.reports.published import (
     GILPIN2023_REFERENCE,
     GILPIN2023_TRAINING_SECONDS,
 )
-from dsrbench.reports.results import NoData, Run
+from dsrbench.reports.results import REFERENCE_ROWS, NoData, Run
 from dsrbench.reports.specs import spec
 from dsrbench.reports.style import method_color, method_label, new_figure, no_data, order_methods
 
@@ -56,6 +56,8 @@ __all__ = [
     "time_vs_error_figure",
     "training_time_table",
     "tuned_hyperparameters_table",
+    "widest_models",
+    "widest_ranking_table",
 ]
 
 FIXED_SMAPE = "smape_fixed"
@@ -608,8 +610,8 @@ def _data_limited_sweep_figure(run: Run):
 
 
 # ------------------------------------------------------------------- the ranking
-def _ranked(run: Run, n_boot: int) -> tuple[pd.DataFrame, Common]:
-    common = common_systems(run, fixed_metric(run))
+def _ranked(run: Run, n_boot: int, models: list[str] | None = None) -> tuple[pd.DataFrame, Common]:
+    common = common_systems(run, fixed_metric(run), models=models)
     keys = set(common.values.index)
     sc = run.scores(common.metric, methods=common.models)
     sc = sc[[k in keys for k in zip(sc["dataset"], sc["system"], strict=True)]]
@@ -618,10 +620,12 @@ def _ranked(run: Run, n_boot: int) -> tuple[pd.DataFrame, Common]:
     return summary.sort_values("order", ignore_index=True), common
 
 
-def gilpin_ranking_table(run: Run, *, n_boot: int = 2000) -> pd.DataFrame:
-    """Our ranking at the fixed horizon (mean rank across the common systems), with the
-    published position of each method's Gilpin 2023 counterpart."""
-    summary, common = _ranked(run, n_boot)
+def gilpin_ranking_table(
+    run: Run, *, n_boot: int = 2000, models: list[str] | None = None
+) -> pd.DataFrame:
+    """Our ranking at the fixed horizon (mean rank across the common systems of ``models``,
+    default all), with the published position of each method's Gilpin 2023 counterpart."""
+    summary, common = _ranked(run, n_boot, models)
     n_pub = len(GILPIN2023_POSITIONS)
     rows = []
     for i, r in enumerate(summary.itertuples()):
@@ -645,6 +649,29 @@ def gilpin_ranking_table(run: Run, *, n_boot: int = 2000) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def widest_models(run: Run) -> list[str]:
+    """The models (the oracle aside) run on the most systems, counting every (dataset,
+    system) with a row of any status, when some other model ran on fewer (a budget that
+    limits the costly models to a subset). Raises :class:`NoData` when every model ran on
+    the same systems, so that the common-systems ranking already covers them all."""
+    m = run.metrics
+    m = m[~m["method"].isin(["truth", *REFERENCE_ROWS])]
+    counts = m.drop_duplicates(["method", "dataset", "system"]).groupby("method").size()
+    if counts.empty or counts.nunique() == 1:
+        raise NoData("every model ran on the same systems: the ranking above covers them all")
+    top = [x for x in order_methods(counts.index) if counts[x] == counts.max()]
+    if len(top) < 2:
+        raise NoData(f"only {method_label(top[0])} ran on all {counts.max()} systems")
+    return top
+
+
+def widest_ranking_table(run: Run, *, n_boot: int = 2000) -> pd.DataFrame:
+    """:func:`gilpin_ranking_table` of the :func:`widest_models` alone, over their common
+    systems: the whole-database result that the ranking of every model, limited to the
+    systems all of them ran on, cannot show."""
+    return gilpin_ranking_table(run, n_boot=n_boot, models=widest_models(run))
 
 
 def gilpin_ranking_figure(run: Run, *, n_boot: int = 2000):
@@ -697,17 +724,21 @@ def _published_models(run: Run, metric: str) -> dict[str, str]:
     return out
 
 
-def gilpin_rank_correlation(run: Run) -> tuple[pd.DataFrame, float, int]:
+def gilpin_rank_correlation(
+    run: Run, models: list[str] | None = None
+) -> tuple[pd.DataFrame, float, int]:
     """Spearman rank correlation between our order (mean rank at the fixed horizon over
     the systems where each compared model is finite) and the published one, over the 12
     models the paper orders (KalmanForecaster and ExponentialSmoothing at 11 and 12) that
-    this run has. Returns (table, rho, n); rho is NaN when fewer than 3 models are
-    present. The table has one row per published model (``our position`` empty when the
-    run lacks it) and ``attrs["systems"]``."""
+    this run has (among ``models`` when given). Returns (table, rho, n); rho is NaN when
+    fewer than 3 models are present. The table has one row per published model (``our
+    position`` empty when the run lacks it) and ``attrs["systems"]``."""
     from scipy.stats import spearmanr
 
     metric = fixed_metric(run)
     chosen = _published_models(run, metric)
+    if models is not None:
+        chosen = {name: ours for name, ours in chosen.items() if ours in models}
     ranks: dict[str, float] = {}
     n_systems = 0
     if chosen:
@@ -750,10 +781,11 @@ def gilpin_rank_correlation_table(run: Run) -> pd.DataFrame:
     return out
 
 
-def gilpin_rank_correlation_sentence(run: Run) -> str:
-    """The rank correlation in one sentence (also when it cannot be computed)."""
+def gilpin_rank_correlation_sentence(run: Run, models: list[str] | None = None) -> str:
+    """The rank correlation (over ``models`` when given) in one sentence, also when it
+    cannot be computed."""
     try:
-        table, rho, n = gilpin_rank_correlation(run)
+        table, rho, n = gilpin_rank_correlation(run, models)
     except NoData as exc:
         return f"The rank correlation with the published order cannot be computed: {exc}."
     last = " and ".join(GILPIN2023_LAST)
