@@ -117,6 +117,7 @@ def test_pages_carry_their_parameters_and_say_what_is_missing(run):
     gilpin = pages["paper/gilpin2023"].read_text(encoding="utf-8")
     assert "published order" in gilpin.lower() or "Gilpin 2023" in gilpin
     assert "no data-limited sweep" in gilpin
+    assert "every model ran on the same systems" in gilpin  # no subset: no second ranking
     px = pages["paper/phyxmamba"].read_text(encoding="utf-8")
     assert "PhyxMamba (published)" in px and "5.06" in px and "67.3" in px
     # ours both ways: dsrbench's metrics and the reference variants with and without filter
