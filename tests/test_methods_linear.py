@@ -183,6 +183,7 @@ def test_sindy_blow_up_gives_nan_not_an_exception(lorenz_splits) -> None:
     assert out.shape == (1, 500, 3) and np.isnan(out[0, -1]).all()
     # a diverging context neither stops nor poisons the others in the same batch
     fitted = methods.get("sindy")().fit(lorenz_splits["train"])
-    both = np.concatenate([ctx, ctx * 1e5], axis=0)  # the second one starts beyond the box
+    both = np.concatenate([ctx, ctx * 1e7], axis=0)  # the second one starts beyond the box
     out2 = fitted.forecast(both, 200)
-    assert np.all(np.isfinite(out2[0])) and np.isnan(out2[1, -1]).all()
+    assert np.isnan(out2[1]).all()
+    np.testing.assert_allclose(out2[0], fitted.forecast(ctx, 200)[0], rtol=0, atol=1e-3)
