@@ -356,3 +356,57 @@ def test_the_models_that_ran_on_every_system_are_ranked_over_all_of_them(tmp_pat
         {"NBEATS", "NHiTS", "LSTM", "Transformer", "NODE"}
     )
     assert "n = 7 of the 12" in gilpin.gilpin_rank_correlation_sentence(run, widest)
+
+
+def test_a_run_reads_the_records_of_its_own_datasets_and_systems_only(tmp_path):
+    """Records of another dataset setting (a second granularity) or of systems outside the
+    run's rows stay out of its training and inference tables."""
+    from synthetic_metrics import gilpin_metrics, write_gilpin_records
+
+    from dsrbench.reports import gilpin
+    from dsrbench.reports.results import NoData
+    from dsrbench.systems import all_systems
+
+    systems, methods = all_systems()[:4], ["nvar", "esn"]
+    fine = gilpin_metrics(systems, methods)
+    coarse = gilpin_metrics(systems[:2], methods, rng_seed=1).assign(dataset="coarse")
+    write_results(tmp_path, pd.concat([fine, coarse], ignore_index=True))
+    write_gilpin_records(tmp_path, systems, methods)  # dataset "tiny"
+    write_gilpin_records(tmp_path, systems[:2], methods, dataset="coarse")
+    write_gilpin_records(tmp_path, systems, methods, dataset="not_evaluated")
+
+    both = open_run(tmp_path)
+    nvar = both.training("nvar")
+    pairs = set(zip(nvar["dataset"], nvar["system"], strict=True))
+    assert pairs == {("tiny", s) for s in systems} | {("coarse", s) for s in systems[:2]}
+
+    tiny = open_run(tmp_path, datasets=["tiny"])
+    assert set(tiny.training("esn")["dataset"]) == {"tiny"}
+    assert set(tiny.prediction_timing("esn")["dataset"]) == {"tiny"}
+    two = open_run(tmp_path, systems=systems[2:])
+    assert sorted(two.training("esn")["system"]) == sorted(systems[2:])
+    # esn's fit_seconds are 0.2 (1 + i) on the i-th system: the table's median follows the
+    # scope (0.5 over all four systems, 0.7 over the last two)
+    for run, expected in ((tiny, "0.500"), (two, "0.700")):
+        times = gilpin.training_time_table(run).set_index("method")
+        assert times.loc["ESN"].iloc[0] == expected
+    with pytest.raises(NoData, match=r"not_evaluated.*it has \['coarse', 'tiny'\]"):
+        open_run(tmp_path, datasets=["not_evaluated"])
+
+
+def test_the_gilpin_page_says_which_settings_and_which_models_it_covers():
+    from synthetic_metrics import gilpin_metrics
+
+    from dsrbench.reports import gilpin
+    from dsrbench.systems import all_systems
+
+    systems = all_systems()[:5]
+    fine = gilpin_metrics(systems, ["nvar", "esn", "nbeats"]).assign(dataset="fine")
+    coarse = gilpin_metrics(systems[:3], ["nvar", "esn"]).assign(dataset="coarse")
+    one = Run(None, fine)
+    assert gilpin.scope_sentence(one) == "Dataset settings on this page: fine (5 systems)."
+    text = gilpin.scope_sentence(Run(None, pd.concat([fine, coarse], ignore_index=True)))
+    assert text.startswith("Dataset settings on this page: coarse (3 systems), fine (5 systems)")
+    assert "pair counts as one system" in text
+    assert text.endswith("; N-BEATS only on fine.")
+    assert "ESN" not in text and "NG-RC" not in text

@@ -53,6 +53,7 @@ __all__ = [
     "invariant_ranks",
     "invariants_figure",
     "lyapunov_correlation_figure",
+    "scope_sentence",
     "time_vs_error_figure",
     "training_time_table",
     "tuned_hyperparameters_table",
@@ -649,6 +650,38 @@ def gilpin_ranking_table(
             }
         )
     return pd.DataFrame(rows)
+
+
+def scope_sentence(run: Run) -> str:
+    """What the page covers: the dataset settings (granularities) with their systems, and
+    the models that ran on only some of them. Every (setting, system) pair counts as one
+    system in the figures and the rankings."""
+    m = run.metrics[~run.metrics["method"].isin(["truth", *REFERENCE_ROWS])]
+    per = m.groupby("dataset")["system"].nunique()
+    text = "Dataset settings on this page: " + ", ".join(
+        f"{d} ({n} systems)" for d, n in per.items()
+    )
+    if len(per) > 1:
+        text += (
+            ". Each (setting, system) pair counts as one system in the figures and rankings below"
+        )
+        where = m.groupby("method")["dataset"].unique()
+        partial = {x: sorted(d) for x, d in where.items() if len(d) < len(per)}
+        if partial:
+            text += "; " + "; ".join(
+                f"{', '.join(method_label(x) for x in order_methods(group))} only on "
+                f"{', '.join(ds)}"
+                for ds, group in _group_by_value(partial)
+            )
+    return text + "."
+
+
+def _group_by_value(mapping: dict[str, list[str]]) -> list[tuple[list[str], list[str]]]:
+    """(value, keys) for each distinct value of ``mapping``, in first-seen order."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for key, value in mapping.items():
+        groups.setdefault(tuple(value), []).append(key)
+    return [(list(v), keys) for v, keys in groups.items()]
 
 
 def widest_models(run: Run) -> list[str]:

@@ -218,8 +218,20 @@ class Run:
 
     # ---------------------------------------------------------------- stores and records
     def _find(self, kind: str, **names: object) -> list:
-        """layout.find under the results directory (nothing for a Run without files)."""
-        return [] if self.results_dir is None else layout.find(self.results_dir, kind, **names)
+        """layout.find under the results directory (nothing for a Run without files), kept to
+        the run's scope: the datasets and systems of its metric rows. A Run restricted to
+        some systems or datasets then reads only their records, not every one on disk."""
+        if self.results_dir is None:
+            return []
+        found = layout.find(self.results_dir, kind, **names)
+        if self.metrics.empty:
+            return found
+        scope = {"dataset": set(self.datasets), "system": set(self.systems)}
+        return [
+            (path, got)
+            for path, got in found
+            if all(got[key] in allowed for key, allowed in scope.items() if key in got)
+        ]
 
     def _json(self, path: Path) -> dict | None:
         return json.loads(path.read_text()) if path.is_file() else None
@@ -383,14 +395,24 @@ def open_run(
     *,
     methods: list[str] | None = None,
     systems: list[str] | None = None,
+    datasets: list[str] | None = None,
 ) -> Run:
     """Read ``results_dir/metrics.parquet``; ``methods`` are the configured ones (those
-    absent from the table are noted), ``systems`` restricts the rows."""
+    absent from the table are noted), ``systems`` and ``datasets`` (dataset settings, e.g.
+    one granularity) restrict the rows, and with them the records the run reads."""
     results_dir = Path(results_dir)
     _check_dir(results_dir)
     metrics = pd.read_parquet(layout.merged_metrics(results_dir))
     if systems is not None:
         metrics = metrics[metrics["system"].isin(systems)].reset_index(drop=True)
+    if datasets is not None:
+        unknown = sorted(set(datasets) - set(metrics["dataset"]))
+        if unknown:
+            raise NoData(
+                f"no metric rows for dataset setting(s) {unknown} in {results_dir}; "
+                f"it has {sorted(set(metrics['dataset'].dropna()))}"
+            )
+        metrics = metrics[metrics["dataset"].isin(datasets)].reset_index(drop=True)
     for col in ("value", "floor", "horizon"):
         metrics[col] = metrics[col].astype(float)
     run = Run(results_dir, metrics, configured=list(methods or []))
