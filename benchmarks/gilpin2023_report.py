@@ -4,6 +4,7 @@ paper's training times, failures, the data-limited sweep, and the rank correlati
 the published order (the numbers of the gilpin2023 report page, as text).
 
     python benchmarks/gilpin2023_report.py results/gilpin2023_cpu
+    python benchmarks/gilpin2023_report.py results/gilpin2023_cpu --datasets coarse
 """
 
 from __future__ import annotations
@@ -33,12 +34,20 @@ def _records(results: Path, stage: str) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("results", type=Path)
+    parser.add_argument(
+        "--datasets", nargs="+", help="dataset settings to cover (default: every one)"
+    )
     args = parser.parse_args()
-    run = open_run(args.results)
-    metrics = pd.read_parquet(args.results / "metrics.parquet")
+    run = open_run(args.results, datasets=args.datasets)
+    metrics = run.metrics
+    print("dataset settings:", run.datasets)
     print("## records")
     for stage in ("models", "predictions"):
-        recs = _records(args.results, stage)
+        recs = [
+            r
+            for r in _records(args.results, stage)
+            if r.get("dataset") in run.datasets and r.get("system") in run.systems
+        ]
         counts = Counter(r["status"] for r in recs)
         print(f"{stage}: {dict(counts)}")
         for r in recs:
@@ -75,6 +84,15 @@ def main() -> None:
     print(table.to_markdown(index=False))
     print(f"rho = {rho:.3f} over n = {n} models")
     print(pp.gilpin_rank_correlation_sentence(run))
+    print()
+    try:
+        widest = pp.widest_models(run)
+    except pp.NoData as err:
+        print("## the models that ran on every system:", err)
+    else:
+        print("## the models that ran on every system")
+        print(pp.widest_ranking_table(run, n_boot=200).to_markdown(index=False))
+        print(pp.gilpin_rank_correlation_sentence(run, models=widest))
     print()
     print("## data-limited sweep (median sMAPE 0-200 over systems)")
     rows = []
