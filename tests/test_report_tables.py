@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -410,3 +411,19 @@ def test_the_gilpin_page_says_which_settings_and_which_models_it_covers():
     assert "pair counts as one system" in text
     assert text.endswith("; N-BEATS only on fine.")
     assert "ESN" not in text and "NG-RC" not in text
+
+
+TEMPLATES = sorted((Path(__file__).resolve().parents[1] / "reports").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=[t.stem for t in TEMPLATES])
+def test_report_templates_are_valid_notebooks_with_cell_ids(template):
+    """nbformat validates each template as it is: no cell without an id (nbformat warns on
+    every render otherwise, and its future versions refuse it)."""
+    import json
+
+    import nbformat
+
+    raw = json.loads(template.read_text())  # nbformat.read would add the missing ids
+    assert [i for i, cell in enumerate(raw["cells"]) if not cell.get("id")] == []
+    nbformat.validate(nbformat.from_dict(raw))
