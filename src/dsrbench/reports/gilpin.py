@@ -665,23 +665,14 @@ def scope_sentence(run: Run) -> str:
         text += (
             ". Each (setting, system) pair counts as one system in the figures and rankings below"
         )
-        where = m.groupby("method")["dataset"].unique()
-        partial = {x: sorted(d) for x, d in where.items() if len(d) < len(per)}
-        if partial:
+        where = m.groupby("method")["dataset"].unique().map(lambda d: ", ".join(sorted(d)))
+        partial = where[where != ", ".join(per.index)]
+        if not partial.empty:
             text += "; " + "; ".join(
-                f"{', '.join(method_label(x) for x in order_methods(group))} only on "
-                f"{', '.join(ds)}"
-                for ds, group in _group_by_value(partial)
+                f"{', '.join(method_label(x) for x in order_methods(group.index))} only on {ds}"
+                for ds, group in partial.groupby(partial)
             )
     return text + "."
-
-
-def _group_by_value(mapping: dict[str, list[str]]) -> list[tuple[list[str], list[str]]]:
-    """(value, keys) for each distinct value of ``mapping``, in first-seen order."""
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for key, value in mapping.items():
-        groups.setdefault(tuple(value), []).append(key)
-    return [(list(v), keys) for v, keys in groups.items()]
 
 
 def widest_models(run: Run) -> list[str]:
