@@ -165,3 +165,21 @@ def test_summarize(lorenz: Path) -> None:
     assert list(frame.columns) == SUMMARY_COLUMNS
     assert frame["status"].tolist() == ["ok", "failed"]
     assert frame.loc[1, "reason"] == "boom"
+
+
+def test_a_per_system_sampling_applies_to_its_system_only(lorenz: Path, tmp_path: Path) -> None:
+    """``by_system`` changes the sampling of the named system (the DSR papers' Roessler data
+    at 74 points per period beside Lorenz at 150) and leaves every other system's store
+    bit-identical to a build without it."""
+    per_system = {"by_system": {"Rossler": {"pts_per_period": 15}}}
+    same = build(tmp_path / "Lorenz.zarr", **per_system)
+    assert _files(Path(same.path)) == _files(lorenz)
+    spacing = {}
+    for name, extra in (("coarse", per_system), ("plain", {})):
+        ds = open_dataset(build(tmp_path / f"{name}.zarr", system="Rossler", **extra).path)
+        spacing[name] = float(ds["time"].values[1] - ds["time"].values[0])
+        setting = ds.attrs["generation"]["setting"]
+        assert "by_system" not in setting
+        assert setting["pts_per_period"] == (15 if extra else 30)
+    # dysts' grid: period * n / (pts_per_period * (n - 1)), so 30 -> 15 doubles the step
+    assert spacing["coarse"] == pytest.approx(2 * spacing["plain"], rel=1e-12)

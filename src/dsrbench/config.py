@@ -231,6 +231,14 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 f"config key 'evaluation.datasets': {name!r} is not a dataset setting; "
                 f"choose from {', '.join(cfg['datasets'])}"
             )
+    for name, setting in cfg["datasets"].items():
+        for system in setting.get(BY_SYSTEM) or {}:
+            from dsrbench.systems import UnknownSystemError, get_system_info
+
+            try:
+                get_system_info(system)
+            except UnknownSystemError as exc:
+                return f"config key 'datasets.{name}.{BY_SYSTEM}.{system}': {exc}"
     for name in evaluation_datasets(cfg):
         setting = cfg["datasets"][name]
         need = ev["context_length"] + ev["horizon"]

@@ -56,7 +56,7 @@ from dsrbench import stores
 from dsrbench.provenance import config_hash, provenance
 from dsrbench.systems import get_system_info, metadata_path
 
-__all__ = ["BuildResult", "build_dataset", "summarize", "SETTING_DEFAULTS", "SUMMARY_COLUMNS"]
+__all__ = ["BuildResult", "build_dataset", "resolve_setting", "summarize", "SETTING_DEFAULTS", "SUMMARY_COLUMNS"]
 
 SETTING_DEFAULTS: dict[str, Any] = {
     "pts_per_period": 100,
@@ -78,6 +78,10 @@ SUMMARY_COLUMNS: list[str] = [
     "wall_time_s",
     "path",
 ]
+#: Version of the procedure above (pool, initial conditions, splits, noise): bump it when
+#: a change makes the same setting, seed and dysts version give other data. It enters the
+#: protocol hash of the results export (dsrbench.reports.export).
+DATA_GENERATION_VERSION = 1
 MIN_POOL = 2000
 POOL_PER_TRAJECTORY = 20
 
@@ -143,6 +147,16 @@ def _remove_store(out: Path) -> None:
         shutil.rmtree(out)
 
 
+def resolve_setting(setting: dict, system: str) -> dict[str, Any]:
+    """The dataset setting that ``system`` is simulated under: :data:`SETTING_DEFAULTS`, the
+    setting, then its ``by_system[system]`` entries (a per-system sampling, e.g. the
+    Roessler data of the DSR papers at dt ~ 0.08 beside Lorenz-63 at dt = 0.01). The result
+    has no ``by_system`` key; a setting without one resolves to exactly what it was."""
+    s = {**SETTING_DEFAULTS, **setting}
+    overrides = s.pop("by_system", None) or {}
+    return {**s, **overrides.get(system, {})}
+
+
 def build_dataset(
     system: str,
     dataset: str,
@@ -168,7 +182,7 @@ def build_dataset(
     start_clock = time.perf_counter()
     out = Path(out)
     info = get_system_info(system)  # raises UnknownSystemError
-    s = {**SETTING_DEFAULTS, **setting}
+    s = resolve_setting(setting, system)
     length, n_train = int(s["length"]), int(s["n_train"])
     n_val, n_test = int(s["n_val"]), int(s["n_test"])
     n_total = n_train + n_val + n_test
