@@ -1,5 +1,6 @@
 """Command-line interface: ``dsrbench systems | methods | simulate | summary | train |
-predict | simulate-chunk | train-chunk | predict-chunk | evaluate | merge | report``.
+predict | simulate-chunk | train-chunk | predict-chunk | evaluate | merge | results |
+report``.
 
 The ``*-chunk`` commands are the workflow's jobs (one per chunk of systems); ``simulate``,
 ``train`` and ``predict`` run one system (and seed) by hand.
@@ -231,6 +232,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_results_export(args: argparse.Namespace) -> int:
+    from dsrbench.reports.export import ExportError, export_run
+
+    try:
+        out = export_run(args.results_dir, _path(args.out))
+    except ExportError as exc:
+        print(f"dsrbench results export: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", metavar="CONFIG.yaml", help="workflow config file")
@@ -327,6 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tables", nargs="+")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("results", help="portable results of a run (export)")
+    results = p.add_subparsers(dest="results_command", required=True)
+    r = results.add_parser("export", help="one tidy parquet of a run's metrics and training")
+    r.add_argument("results_dir", help="results directory of a finished run")
+    r.add_argument("--out", default=None, help="default: <results_dir>/export/<run>.parquet")
+    r.set_defaults(func=cmd_results_export)
 
     from dsrbench.report_cli import add_report_parser
 

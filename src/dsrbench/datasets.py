@@ -56,7 +56,14 @@ from dsrbench import stores
 from dsrbench.provenance import config_hash, provenance
 from dsrbench.systems import get_system_info, metadata_path
 
-__all__ = ["BuildResult", "build_dataset", "resolve_setting", "summarize", "SETTING_DEFAULTS", "SUMMARY_COLUMNS"]
+__all__ = [
+    "BuildResult",
+    "build_dataset",
+    "resolve_setting",
+    "summarize",
+    "SETTING_DEFAULTS",
+    "SUMMARY_COLUMNS",
+]
 
 SETTING_DEFAULTS: dict[str, Any] = {
     "pts_per_period": 100,
@@ -272,6 +279,7 @@ def build_dataset(
     generation = {
         "system": system,
         "dataset": dataset,
+        "data_generation_version": DATA_GENERATION_VERSION,
         "setting": s,
         "seed": int(seed),
         "integration": {"rtol": rtol, "atol": atol},
