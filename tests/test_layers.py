@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "predict": 6,
     "evaluate": 6,
     "jobs": 6,
+    "snapshots": 6,
     "warmup": 6,  # compiles the numba kernels of layers 2, 4 and 5
     # 7-8: what reads the results, and the command line
     "reports": 7,

@@ -432,7 +432,13 @@ def simulate_slice(config: Mapping[str, Any], system: str, dataset: str) -> dict
 TRAINING_KEYS = ("device", "budget_seconds", "train_length", "val_length")
 #: The protocol keys of the ``training`` section, in a slice only when they differ from
 #: their defaults (so the models of configs that do not use them keep their job keys).
-PROTOCOL_KEYS = {"validation": "val_split", "tune": False, "refit_on": "train", "data_limited": []}
+PROTOCOL_KEYS = {
+    "validation": "val_split",
+    "tune": False,
+    "refit_on": "train",
+    "data_limited": [],
+    "snapshot_steps": [],
+}
 #: What a prediction depends on in the ``evaluation`` section.
 PREDICTION_KEYS = ("context_length", "horizon", "contexts_per_trajectory", "long_run_length")
 #: Evaluation keys in a prediction slice only when they differ from their defaults.

@@ -671,6 +671,8 @@ def train_chunk(
             run = RunFiles(
                 layout.checkpoint_dir(results, dataset, method, system, seed),
                 layout.epoch_log(results, dataset, method, system, seed),
+                layout.snapshot_dir(results, dataset, method, system, seed),
+                tuple(int(s) for s in job["training"].get("snapshot_steps") or ()),
             )
             out = layout.model_dir(results, dataset, method, system, seed)
             log_file = layout.train_log(results, dataset, method, system, seed)

@@ -7,8 +7,8 @@ path. Names may be Snakemake wildcards, so the rules get their patterns from her
     # -> results/predictions/{dataset}/{method}/{system}/seed{seed}.json
 
 and :func:`find` globs one kind of output and parses the names back (the reports use it).
-Report pages are named by a page id: ``leaderboard``, ``systems/<system>``,
-``methods/<method>`` or ``papers/<paper>`` (see :func:`page_id`).
+Report pages are named by a page id: ``leaderboard``, ``reproductions``,
+``systems/<system>``, ``methods/<method>`` or ``papers/<paper>`` (see :func:`page_id`).
 
 This module sits below every layer (it imports nothing of dsrbench).
 """
@@ -54,6 +54,8 @@ __all__ = [
     "report_page",
     "reports_dir",
     "simulate_chunk_log",
+    "snapshot_dir",
+    "snapshot_file",
     "simulate_log",
     "summary_log",
     "train_chunk_log",
@@ -73,6 +75,7 @@ TEMPLATES: dict[str, str] = {
     "model_record": "models/{dataset}/{method}/{system}/seed{seed}.json",
     "model_dir": "models/{dataset}/{method}/{system}/seed{seed}",
     "checkpoint_dir": "checkpoints/{dataset}/{method}/{system}/seed{seed}",
+    "snapshot_dir": "snapshots/{dataset}/{method}/{system}/seed{seed}",
     "prediction_record": "predictions/{dataset}/{method}/{system}/seed{seed}.json",
     "prediction_store": "predictions/{dataset}/{method}/{system}/seed{seed}.zarr",
     "metrics_table": "metrics/{dataset}.parquet",
@@ -99,6 +102,7 @@ TEMPLATES: dict[str, str] = {
 #: Report page kinds and the folder of their pages under ``reports/`` (None: one page).
 PAGE_KINDS: dict[str, str | None] = {
     "leaderboard": None,
+    "reproductions": None,  # every published number beside ours (reports/reproductions.ipynb)
     "system": "systems",
     "method": "methods",
     "paper": "papers",
@@ -175,6 +179,16 @@ def checkpoint_dir(results: PathLike, dataset: str, method: str, system: str, se
     )
 
 
+def snapshot_dir(results: PathLike, dataset: str, method: str, system: str, seed: object) -> Path:
+    """Weights of one model saved at given optimiser steps (``training.snapshot_steps``)."""
+    return _path("snapshot_dir", results, dataset=dataset, method=method, system=system, seed=seed)
+
+
+def snapshot_file(directory: PathLike, step: int) -> Path:
+    """The weights saved after optimiser step ``step`` in a :func:`snapshot_dir`."""
+    return Path(directory) / f"step{int(step):07d}.npz"
+
+
 # ------------------------------------------------------------------- prediction, evaluation
 def prediction_record(
     results: PathLike, dataset: str, method: str, system: str, seed: object
@@ -206,8 +220,8 @@ def merged_metrics(results: PathLike) -> Path:
 
 # ------------------------------------------------------------------- reports
 def page_id(kind: str, name: str | None = None) -> str:
-    """The id of a report page: ``leaderboard``, ``systems/<name>``, ``methods/<name>`` or
-    ``papers/<name>`` for the kinds in :data:`PAGE_KINDS`."""
+    """The id of a report page: ``leaderboard``, ``reproductions``, ``systems/<name>``,
+    ``methods/<name>`` or ``papers/<name>`` for the kinds in :data:`PAGE_KINDS`."""
     if kind not in PAGE_KINDS:
         raise ValueError(
             f"unknown report page kind {kind!r}; choose one of {', '.join(PAGE_KINDS)}"
@@ -229,8 +243,8 @@ def page_kind(page: str) -> tuple[str, str | None]:
         if (sub is None and page == kind) or (sub is not None and folder == sub and name):
             return kind, (name or None)
     raise ValueError(
-        f"{page!r} is not a report page id (leaderboard, systems/<system>, methods/<method> "
-        "or papers/<paper>)"
+        f"{page!r} is not a report page id (leaderboard, reproductions, systems/<system>, "
+        "methods/<method> or papers/<paper>)"
     )
 
 

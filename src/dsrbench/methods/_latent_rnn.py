@@ -49,6 +49,7 @@ import torch
 import xarray as xr
 
 from dsrbench.atomic import atomic_path
+from dsrbench.layout import snapshot_file
 from dsrbench.methods.base import (
     FitOutcome,
     FitTask,
@@ -576,6 +577,20 @@ def _train_group(members: list[_Member], budget: float | None) -> None:
     def weights(k: int) -> dict[str, np.ndarray]:
         return {n: _numpy(t[k]) for n, t in p.items()}
 
+    def snapshot(step: int) -> None:
+        """Each model's weights after optimiser step ``step`` (frozen ones as they stand)."""
+        for k, m in enumerate(members):
+            run = m.task.run
+            if run is None or run.snapshot_dir is None or step not in run.snapshot_steps:
+                continue
+            path = snapshot_file(run.snapshot_dir, step)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            arrays = {f"w_{n}": v for n, v in weights(k).items()}
+            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, **arrays, diverged=np.array(not bool(alive[k])))
+
+    snapshot_steps = set().union(*(m.task.run.snapshot_steps for m in members if m.task.run))
+
     for epoch in range(start_epoch, epochs):
         if not alive_np.any():
             break
@@ -602,6 +617,8 @@ def _train_group(members: list[_Member], budget: float | None) -> None:
                 for n, t in p.items():  # a masked model does not move (RAdam's momentum)
                     t.copy_(torch.where(alive.reshape(-1, *[1] * (t.dim() - 1)), t, before[n]))
             total += loss
+            if batches_seen in snapshot_steps:
+                snapshot(batches_seen)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         losses = (total / n_batches).cpu().numpy()

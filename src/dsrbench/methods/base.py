@@ -75,11 +75,14 @@ class RunFiles:
 
     ``checkpoint_dir``: checkpoints to resume a killed job from; ``epoch_log``: a CSV file
     with one line per epoch (loss, learning rate, teacher-forcing alpha, validation score,
-    seconds).
+    seconds); ``snapshot_dir`` and ``snapshot_steps``: the weights after those optimiser
+    steps (:func:`dsrbench.layout.snapshot_file`; the latent RNNs write them).
     """
 
     checkpoint_dir: Path | None = None
     epoch_log: Path | None = None
+    snapshot_dir: Path | None = None
+    snapshot_steps: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
