@@ -16,7 +16,7 @@ and prints (and with ``--doc`` writes as Markdown and CSV):
   per model (on a machine shared with other jobs these are inflated alike).
 
     python benchmarks/database_report.py results/gilpin2023_database \
-        [--doc docs/database_gilpin2023]
+        [--doc docs/results/database/database_gilpin2023]
 """
 
 from __future__ import annotations
