@@ -77,3 +77,11 @@ def lorenz_nan_store(lorenz_store: Path, tmp_path_factory: pytest.TempPathFactor
     shutil.copytree(lorenz_store, out)
     zarr.open_array(out / "x", mode="r+")[0, 10, 0] = np.nan
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny results directory (tests/tiny_run.py): do not modify it."""
+    from tiny_run import make_tiny_run
+
+    return make_tiny_run(tmp_path_factory.mktemp("tiny") / "tinyrun")

@@ -1,0 +1,50 @@
+"""Regenerate every run page under docs/results/ from its run.yaml and export, or ship a
+finished run there.
+
+    python benchmarks/results_pages.py                       # rewrite every generated page
+    python benchmarks/results_pages.py publish RESULTS_DIR NAME --command "snakemake ..." \\
+        --configfile configs/dsr.yaml [--configfile more.yaml] [--notes TEXT]
+
+CI runs the first form and checks `git diff --exit-code docs/`. Folders without a run.yaml
+(the archived pages of runs whose results are gone) are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dsrbench.reports.run_pages import publish_run, write_page
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command_name")
+    pub = sub.add_parser("publish", help="ship a finished run as docs/results/NAME/")
+    pub.add_argument("results", type=Path)
+    pub.add_argument("name")
+    pub.add_argument("--command", required=True, help="the exact command that made the run")
+    pub.add_argument("--configfile", action="append", required=True, type=Path)
+    pub.add_argument("--notes", default="")
+    pub.add_argument("--docs", type=Path, default=DOCS)
+    args = parser.parse_args(argv)
+    if args.command_name == "publish":
+        page = publish_run(
+            args.results,
+            args.name,
+            command=args.command,
+            configfiles=args.configfile,
+            docs=args.docs,
+            notes=args.notes,
+        )
+        print(page)
+        return 0
+    for run_yaml in sorted(DOCS.glob("*/run.yaml")):
+        print(write_page(run_yaml.parent))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
