@@ -164,3 +164,37 @@ def test_index_systems_table_sorts_on_a_header_click_and_filters_by_name(run, dr
     assert _path(link.get_attribute("href")).is_file()
     errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert not errors, errors
+
+
+def test_the_reproductions_page_opens_and_filters_by_status(driver, tmp_path):
+    """The page rendered from the tiny fixture of tests/test_reproductions.py: it loads
+    with its figure and no console error, and the filter box narrows the table."""
+    from selenium.webdriver.common.by import By
+    from test_reproductions import PAPER, PUBLISHED, REPO, write_fixture
+
+    from dsrbench import layout
+    from dsrbench.reports.render import render
+
+    results = write_fixture(tmp_path / "results")
+    csv = tmp_path / "published.csv"
+    PUBLISHED.to_csv(csv, index=False)
+    page = render(
+        REPO / "reports" / "reproductions.ipynb",
+        layout.report_page(results, layout.page_id("reproductions")),
+        {"sources": {PAPER: str(results)}, "published": str(csv), "datasets": {PAPER: "fine"}},
+        cwd=tmp_path,
+        timeout=120,
+    )
+    _check_page(driver, page.resolve().as_uri())
+    script = (
+        "return Array.from(document.querySelectorAll('#dsrbench-systems tbody tr'))"
+        ".filter(r => r.style.display !== 'none').map(r => r.getAttribute('data-status'))"
+    )
+    assert (
+        sorted(driver.execute_script(script))
+        == ["differs"] * 3 + ["not run"] * 3 + ["reproduced"] * 2
+    )
+    driver.find_element(By.ID, "dsrbench-filter").send_keys("differs")
+    assert driver.execute_script(script) == ["differs"] * 3
+    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not errors, errors

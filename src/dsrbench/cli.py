@@ -1,6 +1,6 @@
 """Command-line interface: ``dsrbench systems | methods | simulate | summary | train |
 predict | simulate-chunk | train-chunk | predict-chunk | evaluate | merge | results |
-report``.
+reproductions | report``.
 
 The ``*-chunk`` commands are the workflow's jobs (one per chunk of systems); ``simulate``,
 ``train`` and ``predict`` run one system (and seed) by hand.
@@ -244,6 +244,22 @@ def cmd_results_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproductions(args: argparse.Namespace) -> int:
+    from dsrbench.reports.reproductions import ReproductionError, cli
+
+    try:
+        summary, table = cli(args.run or [], args.format)
+    except ReproductionError as exc:
+        print(f"dsrbench reproductions: error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "csv":  # the table alone on stdout, the summary beside it
+        print(summary, file=sys.stderr)
+        sys.stdout.write(table)
+    else:
+        print(f"{summary}\n\n{table}")
+    return 0
+
+
 def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", metavar="CONFIG.yaml", help="workflow config file")
@@ -347,6 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("results_dir", help="results directory of a finished run")
     r.add_argument("--out", default=None, help="default: <results_dir>/export/<run>.parquet")
     r.set_defaults(func=cmd_results_export)
+
+    p = sub.add_parser(
+        "reproductions", help="every published number with ours beside it and a status"
+    )
+    p.add_argument(
+        "--run",
+        action="append",
+        metavar="PAPER=PATH",
+        help="a paper (or a unique part of its name) and its results directory, run export "
+        "or folder of exports; repeatable",
+    )
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.set_defaults(func=cmd_reproductions)
 
     from dsrbench.report_cli import add_report_parser
 

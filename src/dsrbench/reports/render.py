@@ -150,6 +150,7 @@ def page_title(template: str | Path, parameters: dict[str, Any]) -> str:
         return f"Method: {parameters['method']}"
     return {
         "leaderboard": "Leaderboard",
+        "reproductions": "Reproductions of the published numbers",
         "gilpin2023": "Gilpin 2023: model scale versus domain knowledge",
         "dsr": "Dynamical systems reconstruction (shPLRNN+GTF, AL-RNN)",
     }.get(stem, stem)
@@ -277,10 +278,15 @@ def export_html(
 # ------------------------------------------------------------------------------- index
 _SECTIONS = (
     ("leaderboard", "Leaderboard", "methods ranked across systems on each metric family"),
+    ("reproductions", "Reproductions", "every published number with ours beside it and a status"),
     ("systems", "Systems", "true against generated attractors, forecasts, spectra, metrics"),
     ("methods", "Methods", "training, scores against system properties, symbolic codes"),
     ("papers", "Paper reproductions", "our figures beside the published ones"),
 )
+
+
+#: page ids the index links when their page exists in the reports root, though not passed
+_OPTIONAL_PAGES = ("reproductions",)
 
 
 def _title_of(page: Path) -> str:
@@ -307,9 +313,16 @@ def build_index(
     (grouped as leaderboard, systems, methods, papers) and its executed notebook, with a
     summary of the run. With ``results_dir`` the systems are a sortable, filterable table
     (:mod:`dsrbench.reports.index`: dimension, largest Lyapunov exponent, every method's
-    D_stsp and VPT), each name linking its page. Every page must exist."""
+    D_stsp and VPT), each name linking its page. Every page must exist; the reproductions
+    page (``reproductions.html`` beside ``out``) is linked too when it has been rendered."""
     out = Path(out)
     root = out.parent
+    pages = list(pages)
+    # pages rendered outside the workflow's rules, linked once they exist
+    for page in _OPTIONAL_PAGES:
+        path = root / f"{page}.html"
+        if path.is_file() and path.resolve() not in {Path(p).resolve() for p in pages}:
+            pages.append(path)
     missing = [str(p) for p in pages if not Path(p).is_file()]
     if missing:
         raise FileNotFoundError(f"report pages missing: {', '.join(missing)}")
