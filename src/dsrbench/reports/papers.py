@@ -25,6 +25,8 @@ __all__ = [
     "dsr_bars_figure",
     "dsr_missing",
     "dsr_published_table",
+    "dsr_reproduction_table",
+    "dsr_symbolic_claims_table",
     "dsr_table",
     "present_systems",
     *gilpin.__all__,
@@ -126,6 +128,78 @@ def dsr_published_table(run: Run) -> pd.DataFrame:
     pub["metric"] = [spec(m).label for m in pub["metric"]]
     pub["this run"] = ours
     return pub
+
+
+def _dsr_papers(published: pd.DataFrame) -> list[str]:
+    """The papers whose numbers the DSR setting reproduces (their rows stand in ``dsr``)."""
+    from dsrbench.reports.reproductions import PAPER_DATASETS
+
+    return [
+        p
+        for p in dict.fromkeys(published["paper"])
+        if PAPER_DATASETS.get(p) == "dsr" or str(p).startswith(("Hess et al.", "Brenner et al."))
+    ]
+
+
+def dsr_reproduction_table(run: Run) -> pd.DataFrame:
+    """Every published DSR number (the papers' rows, the authors' AL-RNN checkpoint scored by
+    our metrics, the reference ranges) beside this run's median and interquartile range over
+    seeds, with its status and cause (:func:`dsrbench.reports.reproductions.reproductions`)."""
+    from dsrbench.reports.published import published_table
+    from dsrbench.reports.reproductions import reproductions
+
+    published = published_table()
+    papers = _dsr_papers(published)
+    table = reproductions({p: run.results_dir for p in papers}, published=published)
+    table = table[table["paper"].isin(papers)]
+    out = pd.DataFrame(
+        {
+            "paper": table["paper"],
+            "system": table["system"],
+            "method": [method_label(m) if m else "" for m in table["method"]],
+            "metric": table["metric"],
+            "published": [stats.fmt(v) for v in table["published"]],
+            "ours: median [IQR] (seeds)": [
+                f"{stats.fmt(r.ours)} [{stats.fmt(r.q25)}, {stats.fmt(r.q75)}] ({r.n_seeds})"
+                if r.n_seeds
+                else ""
+                for r in table.itertuples()
+            ],
+            "status": table["status"],
+            "cause": table["cause"].fillna(""),
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def dsr_symbolic_claims_table(run: Run) -> pd.DataFrame:
+    """The AL-RNN's visited linear subregions per system (median and range over seeds) beside
+    the published claims (``subregions_visited`` rows of the published table)."""
+    from dsrbench.reports.published import published_table
+
+    pub = published_table()
+    pub = pub[(pub["metric"] == "subregions_visited") & pub["found"]]
+    ours: dict[str, list[int]] = {}
+    for _dataset, system, _seed, code in run.symbolic_codes("alrnn"):
+        ours.setdefault(system, []).append(code.n_regions)
+    rows = []
+    for system in sorted(set(ours) | set(pub["system"])):
+        n = ours.get(system, [])
+        claims = pub[pub["system"] == system]
+        rows.append(
+            {
+                "system": system,
+                "published": "; ".join(
+                    f"{r.published_value} ({r.published_method}; {r.where})"
+                    for r in claims.itertuples()
+                )
+                or "no published count",
+                "ours: median (range) over seeds": (
+                    f"{np.median(n):g} ({min(n)} to {max(n)}), {len(n)} seeds" if n else "not run"
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def dsr_bars_figure(run: Run):
