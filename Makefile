@@ -5,6 +5,8 @@
 #                   (-m e2e: workflow runs, browser, kill-and-resume, long Lyapunov runs,
 #                   SLURM: needs the cluster of `.ci/slurm-cluster install && start`)
 #   make lint       ruff
+#   make docs       regenerate the run pages of docs/results/ from their exports
+#   make docs-check the same, then fail if docs/ differs from what is committed (CI)
 #   make clean      remove results and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -19,7 +21,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 PYTEST_DURATIONS ?= 15
 
-.PHONY: all install browser-deps run test test-e2e lint clean distclean
+.PHONY: all install browser-deps run test test-e2e lint docs docs-check clean distclean
 
 all: run
 
@@ -62,6 +64,12 @@ test-e2e: browser-deps $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+docs: $(STAMP)
+	$(BIN)/python benchmarks/results_pages.py
+
+docs-check: docs
+	git diff --exit-code -- docs/
 
 clean:
 	rm -rf results .snakemake .pytest_cache .ruff_cache benchmarks/out
