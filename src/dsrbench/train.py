@@ -122,8 +122,9 @@ def train(
 
 
 def training_info(model: Method, fit_seconds: float) -> dict[str, Any]:
-    """What the fit of ``model`` did: its seconds, and for the torch methods what the
-    Trainer did (``training_result_``: epochs, best validation score, what stopped it)."""
+    """What the fit of ``model`` did: its seconds, for the torch methods what the Trainer
+    did (``training_result_``: epochs, best validation score, what stopped it), and a
+    method's own ``fit_details_`` (a JSON-able dict) as ``fit_details``."""
     info: dict[str, Any] = {"fit_seconds": float(fit_seconds)}
     result = getattr(model, "training_result_", None)
     if result is not None:  # torch methods: what the Trainer did
@@ -136,6 +137,9 @@ def training_info(model: Method, fit_seconds: float) -> dict[str, Any]:
             stopped_by=str(result.stopped_by),
             training_seconds_total=float(result.seconds),
         )
+    details = getattr(model, "fit_details_", None)
+    if details:  # what a method's fit chose by itself (ARIMA's fallback per coordinate)
+        info["fit_details"] = details
     info["device"] = str(getattr(model, "device_", "cpu"))
     info["hardware"] = hardware(info["device"])
     return info

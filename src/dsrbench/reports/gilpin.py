@@ -59,6 +59,16 @@ __all__ = [
     "tuned_hyperparameters_table",
     "widest_models",
     "widest_ranking_table",
+    "per_system_comparison",
+    "per_system_summary",
+    "per_system_table",
+    "per_system_figure",
+    "per_system_missing_sentence",
+    "fine_scores",
+    "published_hyperparameters",
+    "hyperparameter_agreement",
+    "hyperparameter_agreement_table",
+    "tuned_choices",
 ]
 
 FIXED_SMAPE = "smape_fixed"
@@ -947,3 +957,433 @@ def tuned_hyperparameters_table(run: Run) -> pd.DataFrame:
     if not rows:
         raise NoData("no tuning records or hyperparameters in this run's training records")
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------- per system, against the paper
+#: the dataset setting of configs/gilpin2023.yaml that matches the published per-system
+#: sMAPE (100 points per period, 1000 training points, the first 200 forecast steps)
+FINE = "fine"
+#: the published rows' ``variant`` marks the systems dysts changed since the paper's commit
+CHANGED_MARK = "not like-for-like"
+#: how many systems the summary names as disagreeing most (largest |log ratio|)
+TOP_DISAGREEING = 5
+#: (published model, published hyperparameter) -> ours, where the names differ: the
+#: reservoirpy NVAR's delay is our NG-RC's k, the neural ODE's tau our seq_len (Gilpin 2023's
+#: ``tau_val``, same grids); darts' lags and input_chunk_length and the ESN leak rate match
+HYPERPARAMETER_NAMES = {("NVAR", "delay"): "k", ("NODE", "tau"): "seq_len"}
+_HYPERPARAMETERS_CSV = "data/published/gilpin2023_hyperparameters.csv"
+
+
+def _published_rows(published: pd.DataFrame | None) -> pd.DataFrame:
+    """The Gilpin 2023 per-system ``smape_fixed`` rows of :func:`published_table` (or of a
+    frame with its columns): published_method, system, published, changed_system."""
+    if published is None:
+        from dsrbench.reports.published import published_table
+
+        published = published_table()
+    pub = published
+    if "paper" in pub:
+        pub = pub[pub["paper"] == "Gilpin 2023"]
+    if "metric" in pub:
+        pub = pub[pub["metric"] == FIXED_SMAPE]
+    if "found" in pub:
+        pub = pub[pub["found"].astype(bool)]
+    variant = pub["variant"] if "variant" in pub else pd.Series("", index=pub.index)
+    out = pd.DataFrame(
+        {
+            "published_method": pub["published_method"].astype(str),
+            "system": pub["system"].astype(str),
+            "published": pd.to_numeric(pub["value"], errors="coerce").astype(float),
+            "changed_system": variant.astype(str).str.contains(CHANGED_MARK, regex=False),
+        }
+    )
+    return out[np.isfinite(out["published"])].reset_index(drop=True)
+
+
+def _counterpart(published_method: str, present: set[str]) -> tuple[str, bool]:
+    """Our method for a published model: the first of GILPIN2023_COUNTERPARTS' names present
+    (else the first name), and whether one is present."""
+    names = [o for o, t in GILPIN2023_COUNTERPARTS.items() if t == published_method]
+    for name in names:
+        if name in present:
+            return name, True
+    return (names[0] if names else ""), False
+
+
+def per_system_comparison(
+    scores: pd.DataFrame, published: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Our per-system sMAPE against Gilpin 2023's, one row per (model, system) where both
+    are finite: method, published_method, system, ours, published, ratio (ours /
+    published), log_ratio (natural log; NaN where either is 0) and changed_system (the
+    published row's ``variant`` says the system changed in dysts since the paper).
+
+    ``scores``: our rows (method, system, value; seeds, if any, aggregated by their median),
+    on the published scale: ``smape_fixed`` of the ``fine`` setting (0-100, first 200 steps
+    after 1000 training points). ``published``: :func:`published_table` (default) or a frame
+    with its columns published_method, system, value and variant (``value`` already on 0-100,
+    the paper's 0-200 halved). Published names map to ours by GILPIN2023_COUNTERPARTS."""
+    pub = _published_rows(published)
+    ours = (
+        scores.assign(value=pd.to_numeric(scores["value"], errors="coerce").astype(float))
+        .groupby(["method", "system"])["value"]
+        .median()
+        .rename("ours")
+        .reset_index()
+    )
+    present = set(ours["method"])
+    pub["method"] = [_counterpart(m, present)[0] for m in pub["published_method"]]
+    out = pub.merge(ours, on=["method", "system"], how="inner")
+    out = out[np.isfinite(out["ours"]) & np.isfinite(out["published"])]
+    out = out[(out["published"] > 0) | (out["ours"] > 0)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio"] = out["ours"] / out["published"]
+        out["log_ratio"] = np.log(out["ratio"].where(out["ratio"] > 0))
+    out["log_ratio"] = out["log_ratio"].where(np.isfinite(out["log_ratio"]))
+    cols = ["method", "published_method", "system", "ours", "published", "ratio", "log_ratio"]
+    return out[[*cols, "changed_system"]].sort_values(["method", "system"]).reset_index(drop=True)
+
+
+def _rho(a: pd.Series, b: pd.Series) -> float:
+    from scipy.stats import spearmanr
+
+    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
+        return math.nan
+    return float(spearmanr(a, b).statistic)
+
+
+def per_system_summary(
+    comparison: pd.DataFrame, published: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per published model of :func:`per_system_comparison`: method, published_method, n,
+    rho (Spearman's rho over systems, ours against published), median_ratio (ours /
+    published), the same without the systems dysts changed since the paper (n_like,
+    rho_like, median_ratio_like), changed (those systems) and disagreeing (the
+    TOP_DISAGREEING systems with the largest |log ratio|, as "system (ratio)"). With
+    ``published``, its models that have no row in ``comparison`` get a row with n = 0 and
+    ``status`` "no run on this page"; the others "compared"."""
+    rows = []
+    for (method, pm), sub in comparison.groupby(["method", "published_method"], sort=False):
+        like = sub[~sub["changed_system"].astype(bool)]
+        worst = sub.loc[sub["log_ratio"].abs().dropna().sort_values(ascending=False).index]
+        rows.append(
+            {
+                "method": method,
+                "published_method": pm,
+                "status": "compared",
+                "n": len(sub),
+                "rho": _rho(sub["ours"], sub["published"]),
+                "median_ratio": float(sub["ratio"].median()),
+                "n_like": len(like),
+                "rho_like": _rho(like["ours"], like["published"]),
+                "median_ratio_like": float(like["ratio"].median()) if len(like) else math.nan,
+                "changed": sorted(sub.loc[sub["changed_system"].astype(bool), "system"]),
+                "disagreeing": [
+                    f"{r.system} ({r.ratio:.3g})" for r in worst.head(TOP_DISAGREEING).itertuples()
+                ],
+            }
+        )
+    if published is not None:
+        done = {r["published_method"] for r in rows}
+        present = set(comparison["method"])
+        for pm in sorted(set(_published_rows(published)["published_method"]) - done):
+            rows.append(
+                {
+                    "method": _counterpart(pm, present)[0],
+                    "published_method": pm,
+                    "status": "no run on this page",
+                    "n": 0,
+                    "rho": math.nan,
+                    "median_ratio": math.nan,
+                    "n_like": 0,
+                    "rho_like": math.nan,
+                    "median_ratio_like": math.nan,
+                    "changed": [],
+                    "disagreeing": [],
+                }
+            )
+    return pd.DataFrame(rows, columns=_SUMMARY_COLUMNS)
+
+
+_SUMMARY_COLUMNS = [
+    "method",
+    "published_method",
+    "status",
+    "n",
+    "rho",
+    "median_ratio",
+    "n_like",
+    "rho_like",
+    "median_ratio_like",
+    "changed",
+    "disagreeing",
+]
+
+
+def fine_scores(run: Run, dataset: str = FINE) -> pd.DataFrame:
+    """Our ``smape_fixed`` rows of the ``fine`` setting (the published numbers' protocol),
+    the ``truth`` oracle left out; :class:`NoData` when the run has none."""
+    if dataset not in run.datasets:
+        raise NoData(
+            f"no '{dataset}' dataset setting on this page (it has "
+            f"{', '.join(run.datasets) or 'none'}): the published per-system sMAPE is at 100 "
+            "points per period"
+        )
+    sc = run.scores(FIXED_SMAPE, dataset=dataset)
+    return sc[sc["method"] != "truth"]
+
+
+def _fmt(value: float) -> str:
+    return stats.fmt(value) if np.isfinite(value) else "—"
+
+
+def per_system_table(run: Run, published: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The page's table of :func:`per_system_summary` on this run's ``fine`` setting: per
+    published model, n, rho and the median ratio with and without the changed systems, the
+    changed systems and the most disagreeing; models without a run say so."""
+    if published is None:
+        from dsrbench.reports.published import published_table
+
+        published = published_table()
+    comp = per_system_comparison(fine_scores(run), published)
+    summary = per_system_summary(comp, published)
+    rows = []
+    for r in summary.itertuples():
+        ran = r.status == "compared"
+        rows.append(
+            {
+                "Gilpin 2023 model": r.published_method,
+                "ours": method_label(r.method) if r.method else "—",
+                "n systems": r.n if ran else "no run on this page",
+                "Spearman ρ": _fmt(r.rho) if ran else "—",
+                "median ratio (ours / published)": _fmt(r.median_ratio) if ran else "—",
+                "without changed systems: n, ρ, median ratio": (
+                    f"{r.n_like}, {_fmt(r.rho_like)}, {_fmt(r.median_ratio_like)}" if ran else "—"
+                ),
+                "changed systems (not like-for-like)": ", ".join(r.changed) or "—",
+                f"disagree most (ratio; top {TOP_DISAGREEING})": ", ".join(r.disagreeing) or "—",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def per_system_missing_sentence(run: Run, published: pd.DataFrame | None = None) -> str:
+    """Which published models have no run on this page (empty string when all ran)."""
+    pub = _published_rows(published)
+    try:
+        present = set(fine_scores(run)["method"])
+    except NoData:
+        present = set()
+    missing = []
+    for pm in sorted(set(pub["published_method"])):
+        ours, ran = _counterpart(pm, present)
+        if not ran:
+            missing.append(f"{pm} ({ours or 'no counterpart'})")
+    if not missing:
+        return ""
+    return (
+        "Published per-system scores, but no run of ours on this page (the fine setting): "
+        + ", ".join(missing)
+        + "."
+    )
+
+
+def per_system_figure(run: Run, published: pd.DataFrame | None = None):
+    """Our per-system sMAPE against Gilpin 2023's, one panel per model with published scores
+    and a run, one point per system, both on 0-100 and log axes; the diagonal is agreement,
+    crosses are systems dysts changed since the paper (not like-for-like)."""
+    comp = per_system_comparison(fine_scores(run), published)
+    if comp.empty:
+        raise NoData("no model of this run has published per-system scores (Gilpin 2023)")
+    summary = per_system_summary(comp).set_index("published_method")
+    models = order_methods(comp["method"].unique())
+    k = len(models)
+    cols = min(4, k)
+    rows = math.ceil(k / cols)
+    fig = new_figure(3.2 * cols + 0.4, 3.2 * rows + 0.6)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, method in zip(axes, models, strict=False):
+        sub = comp[comp["method"] == method]
+        pm = sub["published_method"].iloc[0]
+        s = summary.loc[pm]
+        changed = sub["changed_system"].astype(bool)
+        color = method_color(method)
+        ax.scatter(
+            sub.loc[~changed, "published"],
+            sub.loc[~changed, "ours"],
+            s=12,
+            color=color,
+            alpha=0.7,
+            lw=0,
+            label="like-for-like",
+        )
+        if changed.any():
+            ax.scatter(
+                sub.loc[changed, "published"],
+                sub.loc[changed, "ours"],
+                s=22,
+                marker="x",
+                color="black",
+                lw=1,
+                label="system changed since the paper",
+            )
+        pos = sub[["published", "ours"]].to_numpy()
+        pos = pos[pos > 0]
+        lo, hi = (pos.min() / 1.5, pos.max() * 1.5) if pos.size else (0.1, 100)
+        ax.plot([lo, hi], [lo, hi], color="#777777", lw=0.8, ls="--")
+        if (sub[["published", "ours"]].to_numpy() > 0).all():
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_title(
+            f"{method_label(method)} vs {pm}\nn = {s.n}, ρ = {_fmt(s.rho)}, "
+            f"median ratio {_fmt(s.median_ratio)}",
+            fontsize=8,
+        )
+        ax.set_xlabel("published sMAPE (0-100)", fontsize=7)
+        ax.set_ylabel("our sMAPE (0-100)", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        if changed.any():
+            ax.legend(fontsize=6, loc="upper left")
+    for ax in axes[k:]:
+        ax.set_visible(False)
+    _title(
+        fig,
+        "sMAPE over the first 200 steps at 100 points per period after 1000 training points, "
+        "ours (fine setting) against Gilpin 2023's per system; dashed: equal",
+    )
+    return fig
+
+
+# ------------------------------------------------------------------- hyperparameters vs the paper
+def published_hyperparameters() -> pd.DataFrame:
+    """Gilpin 2023's chosen hyperparameters per model and system (the shipped
+    ``gilpin2023_hyperparameters.csv``, values parsed from JSON): model, system,
+    hyperparameter, value."""
+    import importlib.resources
+    from io import StringIO
+
+    text = importlib.resources.files("dsrbench").joinpath(_HYPERPARAMETERS_CSV).read_text()
+    df = pd.read_csv(StringIO(text), keep_default_na=False, dtype=str)
+    df["value"] = [json.loads(v) if v else None for v in df["value"]]
+    return df
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def _in(value, grid: list) -> bool:
+    return any(_same(value, g) for g in grid)
+
+
+def hyperparameter_agreement(
+    chosen: pd.DataFrame, published: pd.DataFrame, grids: dict[str, dict[str, list]]
+) -> pd.DataFrame:
+    """Per (our method, parameter): how often our tuned choice equals Gilpin 2023's, counted
+    only on systems where the published choice is in our grid (else we could not choose it).
+
+    ``chosen``: method, system, parameter, value (ours: ``tuning.best``). ``published``:
+    model, system, hyperparameter, value (:func:`published_hyperparameters`); names map by
+    GILPIN2023_COUNTERPARTS and :data:`HYPERPARAMETER_NAMES`. ``grids``: our method ->
+    parameter -> candidate values (``training.grids``); only parameters in them compare.
+    Columns: method, published_method, parameter, published_parameter, n (systems compared),
+    agree, fraction, published (systems with a published choice and ours), not_in_grid."""
+    present = set(chosen["method"])
+    ours = {(r.method, r.system, r.parameter): r.value for r in chosen.itertuples()}
+    counts: dict[tuple[str, str, str, str], list[int]] = {}
+    for r in published.itertuples():
+        method, _ = _counterpart(r.model, present)
+        param = HYPERPARAMETER_NAMES.get((r.model, r.hyperparameter), r.hyperparameter)
+        grid = grids.get(method, {}).get(param)
+        if grid is None:
+            continue
+        c = counts.setdefault((method, r.model, param, r.hyperparameter), [0, 0, 0, 0])
+        key = (method, r.system, param)
+        if key not in ours:
+            continue
+        c[2] += 1
+        if not _in(r.value, grid):
+            c[3] += 1
+            continue
+        c[0] += 1
+        c[1] += int(_same(ours[key], r.value))
+    rows = [
+        {
+            "method": method,
+            "published_method": pm,
+            "parameter": param,
+            "published_parameter": pub_param,
+            "n": n,
+            "agree": agree,
+            "fraction": agree / n if n else math.nan,
+            "published": both,
+            "not_in_grid": outside,
+        }
+        for (method, pm, param, pub_param), (n, agree, both, outside) in counts.items()
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "method",
+            "published_method",
+            "parameter",
+            "published_parameter",
+            "n",
+            "agree",
+            "fraction",
+            "published",
+            "not_in_grid",
+        ],
+    )
+
+
+def tuned_choices(run: Run, dataset: str = FINE) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Our tuned choices on the ``fine`` setting (method, system, parameter, value from
+    ``training.json``'s ``tuning.best``) and each method's grid (from its tuning records:
+    the config's ``training.grids``)."""
+    rows, grids = [], {}
+    for method in run.learned:
+        try:
+            tr = run.training(method)
+        except NoData:
+            continue
+        tr = tr[tr["dataset"] == dataset]
+        for r in tr.itertuples():
+            t = r.tuning if isinstance(r.tuning, dict) else None
+            if not t or not isinstance(t.get("best"), dict):
+                continue
+            for k, v in _values(t.get("grid")).items():
+                g = grids.setdefault(method, {}).setdefault(k, [])
+                g += [x for x in v if x not in g]
+            rows.extend(
+                {"method": method, "system": r.system, "parameter": k, "value": v}
+                for k, v in t["best"].items()
+            )
+    return pd.DataFrame(rows, columns=["method", "system", "parameter", "value"]), grids
+
+
+def hyperparameter_agreement_table(run: Run) -> pd.DataFrame:
+    """The page's table of :func:`hyperparameter_agreement` on this run's ``fine`` setting."""
+    chosen, grids = tuned_choices(run)
+    if chosen.empty:
+        raise NoData(f"no tuning records (training.json tuning.best) on the '{FINE}' setting")
+    agree = hyperparameter_agreement(chosen, published_hyperparameters(), grids)
+    if agree.empty:
+        raise NoData("no tuned model of this run has published choices (Gilpin 2023)")
+    return pd.DataFrame(
+        {
+            "ours": [method_label(m) for m in agree["method"]],
+            "parameter": agree["parameter"],
+            "Gilpin 2023": agree["published_method"] + " " + agree["published_parameter"],
+            "same choice": [
+                f"{a} of {n} ({_fmt(f * 100)}%)" if n else "—"
+                for a, n, f in zip(agree["agree"], agree["n"], agree["fraction"], strict=True)
+            ],
+            "published choice outside our grid": agree["not_in_grid"],
+        }
+    )
