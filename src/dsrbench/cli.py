@@ -1,6 +1,7 @@
 """Command-line interface: ``dsrbench systems | methods | simulate | summary | train |
 predict | simulate-chunk | train-chunk | predict-chunk | evaluate | merge | results |
-reproductions | report``.
+reproductions | report`` (``merge`` is deprecated: ``results merge``, docs/migration.md;
+``results export | merge | diff`` and ``report join`` do their work in dsrbench.reports).
 
 The ``*-chunk`` commands are the workflow's jobs (one per chunk of systems); ``simulate``,
 ``train`` and ``predict`` run one system (and seed) by hand.
@@ -228,8 +229,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from dsrbench import jobs
 
+    print(
+        "dsrbench merge is deprecated and will be removed in the next release: use "
+        "`dsrbench results merge` (docs/migration.md)",
+        file=sys.stderr,
+    )
     jobs.merge(args.tables, Path(args.out))
     return 0
+
+
+def cmd_results_merge(args: argparse.Namespace) -> int:
+    from dsrbench.reports.combine import merge_exports
+    from dsrbench.reports.export import ExportError
+
+    try:
+        merged = merge_exports(args.exports, args.out)
+    except ExportError as exc:
+        print(f"dsrbench results merge: error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {merged.out} ({merged.kind}): {merged.rows_out} rows of {merged.rows_in} "
+        f"({merged.rows_in - merged.rows_out} found twice, equal, kept once)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_results_diff(args: argparse.Namespace) -> int:
+    from dsrbench.reports.combine import diff_exports, diff_text
+    from dsrbench.reports.export import ExportError
+
+    try:
+        diff = diff_exports(args.a, args.b, rtol=args.rtol, atol=args.atol)
+    except ExportError as exc:
+        print(f"dsrbench results diff: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(diff_text(diff, args.format))
+    for note in diff.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(diff.summary(args.a, args.b, args.rtol, args.atol), file=sys.stderr)
+    return 0 if diff.equal else 1
 
 
 def cmd_results_export(args: argparse.Namespace) -> int:
@@ -352,17 +391,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler-address", default=None, help="use a running Dask scheduler")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("merge", help="concatenate metric tables")
+    p = sub.add_parser("merge", help="deprecated: `dsrbench results merge`")
     p.add_argument("tables", nargs="+")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_merge)
 
-    p = sub.add_parser("results", help="portable results of a run (export)")
+    p = sub.add_parser("results", help="portable results of a run (export, merge, diff)")
     results = p.add_subparsers(dest="results_command", required=True)
     r = results.add_parser("export", help="one tidy parquet of a run's metrics and training")
     r.add_argument("results_dir", help="results directory of a finished run")
     r.add_argument("--out", default=None, help="default: <results_dir>/export/<run>.parquet")
     r.set_defaults(func=cmd_results_export)
+    r = results.add_parser("merge", help="combine exports of one protocol (or metric tables)")
+    r.add_argument("exports", nargs="+", metavar="EXPORT", help="exports or metric tables")
+    r.add_argument("--out", required=True, metavar="PATH", help="the merged parquet")
+    r.set_defaults(func=cmd_results_merge)
+    r = results.add_parser("diff", help="metrics that changed between two exports (exit 1)")
+    r.add_argument("a", metavar="A", help="an export (or metric table)")
+    r.add_argument("b", metavar="B", help="another export of the same protocol")
+    r.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance")
+    r.add_argument("--atol", type=float, default=0.0, help="absolute tolerance")
+    r.add_argument("--format", choices=["table", "csv"], default="table")
+    r.set_defaults(func=cmd_results_diff)
 
     p = sub.add_parser(
         "reproductions", help="every published number with ours beside it and a status"

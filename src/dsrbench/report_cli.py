@@ -3,6 +3,7 @@
     dsrbench report render reports/system.ipynb --out results/reports/systems/Lorenz.html \\
         --param system Lorenz --param results_dir results --kernel dsrbench --timeout 600
     dsrbench report index results/reports/leaderboard.html ... --out results/reports/index.html
+    dsrbench report join results/mine docs/results/RUN/RUN.parquet --out results/joined
     dsrbench report kernel            # register the Jupyter kernel for this environment
 
 Exit status 1 when a notebook fails (the failing cell's error is printed), 2 for bad input.
@@ -83,6 +84,30 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_join(args: argparse.Namespace) -> int:
+    from dsrbench.reports.export import ExportError
+    from dsrbench.reports.join import join_run
+
+    try:
+        joined = join_run(args.results_dir, args.export, args.out, rtol=args.rtol)
+    except ExportError as exc:
+        print(f"dsrbench report join: error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {joined.out}/metrics.parquet: {joined.rows_export} rows of the export, "
+        f"{joined.rows_run} of the run",
+        file=sys.stderr,
+    )
+    for note in joined.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"render: dsrbench report render reports/leaderboard.ipynb --param results_dir "
+        f"{joined.out} --out {joined.out}/reports/leaderboard.html",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_kernel(args: argparse.Namespace) -> int:
     from dsrbench.reports.render import ensure_kernel
 
@@ -91,8 +116,8 @@ def cmd_kernel(args: argparse.Namespace) -> int:
 
 
 def add_report_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add ``report`` (with ``render``, ``index``, ``kernel``) to the ``dsrbench`` parser's
-    subcommands ``sub``."""
+    """Add ``report`` (with ``render``, ``index``, ``join``, ``kernel``) to the ``dsrbench``
+    parser's subcommands ``sub``."""
     p = sub.add_parser("report", help="render report pages (papermill) and the index")
     rsub = p.add_subparsers(dest="report_command", required=True)
 
@@ -119,6 +144,15 @@ def add_report_parser(sub: Any) -> argparse.ArgumentParser:
     i.add_argument("--out", required=True, metavar="index.html")
     i.add_argument("--results-dir", default=None, help="for the run summary")
     i.set_defaults(func=cmd_index)
+
+    j = rsub.add_parser(
+        "join", help="a run of your methods beside a shipped run's export, for the pages"
+    )
+    j.add_argument("results_dir", metavar="RESULTS_DIR", help="your run (same protocol)")
+    j.add_argument("export", metavar="EXPORT", help="the shipped run's export (.parquet)")
+    j.add_argument("--out", required=True, metavar="JOINED_DIR", help="the joined directory")
+    j.add_argument("--rtol", type=float, default=1e-6, help="for the truth/floor comparison")
+    j.set_defaults(func=cmd_join)
 
     k = rsub.add_parser("kernel", help="register the Jupyter kernel for this environment")
     k.add_argument("--kernel", default=DEFAULT_KERNEL)

@@ -156,4 +156,4 @@ rule metrics:
     log:
         layout.merged_metrics_log(RESULTS),
     shell:
-        "{DSRBENCH} merge {input:q} --out {output:q} > {log:q} 2>&1"
+        "{DSRBENCH} results merge {input:q} --out {output:q} > {log:q} 2>&1"

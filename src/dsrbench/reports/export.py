@@ -29,6 +29,11 @@ columns, what makes it interpretable on its own:
   exporting machine (``record`` when none).
 * ``zero_shot``, ``pretrained_on_dysts``, ``replication_code``: see :func:`method_flags`.
 
+The parquet metadata (:data:`META_KEY`) also holds ``protocols``: the :func:`protocol` dict
+of each protocol hash of the table, so that a refusal to merge, diff or join exports of
+different protocols can name the keys that differ (:func:`protocol_differences`). An
+export written before it has none (:func:`read_protocols` gives ``{}``).
+
 :func:`read_export` reads an export of this or an older schema version (upgrading it,
 :data:`UPGRADES`) and refuses a newer one.
 """
@@ -63,8 +68,10 @@ __all__ = [
     "export_run",
     "method_flags",
     "protocol",
+    "protocol_differences",
     "protocol_hash",
     "read_export",
+    "read_protocols",
     "run_protocol",
     "store_hash",
     "write_export",
@@ -268,6 +275,36 @@ def protocol(
 def protocol_hash(proto: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of a :func:`protocol` dict."""
     return hashlib.sha256(canonical_json(_floats(proto)).encode("ascii")).hexdigest()
+
+
+def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": value}`` of a nested mapping (lists are values)."""
+    if not isinstance(obj, Mapping):
+        return {prefix: obj}
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def protocol_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The keys (dotted, e.g. ``evaluation.horizon``) where two :func:`protocol` dicts
+    differ, each as ``key: <a> != <b>`` (``absent`` where one lacks it), sorted."""
+    fa, fb = _flat(_floats(a)), _flat(_floats(b))
+    out = []
+    for key in sorted(set(fa) | set(fb)):
+        va, vb = fa.get(key, "absent"), fb.get(key, "absent")
+        if va != vb:
+            out.append(f"{key}: {_short(va)} != {_short(vb)}")
+    return out
+
+
+def _short(value: Any, width: int = 60) -> str:
+    """A value for a message, ``...``-cut at ``width`` characters (float 60.0 as 60)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _attrs(store: Path) -> dict[str, Any] | None:
@@ -608,10 +645,12 @@ def build_export(results_dir: str | Path) -> pd.DataFrame:
     table["run"] = results_dir.resolve().name
     datasets = sorted(set(table["dataset"].dropna()))
     pairs = list(table[["dataset", "system"]].drop_duplicates().itertuples(index=False))
-    protocols, stores = {}, {}
+    protocols, stores, dicts = {}, {}, {}
     for d, s in pairs:
         proto = run_protocol(results_dir, d, s)
         protocols[d, s] = protocol_hash(proto) if proto is not None else None
+        if proto is not None:
+            dicts[protocols[d, s]] = proto
         if (layout.dataset_store(results_dir, d, s) / "zarr.json").is_file():
             stores[d, s] = store_hash(layout.dataset_store(results_dir, d, s))
     keys = list(zip(table["dataset"], table["system"], strict=True))
@@ -622,22 +661,38 @@ def build_export(results_dir: str | Path) -> pd.DataFrame:
     flags = {m: method_flags(m) for m in set(table["method"].dropna())}
     for flag in ("zero_shot", "pretrained_on_dysts", "replication_code"):
         table[flag] = table["method"].map(lambda m, f=flag: flags[m][f] if m in flags else None)
-    return _typed(table)
+    out = _typed(table)
+    out.attrs["protocols"] = dicts  # written to the metadata by write_export
+    return out
 
 
-def write_export(table: pd.DataFrame, out: str | Path, *, run: str | None = None) -> Path:
+def write_export(
+    table: pd.DataFrame,
+    out: str | Path,
+    *,
+    run: str | None = None,
+    protocols: Mapping[str, Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
     """Write an export table as parquet atomically: dictionary-encoded, zstd-compressed,
-    the schema version, run and exporter's provenance in the metadata (:data:`META_KEY`)."""
+    the schema version, run, exporter's provenance and the protocol dict of each of the
+    table's protocol hashes (``protocols``, default ``table.attrs["protocols"]``) in the
+    metadata (:data:`META_KEY`), with the items of ``extra``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if protocols is None:
+        protocols = table.attrs.get("protocols") or {}
+    used = set(table["protocol_hash"].dropna().astype(str)) if "protocol_hash" in table else set()
     arrow = pa.Table.from_pandas(_typed(table), preserve_index=False)
     meta = dict(arrow.schema.metadata or {})
     meta[META_KEY] = json.dumps(
         {
+            **(extra or {}),
             "schema_version": SCHEMA_VERSION,
             "run": run,
             "exporter": {**provenance({}), "environment": exporter_environment()},
+            "protocols": {h: dict(p) for h, p in sorted(protocols.items()) if h in used},
         },
         sort_keys=True,
     ).encode()
@@ -670,9 +725,36 @@ def _upgrade_0_to_1(df: pd.DataFrame) -> pd.DataFrame:
 UPGRADES: dict[int, Callable[[pd.DataFrame], pd.DataFrame]] = {0: _upgrade_0_to_1}
 
 
+def _metadata(path: Path, schema: Any) -> dict[str, Any]:
+    """The export metadata (:data:`META_KEY`) of a parquet schema; ``{}`` for a bare metric
+    table."""
+    raw = (schema.metadata or {}).get(META_KEY)
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise ExportError(f"{path}: unreadable export metadata ({exc}); export it again") from exc
+    return meta if isinstance(meta, dict) else {}
+
+
+def read_protocols(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The protocol dict of each protocol hash an export's metadata holds (``{}`` for an
+    export written before they were kept, or a bare metric table)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+        raise ExportError(f"{path} is not a readable parquet file ({exc})") from exc
+    protocols = _metadata(path, schema).get("protocols") or {}
+    return {str(h): p for h, p in protocols.items() if isinstance(p, dict)}
+
+
 def read_export(path: str | Path) -> pd.DataFrame:
     """An export (any version up to :data:`SCHEMA_VERSION`, upgraded to it step by step by
-    :data:`UPGRADES`); a newer one raises :class:`ExportError` naming the file and the fix."""
+    :data:`UPGRADES`); a newer one raises :class:`ExportError` naming the file and the fix.
+    ``attrs["protocols"]``: :func:`read_protocols` of the file; ``attrs["export"]``: the
+    file's export metadata (``{}`` for a bare metric table)."""
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -682,8 +764,8 @@ def read_export(path: str | Path) -> pd.DataFrame:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
         raise ExportError(f"{path} is not a parquet file ({exc}); export the run again") from exc
-    meta = (table.schema.metadata or {}).get(META_KEY)
-    version = int(json.loads(meta).get("schema_version", 0)) if meta else 0
+    meta = _metadata(path, table.schema)
+    version = int(meta.get("schema_version", 0))
     if version > SCHEMA_VERSION:
         raise ExportError(
             f"{path} is a dsrbench results export of schema version {version}, newer than "
@@ -694,4 +776,8 @@ def read_export(path: str | Path) -> pd.DataFrame:
     while version < SCHEMA_VERSION:
         df = UPGRADES[version](df)
         version += 1
-    return _typed(df)
+    out = _typed(df)
+    protocols = meta.get("protocols") or {}
+    out.attrs["protocols"] = {str(h): p for h, p in protocols.items() if isinstance(p, dict)}
+    out.attrs["export"] = meta
+    return out

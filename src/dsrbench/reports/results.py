@@ -28,6 +28,8 @@ __all__ = ["NoData", "Run", "SymbolicCode", "open_run", "parse_symbolic_code"]
 
 #: rows that are not a method's scores
 REFERENCE_ROWS = ("floor",)
+#: in a results directory written by ``dsrbench report join``: what was joined and the notes
+JOINED_FILE = "joined.json"
 
 
 class NoData(LookupError):
@@ -133,6 +135,8 @@ class Run:
     metrics: pd.DataFrame
     configured: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: methods whose rows came from a joined export: no stores here (dsrbench.reports.join)
+    export_only: list[str] = field(default_factory=list)
 
     # ---------------------------------------------------------------- metric tables
     @property
@@ -162,6 +166,7 @@ class Run:
             self.metrics[keep].reset_index(drop=True),
             configured=list(self.configured),
             notes=list(self.notes),
+            export_only=list(self.export_only),
         )
 
     def scores(
@@ -416,6 +421,11 @@ def open_run(
     for col in ("value", "floor", "horizon"):
         metrics[col] = metrics[col].astype(float)
     run = Run(results_dir, metrics, configured=list(methods or []))
+    joined = results_dir / JOINED_FILE
+    if joined.is_file():  # a joined directory: its notes, and the methods without stores
+        info = json.loads(joined.read_text())
+        run.notes.extend(info.get("notes", []))
+        run.export_only = list(info.get("export_methods", []))
     present = set(metrics["method"])
     for m in run.configured:
         if m not in present:

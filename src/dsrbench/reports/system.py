@@ -86,7 +86,9 @@ def _first_seed(run: Run, method: str) -> int:
 
 
 def trajectories(run: Run, dataset: str, system: str, methods: list[str]) -> Trajectories:
-    """The reference and every method's long free run (transient dropped), first seed."""
+    """The reference and every method's long free run (transient dropped), first seed;
+    methods of a joined export (no stores here: ``run.export_only``) are left out."""
+    methods = [m for m in methods if m not in run.export_only]
     ds = run.dataset_store(dataset, system)
     info = _info(system)
     dt = float(ds["time"].values[1] - ds["time"].values[0])
@@ -210,7 +212,7 @@ def forecast_figure(
     truth = np.asarray((ds["x_clean"] if "x_clean" in ds else ds["x"]).values)
     preds, missing = {}, []
     for method in methods:
-        if method == "truth":
+        if method == "truth" or method in run.export_only:  # a joined export has no stores
             continue
         try:
             preds[method] = run.predictions(dataset, method, system, _first_seed(run, method))
