@@ -15,7 +15,7 @@ import pytest
 from dsrbench import jobs, layout, methods
 from dsrbench.cli import main
 from dsrbench.config import chunk_id, load_config, system_chunks
-from dsrbench.methods._traits import TRAITS
+from dsrbench.methods._traits import PRETRAINED_ON, TRAITS
 from dsrbench.systems import resolve_systems
 
 DATASET = "methods"  # the dataset name of the conftest's Lorenz store
@@ -36,10 +36,14 @@ def test_the_traits_table_matches_the_method_classes():
         cls = methods.get(name)
         traits = methods.traits(name)
         assert (traits.needs_fit, traits.uses_torch) == (cls.needs_fit, cls.uses_torch), name
+        # pretraining (a model pretrained on the test systems is flagged) and per-context fits
+        assert traits.pretrained_on == cls.pretrained_on, name
+        assert traits.pretrained_on in PRETRAINED_ON, name
+        assert traits.fit_on_context is cls.fit_on_context, name
         # the torch methods' names are in the table (checked without importing torch)
         names = frozenset(cls.hyperparameters) if cls.uses_torch else None
         assert traits.hyperparameters == names, name
-    assert methods.traits("truth") == (False, False, None)
+    assert methods.traits("truth") == (False, False, None, "none", False)
     with pytest.raises(methods.UnknownMethodError, match="did you mean"):
         methods.traits("alrn")
 

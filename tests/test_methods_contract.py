@@ -105,6 +105,8 @@ def test_registry_lists_every_method_of_the_issue() -> None:
     expected |= {"random_forest", "xgboost", "linear_regression", "kalman"}
     expected |= {"exponential_smoothing", "arima", "autoarima", "theta", "four_theta", "fft"}
     expected |= {"naive_drift", "naive_mean", "naive_seasonal", "tbats"}
+    # Zhang & Gilpin 2025: context parroting and the TiDE baseline
+    expected |= {"context_parroting", "tide"}
     assert expected <= set(methods.available())
 
 

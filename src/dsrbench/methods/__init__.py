@@ -71,9 +71,10 @@ def get(name: str) -> type[Method]:
 
 
 def traits(name: str) -> Traits:
-    """``needs_fit`` and ``uses_torch`` of the method ``name`` from the static table
-    (:data:`dsrbench.methods._traits.TRAITS`), without importing its module; ``truth``,
-    the reference oracle, is neither fitted nor a torch method."""
+    """``needs_fit``, ``uses_torch``, ``pretrained_on`` and ``fit_on_context`` of the method
+    ``name`` from the static table (:data:`dsrbench.methods._traits.TRAITS`), without
+    importing its module; ``truth``, the reference oracle, is neither fitted nor a torch
+    method, and was pretrained on nothing."""
     if name == "truth":
         return Traits(needs_fit=False, uses_torch=False)
     if name not in TRAITS:

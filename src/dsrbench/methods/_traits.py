@@ -3,8 +3,11 @@
 ``needs_fit``: the method gets a training job (``Method.needs_fit``); ``uses_torch``: its
 jobs ask for a GPU (``Method.uses_torch``); ``hyperparameters``: for the torch methods, the
 names of ``Method.hyperparameters``, so that the config check needs no torch import (the
-other methods' classes are built instead, which also checks values). The table must match
-the classes (tests/test_chunks.py checks it): add a row when you add a method.
+other methods' classes are built instead, which also checks values); ``pretrained_on``: the
+data a method was pretrained on before it sees any of ours (``Method.pretrained_on``);
+``fit_on_context``: its protocol fits it on each test context (``Method.fit_on_context``).
+The table must match the classes (tests/test_chunks.py checks it): add a row when you add a
+method.
 """
 
 from __future__ import annotations
@@ -19,6 +22,19 @@ class Traits(NamedTuple):
     uses_torch: bool
     #: hyperparameter names (torch methods); None: build the class to check them
     hyperparameters: frozenset[str] | None = None
+    #: what the method was pretrained on before any dsrbench data: one of
+    #: :data:`PRETRAINED_ON` (``"dysts"``: the test systems themselves, so its forecasts of
+    #: them are not zero-shot)
+    pretrained_on: str = "none"
+    #: True when the method's protocol fits it on each test context (e.g. a trained
+    #: zero-shot baseline refitted per context); False for the others
+    fit_on_context: bool = False
+
+
+#: the values of ``pretrained_on``: ``none`` (no pretraining: everything it knows comes from
+#: our training split or the context), ``dysts`` (pretrained on the dysts systems, which are
+#: our test systems), ``unknown`` (pretrained on data whose overlap with them is unknown)
+PRETRAINED_ON = ("none", "dysts", "unknown")
 
 
 _TRAINER = {"batch_size", "batches_per_epoch", "checkpoint_every", "epochs", "seq_len"}
@@ -69,6 +85,8 @@ TRAITS: dict[str, Traits] = {
     ),
     "nvar": Traits(needs_fit=True, uses_torch=False),
     "persistence": Traits(needs_fit=False, uses_torch=False),
+    # Zhang & Gilpin 2025: copies from the context, no training
+    "context_parroting": Traits(needs_fit=False, uses_torch=False),
     "phyxmamba": Traits(
         needs_fit=True,
         uses_torch=True,
@@ -115,6 +133,16 @@ TRAITS: dict[str, Traits] = {
     "tbats": Traits(needs_fit=True, uses_torch=False),
     "tcn": _darts_torch("dilation_base", "dropout", "kernel_size", "num_filters"),
     "theta": Traits(needs_fit=True, uses_torch=False),
+    # a trained baseline of Zhang & Gilpin 2025 beside Gilpin 2023's
+    "tide": _darts_torch(
+        "decoder_output_dim",
+        "dropout",
+        "hidden_size",
+        "num_decoder_layers",
+        "num_encoder_layers",
+        "temporal_decoder_hidden",
+        "use_layer_norm",
+    ),
     "transformer": _darts_torch(
         "d_model", "dim_feedforward", "dropout", "nhead", "num_decoder_layers", "num_encoder_layers"
     ),

@@ -138,9 +138,17 @@ class Method(ABC):
     citation: ClassVar[str] = ""
     #: True for torch methods (trained on a GPU when one is present)
     uses_torch: ClassVar[bool] = False
-    #: True when a method needs training data beyond the context (all but persistence): it
+    #: True when a method needs training data beyond the context (all but persistence and
+    #: context_parroting): it
     #: predicts only with a model its train job saved (prediction never trains)
     needs_fit: ClassVar[bool] = True
+    #: the data the method was pretrained on before it sees any dsrbench data: ``"none"``,
+    #: ``"dysts"`` (the test systems themselves: its forecasts of them are not zero-shot) or
+    #: ``"unknown"`` (:data:`dsrbench.methods._traits.PRETRAINED_ON`)
+    pretrained_on: ClassVar[str] = "none"
+    #: True when the method's protocol fits it on each test context (e.g. a trained zero-shot
+    #: baseline refitted per context); the job layer does not act on it yet
+    fit_on_context: ClassVar[bool] = False
 
     def __init__(self, **hyperparameters: Any) -> None:
         unknown = sorted(set(hyperparameters) - set(self.hyperparameters))
