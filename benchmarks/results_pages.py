@@ -3,7 +3,7 @@ finished run there.
 
     python benchmarks/results_pages.py                       # rewrite every generated page
     python benchmarks/results_pages.py publish RESULTS_DIR NAME --command "snakemake ..." \\
-        --configfile configs/dsr.yaml [--configfile more.yaml] [--notes TEXT]
+        --configfile configs/dsr.yaml [--configfile more.yaml] [--notes TEXT] [--paper NAME]
 
 CI runs the first form and checks `git diff --exit-code docs/`. Folders without a run.yaml
 (the archived pages of runs whose results are gone) are left alone.
@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("--command", required=True, help="the exact command that made the run")
     pub.add_argument("--configfile", action="append", required=True, type=Path)
     pub.add_argument("--notes", default="")
+    pub.add_argument(
+        "--paper",
+        action="append",
+        default=[],
+        help="a paper (or part of its name) of the published table to set beside the run",
+    )
     pub.add_argument("--docs", type=Path, default=DOCS)
     args = parser.parse_args(argv)
     if args.command_name == "publish":
@@ -38,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             configfiles=args.configfile,
             docs=args.docs,
             notes=args.notes,
+            papers=args.paper,
         )
         print(page)
         return 0

@@ -59,3 +59,24 @@ def test_a_failed_seed_counts_as_inf_in_the_seed_summary() -> None:
     assert out["median"] == 2.5  # of 1, 2, 3, inf
     assert out["q75"] == np.inf
     assert out["floor"] == 0.1
+
+
+def test_a_page_sets_the_published_numbers_of_its_papers_beside_the_run(tiny_run, tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text("systems: [Lorenz]\n")
+    page = publish_run(
+        tiny_run,
+        "tiny",
+        command="snakemake",
+        configfiles=[config],
+        docs=tmp_path / "results",
+        papers=["reference range"],
+    )
+    text = page.read_text()
+    assert "## Published numbers beside this run" in text
+    # the tiny run has no 'dsr' setting: every reference-range row is stated as not run
+    section = text.split("## Published numbers beside this run")[1].split("## Config")[0]
+    detail = section.split("| paper ")[-1]  # the row table comes after the counts
+    rows = [line for line in detail.splitlines() if line.startswith("| reference range")]
+    assert rows and all("| not run " in line for line in rows)
+    assert yaml.safe_load((page.parent / "run.yaml").read_text())["papers"] == ["reference range"]

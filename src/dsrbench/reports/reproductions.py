@@ -47,6 +47,7 @@ __all__ = [
     "ReproductionError",
     "Runs",
     "cli",
+    "export_rows",
     "figure",
     "headline",
     "load_sources",
@@ -138,6 +139,11 @@ def _from_export(path: Path, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         df = read_export(path)
     except ExportError as exc:
         raise ReproductionError(str(exc)) from exc
+    return export_rows(df, label)
+
+
+def export_rows(df: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The metric and training rows of a read export, labelled ``label``."""
     kind = df["kind"].astype(str)
     metrics = df[kind == "metric"].assign(run=label)
     training = df[kind == "training"].assign(run=label)

@@ -68,10 +68,13 @@ def publish_run(
     configfiles: Sequence[str | Path],
     docs: str | Path = "docs/results",
     notes: str = "",
+    papers: Sequence[str] = (),
 ) -> Path:
     """Ship a finished run as ``<docs>/<name>/``: ``<name>.parquet``, ``run.yaml`` and
     ``README.md`` (see module doc). ``notes``: a paragraph the page shows under its
-    header (what the run is for, what it is compared with)."""
+    header (what the run is for, what it is compared with); ``papers``: the papers of the
+    published-numbers table whose rows the page sets beside this run
+    (:func:`dsrbench.reports.reproductions.reproductions`)."""
     results = Path(results_dir)
     folder = Path(docs) / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,7 @@ def publish_run(
         "commits": commits,
         **_span(results),
         "notes": notes,
+        "papers": list(papers),
     }
     with atomic_path(folder / "run.yaml") as tmp:
         Path(tmp).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
@@ -197,6 +201,8 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
             "",
             _markdown(wide),
         ]
+    if meta.get("papers"):
+        lines += ["", *_reproduction_lines(meta, export)]
     lines += [
         "",
         "## Config",
@@ -205,6 +211,46 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
     for f, text in meta.get("configfiles", {}).items():
         lines += [f"`{f}`:", "", "```yaml", text.rstrip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
+    """The published numbers of ``meta["papers"]`` beside this run, with their status."""
+    from dsrbench.reports.published import published_table
+    from dsrbench.reports.reproductions import Runs, export_rows, reproductions, summary
+
+    published = published_table()
+    papers = [p for p in dict.fromkeys(published["paper"]) if any(q in p for q in meta["papers"])]
+    metrics, training = export_rows(export, meta["run"])
+    runs = Runs(metrics=metrics, training=training, paths=[f"{meta['run']}.parquet"])
+    table = reproductions({p: runs for p in papers}, published=published)
+    table = table[table["paper"].isin(papers)]
+    shown = pd.DataFrame(
+        {
+            "paper": table["paper"],
+            "system": table["system"],
+            "method": table["method"],
+            "metric": table["metric"],
+            "published": table["published"].map(_fmt),
+            "ours [IQR] (seeds)": [
+                f"{_fmt(r.ours)} [{_fmt(r.q25)}, {_fmt(r.q75)}] ({r.n_seeds})" if r.n_seeds else ""
+                for r in table.itertuples()
+            ],
+            "status": table["status"],
+            "cause": table["cause"].fillna(""),
+        }
+    )
+    counts = summary(table)
+    return [
+        "## Published numbers beside this run",
+        "",
+        'Status rule: docs/protocols.md, "Reproductions" (reproduced when the published value '
+        "lies inside our interquartile range over seeds or within the row's committed "
+        "tolerance of our median; failed and diverged seeds count as the worst value).",
+        "",
+        _markdown(counts),
+        "",
+        _markdown(shown.reset_index(drop=True)),
+    ]
 
 
 def write_page(folder: str | Path) -> Path:
