@@ -21,13 +21,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import zarr
-from tiny_run import CONFIG, DATASET, SYSTEM
+from tiny_run import CONFIG, DATASET, SYSTEM, make_run
 
-from dsrbench import jobs, layout
+from dsrbench import layout
 from dsrbench.cli import main
-from dsrbench.config import load_config, predict_slice, simulate_slice, train_slice
 from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
-from dsrbench.evaluate import evaluate_prediction, truth_floor
 from dsrbench.reports import export, open_run
 from dsrbench.reports.export import ExportError
 from dsrbench.reports.join import join_run
@@ -38,44 +36,9 @@ USER_METHODS = ["truth", "var"]
 
 
 def make_user_run(results: Path, config: dict[str, Any] = CONFIG) -> Path:
-    """A finished run of ``config`` with the oracle and ``var`` only (tests/tiny_run.py's
-    pattern): simulate, train, predict, evaluate, merge."""
-    cfg = load_config({**config, "results_dir": str(results)})
-    cfg["evaluation"]["methods"] = USER_METHODS
-    jobs.simulate_chunk(
-        {SYSTEM: simulate_slice(cfg, SYSTEM, DATASET)},
-        DATASET,
-        results=results,
-        chunk_record=layout.dataset_chunk(results, DATASET, "c000"),
-    )
-    jobs.train_chunk(
-        {SYSTEM: train_slice(cfg, "var", SYSTEM)},
-        dataset=DATASET,
-        method="var",
-        seeds=[0],
-        results=results,
-        chunk_record=layout.model_chunk(results, DATASET, "var", "c000"),
-    )
-    for method in USER_METHODS:
-        jobs.predict_chunk(
-            {SYSTEM: predict_slice(cfg, method, SYSTEM)},
-            dataset=DATASET,
-            method=method,
-            seeds=[0],
-            results=results,
-            chunk_record=layout.prediction_chunk(results, DATASET, method, "c000"),
-        )
-    store = layout.dataset_store(results, DATASET, SYSTEM)
-    length = int(cfg["evaluation"]["long_run_length"])
-    floor = truth_floor(store, length)
-    rows = list(floor)
-    for method in USER_METHODS:
-        pred = layout.prediction_store(results, DATASET, method, SYSTEM, 0)
-        rows += evaluate_prediction(store, pred, floor)
-    table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    jobs.write_metrics_table(table, layout.metrics_table(results, DATASET))
-    jobs.merge([layout.metrics_table(results, DATASET)], layout.merged_metrics(results))
-    return results
+    """A finished run of ``config`` with the oracle and ``var`` only (tests/tiny_run.py)."""
+    evaluation = {**config["evaluation"], "methods": USER_METHODS}
+    return make_run(results, {**config, "evaluation": evaluation})
 
 
 @pytest.fixture(scope="module")

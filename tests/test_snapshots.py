@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_run import make_run
 
-from dsrbench import jobs, layout
-from dsrbench.config import load_config, predict_slice, simulate_slice, train_slice
-from dsrbench.evaluate import evaluate_prediction, truth_floor
+from dsrbench import layout
+from dsrbench.config import load_config, train_slice
 from dsrbench.methods import get as get_method
 from dsrbench.snapshots import floor_fractions, score_snapshot, score_snapshots
 
@@ -29,7 +29,7 @@ CONFIG = {
         }
     },
     "evaluation": {
-        "methods": ["truth", METHOD],
+        "methods": [METHOD],
         "seeds": [0, 1],
         "context_length": 20,
         "horizon": 40,
@@ -54,41 +54,7 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    results = tmp_path_factory.mktemp("snapshots") / "run"
-    cfg = load_config({**CONFIG, "results_dir": str(results)})
-    jobs.simulate_chunk(
-        {SYSTEM: simulate_slice(cfg, SYSTEM, DATASET)},
-        DATASET,
-        results=results,
-        chunk_record=layout.dataset_chunk(results, DATASET, "c000"),
-    )
-    jobs.train_chunk(
-        {SYSTEM: train_slice(cfg, METHOD, SYSTEM)},
-        dataset=DATASET,
-        method=METHOD,
-        seeds=[0, 1],
-        results=results,
-        chunk_record=layout.model_chunk(results, DATASET, METHOD, "c000"),
-    )
-    jobs.predict_chunk(
-        {SYSTEM: predict_slice(cfg, METHOD, SYSTEM)},
-        dataset=DATASET,
-        method=METHOD,
-        seeds=[0, 1],
-        results=results,
-        chunk_record=layout.prediction_chunk(results, DATASET, METHOD, "c000"),
-    )
-    store = layout.dataset_store(results, DATASET, SYSTEM)
-    floor = truth_floor(store, 300)
-    rows = list(floor)
-    for seed in (0, 1):
-        rows += evaluate_prediction(
-            store, layout.prediction_store(results, DATASET, METHOD, SYSTEM, seed), floor
-        )
-    table = pd.DataFrame(rows)
-    jobs.write_metrics_table(table, layout.metrics_table(results, DATASET))
-    jobs.merge([layout.metrics_table(results, DATASET)], layout.merged_metrics(results))
-    return results
+    return make_run(tmp_path_factory.mktemp("snapshots") / "run", CONFIG)
 
 
 def _snapshot(results: Path, seed: int, step: int) -> dict[str, np.ndarray]:

@@ -6,13 +6,15 @@ this one through the ``tiny_run`` fixture of conftest.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dsrbench import jobs, layout
-from dsrbench.config import load_config, predict_slice, simulate_slice, train_slice
+from dsrbench.config import is_trained, load_config, predict_slice, simulate_slice, train_slice
 from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
 from dsrbench.evaluate import evaluate_prediction, truth_floor
 
@@ -42,53 +44,63 @@ CONFIG = {
 }
 
 
-def make_tiny_run(results: Path) -> Path:
-    """Write the finished tiny run (see the module doc) into ``results``."""
-    cfg = load_config({**CONFIG, "results_dir": str(results)})
+def make_run(
+    results: Path,
+    config: dict[str, Any],
+    *,
+    extra_rows: Sequence[dict[str, Any]] = (),
+) -> Path:
+    """A finished run of ``config`` (one system, one dataset setting, methods and seeds of
+    its ``evaluation``) through the job layer: simulate, train the methods that need a fit,
+    predict, evaluate in-process (plus ``extra_rows``, as jobs.evaluate writes failures)
+    and merge."""
+    cfg = load_config({**config, "results_dir": str(results)})
+    (system,), (dataset,) = cfg["systems"], list(cfg["datasets"])
+    methods, seeds = cfg["evaluation"]["methods"], cfg["evaluation"]["seeds"]
     jobs.simulate_chunk(
-        {SYSTEM: simulate_slice(cfg, SYSTEM, DATASET)},
-        DATASET,
+        {system: simulate_slice(cfg, system, dataset)},
+        dataset,
         results=results,
-        chunk_record=layout.dataset_chunk(results, DATASET, "c000"),
+        chunk_record=layout.dataset_chunk(results, dataset, "c000"),
     )
-    jobs.train_chunk(
-        {SYSTEM: train_slice(cfg, "mean", SYSTEM)},
-        dataset=DATASET,
-        method="mean",
-        seeds=[0],
-        results=results,
-        chunk_record=layout.model_chunk(results, DATASET, "mean", "c000"),
-    )
-    for method in METHODS:
+    for method in methods:
+        names = {"dataset": dataset, "method": method, "seeds": seeds, "results": results}
+        if is_trained(method):
+            jobs.train_chunk(
+                {system: train_slice(cfg, method, system)},
+                **names,
+                chunk_record=layout.model_chunk(results, dataset, method, "c000"),
+            )
         jobs.predict_chunk(
-            {SYSTEM: predict_slice(cfg, method, SYSTEM)},
-            dataset=DATASET,
-            method=method,
-            seeds=[0],
-            results=results,
-            chunk_record=layout.prediction_chunk(results, DATASET, method, "c000"),
+            {system: predict_slice(cfg, method, system)},
+            **names,
+            chunk_record=layout.prediction_chunk(results, dataset, method, "c000"),
         )
-    store = layout.dataset_store(results, DATASET, SYSTEM)
-    floor = truth_floor(store, 300)
+    store = layout.dataset_store(results, dataset, system)
+    floor = truth_floor(store, int(cfg["evaluation"]["long_run_length"]))
     rows = list(floor)
-    for method in METHODS:
-        pred = layout.prediction_store(results, DATASET, method, SYSTEM, 0)
-        rows += evaluate_prediction(store, pred, floor)
-    # a prediction that failed: one row with its status and reason, as jobs.evaluate writes
-    rows.append(
-        {
-            **{c: None for c in METRIC_COLUMNS},
-            "system": SYSTEM,
-            "dataset": DATASET,
-            "method": "persistence",
-            "seed": 1,
-            "metric": "predict",
-            "value": np.nan,
-            "status": "failed",
-            "reason": "RuntimeError: boom",
-        }
-    )
+    for method in methods:
+        for seed in seeds:
+            pred = layout.prediction_store(results, dataset, method, system, seed)
+            rows += evaluate_prediction(store, pred, floor)
+    rows += [{**{c: None for c in METRIC_COLUMNS}, **r} for r in extra_rows]
     table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    jobs.write_metrics_table(table, layout.metrics_table(results, DATASET))
-    jobs.merge([layout.metrics_table(results, DATASET)], layout.merged_metrics(results))
+    jobs.write_metrics_table(table, layout.metrics_table(results, dataset))
+    jobs.merge([layout.metrics_table(results, dataset)], layout.merged_metrics(results))
     return results
+
+
+def make_tiny_run(results: Path) -> Path:
+    """Write the finished tiny run (see the module doc) into ``results``, with a prediction
+    that failed: one row with its status and reason."""
+    failed = {
+        "system": SYSTEM,
+        "dataset": DATASET,
+        "method": "persistence",
+        "seed": 1,
+        "metric": "predict",
+        "value": np.nan,
+        "status": "failed",
+        "reason": "RuntimeError: boom",
+    }
+    return make_run(results, CONFIG, extra_rows=[failed])

@@ -57,6 +57,7 @@ import pandas as pd
 
 from dsrbench import layout
 from dsrbench.atomic import atomic_path
+from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
 from dsrbench.provenance import canonical_json, provenance
 
 __all__ = [
@@ -118,16 +119,7 @@ COLUMNS = [
     "kind",
     "run",
     "dataset",
-    "system",
-    "method",
-    "seed",
-    "metric",
-    "horizon",
-    "value",
-    "floor",
-    "status",
-    "reason",
-    "n_points",
+    *(c for c in METRIC_COLUMNS if c != "dataset"),  # every column of the metric tables
     "predict_seconds",
     *TRAINING_COLUMNS,
     "protocol_hash",
