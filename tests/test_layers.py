@@ -46,6 +46,8 @@ LAYERS: dict[str, int] = {
     "reports": 7,
     "cli": 8,
     "report_cli": 8,
+    "results_cli": 8,
+    "jobs_cli": 8,
 }
 #: ``dsrbench/__init__.py`` lazily re-exports ``simulate`` from the integration layer
 ROOT_LAYER = LAYERS["integration"]
@@ -53,7 +55,18 @@ ROOT_LAYER = LAYERS["integration"]
 #: imports ruled out beyond the table's order (module prefix -> forbidden top-level names)
 FORBIDDEN: dict[str, set[str]] = {
     # methods never reach up into the jobs, the reports or the command line
-    "methods": {"train", "predict", "evaluate", "jobs", "config", "reports", "cli", "report_cli"},
+    "methods": {
+        "train",
+        "predict",
+        "evaluate",
+        "jobs",
+        "config",
+        "reports",
+        "cli",
+        "report_cli",
+        "results_cli",
+        "jobs_cli",
+    },
     # metrics score a given trajectory or map; integrating the true systems is not theirs
     "metrics": {"systems", "integration"},
     # the utilities import nothing of dsrbench
