@@ -58,6 +58,8 @@ def test_a_failed_seed_counts_as_inf_in_the_seed_summary() -> None:
     assert out["seeds"] == 4 and out["diverged"] == 1
     assert out["median"] == 2.5  # of 1, 2, 3, inf
     assert out["q75"] == np.inf
+    one = seed_summary(pd.DataFrame(rows[3:])).iloc[0]  # a lone diverged seed
+    assert one["median"] == one["q25"] == np.inf
     assert out["floor"] == 0.1
 
 

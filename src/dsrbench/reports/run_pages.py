@@ -30,6 +30,10 @@ from dsrbench.reports.export import build_export, read_export, write_export
 
 __all__ = ["PAGE_METRICS", "publish_run", "run_page", "seed_summary", "write_page"]
 
+#: a run of more systems is summarised over systems (its rows stay in the export)
+MAX_SYSTEMS_LISTED = 10
+#: at most this many published rows are listed on a page (the ones that differ first)
+MAX_ROWS_LISTED = 40
 #: the metrics a run page summarises, where the run has them
 PAGE_METRICS = (
     "D_stsp",
@@ -96,6 +100,16 @@ def publish_run(
     return write_page(folder)
 
 
+_LARGE = 1e300  # stands for inf in the interpolation (inf - inf would give NaN)
+
+
+def _quartiles(values: np.ndarray) -> np.ndarray:
+    """The 25th, 50th and 75th percentiles (linear interpolation) of ``values``, which may
+    hold +inf: a percentile that interpolates towards an inf is inf."""
+    q = np.quantile(np.minimum(values, _LARGE), [0.25, 0.5, 0.75])
+    return np.where(q >= _LARGE * 1e-10, np.inf, q)
+
+
 def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, system, method, metric): the median and interquartile range over seeds
     of the value, with the counts of seeds, of diverged and of failed ones. A diverged or
@@ -106,10 +120,7 @@ def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset", "system", "method", "metric"]
     for key, g in metrics.groupby(keys, sort=True, observed=True):
         values = g["value"].astype(float).to_numpy()
-        bad = ~np.isfinite(values)
-        filled = np.where(bad, np.inf, values)
-        with np.errstate(invalid="ignore"):  # inf - inf between two failed seeds
-            q25, q50, q75 = np.quantile(filled, [0.25, 0.5, 0.75], method="linear")
+        q25, q50, q75 = _quartiles(np.where(np.isfinite(values), values, np.inf))
         rows.append(
             {
                 **dict(zip(keys, key, strict=True)),
@@ -176,31 +187,10 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
     metrics = export[(export["kind"] == "metric") & export["metric"].isin(PAGE_METRICS)]
     metrics = metrics[metrics["horizon"].isna() | (metrics["metric"] != "smape")]
     summary = seed_summary(metrics)
-    if not summary.empty:
-        summary["value"] = [
-            f"{_fmt(r.median)} [{_fmt(r.q25)}, {_fmt(r.q75)}]" for r in summary.itertuples()
-        ]
-        wide = summary.pivot_table(
-            index=["dataset", "system", "method"],
-            columns="metric",
-            values="value",
-            aggfunc="first",
-            observed=True,
-        ).reset_index()
-        seeds = summary.groupby(["dataset", "system", "method"], observed=True).agg(
-            seeds=("seeds", "max"), diverged=("diverged", "sum"), failed=("failed", "sum")
-        )
-        wide = wide.merge(seeds.reset_index(), on=["dataset", "system", "method"])
-        lines += [
-            "",
-            "## Metrics: median [interquartile range] over seeds",
-            "",
-            "A diverged or failed seed without a finite value counts as inf. `diverged` and "
-            "`failed` count metric rows. The floor is the truth-against-truth value "
-            "(method `floor`).",
-            "",
-            _markdown(wide),
-        ]
+    if not summary.empty and summary["system"].nunique() <= MAX_SYSTEMS_LISTED:
+        lines += ["", *_per_system_lines(summary)]
+    elif not summary.empty:
+        lines += ["", *_over_systems_lines(summary)]
     if meta.get("papers"):
         lines += ["", *_reproduction_lines(meta, export)]
     lines += [
@@ -211,6 +201,68 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
     for f, text in meta.get("configfiles", {}).items():
         lines += [f"`{f}`:", "", "```yaml", text.rstrip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _per_system_lines(summary: pd.DataFrame) -> list[str]:
+    """Per (dataset, system, method): each metric's median [IQR] over seeds."""
+    summary = summary.assign(
+        value=[f"{_fmt(r.median)} [{_fmt(r.q25)}, {_fmt(r.q75)}]" for r in summary.itertuples()]
+    )
+    keys = ["dataset", "system", "method"]
+    wide = summary.pivot_table(
+        index=keys, columns="metric", values="value", aggfunc="first", observed=True
+    ).reset_index()
+    seeds = summary.groupby(keys, observed=True).agg(
+        seeds=("seeds", "max"), diverged=("diverged", "sum"), failed=("failed", "sum")
+    )
+    wide = wide.merge(seeds.reset_index(), on=keys)
+    return [
+        "## Metrics: median [interquartile range] over seeds",
+        "",
+        "A diverged or failed seed without a finite value counts as inf. `diverged` and "
+        "`failed` count metric rows. The floor is the truth-against-truth value "
+        "(method `floor`).",
+        "",
+        _markdown(wide),
+    ]
+
+
+def _over_systems_lines(summary: pd.DataFrame) -> list[str]:
+    """Per (dataset, method): each metric's median over systems of the seed medians, with
+    the number of systems; the per-system rows are in the export."""
+    keys = ["dataset", "method"]
+    rows = []
+    for (dataset, method, metric), g in summary.groupby([*keys, "metric"], observed=True):
+        finite = g["median"].to_numpy(dtype=float)
+        finite = finite[~np.isnan(finite)]  # a metric a system does not have (NaN) is left out
+        if not finite.size:
+            continue
+        q25, q50, q75 = _quartiles(finite)
+        rows.append(
+            {
+                "dataset": dataset,
+                "method": method,
+                "metric": metric,
+                "value": f"{_fmt(q50)} [{_fmt(q25)}, {_fmt(q75)}] ({finite.size})",
+            }
+        )
+    wide = pd.DataFrame(rows).pivot_table(
+        index=keys, columns="metric", values="value", aggfunc="first"
+    )
+    counts = summary.groupby(keys, observed=True).agg(
+        systems=("system", "nunique"), diverged=("diverged", "sum"), failed=("failed", "sum")
+    )
+    wide = wide.join(counts).reset_index()
+    return [
+        "## Metrics: median [interquartile range] over systems",
+        "",
+        "Of each system's median over seeds (a diverged or failed seed without a finite value "
+        "counts as inf; a system without the metric is left out; in brackets after the range: "
+        "the systems counted). `diverged` and `failed` count metric rows. The per-system rows "
+        "are in this folder's parquet (`dsrbench.reports.export.read_export`).",
+        "",
+        _markdown(wide),
+    ]
 
 
 def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
@@ -240,6 +292,15 @@ def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]
         }
     )
     counts = summary(table)
+    if len(shown) > MAX_ROWS_LISTED:
+        differs = shown[shown["status"] == "differs"]
+        shown = differs.head(MAX_ROWS_LISTED)
+        listed = (
+            f"The {len(shown)} first of the {len(differs)} rows that differ (every row: "
+            f"`dsrbench reproductions --run 'PAPER=docs/results/{meta['run']}/'`):"
+        )
+    else:
+        listed = "Every row:"
     return [
         "## Published numbers beside this run",
         "",
@@ -248,6 +309,8 @@ def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]
         "tolerance of our median; failed and diverged seeds count as the worst value).",
         "",
         _markdown(counts),
+        "",
+        listed,
         "",
         _markdown(shown.reset_index(drop=True)),
     ]
