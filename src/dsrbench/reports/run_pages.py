@@ -193,6 +193,8 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
         lines += ["", *_over_systems_lines(summary)]
     if meta.get("papers"):
         lines += ["", *_reproduction_lines(meta, export)]
+    if any("Gilpin 2023" in p for p in meta.get("papers", [])):
+        lines += ["", *_gilpin_per_system_lines(export)]
     lines += [
         "",
         "## Config",
@@ -313,6 +315,37 @@ def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]
         listed,
         "",
         _markdown(shown.reset_index(drop=True)),
+    ]
+
+
+def _gilpin_per_system_lines(export: pd.DataFrame) -> list[str]:
+    """The gilpin2023 page's per-system comparison (Spearman's rho and the median ratio of
+    our sMAPE to the published one over systems) from the export alone."""
+    from dsrbench.reports.gilpin import FIXED_SMAPE, per_system_comparison, per_system_summary
+
+    rows = export[
+        (export["kind"] == "metric")
+        & (export["metric"] == FIXED_SMAPE)
+        & (export["dataset"] == "fine")
+        & (export["method"] != "truth")
+    ]
+    if rows.empty:
+        return []
+    table = per_system_summary(per_system_comparison(rows[["method", "system", "value"]]))
+    table = table[table["status"] == "compared"].drop(columns=["status", "changed"])
+    for col in ("rho", "median_ratio", "rho_like", "median_ratio_like"):
+        table[col] = table[col].map(_fmt)
+    table["disagreeing"] = table["disagreeing"].map(
+        lambda v: ", ".join(v) if isinstance(v, list | tuple) else str(v)
+    )
+    return [
+        "## Gilpin 2023 per system: our sMAPE against the published one",
+        "",
+        "Over the systems both have (sMAPE of the first 200 steps, 0-100); `_like`: without "
+        'the systems dysts changed since the paper (docs/protocols.md, "The Gilpin 2023 '
+        'page").',
+        "",
+        _markdown(table.reset_index(drop=True)),
     ]
 
 
