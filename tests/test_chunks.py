@@ -15,7 +15,6 @@ import pytest
 from dsrbench import jobs, layout, methods
 from dsrbench.cli import main
 from dsrbench.config import chunk_id, load_config, system_chunks
-from dsrbench.methods._traits import PRETRAINED_ON, TRAITS
 from dsrbench.systems import resolve_systems
 
 DATASET = "methods"  # the dataset name of the conftest's Lorenz store
@@ -30,22 +29,95 @@ PREDICT_JOB = {
 }
 
 
-def test_the_traits_table_matches_the_method_classes():
-    assert set(TRAITS) == set(methods.available())
+#: the methods that set ``has_jacobian = True`` by hand before it was derived from an
+#: override of ``jacobian`` (all the others had False)
+HAD_JACOBIAN = {"alrnn", "edmd", "esn", "koopman_ae", "node", "nvar", "shplrnn_gtf", "var"}
+
+
+def test_what_planning_reads_from_source_matches_the_method_classes():
+    """:func:`methods.traits` reads each class's literal attributes with ``ast`` (bases
+    included) and equals what the imported class says; a computed value would raise here
+    (TraitsError), so authors keep them literal."""
     for name in methods.available():
         cls = methods.get(name)
         traits = methods.traits(name)
         assert (traits.needs_fit, traits.uses_torch) == (cls.needs_fit, cls.uses_torch), name
+        assert traits.hyperparameters == frozenset(cls.hyperparameters), name
         # pretraining (a model pretrained on the test systems is flagged) and per-context fits
         assert traits.pretrained_on == cls.pretrained_on, name
-        assert traits.pretrained_on in PRETRAINED_ON, name
+        assert traits.pretrained_on in methods.PRETRAINED_ON, name
         assert traits.fit_on_context is cls.fit_on_context, name
-        # the torch methods' names are in the table (checked without importing torch)
-        names = frozenset(cls.hyperparameters) if cls.uses_torch else None
-        assert traits.hyperparameters == names, name
-    assert methods.traits("truth") == (False, False, None, "none", False)
+        assert traits.family == getattr(cls, "family", None), name
+        assert (traits.label, traits.color) == (cls.label, cls.color), name
+        assert traits.has_jacobian is cls.has_jacobian, name
+    assert methods.traits("truth") == methods.Traits(needs_fit=False, uses_torch=False)
     with pytest.raises(methods.UnknownMethodError, match="did you mean"):
         methods.traits("alrn")
+
+
+def test_has_jacobian_is_derived_from_an_override_of_jacobian():
+    derived = {name for name in methods.available() if methods.get(name).has_jacobian}
+    assert derived == HAD_JACOBIAN
+
+    class WithJacobian(methods.Method):
+        name = "with_jacobian"
+
+        def jacobian(self, state):
+            return state
+
+    class Inherits(WithJacobian):
+        name = "inherits"
+
+    assert WithJacobian.has_jacobian and Inherits.has_jacobian
+    assert not methods.Method.has_jacobian and not methods.get("persistence").has_jacobian
+
+
+def _module(root: Path, name: str, source: str) -> str:
+    (root / f"{name}.py").write_text(source)
+    return name
+
+
+def test_bases_are_followed_and_computed_values_refused(tmp_path, monkeypatch):
+    """Bases are followed through the module's imports into dsrbench's method modules
+    (their source, not an import); a trait that is not a literal fails naming its line."""
+    from dsrbench.methods._declared import TraitsError, read_declared
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    head = "from dsrbench.methods._latent_rnn import LatentRNN\n"
+    head += "from dsrbench.methods import base\n\n"
+    _module(
+        tmp_path,
+        "probe_ok",
+        head + "class Mid(LatentRNN):\n    label = 'mid'\n\n"
+        "class Probe(Mid):\n    name = 'probe'\n    hyperparameters = {'a': 1, 'b': [2]}\n\n"
+        "class Other(base.Method):\n    name = 'other'\n    needs_fit = False\n",
+    )
+    probe = read_declared("probe", "probe_ok")
+    assert probe == methods.Traits(
+        needs_fit=True,  # Method's default
+        uses_torch=True,  # LatentRNN's, two bases up
+        hyperparameters=frozenset({"a", "b"}),
+        label="mid",
+        has_jacobian=True,  # LatentRNN defines jacobian
+    )
+    assert read_declared("other", "probe_ok", "Other").needs_fit is False
+    assert "probe_ok" not in sys.modules
+    _module(
+        tmp_path,
+        "probe_computed",
+        "from dsrbench.methods.base import Method\nTORCH = True\n\n"
+        "class Probe(Method):\n    name = 'probe'\n    uses_torch = TORCH\n",
+    )
+    with pytest.raises(TraitsError, match=r"probe_computed.py:6: Probe.uses_torch must be a lit"):
+        read_declared("probe", "probe_computed")
+    _module(
+        tmp_path,
+        "probe_dict",
+        "from dsrbench.methods.base import Method\nCOMMON = {'a': 1}\n\n"
+        "class Probe(Method):\n    name = 'probe'\n    hyperparameters = {**COMMON, 'b': 2}\n",
+    )
+    with pytest.raises(TraitsError, match=r"probe_dict.py:6: Probe.hyperparameters must be a dict"):
+        read_declared("probe", "probe_dict")
 
 
 def test_systems_are_cut_into_consecutive_sorted_chunks():
@@ -232,7 +304,35 @@ print(loaded)
     error, modules = out.stdout.strip().splitlines()
     assert "evaluation.hyperparameters.alrnn" in error
     assert "unknown hyperparameter 'latent_dm' (did you mean 'latent_dim'?)" in error
-    assert modules == str(["dsrbench.methods._traits", "dsrbench.methods.base"])
+    assert modules == str(["dsrbench.methods._declared", "dsrbench.methods.base"])
+
+
+@pytest.mark.parametrize("configfile", ["configs/dsr_database.yaml", "configs/full.yaml"])
+def test_planning_a_135_system_config_imports_no_torch(configfile):
+    """What the Snakefile plans for the 135 systems (chunks, every slice of every method
+    and system) reads the methods' traits from their source: torch is never imported."""
+    code = f"""
+import sys
+from dsrbench.config import expand, is_trained, load_config, method_chunks
+from dsrbench.config import predict_slice, system_chunks, train_slice
+cfg = load_config({configfile!r})
+systems = sorted({{s for s, _ in expand(cfg)}})
+chunks = system_chunks(cfg)
+for m in cfg["evaluation"]["methods"]:
+    method_chunks(cfg, m)
+    for s in systems:
+        predict_slice(cfg, m, s)
+        if is_trained(m):
+            train_slice(cfg, m, s)
+print(len(systems), "torch" in sys.modules)
+"""
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["135", "False"]
 
 
 def test_a_rerun_of_a_simulate_chunk_rebuilds_a_kept_store_that_is_not_sound(tmp_path, caplog):
@@ -271,7 +371,7 @@ def test_a_rerun_of_a_simulate_chunk_rebuilds_a_kept_store_that_is_not_sound(tmp
 def test_the_training_failure_hook_fires_only_for_its_model_and_epoch(monkeypatch):
     """The test-only hook of the fault matrix (docs/faults.md): ``NAME@EPOCH`` for the
     epochs of the latent RNNs, ``NAME`` for a fit without epochs; nothing otherwise."""
-    from dsrbench.methods.base import FAIL_ENV, injected_failure
+    from dsrbench.faults import FAIL_ENV, injected_failure
 
     injected_failure(["Chen/seed0"], 2)  # not set: nothing
     monkeypatch.setenv(FAIL_ENV, "Chen/seed0@2")

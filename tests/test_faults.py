@@ -41,8 +41,9 @@ import zarr
 from test_workflow import TINY
 
 from dsrbench import layout, stores
-from dsrbench.atomic import PAUSE_ENV, leftovers
-from dsrbench.methods.base import FAIL_ENV
+from dsrbench.atomic import leftovers
+from dsrbench.faults import FAIL_ENV
+from dsrbench.faults import PAUSE_BEFORE_RENAME_ENV as PAUSE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -539,7 +540,7 @@ ALRNN |= {"latent_dim": 6, "validate_every": 2, "code_steps": 200}
 
 def _build_faulty_training(reference: Path) -> Callable[[Path], None]:
     """The reference plus the AL-RNN, whose Chen model raises at the end of its epoch 2
-    (:data:`dsrbench.methods.base.FAIL_ENV`) and whose Lorenz model, with a learning rate
+    (:data:`dsrbench.faults.FAIL_ENV`) and whose Lorenz model, with a learning rate
     of 1e3 (its own group), diverges."""
 
     def build(workdir: Path) -> None:

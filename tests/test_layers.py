@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "dsrbench"
 
 #: the layer of every top-level module or package of dsrbench (its submodules inherit it)
 LAYERS: dict[str, int] = {
-    # 0: utilities with no dsrbench imports
+    # 0: utilities with no dsrbench imports (atomic: but its test hook, faults)
+    "faults": 0,  # the test-only fault-injection hooks (docs/faults.md)
     "atomic": 0,
     "provenance": 0,
     "layout": 0,
@@ -70,7 +71,8 @@ FORBIDDEN: dict[str, set[str]] = {
     # metrics score a given trajectory or map; integrating the true systems is not theirs
     "metrics": {"systems", "integration"},
     # the utilities import nothing of dsrbench
-    "atomic": set(LAYERS) - {"atomic"},
+    "faults": set(LAYERS) - {"faults"},
+    "atomic": set(LAYERS) - {"atomic", "faults"},
     "provenance": set(LAYERS) - {"provenance"},
     "layout": set(LAYERS) - {"layout"},
     "cluster": set(LAYERS) - {"cluster"},

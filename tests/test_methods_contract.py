@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from test_entry_point_method import make_method_package
 
 from dsrbench import methods
 from dsrbench.methods import HyperparameterError, RunFiles
@@ -214,3 +215,60 @@ def test_run_files_are_optional_for_every_method(lorenz_splits, tmp_path: Path) 
     run = RunFiles(checkpoint_dir=tmp_path / "ckpt", epoch_log=tmp_path / "epochs.csv")
     model = methods.get("mean")().fit(lorenz_splits["train"], None, run=run)
     assert model.forecast(np.zeros((1, 5, 3)), 2).shape == (1, 2, 3)
+
+
+def test_an_installed_method_follows_the_contract(
+    lorenz_splits, persistence_pe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A method of another package, registered through the entry-point group
+    ``dsrbench.methods`` (tests/test_entry_point_method.py writes it: a linear map fitted by
+    least squares): listed, its traits read without importing it, then the contract (fit,
+    forecast beating persistence, save/load, a misspelt hyperparameter, its Jacobian); a
+    second package claiming its name is refused naming both."""
+    import sys
+
+    site = make_method_package(
+        tmp_path / "site",
+        "dsrb-contract",
+        "dsrb_contract",
+        {"linmap": "dsrb_contract.linmap:LinearMap"},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        assert "linmap" in methods.available()
+        traits = methods.traits("linmap")
+        assert "dsrb_contract.linmap" not in sys.modules
+        assert (traits.needs_fit, traits.uses_torch, traits.hyperparameters) == (
+            True,
+            False,
+            frozenset({"ridge"}),
+        )
+        cls = methods.get("linmap")
+        assert cls.__module__ == "dsrb_contract.linmap" and cls.has_jacobian is traits.has_jacobian
+        model = _fit("linmap", lorenz_splits)
+        assert _pe(model, lorenz_splits["test"]) < persistence_pe
+        model.save(tmp_path / "linmap")
+        ctx, _ = _contexts(lorenz_splits["test"], stride=200)
+        loaded = methods.get("linmap").load(tmp_path / "linmap")
+        np.testing.assert_array_equal(loaded.forecast(ctx, 30), model.forecast(ctx, 30))
+        z = model.initial_state(ctx)
+        dz = np.zeros_like(z)
+        dz[:, 0] = 1e-6
+        fd = (model.step(z + dz) - model.step(z - dz)) / 2e-6
+        np.testing.assert_allclose(model.jacobian(z)[:, :, 0], fd, rtol=1e-6, atol=1e-8)
+        with pytest.raises(HyperparameterError, match="valid: ridge"):
+            cls(ridg=1)
+        other = make_method_package(
+            tmp_path / "other",
+            "dsrb-rival",
+            "dsrb_rival",
+            {"linmap": "dsrb_rival.linmap:LinearMap"},
+        )
+        monkeypatch.syspath_prepend(str(other))
+        with pytest.raises(methods.DuplicateMethodError) as err:
+            methods.traits("linmap")
+        assert "package 'dsrb-contract'" in str(err.value)
+        assert "package 'dsrb-rival'" in str(err.value)
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] in ("dsrb_contract", "dsrb_rival")]:
+            del sys.modules[name]

@@ -15,24 +15,24 @@ After a successful rename, the temporary siblings that an earlier, killed writer
 same target left behind are removed. For tests, :data:`PAUSE_ENV` makes a writer wait
 before the rename of a chosen target, so that the test can kill the job at that point.
 
-This module sits below every layer (it imports nothing of dsrbench).
+This module sits below every layer (it imports nothing of dsrbench but its test hook,
+:mod:`dsrbench.faults`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fnmatch
 import json
 import os
 import re
 import secrets
 import shutil
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from dsrbench.faults import PAUSE_BEFORE_RENAME_ENV, pause_before_rename
 
 __all__ = [
     "PAUSE_ENV",
@@ -79,28 +79,9 @@ def remove_path(path: str | os.PathLike[str]) -> None:
             path.unlink()
 
 
-#: environment variable (tests): ``GLOB`` or ``GLOB=SECONDS``. Before a finished temporary
-#: is renamed onto a target whose path matches ``GLOB`` (:func:`fnmatch.fnmatch` on the
-#: path as the writer names it), the writer prints ``dsrbench: pausing before renaming
-#: ...`` to stderr and waits SECONDS (default 600): the target is then fully written under
-#: its temporary name and not there under its own, and a test kills the job at that point.
-PAUSE_ENV = "DSRBENCH_PAUSE_BEFORE_RENAME"
-
-
-def _pause_before_rename(tmp: Path, path: Path) -> None:
-    spec = os.environ.get(PAUSE_ENV)
-    if not spec:
-        return
-    pattern, _, seconds = spec.rpartition("=") if "=" in spec else (spec, "", "")
-    if not fnmatch.fnmatch(str(path), pattern):
-        return
-    wait = float(seconds) if seconds else 600.0
-    print(
-        f"dsrbench: pausing {wait:g} s before renaming {tmp} onto {path} ({PAUSE_ENV})",
-        file=sys.stderr,
-        flush=True,
-    )
-    time.sleep(wait)
+#: environment variable (tests): a writer waits before renaming a chosen target
+#: (:data:`dsrbench.faults.PAUSE_BEFORE_RENAME_ENV`)
+PAUSE_ENV = PAUSE_BEFORE_RENAME_ENV
 
 
 def replace_path(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
@@ -109,7 +90,7 @@ def replace_path(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> P
     removed, so ``path`` never holds a partial directory. Temporary siblings of ``path``
     left by an earlier, killed writer (:func:`leftovers`) are removed afterwards."""
     tmp, path = Path(tmp), Path(path)
-    _pause_before_rename(tmp, path)
+    pause_before_rename(tmp, path)
     if path.is_dir() and not path.is_symlink():
         old = path.with_name(f".{path.stem}.old-{secrets.token_hex(6)}{path.suffix}")
         os.replace(path, old)

@@ -212,9 +212,9 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 except UnknownSystemError as exc:
                     return f"config key '{key}': {exc}"
             given = {**_plain(params), **overrides}
-            names = methods.traits(name).hyperparameters
-            if names is not None:  # a torch method: its names, without importing torch
-                unknown = _unknown_hyperparameters(name, names, given)
+            declared = methods.traits(name)
+            if declared.uses_torch:  # a torch method: its names, without importing torch
+                unknown = _unknown_hyperparameters(name, declared.hyperparameters, given)
                 if unknown:
                     return f"config key '{key}': {unknown}"
                 continue
@@ -311,11 +311,10 @@ def _protocol_error(cfg: Mapping[str, Any], known: list[str]) -> str | None:
 
 
 def _hyperparameter_names(method: str) -> frozenset[str]:
-    """The hyperparameter names of ``method`` (from the static table for torch methods)."""
+    """The hyperparameter names of ``method``, read from its class without importing it."""
     from dsrbench import methods
 
-    names = methods.traits(method).hyperparameters
-    return names if names is not None else frozenset(methods.get(method).hyperparameters)
+    return methods.traits(method).hyperparameters
 
 
 BY_SYSTEM = "by_system"
@@ -452,8 +451,8 @@ EVALUATION_EXTRA_KEYS = {
 
 def is_trained(method: str) -> bool:
     """Whether ``method`` gets a training job: not the ``truth`` oracle, nor a method whose
-    class says ``needs_fit = False`` (it forecasts from the context alone). Read from the
-    static table of :func:`dsrbench.methods.traits`: no method module (torch) is imported."""
+    class says ``needs_fit = False`` (it forecasts from the context alone). Read from its
+    class's source by :func:`dsrbench.methods.traits`: no method module (torch) is imported."""
     from dsrbench import methods
 
     return methods.traits(method).needs_fit

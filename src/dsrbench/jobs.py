@@ -57,6 +57,7 @@ from dsrbench.config import (
     simulate_slice,
     train_slice,
 )
+from dsrbench.faults import PAUSE_AFTER_RECORD_ENV, pause_after_record
 
 __all__ = [
     "CHUNK_KEY",
@@ -347,7 +348,7 @@ def _train_models(method: str, models: Sequence[_Model], *, threads: int = 1) ->
             continue
         training = m.job["training"]
         groups.setdefault((training["device"], training["budget_seconds"]), []).append(i)
-    if groups and _methods_traits(method).uses_torch:
+    if groups and _declared_by(method).uses_torch:
         import torch
 
         torch.set_num_threads(threads)
@@ -388,7 +389,7 @@ def _train_models(method: str, models: Sequence[_Model], *, threads: int = 1) ->
 
             with _log_to(m.log_file):
                 records[i] = run_job("train", m.record, base(m), body, extra_seconds=share)
-            _pause()
+            pause_after_record()
     return [records[i] for i in range(len(models))]
 
 
@@ -398,18 +399,12 @@ def _protocol(training: Mapping[str, Any]) -> dict[str, Any]:
     return {k: training[k] for k in keys if k in training}
 
 
-#: environment variable: seconds a train job waits after writing each model's record
-#: (default 0); lets a test interrupt a chunk job between two models
-PAUSE_ENV = "DSRBENCH_PAUSE_AFTER_RECORD"
+#: environment variable (tests): seconds a train job waits after writing each model's record
+#: (:data:`dsrbench.faults.PAUSE_AFTER_RECORD_ENV`)
+PAUSE_ENV = PAUSE_AFTER_RECORD_ENV
 
 
-def _pause() -> None:
-    seconds = float(os.environ.get(PAUSE_ENV) or 0)
-    if seconds > 0:
-        time.sleep(seconds)
-
-
-def _methods_traits(method: str) -> Any:
+def _declared_by(method: str) -> Any:
     from dsrbench import methods
 
     return methods.traits(method)
@@ -450,7 +445,7 @@ def predict(
         from dsrbench import stores
         from dsrbench.predict import predict_to_store
 
-        if method != "truth" and _methods_traits(method).uses_torch:
+        if method != "truth" and _declared_by(method).uses_torch:
             import torch
 
             torch.set_num_threads(1)  # a predict job has one thread (the workflow's rule)

@@ -3,7 +3,7 @@
 # setting, method, chunk of systems) with every seed; each system gets its own slice of the
 # config (dsrbench.config.*_slice), so the job reruns exactly when what one of its systems
 # depends on changes, and then redoes only the systems whose inputs changed (job_key).
-# Planning reads the methods' traits from a static table (dsrbench.methods.traits): no
+# Planning reads the methods' traits from the classes' source (dsrbench.methods.traits): no
 # method module, hence no torch, is imported here.
 import json
 

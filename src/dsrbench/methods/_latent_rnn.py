@@ -49,15 +49,9 @@ import torch
 import xarray as xr
 
 from dsrbench.atomic import atomic_path
+from dsrbench.faults import injected_failure
 from dsrbench.layout import snapshot_file
-from dsrbench.methods.base import (
-    FitOutcome,
-    FitTask,
-    Method,
-    RunFiles,
-    check_context,
-    injected_failure,
-)
+from dsrbench.methods.base import FitOutcome, FitTask, Method, RunFiles, check_context
 from dsrbench.methods.trainer import (
     TrainingResult,
     checkpoint_file,
@@ -168,7 +162,6 @@ class LatentRNN(Method):
     validation, best weights, epoch log and checkpoint."""
 
     uses_torch = True
-    has_jacobian = True
 
     # -- to implement ------------------------------------------------------------------
     @abstractmethod

@@ -112,6 +112,8 @@ class AlmostLinearRNN(LatentRNN):
     """AL-RNN: P ReLU units among M linear ones, sparse identity teacher forcing."""
 
     name = "alrnn"
+    label = "AL-RNN"
+    color = "#9467bd"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "latent_dim": 20,
         "relu_units": 2,

@@ -91,6 +91,8 @@ class ARIMA(DartsMethod):
     raises LinAlgError falls back as the module doc says."""
 
     name = "arima"
+    label = "ARIMA"
+    color = "#7b4173"
     darts_class = "ARIMA"
     family = "per_coordinate"
     citation = "Box & Jenkins, Time Series Analysis (1970)"

@@ -18,6 +18,8 @@ class AutoARIMA(DartsMethod):
     """
 
     name = "autoarima"
+    label = "AutoARIMA"
+    color = "#a55194"
     darts_class = "AutoARIMA"
     family = "per_coordinate"
     citation = "Hyndman & Khandakar, J. Stat. Softw. 27(3) (2008)"

@@ -40,29 +40,7 @@ import numpy as np
 import xarray as xr
 
 from dsrbench.atomic import environment_error
-
-#: environment variable (tests): ``NAME@EPOCH``, e.g. ``Chen/seed0@2``: the training of the
-#: model named NAME (its task's name; ``<system>/seed<k>`` in the workflow) of a latent RNN
-#: (``alrnn``, ``shplrnn_gtf``) raises a RuntimeError at the end of its epoch EPOCH (the
-#: models trained together with it fail with it); ``NAME`` alone: a model of a method that
-#: the default :meth:`Method.fit_many` fits raises right after its fit
-FAIL_ENV = "DSRBENCH_FAIL_TRAINING"
-
-
-def injected_failure(names: Sequence[str | None], epoch: int | None = None) -> None:
-    """Raise the failure that :data:`FAIL_ENV` asks for: one of ``names`` is its model and
-    ``epoch`` its epoch (None: a fit without epochs, for a spec without one); nothing
-    otherwise."""
-    import os
-
-    spec = os.environ.get(FAIL_ENV)
-    if not spec:
-        return
-    name, _, at = spec.partition("@")
-    if name not in names or (epoch is None) != (not at) or (at and int(at) != epoch):
-        return
-    when = f"at the end of epoch {epoch}" if epoch is not None else "after its fit"
-    raise RuntimeError(f"injected failure of {name} {when} ({FAIL_ENV}={spec})")
+from dsrbench.faults import injected_failure
 
 
 class HyperparameterError(ValueError):
@@ -144,11 +122,22 @@ class Method(ABC):
     needs_fit: ClassVar[bool] = True
     #: the data the method was pretrained on before it sees any dsrbench data: ``"none"``,
     #: ``"dysts"`` (the test systems themselves: its forecasts of them are not zero-shot) or
-    #: ``"unknown"`` (:data:`dsrbench.methods._traits.PRETRAINED_ON`)
+    #: ``"unknown"`` (:data:`dsrbench.methods.PRETRAINED_ON`)
     pretrained_on: ClassVar[str] = "none"
     #: True when the method's protocol fits it on each test context (e.g. a trained zero-shot
     #: baseline refitted per context); the job layer does not act on it yet
     fit_on_context: ClassVar[bool] = False
+    #: its name on the report pages ("": the registry name)
+    label: ClassVar[str] = ""
+    #: its colour on the report pages, ``"#rrggbb"`` ("": one picked from its name)
+    color: ClassVar[str] = ""
+    #: True when the class overrides :meth:`jacobian` (derived, never set by hand): the
+    #: evaluation then computes the model's Lyapunov exponents by the QR method
+    has_jacobian: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.has_jacobian = cls.jacobian is not Method.jacobian
 
     def __init__(self, **hyperparameters: Any) -> None:
         unknown = sorted(set(hyperparameters) - set(self.hyperparameters))
@@ -251,9 +240,6 @@ class Method(ABC):
                 state = self.step(state)
                 out[:, k] = self.observe(state)
         return out
-
-    #: True when the method implements ``step`` and ``jacobian`` (Lyapunov exponents)
-    has_jacobian: ClassVar[bool] = False
 
     def step(self, state: np.ndarray) -> np.ndarray:
         """One step of the learned map on internal states ``(B, M)`` (optional)."""

@@ -15,6 +15,8 @@ class DLinear(DartsMethod):
     """DLinear (trend / remainder decomposition, one linear layer each) at darts' defaults."""
 
     name = "dlinear"
+    label = "DLinear"
+    color = "#756bb1"
     darts_class = "DLinearModel"
     family = "torch"
     uses_torch = True

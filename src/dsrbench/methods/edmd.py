@@ -56,6 +56,8 @@ class EDMD(Method):
     """EDMD with a polynomial dictionary and the ResDMD residual filter."""
 
     name = "edmd"
+    label = "EDMD"
+    color = "#17becf"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "degree": 3,
         "ridge": 1e-8,
@@ -63,7 +65,6 @@ class EDMD(Method):
         "reconstruction_tol": 1e-6,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
-    has_jacobian = True
     fitted_arrays = ("coef", "mean", "std", "eigenvalues", "residuals", "kept", "filter_fallback")
 
     def _terms(self, dim: int) -> list[tuple[int, ...]]:

@@ -46,6 +46,8 @@ class EchoStateNetwork(Method):
     (Jaeger 2001; Jaeger et al. 2007)."""
 
     name = "esn"
+    label = "ESN"
+    color = "#2ca02c"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "units": 500,
         "spectral_radius": 0.99,
@@ -63,7 +65,6 @@ class EchoStateNetwork(Method):
         "leak_rate": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]
     }
     citation = "Jaeger 2001 (GMD report 148); Lukosevicius 2012 (practical guide)"
-    has_jacobian = True
     fitted_arrays = ("w", "w_in", "b", "w_out", "mean", "std")
 
     def _check(self) -> None:

@@ -18,6 +18,8 @@ class ExponentialSmoothing(DartsMethod):
     """
 
     name = "exponential_smoothing"
+    label = "exponential smoothing"
+    color = "#b5cf6b"
     darts_class = "ExponentialSmoothing"
     family = "per_coordinate"
     citation = "Holt, Int. J. Forecast. 20, 5 (2004, from 1957); Winters, Manag. Sci. 6, 324 (1960)"

@@ -15,6 +15,8 @@ class FFT(DartsMethod):
     """Extrapolation of the 10 strongest Fourier components of each coordinate."""
 
     name = "fft"
+    label = "FFT"
+    color = "#525252"
     darts_class = "FFT"
     family = "per_coordinate"
     citation = "darts' FFT forecaster (Herzen et al., JMLR 2022)"

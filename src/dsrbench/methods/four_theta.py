@@ -18,6 +18,8 @@ class FourTheta(DartsMethod):
     """
 
     name = "four_theta"
+    label = "FourTheta"
+    color = "#de9ed6"
     darts_class = "FourTheta"
     family = "per_coordinate"
     citation = "Spiliotis et al., Int. J. Forecast. 36, 1086 (2020) (the 4Theta method)"

@@ -18,6 +18,8 @@ class Kalman(DartsMethod):
     """
 
     name = "kalman"
+    label = "Kalman filter"
+    color = "#637939"
     darts_class = "KalmanForecaster"
     family = "local"
     citation = (

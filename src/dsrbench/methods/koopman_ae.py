@@ -239,8 +239,9 @@ class KoopmanAutoencoder(Method):
     """Deep Koopman autoencoder with an auxiliary eigenvalue network (Lusch et al. 2018)."""
 
     name = "koopman_ae"
+    label = "deep Koopman AE"
+    color = "#7a0177"
     uses_torch = True
-    has_jacobian = True
     fitted_arrays = ("mean", "std", "dt")
     hyperparameters: ClassVar[dict[str, Any]] = {
         "num_complex_pairs": 3,

@@ -15,6 +15,8 @@ class LinearRegression(DartsMethod):
     """Least-squares linear regression on the last `lags` values of every coordinate."""
 
     name = "linear_regression"
+    label = "linear regression"
+    color = "#8c6d31"
     darts_class = "LinearRegressionModel"
     family = "lags"
     citation = (

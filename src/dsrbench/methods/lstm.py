@@ -15,6 +15,8 @@ class LSTM(DartsMethod):
     """A 2-layer LSTM (darts' RNNModel, model='LSTM'), trained 200 epochs as in Gilpin 2023."""
 
     name = "lstm"
+    label = "LSTM"
+    color = "#3182bd"
     darts_class = "RNNModel"
     family = "torch"
     uses_torch = True

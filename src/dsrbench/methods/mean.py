@@ -14,6 +14,8 @@ class Mean(Method):
     """x_{t+k} = mean of the training data, per coordinate."""
 
     name = "mean"
+    label = "mean"
+    color = "#393b79"
     needs_fit = True  # the training mean: predicted only by a model its train job saved
     fitted_arrays = ("mean",)
 

@@ -15,6 +15,8 @@ class NaiveDrift(DartsMethod):
     """The line through the first and last context points, extended (a reference forecaster)."""
 
     name = "naive_drift"
+    label = "naive drift"
+    color = "#969696"
     darts_class = "NaiveDrift"
     family = "per_coordinate"
     reference = True

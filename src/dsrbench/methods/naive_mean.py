@@ -15,6 +15,8 @@ class NaiveMean(DartsMethod):
     """The context mean of each coordinate (a reference forecaster)."""
 
     name = "naive_mean"
+    label = "naive mean"
+    color = "#737373"
     darts_class = "NaiveMean"
     family = "per_coordinate"
     reference = True

@@ -18,6 +18,8 @@ class NaiveSeasonal(DartsMethod):
     """
 
     name = "naive_seasonal"
+    label = "naive seasonal"
+    color = "#bdbdbd"
     darts_class = "NaiveSeasonal"
     family = "per_coordinate"
     reference = True

@@ -18,6 +18,8 @@ class NBEATS(DartsMethod):
     """
 
     name = "nbeats"
+    label = "N-BEATS"
+    color = "#e6550d"
     darts_class = "NBEATSModel"
     family = "torch"
     uses_torch = True

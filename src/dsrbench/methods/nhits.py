@@ -15,6 +15,8 @@ class NHiTS(DartsMethod):
     """N-HiTS at darts' defaults (3 stacks of one 2-layer block of width 512)."""
 
     name = "nhits"
+    label = "N-HiTS"
+    color = "#fd8d3c"
     darts_class = "NHiTSModel"
     family = "torch"
     uses_torch = True

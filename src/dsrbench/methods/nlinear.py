@@ -15,6 +15,8 @@ class NLinear(DartsMethod):
     """NLinear (one linear layer on the last-value-normalised input) at darts' defaults."""
 
     name = "nlinear"
+    label = "NLinear"
+    color = "#9e9ac8"
     darts_class = "NLinearModel"
     family = "torch"
     uses_torch = True

@@ -212,8 +212,9 @@ class NeuralODE(Method):
     """Neural ODE with a residual MLP vector field (Chen et al. 2018; Gilpin 2023)."""
 
     name = "node"
+    label = "neural ODE"
+    color = "#1f77b4"
     uses_torch = True
-    has_jacobian = True
     fitted_arrays = ("mean", "std")
     hyperparameters: ClassVar[dict[str, Any]] = {
         "field": "residual_mlp",  # or "linear": dx/dt = A x + b

@@ -70,6 +70,8 @@ class NextGenerationRC(Method):
     the increment."""
 
     name = "nvar"
+    label = "NG-RC (NVAR)"
+    color = "#ff7f0e"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "k": 2,
         "s": 1,
@@ -82,7 +84,6 @@ class NextGenerationRC(Method):
     #: the Gilpin 2023 grid (its benchmark code)
     grid: ClassVar[dict[str, list[Any]]] = {"k": [2, 5, 15, 30, 60, 120]}
     citation = "Gauthier et al., Nat. Commun. 12, 5564 (2021)"
-    has_jacobian = True
     fitted_arrays = ("w_out", "mean", "std")
 
     # -- sizes and index tables ---------------------------------------------------------

@@ -11,6 +11,8 @@ class Persistence(Method):
     """x_{t+k} = x_t for every k: scores badly on every metric, by design."""
 
     name = "persistence"
+    label = "persistence"
+    color = "#bcbd22"
     needs_fit = False
 
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:

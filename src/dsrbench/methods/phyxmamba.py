@@ -232,6 +232,8 @@ class PhyxMamba(Method):
     """PhyxMamba with Mamba-1 blocks (Liu et al. 2025; mambapy)."""
 
     name = "phyxmamba"
+    label = "PhyxMamba"
+    color = "#c51b8a"
     uses_torch = True
     fitted_arrays = ("mean", "std")
     hyperparameters: ClassVar[dict[str, Any]] = {

@@ -14,6 +14,8 @@ class RandomForest(DartsMethod):
     """A random forest (scikit-learn, 100 trees) on the last `lags` values of every coordinate."""
 
     name = "random_forest"
+    label = "random forest"
+    color = "#843c39"
     darts_class = "RandomForestModel"
     family = "lags"
     citation = "Breiman, Machine Learning 45, 5 (2001)"

@@ -18,6 +18,8 @@ class BlockRNN(DartsMethod):
     """
 
     name = "rnn"
+    label = "RNN"
+    color = "#6baed6"
     darts_class = "BlockRNNModel"
     family = "torch"
     uses_torch = True

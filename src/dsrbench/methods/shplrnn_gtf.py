@@ -120,6 +120,8 @@ class ShallowPLRNNGTF(LatentRNN):
     """shPLRNN (plain or clipped) trained with generalized teacher forcing."""
 
     name = "shplrnn_gtf"
+    label = "shPLRNN+GTF"
+    color = "#d62728"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "latent_dim": 3,
         "hidden_dim": 100,

@@ -26,6 +26,8 @@ class SINDy(Method):
     """SINDy with a polynomial library and STLSQ (pysindy), integrated with DOP853."""
 
     name = "sindy"
+    label = "SINDy"
+    color = "#e377c2"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "degree": 2,
         "threshold": 0.1,

@@ -18,6 +18,8 @@ class TBATS(DartsMethod):
     """
 
     name = "tbats"
+    label = "TBATS"
+    color = "#e7ba52"
     darts_class = "TBATS"
     family = "per_coordinate"
     citation = "De Livera, Hyndman & Snyder, J. Am. Stat. Assoc. 106, 1513 (2011)"

@@ -17,6 +17,8 @@ class TCN(DartsMethod):
     """
 
     name = "tcn"
+    label = "TCN"
+    color = "#74c476"
     darts_class = "TCNModel"
     family = "torch"
     uses_torch = True

@@ -15,6 +15,8 @@ class Theta(DartsMethod):
     """The Theta method (theta = 2) per coordinate, seasonal mode tuned."""
 
     name = "theta"
+    label = "Theta"
+    color = "#ce6dbd"
     darts_class = "Theta"
     family = "per_coordinate"
     citation = "Assimakopoulos & Nikolopoulos, Int. J. Forecast. 16, 521 (2000)"

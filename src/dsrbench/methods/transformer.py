@@ -15,6 +15,8 @@ class Transformer(DartsMethod):
     """An encoder-decoder Transformer at darts' defaults (d_model 64, 4 heads, 3 + 3 layers)."""
 
     name = "transformer"
+    label = "Transformer"
+    color = "#005a32"
     darts_class = "TransformerModel"
     family = "torch"
     uses_torch = True

@@ -53,9 +53,10 @@ class VAR(Method):
     """Ridge vector autoregression with ``lags`` lags on standardised data."""
 
     name = "var"
+    label = "ridge VAR"
+    color = "#8c564b"
     hyperparameters: ClassVar[dict[str, Any]] = {"lags": 5, "ridge": 1e-6, "increments": True}
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}
-    has_jacobian = True
     fitted_arrays = ("coef", "mean", "std")
 
     def _check(self) -> None:

@@ -17,6 +17,8 @@ class XGBoost(DartsMethod):
     """
 
     name = "xgboost"
+    label = "XGBoost"
+    color = "#d6616b"
     darts_class = "XGBModel"
     family = "lags"
     citation = "Chen & Guestrin, XGBoost, KDD 2016"

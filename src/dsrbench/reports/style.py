@@ -1,8 +1,10 @@
 """One look for every page: a fixed colour and label per method, figure helpers.
 
-Colours come from :data:`METHOD_COLORS` (every method of the suite, the ``truth`` oracle
-and the truth ``floor``); a method outside it gets a colour from :data:`EXTRA_COLORS`
-chosen by a hash of its name, so it is the same on every page and in every run.
+A method's colour and label are its class's ``color`` and ``label`` (read from its source
+by :func:`dsrbench.methods.traits`, without importing it); :data:`METHOD_COLORS` and
+:data:`METHOD_LABELS` hold those of the ``truth`` oracle and the truth ``floor``; a method
+that declares no colour gets one from :data:`EXTRA_COLORS` chosen by a hash of its name,
+so it is the same on every page and in every run.
 """
 
 from __future__ import annotations
@@ -45,86 +47,20 @@ METHOD_ORDER = (
     "mean",
 )
 
+#: colours of what is not a method class: the ``truth`` oracle and the truth ``floor`` (a
+#: method declares its own: ``Method.color``)
 METHOD_COLORS: dict[str, str] = {
     "truth": "#000000",
     "floor": "#7f7f7f",
-    "shplrnn_gtf": "#d62728",
-    "alrnn": "#9467bd",
-    "phyxmamba": "#c51b8a",
-    "koopman_ae": "#7a0177",
-    "node": "#1f77b4",
-    "esn": "#2ca02c",
-    "nvar": "#ff7f0e",
-    "sindy": "#e377c2",
-    "edmd": "#17becf",
-    "var": "#8c564b",
-    "persistence": "#bcbd22",
-    "mean": "#393b79",
-    # the darts forecasters of Gilpin 2023
-    "lstm": "#3182bd",
-    "rnn": "#6baed6",
-    "nbeats": "#e6550d",
-    "nhits": "#fd8d3c",
-    "transformer": "#005a32",
-    "tcn": "#74c476",
-    "dlinear": "#756bb1",
-    "nlinear": "#9e9ac8",
-    "random_forest": "#843c39",
-    "xgboost": "#d6616b",
-    "linear_regression": "#8c6d31",
-    "kalman": "#637939",
-    "exponential_smoothing": "#b5cf6b",
-    "arima": "#7b4173",
-    "autoarima": "#a55194",
-    "theta": "#ce6dbd",
-    "four_theta": "#de9ed6",
-    "fft": "#525252",
-    "naive_drift": "#969696",
-    "naive_mean": "#737373",
-    "naive_seasonal": "#bdbdbd",
-    "tbats": "#e7ba52",
 }
 
+#: labels of what is not a method class (a method declares its own: ``Method.label``)
 METHOD_LABELS: dict[str, str] = {
     "truth": "truth (oracle)",
     "floor": "truth floor",
-    "shplrnn_gtf": "shPLRNN+GTF",
-    "alrnn": "AL-RNN",
-    "phyxmamba": "PhyxMamba",
-    "koopman_ae": "deep Koopman AE",
-    "node": "neural ODE",
-    "esn": "ESN",
-    "nvar": "NG-RC (NVAR)",
-    "sindy": "SINDy",
-    "edmd": "EDMD",
-    "var": "ridge VAR",
-    "persistence": "persistence",
-    "mean": "mean",
-    "lstm": "LSTM",
-    "rnn": "RNN",
-    "nbeats": "N-BEATS",
-    "nhits": "N-HiTS",
-    "transformer": "Transformer",
-    "tcn": "TCN",
-    "dlinear": "DLinear",
-    "nlinear": "NLinear",
-    "random_forest": "random forest",
-    "xgboost": "XGBoost",
-    "linear_regression": "linear regression",
-    "kalman": "Kalman filter",
-    "exponential_smoothing": "exponential smoothing",
-    "arima": "ARIMA",
-    "autoarima": "AutoARIMA",
-    "theta": "Theta",
-    "four_theta": "FourTheta",
-    "fft": "FFT",
-    "naive_drift": "naive drift",
-    "naive_mean": "naive mean",
-    "naive_seasonal": "naive seasonal",
-    "tbats": "TBATS",
 }
 
-#: colours for methods not in :data:`METHOD_COLORS` (tab20's darker half, then others)
+#: colours for methods that declare none (tab20's darker half, then others)
 EXTRA_COLORS = (
     "#637939",
     "#8c6d31",
@@ -156,14 +92,34 @@ def _stable_index(name: str, n: int) -> int:
     return int(hashlib.sha256(name.encode()).hexdigest(), 16) % n
 
 
+def _declared(name: str) -> tuple[str, str]:
+    """``(label, color)`` that the method class ``name`` declares, read from its source
+    without importing it (``("", "")`` for a name that is not a method)."""
+    from dsrbench import methods
+
+    if not isinstance(name, str):
+        return "", ""
+    try:
+        traits = methods.traits(name)
+    except methods.UnknownMethodError:
+        return "", ""
+    return traits.label, traits.color
+
+
 def method_color(name: str) -> str:
-    """The colour of ``name`` on every page."""
-    return METHOD_COLORS.get(name) or EXTRA_COLORS[_stable_index(name, len(EXTRA_COLORS))]
+    """The colour of ``name`` on every page: its class's ``color``, else the table's (truth,
+    floor), else one of :data:`EXTRA_COLORS` picked by its name."""
+    return (
+        METHOD_COLORS.get(name)
+        or _declared(name)[1]
+        or EXTRA_COLORS[_stable_index(name, len(EXTRA_COLORS))]
+    )
 
 
 def method_label(name: str) -> str:
-    """Display name of a method (its registry name when it has no other)."""
-    return METHOD_LABELS.get(name, name)
+    """Display name of a method: its class's ``label``, else the table's (truth, floor),
+    else its registry name."""
+    return METHOD_LABELS.get(name) or _declared(name)[0] or name
 
 
 def system_color(name: str) -> str:
