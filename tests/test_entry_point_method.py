@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from tiny_run import CONFIG as TINY
 
 from dsrbench import layout, methods
 from dsrbench.cli import main
@@ -165,18 +166,9 @@ def test_an_installed_method_runs_through_the_workflow(tmp_path: Path) -> None:
     workdir.mkdir()
     results = workdir / "results"
     config = {
-        "systems": ["Lorenz"],
+        "systems": TINY["systems"],
         "results_dir": str(results),
-        "datasets": {
-            "tiny": {
-                "pts_per_period": 20,
-                "length": 300,
-                "n_train": 1,
-                "n_val": 1,
-                "n_test": 1,
-                "burn_in": 100,
-            }
-        },
+        "datasets": TINY["datasets"],  # tests/tiny_run.py's setting
         "evaluation": {
             "methods": ["truth", "persistence", "linmap"],
             "seeds": [0],

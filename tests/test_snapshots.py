@@ -8,26 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_run import make_run
+from tiny_run import CONFIG as TINY
+from tiny_run import DATASET, SYSTEM, make_run
 
 from dsrbench import layout
 from dsrbench.config import load_config, train_slice
 from dsrbench.methods import get as get_method
 from dsrbench.snapshots import floor_fractions, score_snapshot, score_snapshots
 
-DATASET, SYSTEM, METHOD = "tiny", "Lorenz", "alrnn"
+METHOD = "alrnn"
 CONFIG = {
-    "systems": [SYSTEM],
-    "datasets": {
-        DATASET: {
-            "pts_per_period": 20,
-            "length": 300,
-            "n_train": 1,
-            "n_val": 1,
-            "n_test": 1,
-            "burn_in": 100,
-        }
-    },
+    **TINY,  # tests/tiny_run.py's system and dataset setting
     "evaluation": {
         "methods": [METHOD],
         "seeds": [0, 1],
