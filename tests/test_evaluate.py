@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -200,3 +201,36 @@ def test_fixed_horizon_metrics_and_the_forecast_as_long_run(stores, tmp_path) ->
     assert fixed["smape_fixed"] == pytest.approx(np.mean(errs), rel=1e-9)
     assert len([m for m, _ in rows if m.endswith("_fixed")]) == 17
     assert sorted(h for m, h in rows if m == "smape200") == [0.5, 1.0]
+
+
+def test_the_system_exponent_is_computed_once_per_results_directory(tmp_path, monkeypatch):
+    """``system_lyapunov`` with a cache computes the exponent once, writes it where
+    layout.system_lyapunov says, and reads back exactly that float; a cache of another
+    system or version is recomputed. (The QR integration is replaced by a counter here:
+    what is tested is the caching; the exponent itself: tests/test_lyapunov.py.)"""
+    from types import SimpleNamespace
+
+    from dsrbench import layout
+    from dsrbench.evaluate import SYSTEM_LYAPUNOV_VERSION, system_lyapunov
+    from dsrbench.integration import lyapunov
+
+    calls = []
+
+    def fake(system):
+        calls.append(system)
+        return SimpleNamespace(value=0.9056 + 1e-13 * len(calls), value_half=0.9)
+
+    monkeypatch.setattr(lyapunov, "system_max_lyapunov", fake)
+    results = tmp_path / "results"
+    store = layout.dataset_store(results, "fine", "Lorenz")
+    cache = layout.system_lyapunov(layout.results_of_dataset_store(store), "Lorenz")
+    assert cache == results / "truth" / "lyapunov" / "Lorenz.json"
+    first = system_lyapunov("Lorenz", cache)
+    assert calls == ["Lorenz"] and cache.is_file()
+    assert system_lyapunov("Lorenz", cache) == first  # read back, every bit
+    assert calls == ["Lorenz"]
+    stale = json.loads(cache.read_text())
+    cache.write_text(json.dumps({**stale, "version": SYSTEM_LYAPUNOV_VERSION + 1}))
+    assert system_lyapunov("Lorenz", cache) != first and len(calls) == 2
+    with pytest.raises(ValueError, match="not a dataset store"):
+        layout.results_of_dataset_store(tmp_path / "Lorenz.zarr")

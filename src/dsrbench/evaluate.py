@@ -34,6 +34,7 @@ metric; neither stops the run. Lyapunov times use dysts' ``maximum_lyapunov_esti
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -44,6 +45,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from dsrbench import layout
+from dsrbench.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -348,19 +352,42 @@ def evaluate_prediction(
     return rows
 
 
-def system_lyapunov(system: str) -> dict[str, float]:
-    """The true system's largest exponent (QR) and the relative spread of its two halves."""
+#: bump when :func:`dsrbench.integration.lyapunov.system_max_lyapunov` changes its result:
+#: cached exponents of another version are recomputed
+SYSTEM_LYAPUNOV_VERSION = 1
+
+
+def system_lyapunov(system: str, cache: Path | None = None) -> dict[str, float]:
+    """The true system's largest exponent (QR) and the relative spread of its two halves.
+
+    It depends on the system alone, so with ``cache`` (:func:`dsrbench.layout.system_lyapunov`)
+    it is computed once per results directory: read back (exactly: JSON keeps every bit of a
+    float) when the file holds this system at :data:`SYSTEM_LYAPUNOV_VERSION`, else computed
+    and written there atomically."""
+    if cache is not None and cache.is_file():
+        try:
+            rec = json.loads(cache.read_text())
+        except (OSError, ValueError):
+            rec = {}
+        if rec.get("system") == system and rec.get("version") == SYSTEM_LYAPUNOV_VERSION:
+            return {"value": float(rec["value"]), "spread": float(rec["spread"])}
     from dsrbench.integration.lyapunov import system_max_lyapunov
 
     _pin_threads()
     est = system_max_lyapunov(system)
     spread = abs(est.value - est.value_half) / abs(est.value) if est.value else math.nan
-    return {"value": float(est.value), "spread": float(spread)}
+    out = {"value": float(est.value), "spread": float(spread)}
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        rec = {"system": system, "version": SYSTEM_LYAPUNOV_VERSION, **out}
+        with atomic_path(cache) as tmp:
+            Path(tmp).write_text(json.dumps(rec))
+    return out
 
 
-def _safe_system_lyapunov(system: str) -> dict[str, float] | str:
+def _safe_system_lyapunov(system: str, cache: Path | None = None) -> dict[str, float] | str:
     try:
-        return system_lyapunov(system)
+        return system_lyapunov(system, cache)
     except Exception as exc:  # noqa: BLE001
         log.error("Lyapunov exponent of %s failed:\n%s", system, traceback.format_exc())
         return f"{type(exc).__name__}: {exc}"
@@ -477,6 +504,15 @@ def _safe_eval(
         return [error_row(system, dataset, method, -1, "evaluate", exc)]
 
 
+def _lyapunov_cache(dataset_path: str | Path, system: str) -> Path | None:
+    """The cache of ``system``'s exponent in the results directory of ``dataset_path``
+    (None for a store outside one)."""
+    try:
+        return layout.system_lyapunov(layout.results_of_dataset_store(dataset_path), system)
+    except ValueError:
+        return None
+
+
 def run_evaluation(
     jobs: list[dict],
     *,
@@ -515,8 +551,14 @@ def run_evaluation(
                 pure=False,
             )
     futures = list(floors.values())
-    lyap_systems = sorted({j["system"] for j in jobs if j.get("model_lyapunov")})
-    lyap = {s: client.submit(_safe_system_lyapunov, s, pure=False) for s in lyap_systems}
+    caches = {
+        j["system"]: _lyapunov_cache(j["dataset_path"], j["system"])
+        for j in jobs
+        if j.get("model_lyapunov")
+    }
+    lyap = {
+        s: client.submit(_safe_system_lyapunov, s, caches[s], pure=False) for s in sorted(caches)
+    }
     for job in jobs:
         futures.append(
             client.submit(

@@ -56,6 +56,8 @@ __all__ = [
     "simulate_chunk_log",
     "snapshot_dir",
     "snapshot_file",
+    "system_lyapunov",
+    "results_of_dataset_store",
     "simulate_log",
     "summary_log",
     "train_chunk_log",
@@ -76,6 +78,7 @@ TEMPLATES: dict[str, str] = {
     "model_dir": "models/{dataset}/{method}/{system}/seed{seed}",
     "checkpoint_dir": "checkpoints/{dataset}/{method}/{system}/seed{seed}",
     "snapshot_dir": "snapshots/{dataset}/{method}/{system}/seed{seed}",
+    "system_lyapunov": "truth/lyapunov/{system}.json",
     "prediction_record": "predictions/{dataset}/{method}/{system}/seed{seed}.json",
     "prediction_store": "predictions/{dataset}/{method}/{system}/seed{seed}.zarr",
     "metrics_table": "metrics/{dataset}.parquet",
@@ -187,6 +190,20 @@ def snapshot_dir(results: PathLike, dataset: str, method: str, system: str, seed
 def snapshot_file(directory: PathLike, step: int) -> Path:
     """The weights saved after optimiser step ``step`` in a :func:`snapshot_dir`."""
     return Path(directory) / f"step{int(step):07d}.npz"
+
+
+def system_lyapunov(results: PathLike, system: str) -> Path:
+    """The true system's largest exponent, computed once per system and results directory
+    (every evaluate job of every dataset setting reads it)."""
+    return _path("system_lyapunov", results, system=system)
+
+
+def results_of_dataset_store(path: PathLike) -> Path:
+    """The results directory a :func:`dataset_store` path lies in."""
+    path = Path(path)
+    if path.parent.parent.name != "data":
+        raise ValueError(f"{path} is not a dataset store of a results directory (data/<dataset>/)")
+    return path.parents[2]
 
 
 # ------------------------------------------------------------------- prediction, evaluation
