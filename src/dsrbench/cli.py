@@ -21,7 +21,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -30,10 +29,6 @@ def _setup_logging(verbose: bool = False) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
 
 
 def cmd_systems(args: argparse.Namespace) -> int:

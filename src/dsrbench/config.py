@@ -429,8 +429,9 @@ def simulate_slice(config: Mapping[str, Any], system: str, dataset: str) -> dict
 #: What a trained model depends on in the ``training`` section (threads, memory and
 #: runtime are resources of the job, not inputs of the model).
 TRAINING_KEYS = ("device", "budget_seconds", "train_length", "val_length")
-#: The protocol keys of the ``training`` section, in a slice only when they differ from
-#: their defaults (so the models of configs that do not use them keep their job keys).
+#: The keys of the ``training`` section in a slice only when they differ from their
+#: defaults (so the models of configs that do not use them keep their job keys): the
+#: protocol keys and ``snapshot_steps``.
 PROTOCOL_KEYS = {
     "validation": "val_split",
     "tune": False,

@@ -14,10 +14,6 @@ from pathlib import Path
 __all__ = ["add_results_parsers"]
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
 def cmd_merge(args: argparse.Namespace) -> int:
     from dsrbench import jobs
 
@@ -67,7 +63,7 @@ def cmd_results_export(args: argparse.Namespace) -> int:
     from dsrbench.reports.export import ExportError, export_run
 
     try:
-        out = export_run(args.results_dir, _path(args.out))
+        out = export_run(args.results_dir, args.out)
     except ExportError as exc:
         print(f"dsrbench results export: error: {exc}", file=sys.stderr)
         return 2

@@ -148,9 +148,9 @@ REPLICATION_CODE = frozenset(
     | {"nbeats", "nhits", "nlinear", "random_forest", "rnn", "tbats", "tcn", "theta"}
     | {"transformer", "xgboost"}
 )
-#: methods that forecast a system without training on it / pretrained on dysts data: none
+#: methods that forecast a system without training on it: none yet (the zero-shot protocol
+#: is not built; persistence and context_parroting forecast from the context alone)
 ZERO_SHOT: frozenset[str] = frozenset()
-PRETRAINED_ON_DYSTS: frozenset[str] = frozenset()
 
 #: store attributes left out of :func:`store_hash`: where and by what code a store was
 #: written (provenance, the hash of the job's slice, the completion marker) and the name
@@ -165,12 +165,15 @@ class ExportError(ValueError):
 
 # ----------------------------------------------------------------------------- flags
 def method_flags(method: str) -> dict[str, bool]:
-    """``zero_shot``, ``pretrained_on_dysts`` and ``replication_code`` of ``method`` (a
-    small table here: the traits table of dsrbench.methods is what the workflow plans by,
-    and the test that checks it against the classes would have to import every method)."""
+    """``zero_shot``, ``pretrained_on_dysts`` (the method's ``pretrained_on`` trait, read
+    without importing it; ``truth`` and ``floor`` were pretrained on nothing) and
+    ``replication_code`` of ``method``."""
+    from dsrbench import methods
+
+    pretrained = methods.traits(method).pretrained_on if method in methods.available() else "none"
     return {
         "zero_shot": method in ZERO_SHOT,
-        "pretrained_on_dysts": method in PRETRAINED_ON_DYSTS,
+        "pretrained_on_dysts": pretrained == "dysts",
         "replication_code": method in REPLICATION_CODE,
     }
 

@@ -146,30 +146,13 @@ def dsr_reproduction_table(run: Run) -> pd.DataFrame:
     our metrics, the reference ranges) beside this run's median and interquartile range over
     seeds, with its status and cause (:func:`dsrbench.reports.reproductions.reproductions`)."""
     from dsrbench.reports.published import published_table
-    from dsrbench.reports.reproductions import reproductions
+    from dsrbench.reports.reproductions import display, reproductions
 
     published = published_table()
     papers = _dsr_papers(published)
     table = reproductions({p: run.results_dir for p in papers}, published=published)
     table = table[table["paper"].isin(papers)]
-    out = pd.DataFrame(
-        {
-            "paper": table["paper"],
-            "system": table["system"],
-            "method": [method_label(m) if m else "" for m in table["method"]],
-            "metric": table["metric"],
-            "published": [stats.fmt(v) for v in table["published"]],
-            "ours: median [IQR] (seeds)": [
-                f"{stats.fmt(r.ours)} [{stats.fmt(r.q25)}, {stats.fmt(r.q75)}] ({r.n_seeds})"
-                if r.n_seeds
-                else ""
-                for r in table.itertuples()
-            ],
-            "status": table["status"],
-            "cause": table["cause"].fillna(""),
-        }
-    )
-    return out.reset_index(drop=True)
+    return display(table, method_label)
 
 
 def dsr_symbolic_claims_table(run: Run) -> pd.DataFrame:

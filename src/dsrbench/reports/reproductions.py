@@ -47,11 +47,13 @@ __all__ = [
     "ReproductionError",
     "Runs",
     "cli",
+    "display",
     "export_rows",
     "figure",
     "headline",
     "load_sources",
     "parse_runs",
+    "quartiles",
     "read_published",
     "reproductions",
     "resolve_paper",
@@ -250,6 +252,31 @@ def _quantile(values: np.ndarray, q: float) -> float:
     if not np.isfinite(v[lo]) or not np.isfinite(v[hi]):  # an infinite neighbour wins
         return float(v[hi] if np.isinf(v[hi]) else v[lo])
     return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
+
+
+def quartiles(values: np.ndarray) -> tuple[float, float, float]:
+    """The 25th, 50th and 75th percentiles of finite or infinite values (:func:`_quantile`)."""
+    return _quantile(values, 0.25), _quantile(values, 0.5), _quantile(values, 0.75)
+
+
+def display(table: pd.DataFrame, label=str) -> pd.DataFrame:
+    """The rows of :func:`reproductions` as pages show them: paper, system, method (through
+    ``label``), metric, published, ours as median [IQR] (seeds), status and cause."""
+    return pd.DataFrame(
+        {
+            "paper": table["paper"],
+            "system": table["system"],
+            "method": [label(m) if m else "" for m in table["method"]],
+            "metric": table["metric"],
+            "published": [_fmt(v) for v in table["published"]],
+            "ours: median [IQR] (seeds)": [
+                f"{_fmt(r.ours)} [{_fmt(r.q25)}, {_fmt(r.q75)}] ({r.n_seeds})" if r.n_seeds else ""
+                for r in table.itertuples()
+            ],
+            "status": table["status"],
+            "cause": table["cause"].fillna(""),
+        }
+    ).reset_index(drop=True)
 
 
 def _key(metric: str) -> tuple[str, float | None]:

@@ -27,6 +27,7 @@ import yaml
 from dsrbench import layout
 from dsrbench.atomic import atomic_path
 from dsrbench.reports.export import build_export, read_export, write_export
+from dsrbench.reports.reproductions import quartiles
 
 __all__ = ["PAGE_METRICS", "publish_run", "run_page", "seed_summary", "write_page"]
 
@@ -100,16 +101,6 @@ def publish_run(
     return write_page(folder)
 
 
-_LARGE = 1e300  # stands for inf in the interpolation (inf - inf would give NaN)
-
-
-def _quartiles(values: np.ndarray) -> np.ndarray:
-    """The 25th, 50th and 75th percentiles (linear interpolation) of ``values``, which may
-    hold +inf: a percentile that interpolates towards an inf is inf."""
-    q = np.quantile(np.minimum(values, _LARGE), [0.25, 0.5, 0.75])
-    return np.where(q >= _LARGE * 1e-10, np.inf, q)
-
-
 def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, system, method, metric): the median and interquartile range over seeds
     of the value, with the counts of seeds, of diverged and of failed ones. A diverged or
@@ -120,7 +111,7 @@ def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset", "system", "method", "metric"]
     for key, g in metrics.groupby(keys, sort=True, observed=True):
         values = g["value"].astype(float).to_numpy()
-        q25, q50, q75 = _quartiles(np.where(np.isfinite(values), values, np.inf))
+        q25, q50, q75 = quartiles(np.where(np.isfinite(values), values, np.inf))
         rows.append(
             {
                 **dict(zip(keys, key, strict=True)),
@@ -239,7 +230,7 @@ def _over_systems_lines(summary: pd.DataFrame) -> list[str]:
         finite = finite[~np.isnan(finite)]  # a metric a system does not have (NaN) is left out
         if not finite.size:
             continue
-        q25, q50, q75 = _quartiles(finite)
+        q25, q50, q75 = quartiles(finite)
         rows.append(
             {
                 "dataset": dataset,
@@ -270,7 +261,13 @@ def _over_systems_lines(summary: pd.DataFrame) -> list[str]:
 def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
     """The published numbers of ``meta["papers"]`` beside this run, with their status."""
     from dsrbench.reports.published import published_table
-    from dsrbench.reports.reproductions import Runs, export_rows, reproductions, summary
+    from dsrbench.reports.reproductions import (
+        Runs,
+        display,
+        export_rows,
+        reproductions,
+        summary,
+    )
 
     published = published_table()
     papers = [p for p in dict.fromkeys(published["paper"]) if any(q in p for q in meta["papers"])]
@@ -278,21 +275,7 @@ def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]
     runs = Runs(metrics=metrics, training=training, paths=[f"{meta['run']}.parquet"])
     table = reproductions({p: runs for p in papers}, published=published)
     table = table[table["paper"].isin(papers)]
-    shown = pd.DataFrame(
-        {
-            "paper": table["paper"],
-            "system": table["system"],
-            "method": table["method"],
-            "metric": table["metric"],
-            "published": table["published"].map(_fmt),
-            "ours [IQR] (seeds)": [
-                f"{_fmt(r.ours)} [{_fmt(r.q25)}, {_fmt(r.q75)}] ({r.n_seeds})" if r.n_seeds else ""
-                for r in table.itertuples()
-            ],
-            "status": table["status"],
-            "cause": table["cause"].fillna(""),
-        }
-    )
+    shown = display(table)
     counts = summary(table)
     if len(shown) > MAX_ROWS_LISTED:
         differs = shown[shown["status"] == "differs"]
@@ -314,7 +297,7 @@ def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]
         "",
         listed,
         "",
-        _markdown(shown.reset_index(drop=True)),
+        _markdown(shown),
     ]
 
 
