@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import BATCHES, SETTINGS, lorenz_dataset, write_rows  # noqa: E402
 
 #: the methods timed: the latent RNNs at the paper sizes, the neural ODE at the database
-#: run's settings (configs/overrides/gilpin2023_node_cpu.yaml)
+#: run's settings (configs/overrides/gilpin2023_cpu_budget.yaml)
 TIMED = {
     **{name: {**settings, "batches_per_epoch": BATCHES} for name, settings in SETTINGS.items()},
     "node": {

@@ -121,28 +121,43 @@ def paper_of(override: str) -> str:
     return override.split("_")[0] + ".yaml"
 
 
+def documented_layers(override: str) -> list[str]:
+    """The config files, relative to ``configs/``, of the first ``snakemake`` command in
+    the header of ``configs/overrides/<override>``: the paper config, then the overrides it
+    goes on top of, then itself (``gilpin2023_cpu_budget.yaml`` under the others)."""
+    header = []
+    for line in (REPO / "configs" / "overrides" / override).read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("#").strip())
+    text = " ".join(header).replace("\\ ", " ")
+    command = text[text.index("snakemake") :].split(" snakemake")[0].split()
+    files = [w.removeprefix("configs/") for w in command if w.endswith(".yaml")]
+    assert files[0] == paper_of(override) and files[-1] == f"overrides/{override}", files
+    return files
+
+
 @pytest.mark.parametrize(
     "override", sorted(p.name for p in (REPO / "configs" / "overrides").glob("*.yaml"))
 )
 def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
     """``configs/overrides/<paper>_<what>.yaml`` goes on top of ``configs/<paper>.yaml``
-    (the README's commands) and the result still validates and plans."""
-    paper = REPO / "configs" / paper_of(override)
+    and the overrides its header's command names (the pages' commands), and the result
+    still validates and plans."""
+    files = [REPO / "configs" / f for f in documented_layers(override)]
     res = snakemake(
         tmp_path,
         "-n",
         "--configfile",
-        str(paper),
-        str(REPO / "configs" / "overrides" / override),
+        *(str(f) for f in files),
         "--config",
         f"results_dir={tmp_path / 'results'}",
     )
     assert res.returncode == 0, res.stderr + res.stdout
-    merged = yaml.safe_load(paper.read_text())
-    for key, value in yaml.safe_load(
-        (REPO / "configs" / "overrides" / override).read_text()
-    ).items():
-        merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+    merged = yaml.safe_load(files[0].read_text())
+    for layer in files[1:]:
+        for key, value in yaml.safe_load(layer.read_text()).items():
+            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
     counts = planned(res.stdout + res.stderr)
     trained = [m for m in merged["evaluation"]["methods"] if is_trained(m)]
     assert len(trained) == len(merged["evaluation"]["methods"]) - 2  # not truth, persistence
@@ -179,7 +194,7 @@ def test_a_method_restricted_to_some_systems_gets_jobs_only_for_their_chunks(tmp
 
 
 CONFIGS = [[name] for name in sorted(p.name for p in (REPO / "configs").glob("*.yaml"))] + [
-    [paper_of(override), f"overrides/{override}"]
+    documented_layers(override)
     for override in sorted(p.name for p in (REPO / "configs" / "overrides").glob("*.yaml"))
 ]
 
