@@ -237,8 +237,14 @@ def test_annealed_weight_and_regularisation_settings():
     assert annealed_weight(0, 75, 100.0, 10.0) == pytest.approx(100.0)
     assert annealed_weight(75, 75, 100.0, 10.0) == pytest.approx(10.0)
     assert annealed_weight(25, 75, 100.0, 10.0) == pytest.approx(100.0 * 10 ** (-1 / 3))
-    reg = SolverRegularisation(error_weight=100.0, error_weight_end=10.0)
+    reg = SolverRegularisation(error_weight=100.0, error_weight_end=10.0, stiffness_weight=0.5)
     assert reg.active and reg.error_weight_at(75, 75) == pytest.approx(10.0)
+    sol = dopri5_solve(Lorenz(), torch.tensor([1.0, 1.0, 1.0], dtype=F64), [0.0, 0.5], rtol=1e-4)
+    expected = (
+        10.0 * (sol.error_estimates * sol.step_sizes).mean()
+        + 0.5 * (sol.stiffness_estimates * sol.step_sizes).mean()
+    )  # the default reduction is the released code's mean
+    assert float(reg.penalty(sol, 75, 75)) == pytest.approx(float(expected), rel=1e-12)
     assert not SolverRegularisation().active
     with pytest.raises(ValueError, match="error_weight_end > 0"):
         SolverRegularisation(error_weight=0.0, error_weight_end=10.0)

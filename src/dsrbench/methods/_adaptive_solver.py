@@ -28,6 +28,13 @@ and the solution at the output times from the quartic dense output through the
 step's midpoint. Not carried over: torchdiffeq's ``step_t``/``jump_t``, ``min_step``/
 ``max_step``, decreasing output times, events, and its one-ulp perturbation of the time
 of stages 6 and 7 (which only a non-autonomous ``f`` with a discontinuity notices).
+
+Wiring into a trainer (``node``): with ``reg = SolverRegularisation(...)`` active, solve a
+batch with ``sol = dopri5_solve(field, x0, t, rtol=..., atol=...)`` in place of
+``torchdiffeq.odeint`` (``sol.ys`` is ``odeint``'s output, ``(len(t), B, D)``), add
+``reg.penalty(sol, epoch, epochs)`` to the batch's loss, and log ``sol.nfe``;
+:class:`AdaptiveSolverError` is an ``AssertionError``, so the existing skip of failed
+batches applies unchanged.
 """
 
 from __future__ import annotations
@@ -403,7 +410,7 @@ class SolverRegularisation:
     error_weight: float = 0.0
     error_weight_end: float | None = None
     stiffness_weight: float = 0.0
-    reduction: Reduction = "sum"
+    reduction: Reduction = "mean"  # the released code's, with which the paper's weights go
     stability_size: float = 1.0
 
     def __post_init__(self) -> None:
