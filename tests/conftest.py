@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from dsrbench import stores
+from dsrbench import splits, stores
 from dsrbench.datasets import build_dataset
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -55,13 +55,9 @@ def lorenz_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def lorenz_splits(lorenz_store: Path) -> dict[str, xr.Dataset]:
-    """The train, val and test splits of the Lorenz store (as `dsrbench.predict` cuts them)."""
+    """The train, val and test splits of the Lorenz store (:func:`dsrbench.splits.split_of`)."""
     ds = stores.open_dataset(lorenz_store)
-    split = ds["split"].values
-    return {
-        name: ds.isel(trajectory=np.flatnonzero(split == code))
-        for name, code in stores.SPLIT_CODES.items()
-    }
+    return {name: splits.split_of(ds, name) for name in splits.SPLITS}
 
 
 @pytest.fixture(scope="session")

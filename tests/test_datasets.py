@@ -9,7 +9,8 @@ import pytest
 
 from dsrbench import integration
 from dsrbench.datasets import SUMMARY_COLUMNS, BuildResult, build_dataset, summarize
-from dsrbench.stores import open_dataset, split_of
+from dsrbench.splits import split_of
+from dsrbench.stores import open_dataset
 from dsrbench.systems import UnknownSystemError
 
 SETTING = {

@@ -11,7 +11,7 @@ import pytest
 
 from dsrbench.datasets import build_dataset
 from dsrbench.evaluate import run_evaluation
-from dsrbench.predict import context_indices, predict, predict_to_store
+from dsrbench.predict import predict, predict_to_store
 from dsrbench.stores import open_dataset, write_predictions
 from dsrbench.train import train_to_directory
 
@@ -88,15 +88,6 @@ def _value(table, method: str, metric: str, horizon: float | None = None) -> flo
         sel = sel[np.isclose(sel.horizon, horizon)]
     assert len(sel) == 1, (method, metric, sel)
     return float(sel.value.iloc[0])
-
-
-def test_contexts_fit_in_the_test_trajectories(stores: dict[str, Path]) -> None:
-    ds = open_dataset(stores["dataset"])
-    traj, start = context_indices(ds, 50, 200, 3)
-    assert set(traj) == set(np.flatnonzero(ds["split"].values == 2))
-    assert start.min() >= 50 and start.max() + 200 <= ds.sizes["time"]
-    with pytest.raises(ValueError, match="context_length"):
-        context_indices(ds, 700, 200, 3)
 
 
 def test_truth_scores_perfectly_on_forecasts(table) -> None:

@@ -44,7 +44,7 @@ def test_random_forest_forecast_is_sklearns_and_leaves_the_forest_picklable(
     fast = model.forecast(ctx, 150)
     forest = model.model_.model
     assert "predict" not in vars(forest)  # darts' save pickles the plain forest
-    model._compiled = contextlib.nullcontext  # scikit-learn's predict at every step
+    model._predicting = contextlib.nullcontext  # scikit-learn's predict at every step
     assert np.array_equal(model.forecast(ctx, 150), fast)
     with compiled_forest(forest, {}):
         assert "predict" in vars(forest)

@@ -22,12 +22,14 @@ LAYERS: dict[str, int] = {
     "atomic": 0,
     "provenance": 0,
     "layout": 0,
+    "references": 0,  # the truth oracle and the truth floor: names and traits
     "cluster": 0,  # checks of a SLURM cluster (sinfo) before a workflow submits to it
     # 1-3: systems, their integration, the datasets built from them
     "systems": 1,
     "integration": 2,
     "data": 3,  # the name of dsrbench.stores before the rename (for branches merged later)
     "stores": 3,
+    "splits": 3,  # every split of a dataset store (trajectories, contexts, protocol cuts)
     "datasets": 3,
     "truth": 3,
     # 4: scores of trajectories and learned maps
@@ -75,6 +77,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "atomic": set(LAYERS) - {"atomic", "faults"},
     "provenance": set(LAYERS) - {"provenance"},
     "layout": set(LAYERS) - {"layout"},
+    "references": set(LAYERS) - {"references"},
     "cluster": set(LAYERS) - {"cluster"},
 }
 

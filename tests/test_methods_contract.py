@@ -27,12 +27,8 @@ from test_entry_point_method import make_method_package
 
 from dsrbench import methods
 from dsrbench.methods import HyperparameterError, RunFiles
+from dsrbench.methods._darts import LocalDarts
 from dsrbench.metrics.forecast import forecast_prediction_error
-
-
-def _family(name: str) -> str | None:
-    return getattr(methods.get(name), "family", None)
-
 
 DARTS_REFERENCES = {m for m in methods.available() if getattr(methods.get(m), "reference", 0)}
 REFERENCES = {"persistence", "mean"} | DARTS_REFERENCES
@@ -40,7 +36,7 @@ REFERENCES = {"persistence", "mean"} | DARTS_REFERENCES
 STATISTICAL = {
     m
     for m in methods.available()
-    if _family(m) in ("local", "per_coordinate") and m not in DARTS_REFERENCES
+    if issubclass(methods.get(m), LocalDarts) and m not in DARTS_REFERENCES
 }
 #: seconds per context: the end-to-end tier
 SLOW = {"autoarima"}
@@ -136,6 +132,33 @@ def test_darts_reference_forecasters_match_their_closed_forms(lorenz_splits) -> 
     for name, want in expected.items():
         model = _fit(name, lorenz_splits)
         np.testing.assert_allclose(model.forecast(ctx, N), want, rtol=1e-9, atol=1e-9)
+
+
+def test_darts_families_leave_no_process_wide_warning_filter_or_log_level(
+    lorenz_splits, tmp_path: Path
+) -> None:
+    """darts' chatter is silenced inside each call only (``warnings.catch_warnings``): a fit,
+    forecast, save and load of a global and a per-context family leave the warning filters
+    and the loggers' levels as they were, and a UserWarning raised afterwards is seen."""
+    import logging
+    import warnings
+
+    from dsrbench.methods._darts import CHATTY_LOGGERS
+
+    for name in ("linear_regression", "naive_mean"):  # lag-regression, per-coordinate
+        methods.get(name)  # imports darts (which may set its loggers) before the snapshot
+    filters = list(warnings.filters)
+    levels = [logging.getLogger(n).level for n in CHATTY_LOGGERS]
+    ctx, _ = _contexts(lorenz_splits["test"], stride=300)
+    for name in ("linear_regression", "naive_mean"):
+        model = _fit(name, lorenz_splits)
+        model.save(tmp_path / name)
+        loaded = methods.get(name).load(tmp_path / name)
+        np.testing.assert_array_equal(loaded.forecast(ctx, N), model.forecast(ctx, N))
+    assert warnings.filters == filters
+    assert [logging.getLogger(n).level for n in CHATTY_LOGGERS] == levels
+    with pytest.warns(UserWarning, match="still seen"):
+        warnings.warn("still seen", UserWarning, stacklevel=1)
 
 
 @pytest.mark.parametrize("name", BEATS_PERSISTENCE)

@@ -11,7 +11,6 @@ import pytest
 import xarray as xr
 import zarr
 
-from dsrbench import stores
 from dsrbench.datasets import system_metadata
 from dsrbench.provenance import (
     canonical_json,
@@ -24,7 +23,6 @@ from dsrbench.stores import (
     DatasetError,
     StoreIntegrityError,
     open_dataset,
-    split_of,
     write_dataset,
 )
 
@@ -247,17 +245,6 @@ def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist") as info:
         open_dataset(tmp_path / "nope.zarr")
     assert "snakemake" in str(info.value)
-
-
-def test_split_of(store: Path) -> None:
-    ds = open_dataset(store)
-    assert split_of(ds, "train").sizes["trajectory"] == 2
-    val = split_of(ds, "val")
-    np.testing.assert_array_equal(val["x"].values, ds["x"].values[2:3])
-    assert split_of(ds, "test").sizes["trajectory"] == 1
-    with pytest.raises(ValueError, match="unknown split"):
-        split_of(ds, "validation")
-    assert stores.SPLITS == ("train", "val", "test")
 
 
 def test_provenance_helpers(tmp_path: Path) -> None:

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dsrbench import methods, stores
+from dsrbench import methods, splits, stores
 from dsrbench.config import ConfigError, load_config, train_slice
 from dsrbench.datasets import build_dataset
 from dsrbench.methods import FitTask
 from dsrbench.train import TrainItem, train_many
-from dsrbench.tuning import Protocol, data_limited_sweep, grid_points, protocol_splits, tune
+from dsrbench.tuning import Protocol, data_limited_sweep, grid_points, tune
 
 TRAIN, VAL = 300, 100
 SETTING = {
@@ -59,8 +59,8 @@ def test_grid_points_are_the_product_of_the_grid() -> None:
 
 def test_train_tail_validates_on_the_points_after_the_training_points(store) -> None:
     ds = stores.open_dataset(store)
-    train, val = protocol_splits(ds, TRAIN, VAL, PROTOCOL)
-    x = ds["x"].values[ds["split"].values == stores.SPLIT_CODES["train"]]
+    train, val = splits.protocol_splits(ds, TRAIN, VAL, PROTOCOL.validation)
+    x = ds["x"].values[splits.indices(ds, "train")]
     np.testing.assert_array_equal(train["x"].values, x[:, :TRAIN])
     np.testing.assert_array_equal(val["x"].values, x[:, TRAIN : TRAIN + VAL])
     np.testing.assert_allclose(train["train_mean"].values, x[:, :TRAIN].mean(axis=(0, 1)))
@@ -69,7 +69,7 @@ def test_train_tail_validates_on_the_points_after_the_training_points(store) -> 
 
 def test_tune_keeps_the_grid_point_with_the_lowest_validation_smape(store) -> None:
     ds = stores.open_dataset(store)
-    train, val = protocol_splits(ds, TRAIN, VAL, PROTOCOL)
+    train, val = splits.protocol_splits(ds, TRAIN, VAL, PROTOCOL.validation)
     cls = methods.get("linear_regression")
     grid = {"lags": [2, 5, 10]}
     (result,) = tune(cls, [FitTask(train, val, name="Lorenz")], grid, device="cpu")
@@ -87,7 +87,7 @@ def test_tune_keeps_the_grid_point_with_the_lowest_validation_smape(store) -> No
 
 def test_a_grid_where_every_point_fails_keeps_the_given_settings(store) -> None:
     ds = stores.open_dataset(store)
-    train, val = protocol_splits(ds, TRAIN, VAL, PROTOCOL)
+    train, val = splits.protocol_splits(ds, TRAIN, VAL, PROTOCOL.validation)
     cls = methods.get("esn")
     (result,) = tune(cls, [FitTask(train, val)], {"washout": [TRAIN + 5]}, device="cpu")
     assert result.best == {} and "no grid point scored" in result.error
@@ -95,7 +95,7 @@ def test_a_grid_where_every_point_fails_keeps_the_given_settings(store) -> None:
 
 def test_data_limited_sweep_fits_the_last_points_before_the_forecast(store) -> None:
     ds = stores.open_dataset(store)
-    test = ds["x"].values[ds["split"].values == stores.SPLIT_CODES["test"]][0]
+    test = ds["x"].values[splits.indices(ds, "test")[0]]
     cls = methods.get("linear_regression")
     task = FitTask(ds, None, hyperparameters={"lags": 3}, name="Lorenz")
     (rows,) = data_limited_sweep(cls, [ds], [task], [50, TRAIN], TRAIN, 40, device="cpu")
@@ -139,7 +139,7 @@ def test_train_many_tunes_refits_on_test_and_records_it(store, tmp_path) -> None
     assert [r["train_length"] for r in record["data_limited"]] == [120, TRAIN]
     # the saved model was fitted on the test trajectory's first TRAIN points
     ds = stores.open_dataset(store)
-    test = ds["x"].values[ds["split"].values == stores.SPLIT_CODES["test"]][0]
+    test = ds["x"].values[splits.indices(ds, "test")[0]]
     model = methods.get("linear_regression").load(tmp_path / "model")
     np.testing.assert_allclose(model.mean_, test[:TRAIN].mean(axis=0))
     # the sweep's full length is the saved model's own 50-step forecast

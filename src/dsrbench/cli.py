@@ -52,9 +52,11 @@ def cmd_systems(args: argparse.Namespace) -> int:
 
 def cmd_methods(args: argparse.Namespace) -> int:
     """Print the methods with their hyperparameters and defaults."""
-    from dsrbench import methods
+    from dsrbench import methods, references
 
-    print("truth  (reference oracle: true continuations; independent true free run)")
+    for ref in references.REFERENCES.values():
+        if ref.predicts:  # configured in evaluation.methods like a method
+            print(f"{ref.name}  ({ref.description})")
     for name in methods.available():
         cls = methods.get(name)
         params = ", ".join(f"{k}={v!r}" for k, v in cls.hyperparameters.items()) or "-"

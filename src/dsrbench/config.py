@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from dsrbench import references
+from dsrbench.references import TRUTH
 from dsrbench.systems import UnknownSystemError, resolve_systems
 
 __all__ = [
@@ -178,7 +180,7 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
     from dsrbench.methods.base import HyperparameterError
 
     ev = cfg.get("evaluation") or {}
-    known = ["truth", *methods.available()]
+    known = [*references.PREDICTORS, *methods.available()]
     for name in ev.get("methods", []):
         if name not in known:
             close = difflib.get_close_matches(name, known, n=2)
@@ -188,12 +190,12 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 f"available: {', '.join(known)} (`dsrbench methods` lists them)"
             )
     for name, params in (ev.get("hyperparameters") or {}).items():
-        if name not in known or name == "truth":
+        if name not in known or references.is_truth(name):
             close = difflib.get_close_matches(name, known, n=2)
             did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             return (
                 f"config key 'evaluation.hyperparameters.{name}': unknown method {name!r}{did}; "
-                f"available: {', '.join(known[1:])}"
+                f"available: {', '.join(references.methods_only(known))}"
             )
         by_system = params.get(BY_SYSTEM) or {}
         if not isinstance(by_system, dict):
@@ -260,7 +262,7 @@ def _protocol_error(cfg: Mapping[str, Any], known: list[str]) -> str | None:
     """Cross-key checks of the training protocol (grids, refit, data-limited sweep)."""
     tr = cfg.get("training") or {}
     for name, grid in (tr.get("grids") or {}).items():
-        if name not in known or name == "truth":
+        if name not in known or references.is_truth(name):
             close = difflib.get_close_matches(name, known, n=2)
             did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             return f"config key 'training.grids.{name}': unknown method {name!r}{did}"
@@ -269,7 +271,7 @@ def _protocol_error(cfg: Mapping[str, Any], known: list[str]) -> str | None:
         if unknown:
             return f"config key 'training.grids.{name}': {unknown}"
     for name in tr.get("data_limited_methods") or []:
-        if name not in known or name == "truth":
+        if name not in known or references.is_truth(name):
             close = difflib.get_close_matches(name, known, n=2)
             did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
             return f"config key 'training.data_limited_methods': unknown method {name!r}{did}"
@@ -494,7 +496,7 @@ def predict_slice(config: Mapping[str, Any], method: str, system: str) -> dict[s
     for key, default in EVALUATION_EXTRA_KEYS.items():
         if ev.get(key, default) != default:
             out["evaluation"][key] = copy.deepcopy(ev[key])
-    if method != "truth" and not is_trained(method):
+    if not references.is_truth(method) and not is_trained(method):
         out["hyperparameters"] = method_hyperparameters(config, method, system)
     if methods.traits(method).uses_torch:
         out["training"] = {"device": (config.get("training") or {}).get("device", "auto")}
@@ -611,7 +613,7 @@ def _check_method(kind: str, method: str, hyperparameters: dict, subject: str) -
     from dsrbench import methods
     from dsrbench.methods.base import HyperparameterError
 
-    known = ["truth", *methods.available()]
+    known = [*references.PREDICTORS, *methods.available()]
     if method not in known:
         close = difflib.get_close_matches(method, known, n=2)
         did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
@@ -619,11 +621,11 @@ def _check_method(kind: str, method: str, hyperparameters: dict, subject: str) -
             f"unknown method {method!r}{did}; available: {', '.join(known)} "
             "(`dsrbench methods` lists them)"
         )
-    if method == "truth":
+    if references.is_truth(method):
         if kind == "train":
-            raise ConfigError("the reference predictor 'truth' is not trained")
+            raise ConfigError(f"the reference predictor {TRUTH!r} is not trained")
         if hyperparameters:
-            raise ConfigError(f"{subject} key 'hyperparameters': 'truth' takes none")
+            raise ConfigError(f"{subject} key 'hyperparameters': {TRUTH!r} takes none")
         return
     try:
         methods.get(method)(**hyperparameters)

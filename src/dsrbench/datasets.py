@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from dsrbench import stores
+from dsrbench import splits, stores
 from dsrbench.provenance import config_hash, provenance
 from dsrbench.systems import get_system_info, metadata_path
 
@@ -267,7 +267,7 @@ def build_dataset(
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(times))):
         return failed("trajectories: non-finite values")
 
-    split = np.repeat(np.arange(3, dtype=np.int8), [n_train, n_val, n_test])
+    split = splits.split_codes(n_train, n_val, n_test)
     clean = x
     if obs_noise > 0:
         scale = obs_noise * clean[:n_train].std(axis=(0, 1))

@@ -48,6 +48,7 @@ import pandas as pd
 
 from dsrbench import layout
 from dsrbench.atomic import atomic_path
+from dsrbench.references import FLOOR
 
 log = logging.getLogger(__name__)
 
@@ -185,24 +186,22 @@ def truth_floor(dataset_path: str | Path, length: int | None = None, seed: int =
     ``reason`` names the integration fallback of a true run, if one was needed
     (:func:`dsrbench.truth.true_run`); the divergence box is floored by the dataset's range
     (:func:`dsrbench.truth.pool_scale`)."""
-    from dsrbench import stores
+    from dsrbench import splits, stores
     from dsrbench.truth import pool_scale, true_run
 
     _pin_threads()
     ds = stores.open_dataset(dataset_path)
     length = int(length or ds.sizes["time"])
-    split = ds["split"].values
-    test = np.flatnonzero(split == stores.SPLIT_CODES["test"])
-    train = np.flatnonzero(split == stores.SPLIT_CODES["train"])
+    where = splits.long_run_trajectories(ds)
     dt = float(ds["time"].values[1] - ds["time"].values[0])
-    truth = true_run(ds, int(test[0]), length, seed=seed)
-    other = true_run(ds, int(train[0]), length, seed=seed + 1)
+    truth = true_run(ds, where.test, length, seed=seed)
+    other = true_run(ds, where.floor, length, seed=seed + 1)
     res = _long_term(truth.x, other.x, dt, seed, pool_scale(ds))
     reason = _join(res.get("reason"), _fallback_note(truth, other))
     return [
         _row(
             ds,
-            "floor",
+            FLOOR,
             seed,
             m,
             res[m],
@@ -482,7 +481,7 @@ def _safe_floor(dataset_path: str, length: int | None, system: str, dataset: str
         if stores.is_fault(exc):
             raise  # a store that is not sound, a full disk: the evaluate job stops
         log.error("floor of %s failed:\n%s", system, traceback.format_exc())
-        return [error_row(system, dataset, "floor", -1, "floor", exc)]
+        return [error_row(system, dataset, FLOOR, -1, FLOOR, exc)]
 
 
 def _safe_eval(
@@ -529,7 +528,8 @@ def run_evaluation(
     model's QR exponent: the system's own is then computed once per system). Truth floors
     are computed once per dataset store; every job's rows carry them. Runs on ``client`` if
     given, else on :func:`dask_client`.
-    Returns the tidy table (:data:`COLUMNS`), floors included as ``method == "floor"`` rows.
+    Returns the tidy table (:data:`COLUMNS`), floors included as rows of the method
+    :data:`dsrbench.references.FLOOR`.
     """
     if client is None:
         with dask_client(n_workers, scheduler_address) as own:

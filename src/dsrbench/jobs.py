@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dsrbench import layout
+from dsrbench import layout, references
 from dsrbench.atomic import (
     atomic_path,
     environment_error,
@@ -445,7 +445,7 @@ def predict(
         from dsrbench import stores
         from dsrbench.predict import predict_to_store
 
-        if method != "truth" and _declared_by(method).uses_torch:
+        if not references.is_truth(method) and _declared_by(method).uses_torch:
             import torch
 
             torch.set_num_threads(1)  # a predict job has one thread (the workflow's rule)

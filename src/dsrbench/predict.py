@@ -28,44 +28,19 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import stores
+from dsrbench import references, splits, stores
 from dsrbench.methods import Method
 from dsrbench.provenance import provenance
 from dsrbench.truth import truth_oracle
 
 __all__ = [
-    "REFERENCE_PREDICTORS",
-    "context_indices",
     "model_max_lyapunov",
     "predict",
     "predict_to_store",
     "untrained_model",
 ]
 
-#: predictors that are not methods of :mod:`dsrbench.methods`
-REFERENCE_PREDICTORS = ("truth",)
 GENERATION_OVERHEAD = 0.25  # generate 1.25 T, drop the first 0.25 T
-
-
-def context_indices(
-    ds: xr.Dataset, context_length: int, horizon: int, per_trajectory: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(trajectory index, first forecast index) of evenly spaced contexts on test trajectories."""
-    test = np.flatnonzero(ds["split"].values == stores.SPLIT_CODES["test"])
-    if test.size == 0:
-        raise ValueError(f"dataset {ds.attrs.get('dataset')!r} has no test trajectories (n_test)")
-    length = ds.sizes["time"]
-    last = length - horizon
-    if last < context_length:
-        raise ValueError(
-            f"evaluation.context_length ({context_length}) + evaluation.horizon ({horizon}) "
-            f"exceeds the test trajectory length ({length}) of dataset "
-            f"{ds.attrs.get('dataset')!r}: shorten them or lengthen the dataset"
-        )
-    starts = np.unique(np.linspace(context_length, last, per_trajectory).round().astype(int))
-    traj = np.repeat(test, starts.size)
-    start = np.tile(starts, test.size)
-    return traj.astype(np.int64), start.astype(np.int64)
 
 
 def untrained_model(method: str, hyperparameters: dict[str, Any] | None = None) -> Method:
@@ -112,16 +87,16 @@ def predict(
     (not computed twice). ``model_lyapunov``: a model with a Jacobian also gets its own
     largest exponent (:func:`model_max_lyapunov`)."""
     hyperparameters = dict(hyperparameters or {})
-    traj, start = context_indices(ds, context_length, horizon, contexts_per_trajectory)
+    traj, start = splits.context_indices(ds, context_length, horizon, contexts_per_trajectory)
     x = np.asarray(ds["x"].values)
     length = int(long_run_length or ds.sizes["time"])
-    n_gen = int(round((1 + float(long_run_transient)) * length))
+    n_gen = splits.free_run_points(length, long_run_transient)
     discard = n_gen - length
     timing: dict[str, float] = {}
     extra: dict[str, Any] = {}
-    if method == "truth":
+    if references.is_truth(method):
         if hyperparameters:
-            raise ValueError("the reference predictor 'truth' takes no hyperparameters")
+            raise ValueError(f"the reference predictor {method!r} takes no hyperparameters")
         t = time.perf_counter()
         record: dict[str, Any] = {}
         forecast, generated = truth_oracle(ds, traj, start, horizon, n_gen, seed + 1, record)

@@ -24,6 +24,7 @@ import pandas as pd
 from dsrbench import layout, stores
 from dsrbench.methods import get as get_method
 from dsrbench.metrics.attractor import long_term_metrics
+from dsrbench.references import FLOOR
 from dsrbench.truth import pool_scale, true_run
 
 __all__ = ["SNAPSHOT_COLUMNS", "floor_fractions", "score_snapshot", "score_snapshots"]
@@ -125,7 +126,7 @@ def _floors(results: Path) -> dict[tuple[str, str], float]:
     if not path.is_file():
         return {}
     m = pd.read_parquet(path)
-    m = m[(m["method"] == "floor") & (m["metric"] == "D_stsp")]
+    m = m[(m["method"] == FLOOR) & (m["metric"] == "D_stsp")]
     return {(str(r.dataset), str(r.system)): float(r.value) for r in m.itertuples()}
 
 

@@ -73,16 +73,15 @@ from zarr.codecs import Crc32cCodec, ZstdCodec
 from dsrbench import layout
 from dsrbench.atomic import atomic_path, environment_error, leftovers, remove_path
 from dsrbench.provenance import canonical_json
+from dsrbench.splits import SPLIT_CODES, SPLITS
 
 __all__ = [
     "SCHEMA_VERSION",
-    "SPLITS",
     "DatasetError",
     "StoreIntegrityError",
     "is_fault",
     "write_dataset",
     "open_dataset",
-    "split_of",
     "write_predictions",
     "open_predictions",
 ]
@@ -90,8 +89,6 @@ __all__ = [
 SCHEMA_VERSION = 1
 SCHEMA_ATTR = "dsrbench_schema_version"
 COMPLETE_ATTR = "dsrbench_complete"
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-SPLIT_CODES: dict[str, int] = {name: code for code, name in enumerate(SPLITS)}
 ZSTD_LEVEL = 3
 
 #: variable -> (dims, dtype); ``x_clean`` is optional.
@@ -378,16 +375,6 @@ def open_dataset(path: str | os.PathLike[str]) -> xr.Dataset:
             f"{path} holds invalid data: " + "; ".join(problems) + f"; {_rebuild_hint(path)}"
         )
     return ds
-
-
-def split_of(ds: xr.Dataset, name: str) -> xr.Dataset:
-    """The trajectories of ``ds`` in split ``name`` ("train", "val" or "test")."""
-    meanings = str(ds["split"].attrs.get("flag_meanings", " ".join(SPLITS))).split()
-    values = ds["split"].attrs.get("flag_values", list(SPLIT_CODES.values()))
-    codes = dict(zip(meanings, np.asarray(values).tolist(), strict=True))
-    if name not in codes:
-        raise ValueError(f"unknown split {name!r}; expected one of {sorted(codes)}")
-    return ds.isel(trajectory=np.flatnonzero(ds["split"].values == codes[name]))
 
 
 # --------------------------------------------------------------------------------------------

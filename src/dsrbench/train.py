@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import stores
+from dsrbench import splits, stores
 from dsrbench.atomic import atomic_path, write_json_atomic
 from dsrbench.methods import FitTask, Method, RunFiles
 from dsrbench.provenance import hardware, provenance
@@ -34,7 +34,6 @@ __all__ = [
     "TrainingError",
     "load_model",
     "save_model",
-    "split_dataset",
     "train",
     "train_many",
     "train_to_directory",
@@ -42,32 +41,6 @@ __all__ = [
 ]
 
 TRAINING_RECORD = "training.json"
-
-
-def split_dataset(
-    ds: xr.Dataset, train_length: int | None = None, val_length: int | None = None
-) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """The training and validation splits of a dataset store (val None when empty), cut to
-    their first ``train_length`` / ``val_length`` points (Gilpin 2023 trains on 1000 points
-    and validates on 200). ``train_mean`` and ``train_std`` are recomputed on the cut
-    training data, so nothing outside it leaks into the model."""
-    split = ds["split"].values
-    train = ds.isel(trajectory=np.flatnonzero(split == stores.SPLIT_CODES["train"]))
-    val_idx = np.flatnonzero(split == stores.SPLIT_CODES["val"])
-    val = ds.isel(trajectory=val_idx) if val_idx.size else None
-    for name, length in (("train_length", train_length), ("val_length", val_length)):
-        if length is not None and length > ds.sizes["time"]:
-            raise ValueError(
-                f"training.{name} = {length} exceeds the trajectory length "
-                f"{ds.sizes['time']} of dataset {ds.attrs.get('dataset')!r}"
-            )
-    if train_length is not None:
-        from dsrbench.tuning import cut
-
-        train = cut(train, 0, train_length, rescale=True)
-    if val is not None and val_length is not None:
-        val = val.isel(time=slice(0, val_length))
-    return train, val
 
 
 @dataclass(frozen=True)
@@ -110,12 +83,13 @@ def train(
     train_length: int | None = None,
     val_length: int | None = None,
 ) -> tuple[Method, dict[str, Any]]:
-    """Fit ``method`` on ``ds``'s training split (cut as :func:`split_dataset` says);
+    """Fit ``method`` on ``ds``'s training split (cut as :func:`dsrbench.splits.training_splits`
+    says);
     returns the model and what the fit did."""
     from dsrbench import methods
 
     model = methods.get(method)(**(hyperparameters or {}))
-    train_split, val_split = split_dataset(ds, train_length, val_length)
+    train_split, val_split = splits.training_splits(ds, train_length, val_length)
     start = time.perf_counter()
     model.fit(train_split, val_split, device=device, seed=seed, budget=budget, run=run)
     return model, training_info(model, time.perf_counter() - start)
@@ -165,7 +139,7 @@ def train_many(
     a record is its share of the call's wall time (``fit_many_seconds`` over
     ``fit_many_models``)."""
     from dsrbench import methods
-    from dsrbench.tuning import Protocol, protocol_splits
+    from dsrbench.tuning import Protocol
 
     outcomes: list[TrainOutcome | None] = [None] * len(items)
     tasks, where, attrs, datasets = [], [], [], []
@@ -175,8 +149,8 @@ def train_many(
     for i, item in enumerate(items):
         try:
             ds = stores.open_dataset(item.dataset_path)
-            train_split, val_split = protocol_splits(
-                ds, item.train_length, item.val_length, protocol
+            train_split, val_split = splits.protocol_splits(
+                ds, item.train_length, item.val_length, protocol.validation
             )
         except Exception as exc:  # this model fails, the others go on
             if stores.is_fault(exc):
@@ -242,7 +216,7 @@ def _protocol_tasks(
     """The final fits of the protocol: tuned hyperparameters (grid search on the validation
     points), on the test trajectory's first points with ``refit_on: test``; and what the
     training record keeps of it (``tuning``, ``refit``)."""
-    from dsrbench.tuning import refit_data, tune
+    from dsrbench.tuning import tune
 
     extra: list[dict[str, Any]] = [{} for _ in tasks]
     best = [dict(t.hyperparameters) for t in tasks]
@@ -256,7 +230,7 @@ def _protocol_tasks(
         train = task.train
         if protocol.refit_on == "test":
             item = items[where[k]]
-            train = refit_data(datasets[k], item.train_length)
+            train = splits.refit_data(datasets[k], item.train_length)
             extra[k]["refit"] = {"on": "test", "points": int(train.sizes["time"])}
         final.append(FitTask(train, task.val, task.seed, best[k], task.run, task.name))
     return final, extra

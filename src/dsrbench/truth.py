@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from dsrbench import stores
+from dsrbench import splits
 
 __all__ = [
     "TrueRun",
@@ -135,8 +135,7 @@ def truth_oracle(
     true free run). ``record``, if given, receives ``integration_fallback`` (the fallback
     of that re-integration, None when there was none)."""
     forecast = true_continuations(ds, traj, start, horizon)
-    train = np.flatnonzero(ds["split"].values == stores.SPLIT_CODES["train"])
-    run = regenerate_run(ds, int(train[-1]), n_gen, seed=seed)
+    run = regenerate_run(ds, splits.long_run_trajectories(ds).oracle, n_gen, seed=seed)
     if record is not None:
         record["integration_fallback"] = run.fallback
     return forecast, run.x[None]

@@ -30,16 +30,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import stores
+from dsrbench import splits
 from dsrbench.methods import FitOutcome, FitTask, Method
 
 __all__ = [
     "Protocol",
-    "cut",
     "data_limited_sweep",
     "grid_points",
-    "protocol_splits",
-    "refit_data",
     "smape200",
     "tune",
 ]
@@ -47,7 +44,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Protocol:
-    """The protocol keys of a training slice (``workflow/schemas``: ``training``)."""
+    """The protocol keys of a training slice (``workflow/schemas``: ``training``); the data
+    each step reads are cut by :mod:`dsrbench.splits`."""
 
     validation: str = "val_split"
     tune: bool = False
@@ -82,52 +80,6 @@ def grid_points(grid: Mapping[str, Sequence[Any]] | None) -> list[dict[str, Any]
         dict(zip(names, combo, strict=True))
         for combo in itertools.product(*(grid[n] for n in names))
     ]
-
-
-def cut(ds: xr.Dataset, start: int, stop: int, *, rescale: bool) -> xr.Dataset:
-    """Points ``[start, stop)`` of every trajectory of ``ds``; with ``rescale`` the training
-    mean and scale are recomputed on them (so nothing else leaks into a model)."""
-    if stop > ds.sizes["time"] or start < 0 or stop - start < 2:
-        raise ValueError(
-            f"points [{start}, {stop}) do not fit the trajectories of {ds.sizes['time']} points "
-            f"of dataset {ds.attrs.get('dataset')!r}: lengthen the dataset"
-        )
-    out = ds.isel(time=slice(start, stop))
-    if rescale:
-        x = out["x"].values
-        out = out.assign(
-            train_mean=("dim", x.mean(axis=(0, 1))), train_std=("dim", x.std(axis=(0, 1)))
-        )
-    return out
-
-
-def protocol_splits(
-    ds: xr.Dataset, train_length: int | None, val_length: int | None, protocol: Protocol
-) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """The training and validation data of ``protocol``: ``train_tail`` validates on the
-    ``val_length`` points after the first ``train_length`` of each training trajectory;
-    ``val_split`` is :func:`dsrbench.train.split_dataset`."""
-    if protocol.validation != "train_tail":
-        from dsrbench.train import split_dataset
-
-        return split_dataset(ds, train_length, val_length)
-    if not train_length or not val_length:
-        raise ValueError("validation: train_tail needs training.train_length and val_length")
-    whole = stores.split_of(ds, "train")
-    train = cut(whole, 0, train_length, rescale=True)
-    val = cut(whole, train_length, train_length + val_length, rescale=False)
-    val = val.assign(train_mean=train["train_mean"], train_std=train["train_std"])
-    return train, val
-
-
-def refit_data(ds: xr.Dataset, train_length: int | None, start: int = 0) -> xr.Dataset:
-    """Points ``[start, train_length)`` of the first test trajectory, rescaled: the data of
-    the refit (Gilpin 2023) and of the data-limited sweep."""
-    test = stores.split_of(ds, "test")
-    if test.sizes["trajectory"] == 0:
-        raise ValueError(f"dataset {ds.attrs.get('dataset')!r} has no test trajectory to refit on")
-    length = int(train_length or ds.sizes["time"])
-    return cut(test.isel(trajectory=[0]), start, length, rescale=True)
 
 
 def smape200(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -243,7 +195,7 @@ def data_limited_sweep(
         sub, where = [], []
         for i, (ds, task) in enumerate(zip(ds_list, tasks, strict=True)):
             try:
-                data = refit_data(ds, train_length, start=train_length - length)
+                data = splits.refit_data(ds, train_length, start=train_length - length)
             except ValueError as exc:
                 rows[i].append({"train_length": length, "smape": None, "error": str(exc)})
                 continue
@@ -255,8 +207,7 @@ def data_limited_sweep(
         outcomes = cls.fit_many(sub, device=device, budget=budget)
         share = (time.perf_counter() - start) / max(len(sub), 1)
         for i, task, outcome in zip(where, sub, outcomes, strict=True):
-            test = stores.split_of(ds_list[i], "test")
-            truth = np.asarray(test["x"].values[:1, train_length : train_length + horizon])
+            truth = splits.refit_continuation(ds_list[i], train_length, horizon)
             row: dict[str, Any] = {"train_length": length, "fit_seconds": share}
             if not outcome.ok:
                 row.update(smape=None, error=outcome.error)

@@ -10,10 +10,12 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+from dsrbench import references as _references
+
 REPORT_CFG = CFG["reports"]
 REPORT_TEMPLATES = os.path.join(workflow.basedir, "reports")
 # one page per configured method; the truth oracle is the reference on every page instead
-REPORT_METHODS = [m for m in CFG["evaluation"]["methods"] if m != "truth"]
+REPORT_METHODS = _references.methods_only(CFG["evaluation"]["methods"])
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import pkgutil
 import sys
 from dataclasses import dataclass
 
+from dsrbench import references
 from dsrbench.methods._declared import PRETRAINED_ON, Traits, TraitsError, read_declared
 from dsrbench.methods.base import (
     FitOutcome,
@@ -166,7 +167,8 @@ def traits(name: str) -> Traits:
     read from its class's literal attributes in its source without importing its module
     (:mod:`dsrbench.methods._declared`); ``truth``, the reference oracle, is neither
     fitted nor a torch method, and was pretrained on nothing."""
-    if name == "truth":
-        return Traits(needs_fit=False, uses_torch=False)
+    if references.is_truth(name):
+        ref = references.REFERENCES[name]
+        return Traits(needs_fit=ref.needs_fit, uses_torch=ref.uses_torch)
     source = _source(name)
     return read_declared(name, source.module, source.class_name)

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 __all__ = ["ARIMA", "FALLBACK_CHAIN", "fallback_arima_class"]
 
@@ -86,7 +86,7 @@ def fallback_arima_class() -> type:
     return FallbackARIMA
 
 
-class ARIMA(DartsMethod):
+class ARIMA(PerCoordinateDarts):
     """ARIMA(p, 1, 0) per coordinate (statsmodels), p tuned; a coordinate whose default fit
     raises LinAlgError falls back as the module doc says."""
 
@@ -94,21 +94,15 @@ class ARIMA(DartsMethod):
     label = "ARIMA"
     color = "#7b4173"
     darts_class = "ARIMA"
-    family = "per_coordinate"
     citation = "Box & Jenkins, Time Series Analysis (1970)"
     hyperparameters: ClassVar[dict[str, Any]] = {"p": 12, "d": 1, "q": 0}
     quick_hyperparameters: ClassVar[dict[str, Any]] = {"p": 3}
     grid: ClassVar[dict[str, list[Any]]] = {"p": [3, 5, 10, 25]}
 
-    def build(self, *, seed: int = 0, device: str = "auto", budget: float | None = None) -> Any:
-        """darts' ``MultivariateModel`` of :func:`fallback_arima_class` (one per coordinate)."""
-        import darts.models as dm
-
-        from dsrbench.methods._darts import _quiet
-
-        cls = fallback_arima_class()
-        _quiet()
-        return dm.MultivariateModel(cls(**self.darts_kwargs()))
+    @classmethod
+    def darts_model_class(cls) -> type:
+        """:func:`fallback_arima_class` (one per coordinate, in darts' ``MultivariateModel``)."""
+        return fallback_arima_class()
 
     def _local_fit(self, z: np.ndarray) -> Any:
         model = super()._local_fit(z)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class AutoARIMA(DartsMethod):
+class AutoARIMA(PerCoordinateDarts):
     """ARIMA with orders chosen by the Hyndman-Khandakar search (statsforecast's AutoARIMA) per
     coordinate.
     """
@@ -21,7 +21,6 @@ class AutoARIMA(DartsMethod):
     label = "AutoARIMA"
     color = "#a55194"
     darts_class = "AutoARIMA"
-    family = "per_coordinate"
     citation = "Hyndman & Khandakar, J. Stat. Softw. 27(3) (2008)"
     hyperparameters: ClassVar[dict[str, Any]] = {}
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}

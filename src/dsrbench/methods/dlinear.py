@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class DLinear(DartsMethod):
+class DLinear(TorchDarts):
     """DLinear (trend / remainder decomposition, one linear layer each) at darts' defaults."""
 
     name = "dlinear"
     label = "DLinear"
     color = "#756bb1"
     darts_class = "DLinearModel"
-    family = "torch"
-    uses_torch = True
     citation = "Zeng et al., Are transformers effective for time series forecasting?, AAAI 2023"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

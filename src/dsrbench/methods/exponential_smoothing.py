@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class ExponentialSmoothing(DartsMethod):
+class ExponentialSmoothing(PerCoordinateDarts):
     """Holt-Winters exponential smoothing (statsmodels) per coordinate: additive trend,
     seasonal component tuned.
     """
@@ -21,7 +21,6 @@ class ExponentialSmoothing(DartsMethod):
     label = "exponential smoothing"
     color = "#b5cf6b"
     darts_class = "ExponentialSmoothing"
-    family = "per_coordinate"
     citation = "Holt, Int. J. Forecast. 20, 5 (2004, from 1957); Winters, Manag. Sci. 6, 324 (1960)"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "seasonal": "additive",

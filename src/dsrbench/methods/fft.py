@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class FFT(DartsMethod):
+class FFT(PerCoordinateDarts):
     """Extrapolation of the 10 strongest Fourier components of each coordinate."""
 
     name = "fft"
     label = "FFT"
     color = "#525252"
     darts_class = "FFT"
-    family = "per_coordinate"
     citation = "darts' FFT forecaster (Herzen et al., JMLR 2022)"
     hyperparameters: ClassVar[dict[str, Any]] = {"nr_freqs_to_keep": 10, "trend": None}
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}

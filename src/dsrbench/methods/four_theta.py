@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class FourTheta(DartsMethod):
+class FourTheta(PerCoordinateDarts):
     """The generalised 4Theta method per coordinate (theta = 2, additive model, linear trend),
     seasonal mode tuned.
     """
@@ -21,7 +21,6 @@ class FourTheta(DartsMethod):
     label = "FourTheta"
     color = "#de9ed6"
     darts_class = "FourTheta"
-    family = "per_coordinate"
     citation = "Spiliotis et al., Int. J. Forecast. 36, 1086 (2020) (the 4Theta method)"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "theta": 2,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import LocalDarts
 
 
-class Kalman(DartsMethod):
+class Kalman(LocalDarts):
     """A linear state-space model identified by N4SID and forecast by its Kalman filter (darts'
     KalmanForecaster; dim_x at darts' default 1, as in Gilpin 2023).
     """
@@ -21,7 +21,6 @@ class Kalman(DartsMethod):
     label = "Kalman filter"
     color = "#637939"
     darts_class = "KalmanForecaster"
-    family = "local"
     citation = (
         "Kalman, J. Basic Eng. 82, 35 (1960); N4SID: Van Overschee & De Moor, Automatica 1994"
     )

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import LagRegressionDarts
 
 
-class LinearRegression(DartsMethod):
+class LinearRegression(LagRegressionDarts):
     """Least-squares linear regression on the last `lags` values of every coordinate."""
 
     name = "linear_regression"
     label = "linear regression"
     color = "#8c6d31"
     darts_class = "LinearRegressionModel"
-    family = "lags"
     citation = (
         "darts' LinearRegressionModel (least squares on lagged values; Herzen et al., JMLR 2022)"
     )

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class LSTM(DartsMethod):
+class LSTM(TorchDarts):
     """A 2-layer LSTM (darts' RNNModel, model='LSTM'), trained 200 epochs as in Gilpin 2023."""
 
     name = "lstm"
     label = "LSTM"
     color = "#3182bd"
     darts_class = "RNNModel"
-    family = "torch"
-    uses_torch = True
     citation = "Hochreiter & Schmidhuber, Neural Computation 9, 1735 (1997)"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class NaiveDrift(DartsMethod):
+class NaiveDrift(PerCoordinateDarts):
     """The line through the first and last context points, extended (a reference forecaster)."""
 
     name = "naive_drift"
     label = "naive drift"
     color = "#969696"
     darts_class = "NaiveDrift"
-    family = "per_coordinate"
     reference = True
     citation = "Hyndman & Athanasopoulos, Forecasting: principles and practice (the drift method)"
     hyperparameters: ClassVar[dict[str, Any]] = {}

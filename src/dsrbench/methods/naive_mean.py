@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class NaiveMean(DartsMethod):
+class NaiveMean(PerCoordinateDarts):
     """The context mean of each coordinate (a reference forecaster)."""
 
     name = "naive_mean"
     label = "naive mean"
     color = "#737373"
     darts_class = "NaiveMean"
-    family = "per_coordinate"
     reference = True
     citation = "Hyndman & Athanasopoulos, Forecasting: principles and practice (the mean method)"
     hyperparameters: ClassVar[dict[str, Any]] = {}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class NaiveSeasonal(DartsMethod):
+class NaiveSeasonal(PerCoordinateDarts):
     """The last K context values repeated (K = 1 at darts' default: the last value; a reference
     forecaster).
     """
@@ -21,7 +21,6 @@ class NaiveSeasonal(DartsMethod):
     label = "naive seasonal"
     color = "#bdbdbd"
     darts_class = "NaiveSeasonal"
-    family = "per_coordinate"
     reference = True
     citation = (
         "Hyndman & Athanasopoulos, Forecasting: principles and practice (the seasonal naive method)"

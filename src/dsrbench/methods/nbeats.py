@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class NBEATS(DartsMethod):
+class NBEATS(TorchDarts):
     """N-BEATS, generic architecture at darts' defaults (30 stacks of one 4-layer block of
     width 256).
     """
@@ -21,8 +21,6 @@ class NBEATS(DartsMethod):
     label = "N-BEATS"
     color = "#e6550d"
     darts_class = "NBEATSModel"
-    family = "torch"
-    uses_torch = True
     citation = "Oreshkin et al., N-BEATS, ICLR 2020"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class NHiTS(DartsMethod):
+class NHiTS(TorchDarts):
     """N-HiTS at darts' defaults (3 stacks of one 2-layer block of width 512)."""
 
     name = "nhits"
     label = "N-HiTS"
     color = "#fd8d3c"
     darts_class = "NHiTSModel"
-    family = "torch"
-    uses_torch = True
     citation = "Challu et al., N-HiTS, AAAI 2023"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

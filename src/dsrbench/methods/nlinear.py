@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class NLinear(DartsMethod):
+class NLinear(TorchDarts):
     """NLinear (one linear layer on the last-value-normalised input) at darts' defaults."""
 
     name = "nlinear"
     label = "NLinear"
     color = "#9e9ac8"
     darts_class = "NLinearModel"
-    family = "torch"
-    uses_torch = True
     citation = "Zeng et al., Are transformers effective for time series forecasting?, AAAI 2023"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

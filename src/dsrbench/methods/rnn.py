@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class BlockRNN(DartsMethod):
+class BlockRNN(TorchDarts):
     """A block RNN (darts' BlockRNNModel, its default vanilla RNN cell) reading
     input_chunk_length points.
     """
@@ -21,8 +21,6 @@ class BlockRNN(DartsMethod):
     label = "RNN"
     color = "#6baed6"
     darts_class = "BlockRNNModel"
-    family = "torch"
-    uses_torch = True
     citation = "Elman, Cognitive Science 14, 179 (1990); darts' BlockRNNModel"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class TBATS(DartsMethod):
+class TBATS(PerCoordinateDarts):
     """TBATS (trigonometric seasonality, Box-Cox, ARMA errors, trend; statsforecast's
     AutoTBATS) per coordinate.
     """
@@ -21,7 +21,6 @@ class TBATS(DartsMethod):
     label = "TBATS"
     color = "#e7ba52"
     darts_class = "TBATS"
-    family = "per_coordinate"
     citation = "De Livera, Hyndman & Snyder, J. Am. Stat. Assoc. 106, 1513 (2011)"
     hyperparameters: ClassVar[dict[str, Any]] = {"season_length": 1}
     quick_hyperparameters: ClassVar[dict[str, Any]] = {}

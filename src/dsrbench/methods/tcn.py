@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class TCN(DartsMethod):
+class TCN(TorchDarts):
     """A temporal convolutional network at darts' defaults (kernel 3, 3 filters, dilation base
     2).
     """
@@ -20,8 +20,6 @@ class TCN(DartsMethod):
     label = "TCN"
     color = "#74c476"
     darts_class = "TCNModel"
-    family = "torch"
-    uses_torch = True
     citation = "Bai, Kolter & Koltun, arXiv:1803.01271 (2018)"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

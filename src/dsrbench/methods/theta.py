@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import PerCoordinateDarts
 
 
-class Theta(DartsMethod):
+class Theta(PerCoordinateDarts):
     """The Theta method (theta = 2) per coordinate, seasonal mode tuned."""
 
     name = "theta"
     label = "Theta"
     color = "#ce6dbd"
     darts_class = "Theta"
-    family = "per_coordinate"
     citation = "Assimakopoulos & Nikolopoulos, Int. J. Forecast. 16, 521 (2000)"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "theta": 2,

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class TiDE(DartsMethod):
+class TiDE(TorchDarts):
     """TiDE (dense MLP encoder-decoder) at darts' defaults (width 128, one layer each)."""
 
     name = "tide"
     darts_class = "TiDEModel"
-    family = "torch"
-    uses_torch = True
     citation = "Das et al., Long-term forecasting with TiDE: time-series dense encoder, TMLR 2023"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

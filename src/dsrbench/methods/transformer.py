@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import TorchDarts
 
 
-class Transformer(DartsMethod):
+class Transformer(TorchDarts):
     """An encoder-decoder Transformer at darts' defaults (d_model 64, 4 heads, 3 + 3 layers)."""
 
     name = "transformer"
     label = "Transformer"
     color = "#005a32"
     darts_class = "TransformerModel"
-    family = "torch"
-    uses_torch = True
     citation = "Vaswani et al., Attention is all you need, NeurIPS 2017"
     hyperparameters: ClassVar[dict[str, Any]] = {
         "input_chunk_length": 10,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from dsrbench.methods._darts import DartsMethod
+from dsrbench.methods._darts import LagRegressionDarts
 
 
-class XGBoost(DartsMethod):
+class XGBoost(LagRegressionDarts):
     """Gradient-boosted trees (xgboost, its defaults) on the last `lags` values of every
     coordinate.
     """
@@ -20,7 +20,7 @@ class XGBoost(DartsMethod):
     label = "XGBoost"
     color = "#d6616b"
     darts_class = "XGBModel"
-    family = "lags"
+    seeded = True
     citation = "Chen & Guestrin, XGBoost, KDD 2016"
     #: n_jobs 1: one thread per job, the workflow runs jobs in parallel
     hyperparameters: ClassVar[dict[str, Any]] = {"lags": 10, "output_chunk_length": 1, "n_jobs": 1}

@@ -55,10 +55,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dsrbench import layout
+from dsrbench import layout, splits
 from dsrbench.atomic import atomic_path
 from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
 from dsrbench.provenance import canonical_json, provenance
+from dsrbench.references import is_floor
 
 __all__ = [
     "COLUMNS",
@@ -192,12 +193,6 @@ def _floats(obj: Any) -> Any:
     return obj
 
 
-def _context_starts(context_length: int, horizon: int, per_trajectory: int, length: int) -> list:
-    """The first forecast indices of the contexts (as dsrbench.predict.context_indices)."""
-    last = length - horizon
-    return np.unique(np.linspace(context_length, last, per_trajectory).round().astype(int)).tolist()
-
-
 def _protocol(
     setting: Mapping[str, Any],
     seed: Any,
@@ -249,11 +244,11 @@ def protocol(
     evaluation = {
         "context_length": ev["context_length"],
         "horizon": ev["horizon"],
-        "context_starts": _context_starts(
+        "context_starts": splits.context_starts(
             ev["context_length"], ev["horizon"], ev["contexts_per_trajectory"], length
-        ),
+        ).tolist(),
         "long_run_length": run_length,
-        "generation_discard": int(round((1 + transient) * run_length)) - run_length,
+        "generation_discard": splits.free_run_points(run_length, transient) - run_length,
         "fixed_horizon": ev.get("fixed_horizon") or 0,
         "lyapunov_horizons": list(ev.get("lyapunov_horizons") or LYAPUNOV_HORIZONS),
     }
@@ -526,7 +521,7 @@ def _metric_rows(results_dir: Path, metrics: pd.DataFrame) -> pd.DataFrame:
     keys = metrics[["dataset", "system", "method", "seed"]].drop_duplicates()
     extra = []
     for dataset, system, method, seed in keys.itertuples(index=False):
-        if method == "floor":
+        if is_floor(method):
             attrs = _attrs(layout.dataset_store(results_dir, dataset, system))
         else:
             attrs = _attrs(layout.prediction_store(results_dir, dataset, method, system, seed))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dsrbench.references import FLOOR, NAMES, TRUTH
 from dsrbench.reports import stats
 from dsrbench.reports.published import (
     GILPIN2023_COUNTERPARTS,
@@ -30,7 +31,7 @@ from dsrbench.reports.published import (
     GILPIN2023_REFERENCE,
     GILPIN2023_TRAINING_SECONDS,
 )
-from dsrbench.reports.results import REFERENCE_ROWS, NoData, Run
+from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.specs import spec
 from dsrbench.reports.style import method_color, method_label, new_figure, no_data, order_methods
 
@@ -101,7 +102,7 @@ def _fallback(metric: str) -> str:
 
 def _has(run: Run, metric: str) -> bool:
     m = run.metrics
-    v = m.loc[(m["metric"] == metric) & (m["method"] != "floor"), "value"].astype(float)
+    v = m.loc[(m["metric"] == metric) & (m["method"] != FLOOR), "value"].astype(float)
     return bool(np.isfinite(v).any())
 
 
@@ -167,7 +168,7 @@ def common_systems(
     """The :class:`Common` systems of ``metric`` (at ``horizon`` for ``smape200``) of
     ``models`` (default: every model but the ``truth`` oracle with a finite value)."""
     sc = run.scores(metric, horizon)
-    sc = sc[sc["method"] != "truth"]
+    sc = sc[sc["method"] != TRUTH]
     if models is not None:
         sc = sc[sc["method"].isin(models)]
     med = stats.seed_medians(sc)
@@ -448,7 +449,7 @@ def invariant_ranks(run: Run) -> pd.DataFrame:
             sc = run.scores(metric)
         except NoData:
             continue
-        sc = sc[sc["method"] != "truth"].copy()
+        sc = sc[sc["method"] != TRUTH].copy()
         if metric.startswith("lyapunov"):
             sc["value"] = sc["value"].abs()
         med = stats.seed_medians(sc)
@@ -666,7 +667,7 @@ def scope_sentence(run: Run) -> str:
     """What the page covers: the dataset settings (granularities) with their systems, and
     the models that ran on only some of them. Every (setting, system) pair counts as one
     system in the figures and the rankings."""
-    m = run.metrics[~run.metrics["method"].isin(["truth", *REFERENCE_ROWS])]
+    m = run.metrics[~run.metrics["method"].isin(NAMES)]
     per = m.groupby("dataset")["system"].nunique()
     text = "Dataset settings on this page: " + ", ".join(
         f"{d} ({n} systems)" for d, n in per.items()
@@ -691,7 +692,7 @@ def widest_models(run: Run) -> list[str]:
     limits the costly models to a subset). Raises :class:`NoData` when every model ran on
     the same systems, so that the common-systems ranking already covers them all."""
     m = run.metrics
-    m = m[~m["method"].isin(["truth", *REFERENCE_ROWS])]
+    m = m[~m["method"].isin(NAMES)]
     counts = m.drop_duplicates(["method", "dataset", "system"]).groupby("method").size()
     if counts.empty or counts.nunique() == 1:
         raise NoData("every model ran on the same systems: the ranking above covers them all")
@@ -1130,7 +1131,7 @@ def fine_scores(run: Run, dataset: str = FINE) -> pd.DataFrame:
             "points per period"
         )
     sc = run.scores(FIXED_SMAPE, dataset=dataset)
-    return sc[sc["method"] != "truth"]
+    return sc[sc["method"] != TRUTH]
 
 
 def _fmt(value: float) -> str:

@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dsrbench.references import FLOOR, NAMES
 from dsrbench.reports.style import method_label, order_methods
 
 __all__ = ["SYSTEM_COLUMNS", "systems_table", "systems_table_html"]
 
 #: (metric, column label) of the per-method columns, lower / higher is better as named
 SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (("D_stsp", "D_stsp"), ("vpt_nrmse", "VPT"))
-
-_REFERENCE = ("floor", "truth")
 
 
 def _facts(name: str, flags: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -61,12 +60,12 @@ def systems_table(metrics: pd.DataFrame, *, flags: Mapping[str, Any] | None = No
     m = metrics.assign(value=metrics["value"].astype(float))
     m = m.assign(value=m["value"].where(np.isfinite(m["value"])))
     systems = sorted(set(m["system"].dropna()))
-    methods = [x for x in order_methods(set(m["method"])) if x not in _REFERENCE]
+    methods = [x for x in order_methods(set(m["method"])) if x not in NAMES]
     table = pd.DataFrame([{"system": s, **_facts(s, flags)} for s in systems])
     if table.empty:
         return table
     table = table.set_index("system")
-    floor = m[(m["method"] == "floor") & (m["metric"] == "D_stsp")]
+    floor = m[(m["method"] == FLOOR) & (m["metric"] == "D_stsp")]
     table["floor D_stsp"] = floor.groupby("system")["value"].median().reindex(table.index)
     for method in methods:
         for metric, label in SYSTEM_COLUMNS:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from dsrbench import layout
 from dsrbench.atomic import atomic_path
+from dsrbench.references import NAMES, ROWS_ONLY
 from dsrbench.reports.combine import METRIC_KEY, _changed_value, protocol_conflicts
 from dsrbench.reports.export import (
     ExportError,
@@ -45,12 +46,10 @@ from dsrbench.reports.export import (
 )
 from dsrbench.reports.results import JOINED_FILE
 
-__all__ = ["LINKED", "REFERENCE_METHODS", "Joined", "join_run"]
+__all__ = ["LINKED", "Joined", "join_run"]
 
 #: the run's outputs that the joined directory links (what the pages read beyond the table)
 LINKED = ("data", "predictions", "models", "logs")
-#: rows both sides have: the export's are kept for the systems it has
-REFERENCE_METHODS = ("truth", "floor")
 
 
 @dataclass
@@ -188,7 +187,7 @@ def _reference_note(
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.nanmax(np.abs(va - vb)[changed] / np.maximum(np.abs(va), np.abs(vb))[changed])
     return (
-        f"the reference rows ({', '.join(REFERENCE_METHODS)}) of this run differ from run "
+        f"the reference rows ({', '.join(NAMES)}) of this run differ from run "
         f"{export_run}'s on {int(changed.sum())} of {len(both)} rows beyond rtol {rtol:g} "
         f"(largest relative difference {rel:.3g}); the pages show the export's"
     )
@@ -243,7 +242,7 @@ def join_run(
     _check_stores(results_dir, export_path, shipped, common)
     ship_methods = set(shipped["method"].dropna().astype(str))
     our_methods = set(ours["method"].dropna().astype(str))
-    clash = (ship_methods & our_methods) - set(REFERENCE_METHODS)
+    clash = (ship_methods & our_methods) - set(NAMES)
     if clash:
         raise ExportError(
             f"refusing to join: the method(s) {_names(clash)} are in both the export "
@@ -256,7 +255,7 @@ def join_run(
     shipped_keys = set(
         shipped[["dataset", "system", "method"]].astype(str).itertuples(index=False, name=None)
     )
-    ref = ours["method"].isin(REFERENCE_METHODS).to_numpy()
+    ref = ours["method"].isin(NAMES).to_numpy()
     keys = ours[["dataset", "system", "method"]].astype(str).itertuples(index=False, name=None)
     dup = ref & np.array([k in shipped_keys for k in keys], dtype=bool)
     kept_ours, dropped = ours[~dup], ours[dup]
@@ -265,15 +264,15 @@ def join_run(
     write_metrics_table(table, layout.merged_metrics(out))
     _link(out, results_dir)
 
-    export_only = sorted(ship_methods - our_methods - {"floor"})
-    new = sorted(our_methods - ship_methods - {"floor"})
+    export_only = sorted(ship_methods - our_methods - set(ROWS_ONLY))
+    new = sorted(our_methods - ship_methods - set(ROWS_ONLY))
     hashes = sorted(set(shipped["protocol_hash"].dropna().astype(str)))
     n_common = len(common)
     notes = [
         f"Joined results: {_names(export_only)} from the export of run {export_run} "
         f"({export_path}; protocol {', '.join(h[:12] for h in hashes)}) beside "
         f"{_names(new)} from the run {results_dir}; the export's rows are unchanged "
-        f"(its {', '.join(REFERENCE_METHODS)} rows stand for the systems it has).",
+        f"(its {', '.join(NAMES)} rows stand for the systems it has).",
         f"{n_common} system(s) in common: {_systems_text(set(common))}; only in the "
         f"export: {_systems_text(ship_pairs - our_pairs)}; only in this run: "
         f"{_systems_text(our_pairs - ship_pairs)}.",

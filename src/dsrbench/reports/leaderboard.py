@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from dsrbench.references import TRUTH
 from dsrbench.reports import stats
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.specs import MetricSpec
@@ -46,7 +47,7 @@ def _floor_interval(
         per = scores.drop_duplicates(["dataset", "system"])
         groups = [np.array([v]) for v in per["floor"]]
     else:
-        truth = scores[scores["method"] == "truth"]
+        truth = scores[scores["method"] == TRUTH]
         groups = [g["value"].to_numpy() for _, g in truth.groupby(["dataset", "system"])]
     return stats.bootstrap_ci(groups, within="median", n_boot=n_boot)
 
@@ -66,10 +67,10 @@ def leaderboard_table(
             )
             continue
         floor = _floor_interval(run, spec, scores, n_boot)
-        ranked = scores[scores["method"] != "truth"]
+        ranked = scores[scores["method"] != TRUTH]
         summary = stats.summarize(ranked, higher_is_better=spec.higher_is_better, n_boot=n_boot)
         summary = summary.assign(order=[iv.estimate for iv in summary["rank"]]).sort_values("order")
-        truth = scores[scores["method"] == "truth"]
+        truth = scores[scores["method"] == TRUTH]
         if not truth.empty:
             t = stats.summarize(truth, higher_is_better=spec.higher_is_better, n_boot=n_boot)
             summary = pd.concat([summary, t.assign(rank=[None])], ignore_index=True)
@@ -161,7 +162,7 @@ def scores_figure(run: Run, specs: tuple[MetricSpec, ...], *, n_boot: int = 2000
 
 def _pivot(run: Run, spec: MetricSpec, value: str) -> pd.DataFrame:
     scores = run.scores(spec.metric, spec.horizon)
-    scores = scores[scores["method"] != "truth"]
+    scores = scores[scores["method"] != TRUTH]
     if value == "rank":
         table = stats.rank_methods(scores, higher_is_better=spec.higher_is_better)
     else:
@@ -349,7 +350,7 @@ def system_matrix(scores: pd.DataFrame, *, value: str = "value") -> pd.DataFrame
     metric as :meth:`Run.scores` returns them. NaN: no finite seed."""
     if value not in ("value", "ratio"):
         raise ValueError(f"value must be 'value' or 'ratio' (got {value!r})")
-    sc = scores[scores["method"] != "truth"]
+    sc = scores[scores["method"] != TRUTH]
     if sc.empty:
         raise NoData("no learned method in this table")
     table = stats.seed_medians(sc)

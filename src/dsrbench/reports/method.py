@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Circle, FancyArrowPatch
 
+from dsrbench.references import is_truth
 from dsrbench.reports import stats
 from dsrbench.reports.results import NoData, Run, SymbolicCode
 from dsrbench.reports.specs import spec
@@ -294,7 +295,7 @@ def symbolic_code_table(run: Run, method: str = "alrnn") -> pd.DataFrame:
 
 def check_method(method: str) -> None:
     """Raise for a name that is neither a registered method nor the ``truth`` oracle."""
-    if method != "truth":
+    if not is_truth(method):
         from dsrbench import methods
 
         methods.get(method)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from dsrbench.references import TRUTH
 from dsrbench.reports import gilpin, stats
 from dsrbench.reports.gilpin import *  # noqa: F403  (the Gilpin 2023 page, re-exported)
 from dsrbench.reports.published import GILPIN2023_FIGURES, dsr_published
@@ -113,7 +114,7 @@ def dsr_published_table(run: Run) -> pd.DataFrame:
     for r in pub.itertuples():
         s = spec(r.metric)
         vals = []
-        for method in ("shplrnn_gtf", "alrnn", "truth"):
+        for method in ("shplrnn_gtf", "alrnn", TRUTH):
             try:
                 sc = run.scores(s.metric, s.horizon, systems=[r.system], methods=[method])
             except NoData:

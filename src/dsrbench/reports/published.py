@@ -13,6 +13,8 @@ from io import StringIO
 
 import pandas as pd
 
+from dsrbench.references import TRUTH
+
 __all__ = [
     "DSR_PAPER_NUMBERS",
     "DSR_PUBLISHED",
@@ -97,7 +99,7 @@ GILPIN2023_COUNTERPARTS = {
 
 #: reference forecasters: on the figures, never ranked against the published list
 GILPIN2023_REFERENCE = (
-    "truth",
+    TRUTH,
     "persistence",
     "mean",
     "naive_drift",
@@ -254,7 +256,7 @@ _DSR_PAPERS = {
     "PhyxMamba": ("Liu et al. 2025 (PhyxMamba)", "arXiv:2505.23863, main results table"),
     "DynaMix": ("Hemmer & Durstewitz 2025 (DynaMix)", "arXiv:2505.13192, results table"),
 }
-_DSR_OURS = {"PhyxMamba": "phyxmamba", "NBEATS": "nbeats", "truth vs truth": "truth"}
+_DSR_OURS = {"PhyxMamba": "phyxmamba", "NBEATS": "nbeats", "truth vs truth": TRUTH}
 _DSR_SCALES = {
     "vpt_smape": "Lyapunov times",
     "smape200@1": "cumulative sMAPE 0-200 at 1 Lyapunov time (as published)",

@@ -27,6 +27,7 @@ from typing import Any
 
 from dsrbench import layout
 from dsrbench.atomic import remove_path, replace_path, temporary_sibling, write_text_atomic
+from dsrbench.references import ROWS_ONLY
 
 __all__ = ["DEFAULT_KERNEL", "RenderError", "build_index", "ensure_kernel", "render"]
 
@@ -418,7 +419,7 @@ def _run_summary(results_dir: str | Path | None) -> str:
     import pyarrow.parquet as pq
 
     m = pd.read_parquet(path, columns=["system", "dataset", "method", "seed", "status"])
-    methods = sorted(set(m["method"]) - {"floor"})
+    methods = sorted(set(m["method"]) - set(ROWS_ONLY))
     prov = {}
     meta = pq.read_schema(path).metadata or {}
     if b"dsrbench_provenance" in meta:

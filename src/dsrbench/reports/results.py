@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from dsrbench import layout
+from dsrbench.references import FLOOR, ROWS_ONLY, is_truth
 from dsrbench.reports.style import order_methods
 
 __all__ = ["NoData", "Run", "SymbolicCode", "open_run", "parse_symbolic_code"]
 
 #: rows that are not a method's scores
-REFERENCE_ROWS = ("floor",)
+REFERENCE_ROWS = ROWS_ONLY
 #: in a results directory written by ``dsrbench report join``: what was joined and the notes
 JOINED_FILE = "joined.json"
 
@@ -142,13 +143,13 @@ class Run:
     @property
     def methods(self) -> list[str]:
         """Methods with rows in the metric table (the oracle ``truth`` included)."""
-        found = set(self.metrics["method"]) - set(REFERENCE_ROWS)
+        found = set(self.metrics["method"]) - set(ROWS_ONLY)
         return order_methods(found)
 
     @property
     def learned(self) -> list[str]:
         """Methods other than the ``truth`` oracle."""
-        return [m for m in self.methods if m != "truth"]
+        return [m for m in self.methods if not is_truth(m)]
 
     @property
     def systems(self) -> list[str]:
@@ -182,7 +183,7 @@ class Run:
         filled from the ``floor`` rows where the method rows lack them. Raises
         :class:`NoData` when the run has no finite value of it."""
         m = self.metrics
-        sel = m[(m["metric"] == metric) & ~m["method"].isin(REFERENCE_ROWS)]
+        sel = m[(m["metric"] == metric) & ~m["method"].isin(ROWS_ONLY)]
         if horizon is not None:
             sel = sel[np.isclose(sel["horizon"].astype(float), horizon)]
         if methods is not None:
@@ -203,9 +204,9 @@ class Run:
         return sel.reset_index(drop=True)
 
     def floor(self, metric: str) -> pd.Series:
-        """Truth floor per (dataset, system) from the ``method == "floor"`` rows."""
+        """Truth floor per (dataset, system) from the rows of the method :data:`FLOOR`."""
         m = self.metrics
-        rows = m[(m["method"] == "floor") & (m["metric"] == metric)]
+        rows = m[(m["method"] == FLOOR) & (m["metric"] == metric)]
         return rows.groupby(["dataset", "system"])["value"].mean()
 
     def failures(self) -> pd.DataFrame:
@@ -325,7 +326,7 @@ class Run:
                 }
             )
         if not rows:
-            if method == "truth" or not _is_trained(method):
+            if is_truth(method) or not _is_trained(method):
                 raise NoData(f"{method} is not trained (it needs no fit)")
             raise NoData(f"{method} has no training records in this run")
         df = pd.DataFrame(rows)

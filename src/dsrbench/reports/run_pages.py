@@ -26,6 +26,7 @@ import yaml
 
 from dsrbench import layout
 from dsrbench.atomic import atomic_path
+from dsrbench.references import TRUTH
 from dsrbench.reports.export import build_export, read_export, write_export
 from dsrbench.reports.reproductions import quartiles
 
@@ -310,7 +311,7 @@ def _gilpin_per_system_lines(export: pd.DataFrame) -> list[str]:
         (export["kind"] == "metric")
         & (export["metric"] == FIXED_SMAPE)
         & (export["dataset"] == "fine")
-        & (export["method"] != "truth")
+        & (export["method"] != TRUTH)
     ]
     if rows.empty:
         return []

@@ -19,6 +19,8 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402  (after selecting the backend)
 
+from dsrbench.references import REFERENCES, TRUTH
+
 __all__ = [
     "METHOD_COLORS",
     "METHOD_ORDER",
@@ -32,7 +34,7 @@ __all__ = [
 
 #: display order of the known methods (others follow alphabetically)
 METHOD_ORDER = (
-    "truth",
+    TRUTH,
     "phyxmamba",
     "koopman_ae",
     "shplrnn_gtf",
@@ -49,16 +51,10 @@ METHOD_ORDER = (
 
 #: colours of what is not a method class: the ``truth`` oracle and the truth ``floor`` (a
 #: method declares its own: ``Method.color``)
-METHOD_COLORS: dict[str, str] = {
-    "truth": "#000000",
-    "floor": "#7f7f7f",
-}
+METHOD_COLORS: dict[str, str] = {name: ref.color for name, ref in REFERENCES.items()}
 
 #: labels of what is not a method class (a method declares its own: ``Method.label``)
-METHOD_LABELS: dict[str, str] = {
-    "truth": "truth (oracle)",
-    "floor": "truth floor",
-}
+METHOD_LABELS: dict[str, str] = {name: ref.label for name, ref in REFERENCES.items()}
 
 #: colours for methods that declare none (tab20's darker half, then others)
 EXTRA_COLORS = (

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dsrbench import splits
+from dsrbench.references import TRUTH, is_truth
 from dsrbench.reports import stats
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.specs import spec
@@ -101,11 +103,11 @@ def trajectories(run: Run, dataset: str, system: str, methods: list[str]) -> Tra
             missing[method] = str(exc)
             continue
         gen = np.asarray(pred["generated"].values)[0, int(pred.attrs["generation_discard"]) :]
-        if method == "truth":
+        if is_truth(method):
             reference, label = gen, f"independent true trajectory (T = {gen.shape[0]})"
         runs[method] = gen
     if reference is None:
-        test = np.flatnonzero(ds["split"].values == 2)
+        test = splits.indices(ds, "test")
         x = ds["x_clean"] if "x_clean" in ds else ds["x"]
         reference = np.asarray(x.values)[int(test[0]) if test.size else 0]
         label = f"test trajectory of the dataset ({reference.shape[0]} points)"
@@ -159,7 +161,7 @@ def attractor_figure(run: Run, dataset: str, system: str, methods: list[str]):
                 fontsize=7,
                 transform=ax.transAxes,
             )
-        elif method != "truth":
+        elif not is_truth(method):
             g = tr.runs[method]
             finite = np.all(np.isfinite(g), axis=1)
             bad = np.flatnonzero(~finite)
@@ -183,8 +185,8 @@ def attractor_figure(run: Run, dataset: str, system: str, methods: list[str]):
             if note:
                 ax.set_title(method_label(method) + note, fontsize=8, color=method_color(method))
         else:
-            g = _thin(_project(tr.runs["truth"], use_delay, lag))
-            ax.plot(g[:, 0], g[:, 1], g[:, 2], color=method_color("truth"), lw=0.4)
+            g = _thin(_project(tr.runs[TRUTH], use_delay, lag))
+            ax.plot(g[:, 0], g[:, 1], g[:, 2], color=method_color(TRUTH), lw=0.4)
         ax.set_xlim(centre[0] - half[0], centre[0] + half[0])
         ax.set_ylim(centre[1] - half[1], centre[1] + half[1])
         ax.set_zlim(centre[2] - half[2], centre[2] + half[2])
@@ -212,7 +214,7 @@ def forecast_figure(
     truth = np.asarray((ds["x_clean"] if "x_clean" in ds else ds["x"]).values)
     preds, missing = {}, []
     for method in methods:
-        if method == "truth" or method in run.export_only:  # a joined export has no stores
+        if is_truth(method) or method in run.export_only:  # a joined export has no stores
             continue
         try:
             preds[method] = run.predictions(dataset, method, system, _first_seed(run, method))
@@ -221,7 +223,7 @@ def forecast_figure(
     any_pred = next(iter(preds.values()), None)
     if any_pred is None:
         try:
-            any_pred = run.predictions(dataset, "truth", system, _first_seed(run, "truth"))
+            any_pred = run.predictions(dataset, TRUTH, system, _first_seed(run, TRUTH))
         except NoData:
             raise NoData(f"no forecasts of {system} ({dataset}) in this run") from None
     traj = np.asarray(any_pred["context_trajectory"].values)
@@ -282,7 +284,7 @@ def spectrum_figure(run: Run, dataset: str, system: str, methods: list[str]):
     ax.plot(f, p_ref, color="black", lw=2.2, label=f"reference: {tr.reference_label}")
     skipped = []
     for method, g in tr.runs.items():
-        if method == "truth":
+        if is_truth(method):
             continue
         g = g[:n]
         if not np.all(np.isfinite(g)) or g.shape[0] < n:
