@@ -31,7 +31,7 @@ PREDICT_JOB = {
 
 #: the methods that set ``has_jacobian = True`` by hand before it was derived from an
 #: override of ``jacobian`` (all the others had False)
-HAD_JACOBIAN = {"alrnn", "edmd", "esn", "koopman_ae", "node", "nvar", "shplrnn_gtf", "var"}
+HAD_JACOBIAN = {"alrnn", "edmd", "esn", "havok", "koopman_ae", "node", "nvar", "shplrnn_gtf", "var"}
 
 
 def test_what_planning_reads_from_source_matches_the_method_classes():
