@@ -34,6 +34,7 @@ from dsrbench.methods.base import (
     FitTask,
     HyperparameterError,
     Method,
+    MissingWeightsError,
     RunFiles,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "HyperparameterError",
     "Method",
     "MethodSource",
+    "MissingWeightsError",
     "RunFiles",
     "Traits",
     "TraitsError",
