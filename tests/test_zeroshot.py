@@ -252,3 +252,29 @@ def test_workflow_runs_the_zeroshot_stack_on_two_systems(tmp_path) -> None:
         layout.prediction_store(results, DATASET, "linear_regression", "Lorenz", 0)
     )
     assert pred.sizes["context"] == 4 and pred.attrs["fit_on_context"]
+    page = (results / "reports" / "papers" / "zeroshot.html").read_text(encoding="utf-8")
+    assert "What each method saw" in page and "fitted on each 60-point context alone" in page
+    assert "Torus" in page and "not chaotic" in page  # flagged, with its reason
+
+
+def test_the_zeroshot_page_tables_on_the_tiny_run(run) -> None:
+    from dsrbench.reports import open_run
+    from dsrbench.reports import zeroshot as zs
+
+    r = open_run(run)
+    seen = zs.data_seen_table(r).set_index("method")["data seen"]
+    assert seen.str.contains("60-point context alone").sum() == 2  # parroting, regression
+    assert zs.flagged_systems(r).empty and zs.scored_systems(r) == [SYSTEM]
+    vpt = zs.vpt_table(r)
+    assert (vpt["n"] == 1).all() and len(vpt) == 3
+    scaling = zs.context_scaling(r)
+    assert list(scaling.method) == ["context_parroting"] and scaling.lengths.iloc[0] == 3
+    # the exponent is the log-log slope of the three sweep rows
+    t = r.metrics[r.metrics.metric == "smape200_context"].sort_values("n_points")
+    slope = np.polyfit(np.log(t.n_points.astype(float)), np.log(t.value), 1)[0]
+    assert scaling.alpha.iloc[0] == pytest.approx(-slope)
+    assert scaling.correlation_dimension.iloc[0] == pytest.approx(1.9939, abs=1e-3)
+    cost = zs.cost_table(r).set_index("method")
+    assert (cost["contexts per system"] == 4).all()
+    assert cost["fit s per forecast"].notna().all()
+    assert zs.horizon_figure(r) is not None
