@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from shipped_configs import stack, stacked_config
 
 from dsrbench import layout, stores
 from dsrbench.config import ConfigError, data_seen, fits_on_context, load_config, train_slice
@@ -55,18 +56,8 @@ CONFIG = {
 }
 
 
-def stacked(*files: str) -> dict:
-    """The config of ``snakemake --configfile A B``: B deep-merged into A."""
-    from snakemake.utils import update_config
-
-    cfg: dict = {}
-    for f in files:
-        update_config(cfg, yaml.safe_load((ROOT / f).read_text()))
-    return cfg
-
-
 def test_zeroshot_config_extends_the_lyapunov_setting_after_the_chronos_script() -> None:
-    cfg = load_config(stacked("configs/lyapunov.yaml", "configs/zeroshot.yaml"))
+    cfg = load_config(stacked_config(*stack("zeroshot.yaml")))
     base = yaml.safe_load((ROOT / "configs/lyapunov.yaml").read_text())["datasets"]["lyap30"]
     (setting,) = cfg["datasets"].values()
     # one place defines the granularity: only the length differs from lyapunov.yaml

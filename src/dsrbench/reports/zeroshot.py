@@ -205,7 +205,9 @@ def scaling_summary(run: Run) -> pd.DataFrame:
     for method, sub in df.groupby("method"):
         sub = sub[np.isfinite(sub.alpha) & np.isfinite(sub.correlation_dimension.astype(float))]
         rho, p = (math.nan, math.nan)
-        if len(sub) >= 3:
+        # a forecast that ignores all but the last point (persistence) does not scale:
+        # its exponents are 0 up to rounding, and their ranks are noise
+        if len(sub) >= 3 and np.abs(sub.alpha).max() > 1e-6:
             res = spearmanr(sub.alpha, sub.correlation_dimension)
             rho, p = float(res.statistic), float(res.pvalue)
         rows.append(
