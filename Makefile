@@ -29,14 +29,15 @@ install: $(STAMP)
 
 # Re-install when the dependencies change. The dev extra runs the tests; the slurm extra
 # (the Snakemake SLURM executor plugin, dask-jobqueue) profiles/slurm and the SLURM
-# end-to-end tests. torch==2.13.0 is satisfied by a CPU build
+# end-to-end tests; the chronos extra (chronos-forecasting) the chronos adapter and its
+# tests. torch==2.13.0 is satisfied by a CPU build
 # (2.13.0+cpu) where pip finds one. .ci/check-python stops with the command to run when
 # $(PYTHON) is missing, too old or without its venv/ensurepip module.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || .ci/check-python $(PYTHON)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev,slurm]'
+	$(BIN)/python -m pip install -e '.[dev,slurm,chronos]'
 	$(BIN)/python -m dsrbench.warmup  # compile the numba kernels once (their disk cache)
 	touch $@
 

@@ -81,3 +81,14 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_run import make_tiny_run
 
     return make_tiny_run(tmp_path_factory.mktemp("tiny") / "tinyrun")
+
+
+@pytest.fixture(scope="session")
+def tiny_chronos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random models of the three Chronos pipelines in local directories
+    (tests/chronos_models.py); skips where the chronos extra is not installed."""
+    pytest.importorskip("chronos", reason="the chronos extra is not installed")
+    from chronos_models import KINDS, build_tiny
+
+    root = tmp_path_factory.mktemp("chronos")
+    return {kind: build_tiny(kind, root / kind) for kind in KINDS}

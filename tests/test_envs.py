@@ -13,8 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 def _pyproject_pins() -> list[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    assert set(extras) == {"dev", "slurm"}
-    return sorted([*project["dependencies"], *extras["dev"], *extras["slurm"]])
+    assert set(extras) == {"dev", "slurm", "chronos"}
+    return sorted([*project["dependencies"], *extras["dev"], *extras["slurm"], *extras["chronos"]])
 
 
 def test_every_pin_is_exact():
@@ -34,3 +34,9 @@ def test_environment_yaml_matches_pyproject():
     assert "python=3.11" in deps and "pip" in deps
     (pip,) = [d["pip"] for d in deps if isinstance(d, dict)]
     assert sorted(pip) == _pyproject_pins()
+
+
+def test_make_install_installs_the_chronos_extra():
+    """CI runs the chronos tests: `make install` installs the extra they need."""
+    makefile = (REPO / "Makefile").read_text()
+    assert "pip install -e '.[dev,slurm,chronos]'" in makefile

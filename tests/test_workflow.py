@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from shipped_configs import stack, stacked_config
 
 from dsrbench import layout
 from dsrbench.config import (
@@ -193,7 +194,7 @@ def test_a_method_restricted_to_some_systems_gets_jobs_only_for_their_chunks(tmp
     assert "--systems Aizawa " in out and "--systems Thomas " in out
 
 
-CONFIGS = [[name] for name in sorted(p.name for p in (REPO / "configs").glob("*.yaml"))] + [
+CONFIGS = [stack(name) for name in sorted(p.name for p in (REPO / "configs").glob("*.yaml"))] + [
     documented_layers(override)
     for override in sorted(p.name for p in (REPO / "configs" / "overrides").glob("*.yaml"))
 ]
@@ -215,10 +216,7 @@ def test_every_config_over_all_systems_plans_at_most_400_jobs(tmp_path, files):
     assert res.returncode == 0, res.stderr + res.stdout
     counts = planned(res.stdout + res.stderr)
     assert 0 < counts["total"] <= 400, counts
-    merged: dict = {}
-    for f in files:  # snakemake merges the config files key by key, in order
-        for key, value in yaml.safe_load((REPO / "configs" / f).read_text()).items():
-            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    merged = stacked_config(*files)  # as snakemake merges the config files, in order
     merged["systems"] = "all"
     cfg = load_config(merged)
     assert counts["simulate"] == len(system_chunks(cfg)) * len(cfg["datasets"])

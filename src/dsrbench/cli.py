@@ -126,8 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # imported by the commands that raise their errors
         jobs = sys.modules.get("dsrbench.jobs")
         stores = sys.modules.get("dsrbench.stores")
-        if (jobs and isinstance(exc, jobs.JobInputError)) or (
-            stores and isinstance(exc, stores.StoreIntegrityError)
+        base = sys.modules.get("dsrbench.methods.base")
+        if (
+            (jobs and isinstance(exc, jobs.JobInputError))
+            or (stores and isinstance(exc, stores.StoreIntegrityError))
+            or (base and isinstance(exc, base.MissingWeightsError))
         ):
             print(f"dsrbench {args.command}: error: {exc}", file=sys.stderr)
             return 2

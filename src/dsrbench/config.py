@@ -224,7 +224,7 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 methods.get(name)(**given)
             except HyperparameterError as exc:
                 return f"config key '{key}': {exc}"
-    problem = _protocol_error(cfg, known) or _systems_by_method_error(cfg)
+    problem = _protocol_error(cfg, known) or _systems_by_method_error(cfg) or _context_error(cfg)
     if problem:
         return problem
     for name in ev.get("datasets") or []:
@@ -243,15 +243,17 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
                 return f"config key 'datasets.{name}.{BY_SYSTEM}.{system}': {exc}"
     for name in evaluation_datasets(cfg):
         setting = cfg["datasets"][name]
-        need = ev["context_length"] + ev["horizon"]
+        longest = max([ev["context_length"], *ev["context_lengths"]])
+        need = longest + ev["horizon"]
         if setting["n_test"] < 1:
             return (
                 f"config key 'datasets.{name}.n_test' is 0, but the evaluation needs test "
                 "trajectories: set n_test >= 1 or leave the setting out of evaluation.datasets"
             )
         if need > setting["length"]:
+            what = "context_length" if longest == ev["context_length"] else "context_lengths"
             return (
-                f"config keys 'evaluation.context_length' + 'evaluation.horizon' = {need} "
+                f"config keys 'evaluation.{what}' + 'evaluation.horizon' = {need} "
                 f"exceed 'datasets.{name}.length' = {setting['length']}: shorten them or "
                 "lengthen the trajectories"
             )
@@ -309,6 +311,37 @@ def _protocol_error(cfg: Mapping[str, Any], known: list[str]) -> str | None:
                     f"training.train_length + val_length = {need} exceed "
                     f"'datasets.{name}.length' = {setting['length']} (validation: train_tail)"
                 )
+    return None
+
+
+def _context_error(cfg: Mapping[str, Any]) -> str | None:
+    """Cross-key checks of the zero-shot protocol: contexts on the training or validation
+    trajectories only for methods that never see them; no tuning nor sweep of a fit on each
+    context."""
+    ev = cfg.get("evaluation") or {}
+    tr = cfg.get("training") or {}
+    if tr.get("refit_on") == "context":
+        for key in ("tune", "data_limited"):
+            if tr.get(key):
+                return (
+                    f"config key 'training.{key}' cannot go with training.refit_on: context "
+                    "(each model is fitted on its forecast context alone, with the given "
+                    f"hyperparameters); remove training.{key}"
+                )
+    splits = [s for s in ev.get("context_splits", ["test"]) if s != "test"]
+    if splits:
+        seen = [
+            m
+            for m in ev.get("methods", [])
+            if not references.is_truth(m) and is_trained(m) and not fits_on_context(cfg, m)
+        ]
+        if seen:
+            return (
+                f"config key 'evaluation.context_splits' forecasts from the {'/'.join(splits)} "
+                f"trajectories, which {', '.join(seen)} would be trained on; set "
+                "training.refit_on: context (each model fitted on its context alone) or "
+                "context_splits: [test]"
+            )
     return None
 
 
@@ -449,7 +482,18 @@ EVALUATION_EXTRA_KEYS = {
     "lyapunov_horizons": [1, 4, 10],
     "long_run_transient": 0.25,
     "model_lyapunov": True,
+    "context_splits": ["test"],
+    "context_lengths": [],
 }
+#: What places the forecast contexts (:func:`dsrbench.splits.protocol_contexts`): the
+#: ``contexts`` of a train slice of a method fitted on each context.
+CONTEXT_KEYS = (
+    "context_length",
+    "horizon",
+    "contexts_per_trajectory",
+    "context_splits",
+    "context_lengths",
+)
 
 
 def is_trained(method: str) -> bool:
@@ -459,6 +503,43 @@ def is_trained(method: str) -> bool:
     from dsrbench import methods
 
     return methods.traits(method).needs_fit
+
+
+def fits_on_context(config: Mapping[str, Any], method: str) -> bool:
+    """Whether ``method`` is fitted once per forecast context, on that context alone (the
+    zero-shot protocol's trained baselines, Zhang & Gilpin 2025): its class declares
+    ``fit_on_context``, or it is trained and the config says ``training.refit_on:
+    context``. Read from the class's source (no method module is imported)."""
+    from dsrbench import methods
+
+    if references.is_truth(method):
+        return False
+    traits = methods.traits(method)
+    refit = ((config.get("training") or {}).get("refit_on")) == "context"
+    return traits.fit_on_context or (traits.needs_fit and refit)
+
+
+def data_seen(config: Mapping[str, Any], method: str) -> str:
+    """What data ``method`` saw before forecasting under ``config``, in words (the zero-shot
+    page and protocol state it): the context alone, the context after pretraining, one
+    fit per context, or the training split."""
+    from dsrbench import methods
+
+    if references.is_truth(method):
+        return "the true system (oracle)"
+    traits = methods.traits(method)
+    ev = config.get("evaluation") or {}
+    length = ev.get("context_length", 100)
+    pretrained = {
+        "none": "",
+        "dysts": " after pretraining on the dysts systems (the test systems: not zero-shot)",
+        "unknown": " after pretraining on other data (overlap with dysts unknown)",
+    }[traits.pretrained_on]
+    if fits_on_context(config, method):
+        return f"fitted on each {length}-point context alone{pretrained}"
+    if not traits.needs_fit:
+        return f"the {length}-point context alone{pretrained}"
+    return f"the training split{pretrained}, then the {length}-point context"
 
 
 def train_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str, Any]:
@@ -481,6 +562,14 @@ def train_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str
     elif training.get("data_limited"):
         horizon = (config.get("evaluation") or {}).get("fixed_horizon") or 200
         out["training"]["fixed_horizon"] = horizon
+    if fits_on_context(config, method):
+        # one model per forecast context: the train job places the contexts as the
+        # prediction does, so it depends on what places them
+        out["training"]["refit_on"] = "context"
+        for key in ("tune", "grid", "data_limited", "fixed_horizon"):
+            out["training"].pop(key, None)
+        ev = config.get("evaluation") or {}
+        out["contexts"] = {k: copy.deepcopy(ev[k]) for k in CONTEXT_KEYS if k in ev}
     return out
 
 
@@ -547,7 +636,10 @@ def _slice_schema(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
             "type": "integer",
             "minimum": 2,
         }
-        properties = {"hyperparameters": hyper, "training": training}
+        contexts = part("evaluation", CONTEXT_KEYS)
+        contexts["description"] = "where the forecast contexts lie (refit_on: context)"
+        contexts = {k: v for k, v in contexts.items() if k != "default"}
+        properties = {"hyperparameters": hyper, "training": training, "contexts": contexts}
         required = []
     elif kind == "predict":
         # hyperparameters (untrained methods) and training.device (torch methods) are

@@ -10,7 +10,11 @@ per dataset store. Each returns tidy rows:
   times), ``smape200`` at 1, 4 and 10 Lyapunov times (0-200 scale, Zhang & Gilpin 2025),
   ``vpt_smape`` and ``vpt_nrmse`` (valid prediction time in Lyapunov times), ``mase10``
   and ``pe20`` (the mean squared error of the 20th forecast step over the contexts: PE(20)
-  evaluated at the stored contexts rather than at every test state);
+  evaluated at the stored contexts rather than at every test state); with a context-length
+  sweep (``evaluation.context_lengths``), ``smape200_context``: the sMAPE (0-200) over the
+  whole horizon of the forecasts from the last ``n_points`` context points (Zhang & Gilpin
+  2025, context parroting, error against context length; its ``horizon`` is that context
+  length in Lyapunov times, so each length has its own key);
 * long-term metrics on the free run with its first 0.25 T dropped, against the true
   trajectory of T points from the first test initial condition (re-integrated when T is
   longer than the stored trajectories): ``D_stsp`` (``n_points`` = T), ``D_H``,
@@ -300,6 +304,27 @@ def evaluate_prediction(
         v = fm.forecast_prediction_error(y_true, y_pred, n)
         rows.append(_row(ds, method, seed, "pe20", v, horizon=n / spl))
 
+    def context_sweep() -> None:
+        # Zhang & Gilpin 2025 (context parroting): error against context length L
+        if "sweep_forecast" not in pred:
+            return
+        sweep = np.asarray(pred["sweep_forecast"].values)
+        for n, y in zip(pred["sweep_length"].values, sweep, strict=True):
+            with np.errstate(all="ignore"):
+                v = fm.smape(y_true, y, scale=200)
+            # the row's key holds the context length: horizon = L in Lyapunov times
+            rows.append(
+                _row(
+                    ds,
+                    method,
+                    seed,
+                    "smape200_context",
+                    _nanmean(v),
+                    horizon=int(n) / spl,
+                    n_points=int(n),
+                )
+            )
+
     def long_term() -> None:
         discard = int(pred.attrs["generation_discard"])
         gen = np.asarray(pred["generated"].values)[0, discard:]
@@ -333,7 +358,13 @@ def evaluate_prediction(
     guarded("vpt_nrmse", lambda: vpt("nrmse"))
     guarded("mase10", mase)
     guarded("pe20", pe)
+    guarded("smape200_context", context_sweep)
     guarded("long_term", long_term)
+    if pred.attrs.get("weights") == "random-smoke":  # never a result: labelled on every row
+        from dsrbench.methods.base import RANDOM_SMOKE
+
+        for row in rows:
+            row["reason"] = _join(RANDOM_SMOKE, row.get("reason"))
     model_lyap = pred.attrs.get("model_lyapunov")
     if model_lyap:
         rows.append(

@@ -9,8 +9,10 @@ none. A failing job still exits 0, so one system's failure does not stop the run
 of error are not a system's result and stop the job instead (:func:`is_fault`): an input
 store that is not sound (:class:`dsrbench.stores.StoreIntegrityError`, whose message names
 the command that regenerates it) and a full disk or an exceeded file size limit
-(:func:`dsrbench.atomic.environment_error`); recorded as ``failed``, either would be kept
-by every rerun (its ``job_key`` is unchanged).
+(:func:`dsrbench.atomic.environment_error`), and pretrained weights that are not on this
+machine (:class:`dsrbench.methods.MissingWeightsError`, whose message says which weights to
+place where); recorded as ``failed``, each would be kept by every rerun (its ``job_key`` is
+unchanged).
 
 The workflow runs these jobs over a chunk of systems (:func:`simulate_chunk`,
 :func:`train_chunk`, :func:`predict_chunk`): each system (and seed) still gets its own
@@ -99,6 +101,9 @@ def is_fault(exc: BaseException) -> bool:
     an exceeded file size limit, a read-only or failing file system
     (:func:`dsrbench.atomic.environment_error`). Neither says anything about the system or
     the method, and a recorded failure would be kept by every rerun."""
+    base = sys.modules.get("dsrbench.methods.base")  # pretrained weights not on this machine
+    if base is not None and isinstance(exc, base.MissingWeightsError):
+        return True
     stores = sys.modules.get("dsrbench.stores")  # only an imported module raises its errors
     if stores is not None:
         return bool(stores.is_fault(exc))
@@ -367,6 +372,7 @@ def _train_models(method: str, models: Sequence[_Model], *, threads: int = 1) ->
                 val_length=models[i].job["training"]["val_length"],
                 name=f"{models[i].dataset.get('system')}/seed{models[i].seed}",
                 protocol=_protocol(models[i].job["training"]),
+                contexts=models[i].job.get("contexts"),
             )
             for i in members
         ]
@@ -462,6 +468,8 @@ def predict(
             lyapunov_horizons=ev.get("lyapunov_horizons"),
             long_run_transient=ev.get("long_run_transient", 0.25),
             model_lyapunov=ev.get("model_lyapunov", True),
+            context_splits=ev.get("context_splits", ["test"]),
+            context_lengths=ev.get("context_lengths", []),
             seed=seed,
             hyperparameters=job.get("hyperparameters", {}),
             model_dir=Path(model["model_path"]) if model is not None else None,

@@ -22,6 +22,7 @@ a fallback, the store's ``integration_fallback`` attribute names it.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,9 @@ def predict(
     lyapunov_horizons: list[float] | None = None,
     long_run_transient: float = GENERATION_OVERHEAD,
     model_lyapunov: bool = True,
+    context_splits: Sequence[str] = ("test",),
+    context_lengths: Sequence[int] = (),
+    context_models: Sequence[Method | None] | None = None,
 ) -> xr.Dataset:
     """Predict with ``model`` (a trained method) or with the ``truth`` oracle (see module
     doc). Without a model, only a method that needs no fit predicts (built from
@@ -85,9 +89,25 @@ def predict(
     attributes for the evaluation; a free run is ``(1 + long_run_transient) T`` steps. With
     no transient and T = ``horizon``, the free run of the first context is its forecast
     (not computed twice). ``model_lyapunov``: a model with a Jacobian also gets its own
-    largest exponent (:func:`model_max_lyapunov`)."""
+    largest exponent (:func:`model_max_lyapunov`).
+
+    ``context_splits`` and ``context_lengths`` place the contexts
+    (:func:`dsrbench.splits.protocol_contexts`); for each L of ``context_lengths`` the
+    method also forecasts from the last L points before each start (``sweep_forecast``;
+    not for truth nor per-context models).
+    ``context_models``: one model per context, each fitted on that context alone
+    (``training.refit_on: context``; None where its fit failed: NaN forecasts); the free
+    run is the first context's model's."""
     hyperparameters = dict(hyperparameters or {})
-    traj, start = splits.context_indices(ds, context_length, horizon, contexts_per_trajectory)
+    placement = {
+        "context_length": context_length,
+        "horizon": horizon,
+        "contexts_per_trajectory": contexts_per_trajectory,
+        "context_splits": list(context_splits),
+        "context_lengths": [int(n) for n in context_lengths],
+    }
+    traj, start = splits.protocol_contexts(ds, placement)
+    sweep: np.ndarray | None = None
     x = np.asarray(ds["x"].values)
     length = int(long_run_length or ds.sizes["time"])
     n_gen = splits.free_run_points(length, long_run_transient)
@@ -105,23 +125,48 @@ def predict(
         timing["predict_seconds"] = time.perf_counter() - t
         params: dict[str, Any] = {}
     else:
-        if model is None:
-            model = untrained_model(method, hyperparameters)
-        params = model.params
-        contexts = np.stack(
-            [x[i, s - context_length : s] for i, s in zip(traj, start, strict=True)]
-        )
+        contexts = _windows(x, traj, start, context_length)
+        first = contexts[:1]
         t = time.perf_counter()
-        with np.errstate(all="ignore"):
-            forecast = np.asarray(model.forecast(contexts, horizon), dtype=np.float64)
-            first = x[traj[:1], start[0] - context_length : start[0]]
-            if n_gen == horizon and type(model).generate is Method.generate:
-                generated = forecast[:1].copy()  # the free run of the first context
-                extra["generated_is_forecast"] = True
-            else:
-                generated = np.asarray(model.generate(first, n_gen), dtype=np.float64)
+        if context_models is not None:
+            if len(context_models) != traj.size:
+                raise ValueError(
+                    f"{len(context_models)} per-context models for {traj.size} contexts: "
+                    "rerun the train job (the contexts changed)"
+                )
+            forecast, generated = _per_context(context_models, contexts, horizon, n_gen)
+            model = context_models[0]  # its free run and exponent stand for the method
+            params = model.params if model is not None else dict(hyperparameters)
+            extra["fit_on_context"] = True
+        else:
+            if model is None:
+                model = untrained_model(method, hyperparameters)
+            params = model.params
+            with np.errstate(all="ignore"):
+                forecast = np.asarray(model.forecast(contexts, horizon), dtype=np.float64)
+                if n_gen == horizon and type(model).generate is Method.generate:
+                    generated = forecast[:1].copy()  # the free run of the first context
+                    extra["generated_is_forecast"] = True
+                else:
+                    generated = np.asarray(model.generate(first, n_gen), dtype=np.float64)
         timing["predict_seconds"] = time.perf_counter() - t
-        if model_lyapunov and model.has_jacobian:
+        timing["forecast_seconds_per_context"] = timing["predict_seconds"] / traj.size
+        if context_lengths and context_models is None:
+            t = time.perf_counter()
+            with np.errstate(all="ignore"):
+                sweep = np.stack(
+                    [
+                        np.asarray(
+                            model.forecast(_windows(x, traj, start, int(n)), horizon),
+                            dtype=np.float64,
+                        )
+                        for n in context_lengths
+                    ]
+                )
+            timing["sweep_seconds"] = time.perf_counter() - t
+        if getattr(model, "weights_", None):  # a pretrained method: which weights
+            extra["weights"] = str(model.weights_)
+        if model_lyapunov and model is not None and model.has_jacobian:
             t = time.perf_counter()
             extra["model_lyapunov"] = model_max_lyapunov(model, first, ds, seed=seed)
             timing["lyapunov_seconds"] = time.perf_counter() - t
@@ -129,14 +174,18 @@ def predict(
         raise RuntimeError(f"{method}.forecast returned shape {forecast.shape}")
     if generated.shape != (1, n_gen, x.shape[2]):
         raise RuntimeError(f"{method}.generate returned shape {generated.shape}")
+    variables: dict[str, Any] = {
+        "forecast": (("context", "step", "dim"), forecast),
+        "context_trajectory": (("context",), traj),
+        "context_start": (("context",), start),
+        "generated": (("run", "gen_time", "dim"), generated),
+        "generated_trajectory": (("run",), traj[:1]),
+    }
+    if sweep is not None:
+        variables["sweep_forecast"] = (("sweep", "context", "step", "dim"), sweep)
+        variables["sweep_length"] = (("sweep",), np.asarray(context_lengths, dtype=np.int64))
     return xr.Dataset(
-        {
-            "forecast": (("context", "step", "dim"), forecast),
-            "context_trajectory": (("context",), traj),
-            "context_start": (("context",), start),
-            "generated": (("run", "gen_time", "dim"), generated),
-            "generated_trajectory": (("run",), traj[:1]),
-        },
+        variables,
         attrs={
             "method": method,
             "system": ds.attrs["system"],
@@ -158,6 +207,28 @@ def predict(
     )
 
 
+def _windows(x: np.ndarray, traj: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    """The ``length`` points before each start ``(contexts, length, D)``."""
+    return np.stack([x[i, s - length : s] for i, s in zip(traj, start, strict=True)])
+
+
+def _per_context(
+    models: Sequence[Method | None], contexts: np.ndarray, horizon: int, n_gen: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forecasts of per-context models, each from its own context (NaN where a model is
+    missing), and the first one's free run."""
+    d = contexts.shape[2]
+    forecast = np.full((contexts.shape[0], horizon, d), np.nan)
+    generated = np.full((1, n_gen, d), np.nan)
+    with np.errstate(all="ignore"):
+        for k, m in enumerate(models):
+            if m is not None:
+                forecast[k] = np.asarray(m.forecast(contexts[k : k + 1], horizon))[0]
+        if models[0] is not None:
+            generated = np.asarray(models[0].generate(contexts[:1], n_gen), dtype=np.float64)
+    return forecast, generated
+
+
 def predict_to_store(
     method: str, dataset_path: Path, out: Path, *, model_dir: Path | None = None, **kwargs: Any
 ) -> Path:
@@ -165,12 +236,16 @@ def predict_to_store(
     given), and write the prediction store atomically."""
     ds = stores.open_dataset(dataset_path)
     if model_dir is not None:
-        from dsrbench.train import load_model
+        from dsrbench.train import load_context_models, load_model, per_context
 
-        model, record = load_model(model_dir)
+        if per_context(model_dir):
+            models, record = load_context_models(model_dir)
+            kwargs.update(context_models=models, training=record)
+        else:
+            model, record = load_model(model_dir)
+            kwargs.update(model=model, training=record)
         if record["method"] != method:
             raise ValueError(f"{model_dir} holds a {record['method']!r} model, not {method!r}")
-        kwargs.update(model=model, training=record)
     return stores.write_predictions(predict(method, ds, **kwargs), out)
 
 

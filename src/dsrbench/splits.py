@@ -23,7 +23,8 @@ Any cut whose training data change gets its training mean and scale recomputed o
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -33,6 +34,7 @@ __all__ = [
     "SPLIT_CODES",
     "LongRunTrajectories",
     "context_indices",
+    "protocol_contexts",
     "context_starts",
     "cut",
     "free_run_points",
@@ -167,12 +169,20 @@ def context_starts(
 
 
 def context_indices(
-    ds: xr.Dataset, context_length: int, horizon: int, per_trajectory: int
+    ds: xr.Dataset,
+    context_length: int,
+    horizon: int,
+    per_trajectory: int,
+    from_splits: Sequence[str] = ("test",),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(trajectory index, first forecast index) of evenly spaced contexts on test trajectories."""
-    test = indices(ds, "test")
-    if test.size == 0:
-        raise ValueError(f"dataset {ds.attrs.get('dataset')!r} has no test trajectories (n_test)")
+    """(trajectory index, first forecast index) of evenly spaced contexts on the
+    trajectories of ``from_splits`` (default the test trajectories), in trajectory order."""
+    chosen = np.sort(np.concatenate([indices(ds, name) for name in from_splits]))
+    if chosen.size == 0:
+        raise ValueError(
+            f"dataset {ds.attrs.get('dataset')!r} has no {'/'.join(from_splits)} trajectories"
+            " (n_test)"
+        )
     length = ds.sizes["time"]
     if length - horizon < context_length:
         raise ValueError(
@@ -181,9 +191,27 @@ def context_indices(
             f"{ds.attrs.get('dataset')!r}: shorten them or lengthen the dataset"
         )
     starts = context_starts(context_length, horizon, per_trajectory, length)
-    traj = np.repeat(test, starts.size)
-    start = np.tile(starts, test.size)
+    traj = np.repeat(chosen, starts.size)
+    start = np.tile(starts, chosen.size)
     return traj.astype(np.int64), start.astype(np.int64)
+
+
+def protocol_contexts(
+    ds: xr.Dataset, evaluation: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The contexts of an evaluation slice (``context_length``, ``horizon``,
+    ``contexts_per_trajectory``, ``context_splits``, ``context_lengths``): (trajectory
+    index, first forecast index), as :func:`context_indices` places them for the longest
+    context of the sweep. The prediction and a fit on each context (``training.refit_on:
+    context``) both place them here."""
+    longest = max([int(evaluation["context_length"]), *evaluation.get("context_lengths", [])])
+    return context_indices(
+        ds,
+        longest,
+        int(evaluation["horizon"]),
+        int(evaluation["contexts_per_trajectory"]),
+        tuple(evaluation.get("context_splits") or ("test",)),
+    )
 
 
 def free_run_points(length: int, transient: float) -> int:

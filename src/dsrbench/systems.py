@@ -39,6 +39,7 @@ __all__ = [
     "delay_systems",
     "dysts_system",
     "get_system_info",
+    "lyapunov_time_flag",
     "resolve_systems",
     "systems_table",
 ]
@@ -421,3 +422,34 @@ def chaos_flag(name: str) -> ChaosFlag:
 def chaos_flags() -> dict[str, ChaosFlag]:
     """:class:`ChaosFlag` of all 135 systems, by name (sorted)."""
     return dict(_chaos_flags())
+
+
+#: The fewest samples per dominant Fourier period that still resolve the oscillation (the
+#: Nyquist rate): a Lyapunov-time granularity below it aliases the attractor.
+MIN_POINTS_PER_PERIOD = 2.0
+
+
+def lyapunov_time_flag(name: str, pts_per_lyapunov_time: float) -> ChaosFlag:
+    """Whether ``name`` can be scored in Lyapunov times at ``pts_per_lyapunov_time``
+    samples per Lyapunov time (the zero-shot protocol's 30, Zhang & Gilpin 2025), with the
+    reason. ``chaotic`` is False when :func:`chaos_flag` calls the default orbit not
+    chaotic (its Lyapunov time is then noise: dysts' metadata gives lambda_max down to
+    3e-6), when the metadata's ``maximum_lyapunov_estimated`` (which sets the time step) is
+    not positive, or when the granularity gives fewer than :data:`MIN_POINTS_PER_PERIOD`
+    samples per dominant period (aliased)."""
+    flag = chaos_flag(name)
+    info = get_system_info(name)
+    lam = info.maximum_lyapunov_estimated
+    reasons = [] if flag.chaotic else [flag.reason]
+    if lam is None or not lam > 0:
+        reasons.append(f"metadata lambda_max = {lam} is not positive: no Lyapunov time")
+    elif info.period:
+        per_period = pts_per_lyapunov_time * lam * info.period
+        if per_period < MIN_POINTS_PER_PERIOD:
+            reasons.append(
+                f"aliased: {pts_per_lyapunov_time:g} points per Lyapunov time give "
+                f"{per_period:.2f} points per dominant period (< {MIN_POINTS_PER_PERIOD:g})"
+            )
+    if not reasons:
+        return ChaosFlag(True, flag.reason, flag.max_lyapunov)
+    return ChaosFlag(False, "; ".join(reasons), flag.max_lyapunov)

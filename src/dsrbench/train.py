@@ -32,7 +32,9 @@ __all__ = [
     "TrainItem",
     "TrainOutcome",
     "TrainingError",
+    "load_context_models",
     "load_model",
+    "per_context",
     "save_model",
     "train",
     "train_many",
@@ -59,6 +61,9 @@ class TrainItem:
     #: the protocol keys of the training slice (tuning, refit, data-limited sweep):
     #: :class:`dsrbench.tuning.Protocol`; empty: fit on the training split
     protocol: dict[str, Any] = field(default_factory=dict)
+    #: with ``refit_on: context``: where the forecast contexts lie (the ``contexts`` of the
+    #: train slice, :func:`dsrbench.splits.protocol_contexts`)
+    contexts: dict[str, Any] | None = None
 
 
 @dataclass
@@ -146,6 +151,8 @@ def train_many(
     protocol = Protocol.from_training(items[0].protocol if items else {})
     if any(Protocol.from_training(item.protocol) != protocol for item in items):
         raise ValueError("train_many: the items of one call must share their protocol")
+    if protocol.refit_on == "context":
+        return _train_per_context(method, items, device=device, budget=budget)
     for i, item in enumerate(items):
         try:
             ds = stores.open_dataset(item.dataset_path)
@@ -263,6 +270,159 @@ def _data_limited(
     )
     for k, rows in enumerate(sweep):
         extra[k]["data_limited"] = rows
+
+
+#: the directory of context ``k``'s model inside a per-context model directory
+CONTEXT_DIR = "context{:03d}"
+
+
+def _train_per_context(
+    method: str,
+    items: Sequence[TrainItem],
+    *,
+    device: str = "auto",
+    budget: float | None = None,
+) -> list[TrainOutcome]:
+    """``refit_on: context`` (the zero-shot protocol's trained baselines, Zhang & Gilpin
+    2025): one model per forecast context, fitted on that context's ``context_length``
+    points alone (mean and scale recomputed on them; no validation), all of the call in
+    ONE ``fit_many``. Each item's directory holds a model per context
+    (:data:`CONTEXT_DIR`, each with its own ``training.json``: the per-(system, context)
+    record) and a ``training.json`` listing them (``contexts``). A context whose fit fails
+    is recorded as failed (its forecasts are NaN); an item none of whose fits succeeds
+    fails."""
+    from dsrbench import methods
+
+    outcomes: list[TrainOutcome | None] = [None] * len(items)
+    tasks: list[FitTask] = []
+    owner: list[tuple[int, int]] = []
+    placed: dict[int, tuple[xr.Dataset, Any, Any]] = {}
+    for i, item in enumerate(items):
+        try:
+            if not item.contexts:
+                raise ValueError(
+                    "training.refit_on: context needs the contexts of the train slice "
+                    "(dsrbench.config.train_slice writes them)"
+                )
+            ds = stores.open_dataset(item.dataset_path)
+            traj, start = splits.protocol_contexts(ds, item.contexts)
+            length = int(item.contexts["context_length"])
+            windows = [
+                splits.cut(ds.isel(trajectory=[int(j)]), int(s) - length, int(s), rescale=True)
+                for j, s in zip(traj, start, strict=True)
+            ]
+        except Exception as exc:  # this model fails, the others go on
+            if stores.is_fault(exc):
+                raise
+            outcomes[i] = TrainOutcome(None, f"{type(exc).__name__}: {exc}", format_exc())
+            continue
+        placed[i] = (ds, traj, start)
+        name = item.name or f"{ds.attrs.get('system')}/seed{item.seed}"
+        for k, window in enumerate(windows):
+            tasks.append(
+                FitTask(window, None, item.seed, dict(item.hyperparameters), None, f"{name}/c{k}")
+            )
+            owner.append((i, k))
+    clock = time.perf_counter()
+    fitted = methods.get(method).fit_many(tasks, device=device, budget=budget) if tasks else []
+    share = (time.perf_counter() - clock) / max(len(tasks), 1)
+    for i, (ds, traj, start) in placed.items():
+        fits = [f for (owner_i, _), f in zip(owner, fitted, strict=True) if owner_i == i]
+        entries = []
+        for k, fit in enumerate(fits):
+            entry: dict[str, Any] = {
+                "context": k,
+                "trajectory": int(traj[k]),
+                "start": int(start[k]),
+                "status": "ok" if fit.ok else "failed",
+            }
+            if fit.ok:
+                entry["fit_seconds"] = share
+            else:
+                entry["reason"] = fit.error
+            entries.append(entry)
+        if not any(f.ok for f in fits):
+            outcomes[i] = TrainOutcome(None, fits[0].error, fits[0].traceback)
+            continue
+        item = items[i]
+        info = {
+            "refit": {
+                "on": "context",
+                "points": int(item.contexts["context_length"]),  # type: ignore[index]
+                "contexts": len(fits),
+                "failed": sum(not f.ok for f in fits),
+            },
+            "fit_seconds": share * len(fits),
+            "fit_seconds_per_context": share,
+            "fit_many_seconds": share * len(tasks),
+            "fit_many_models": len(tasks),
+            "device": str(getattr(next(f.model for f in fits if f.ok), "device_", "cpu")),
+            "contexts": entries,
+        }
+        try:
+            record = _save_context_models(method, [f.model for f in fits], item, ds.attrs, info)
+        except Exception as exc:
+            if stores.is_fault(exc):
+                raise
+            outcomes[i] = TrainOutcome(None, f"{type(exc).__name__}: {exc}", format_exc())
+            continue
+        outcomes[i] = TrainOutcome(record)
+    return [o for o in outcomes if o is not None]
+
+
+def _save_context_models(
+    method: str,
+    models: Sequence[Method | None],
+    item: TrainItem,
+    ds_attrs: dict[str, Any],
+    info: dict[str, Any],
+) -> dict[str, Any]:
+    """Save per-context models at ``item.out`` atomically: each in :data:`CONTEXT_DIR`
+    with its own training record, and the record listing them."""
+    record = {
+        "method": method,
+        "system": ds_attrs["system"],
+        "dataset": ds_attrs["dataset"],
+        "seed": int(item.seed),
+        "hyperparameters": next(m for m in models if m is not None).params,
+        "dataset_config_hash": ds_attrs.get("config_hash", ""),
+        "train_length": None,
+        "val_length": None,
+        **info,
+        "hardware": hardware(info["device"]),
+        "provenance": provenance(item.config or {}),
+    }
+    with atomic_path(item.out) as tmp:
+        for entry, model in zip(info["contexts"], models, strict=True):
+            if model is None:
+                continue
+            sub = tmp / CONTEXT_DIR.format(entry["context"])
+            model.save(sub)
+            own = {k: record[k] for k in ("method", "system", "dataset", "seed")}
+            write_json_atomic(sub / TRAINING_RECORD, {**own, **entry, "params": model.params})
+        write_json_atomic(tmp / TRAINING_RECORD, record)
+    return record
+
+
+def per_context(directory: str | Path) -> bool:
+    """Whether ``directory`` holds one model per context (``refit_on: context``)."""
+    path = Path(directory) / TRAINING_RECORD
+    return path.exists() and "contexts" in json.loads(path.read_text())
+
+
+def load_context_models(directory: str | Path) -> tuple[list[Method | None], dict[str, Any]]:
+    """The per-context models saved by :func:`_train_per_context` (None where a context's
+    fit failed), in context order, and the record listing them."""
+    from dsrbench import methods
+
+    directory = Path(directory)
+    record = json.loads((directory / TRAINING_RECORD).read_text())
+    cls = methods.get(record["method"])
+    models = [
+        cls.load(directory / CONTEXT_DIR.format(e["context"])) if e["status"] == "ok" else None
+        for e in record["contexts"]
+    ]
+    return models, record
 
 
 def save_model(

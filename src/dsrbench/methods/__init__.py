@@ -35,6 +35,7 @@ from dsrbench.methods.base import (
     FitTask,
     HyperparameterError,
     Method,
+    MissingWeightsError,
     RunFiles,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "HyperparameterError",
     "Method",
     "MethodSource",
+    "MissingWeightsError",
     "RunFiles",
     "Traits",
     "TraitsError",

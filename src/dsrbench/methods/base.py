@@ -47,6 +47,18 @@ class HyperparameterError(ValueError):
     """An unknown or invalid hyperparameter; the message lists the valid names."""
 
 
+class MissingWeightsError(FileNotFoundError):
+    """Pretrained weights a method needs are not on this machine; the message says which
+    weights to place where. A job stops on it (:func:`dsrbench.jobs.is_fault`) instead of
+    recording a failure, which a rerun with the weights in place would keep."""
+
+
+#: the label of predictions (and their metric rows' ``reason``) made with randomly
+#: initialised weights of a pretrained method: a smoke test, never a result; the
+#: leaderboard and the index leave such rows out
+RANDOM_SMOKE = "weights=random-smoke"
+
+
 @dataclass(frozen=True)
 class RunFiles:
     """Where a training job keeps its files (both optional).
@@ -124,8 +136,9 @@ class Method(ABC):
     #: ``"dysts"`` (the test systems themselves: its forecasts of them are not zero-shot) or
     #: ``"unknown"`` (:data:`dsrbench.methods.PRETRAINED_ON`)
     pretrained_on: ClassVar[str] = "none"
-    #: True when the method's protocol fits it on each test context (e.g. a trained zero-shot
-    #: baseline refitted per context); the job layer does not act on it yet
+    #: True when the method's protocol fits it on each test context, on that context alone
+    #: (a config sets the same for every trained method with ``training.refit_on:
+    #: context``; :func:`dsrbench.config.fits_on_context`)
     fit_on_context: ClassVar[bool] = False
     #: its name on the report pages ("": the registry name)
     label: ClassVar[str] = ""

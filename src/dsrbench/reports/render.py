@@ -386,12 +386,13 @@ def _systems_table(
     import pandas as pd
 
     from dsrbench.reports.index import systems_table, systems_table_html
+    from dsrbench.reports.results import random_smoke
 
     metrics = pd.read_parquet(
         layout.merged_metrics(results_dir),
-        columns=["system", "dataset", "method", "seed", "metric", "value"],
+        columns=["system", "dataset", "method", "seed", "metric", "value", "reason"],
     )
-    table = systems_table(metrics)
+    table = systems_table(metrics[~random_smoke(metrics)])  # random weights: no result
     by_name = {p.stem: p for p in pages}
     links = {s: _relative(by_name[s], root) for s in table.get("system", []) if s in by_name}
     notebooks = {

@@ -396,19 +396,42 @@ class Run:
         return out
 
 
+def random_smoke(metrics: pd.DataFrame) -> pd.Series:
+    """Which rows come from randomly initialised weights of a pretrained method (their
+    ``reason`` holds ``weights=random-smoke``, :data:`dsrbench.methods.base.RANDOM_SMOKE`):
+    a smoke test of the loading code, never a result."""
+    from dsrbench.methods.base import RANDOM_SMOKE
+
+    if "reason" not in metrics:
+        return pd.Series(False, index=metrics.index)
+    return metrics["reason"].fillna("").astype(str).str.contains(RANDOM_SMOKE, regex=False)
+
+
 def open_run(
     results_dir: str | Path,
     *,
     methods: list[str] | None = None,
     systems: list[str] | None = None,
     datasets: list[str] | None = None,
+    include_random_smoke: bool = False,
 ) -> Run:
     """Read ``results_dir/metrics.parquet``; ``methods`` are the configured ones (those
     absent from the table are noted), ``systems`` and ``datasets`` (dataset settings, e.g.
-    one granularity) restrict the rows, and with them the records the run reads."""
+    one granularity) restrict the rows, and with them the records the run reads. Rows from
+    randomly initialised weights (:func:`random_smoke`) are left out, with a note, unless
+    ``include_random_smoke``."""
     results_dir = Path(results_dir)
     _check_dir(results_dir)
     metrics = pd.read_parquet(layout.merged_metrics(results_dir))
+    smoke = random_smoke(metrics)
+    smoke_notes = []
+    if smoke.any() and not include_random_smoke:
+        for method, sub in metrics[smoke].groupby("method"):
+            smoke_notes.append(
+                f"{method}: {len(sub)} rows from randomly initialised weights (weights="
+                "random-smoke) left out: a smoke test of the loading code, not a result"
+            )
+        metrics = metrics[~smoke].reset_index(drop=True)
     if systems is not None:
         metrics = metrics[metrics["system"].isin(systems)].reset_index(drop=True)
     if datasets is not None:
@@ -421,7 +444,7 @@ def open_run(
         metrics = metrics[metrics["dataset"].isin(datasets)].reset_index(drop=True)
     for col in ("value", "floor", "horizon"):
         metrics[col] = metrics[col].astype(float)
-    run = Run(results_dir, metrics, configured=list(methods or []))
+    run = Run(results_dir, metrics, configured=list(methods or []), notes=smoke_notes)
     joined = results_dir / JOINED_FILE
     if joined.is_file():  # a joined directory: its notes, and the methods without stores
         info = json.loads(joined.read_text())
