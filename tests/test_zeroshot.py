@@ -19,9 +19,8 @@ from dsrbench import layout, stores
 from dsrbench.config import ConfigError, data_seen, fits_on_context, load_config, train_slice
 from dsrbench.evaluate import steps_per_lyapunov_time
 from dsrbench.methods import get
-from dsrbench.splits import protocol_contexts
+from dsrbench.splits import cut, protocol_contexts
 from dsrbench.systems import all_systems, lyapunov_time_flag
-from dsrbench.tuning import cut
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET, SYSTEM = "lyap30", "Lorenz"
