@@ -452,8 +452,9 @@ class GroupTrainer:
     validate_every: int = 25
     budget: float | None = None
     description: str = "training"
-    batches_seen: int = 0
-    alpha: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: optimiser steps so far (checkpointed) and each model's alpha, kept by :meth:`fit`
+    batches_seen: int = field(default=0, init=False)
+    alpha: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False)
 
     @property
     def n_models(self) -> int:
