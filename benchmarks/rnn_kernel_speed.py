@@ -4,7 +4,8 @@ One epoch = 50 batches of 16 windows of 200 steps, D = 3, random data and weight
 model (K = 1): the loss and all its gradients per batch (no optimiser step). shPLRNN + GTF
 at M = 3, L = 100, alpha = 0.3 (Hess et al. 2023); AL-RNN at M = 20, P = 2, tau = 16
 (Brenner et al. 2024). The torch column runs autograd of the methods' own rollouts
-(``gtf_rollout``, ``sparse_tf_rollout``) in float64, eagerly. Run on one thread:
+(``gtf_rollout_many``, ``sparse_tf_rollout_many`` with K = 1) in float64, eagerly. Run on
+one thread:
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python \
         benchmarks/rnn_kernel_speed.py [--epochs 3]
@@ -20,8 +21,8 @@ import numpy as np
 import torch
 
 from dsrbench.methods._rnn_kernels import alrnn_loss_grad, shplrnn_gtf_loss_grad
-from dsrbench.methods.alrnn import sparse_tf_rollout
-from dsrbench.methods.shplrnn_gtf import gtf_rollout
+from dsrbench.methods.alrnn import sparse_tf_rollout_many
+from dsrbench.methods.shplrnn_gtf import gtf_rollout_many
 
 BATCHES, B, T, D = 50, 16, 200, 3
 
@@ -36,6 +37,12 @@ def best_epoch(run_batch: Callable[[np.ndarray], None], xs: np.ndarray, epochs: 
             run_batch(x)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def one(rollout, step, z0: torch.Tensor, x: torch.Tensor, *args):
+    """A K-model rollout of the methods run on one model (K = 1), without the model axis."""
+    out = rollout(lambda z: step(z[0])[None], z0[None], x[None], *args)
+    return tuple(o[0] for o in out) if isinstance(out, tuple) else out[0]
 
 
 def torch_loss_grad(step, p: dict[str, torch.Tensor], x: np.ndarray, rollout) -> None:
@@ -59,6 +66,7 @@ def main() -> None:
 
     # shPLRNN + GTF
     m, hidden, alpha = 3, 100, 0.3
+    a = torch.tensor([alpha], dtype=torch.float64)
     p = {
         "A": rng.uniform(0.5, 0.95, m),
         "W1": rng.uniform(-0.1, 0.1, (m, hidden)),
@@ -79,7 +87,7 @@ def main() -> None:
     )
     torch_s = best_epoch(
         lambda x: torch_loss_grad(
-            sh_step, tp, x, lambda s, z0, xt: gtf_rollout(s, z0, xt, alpha)[0]
+            sh_step, tp, x, lambda s, z0, xt: one(gtf_rollout_many, s, z0, xt, a)[0]
         ),
         xs,
         args.epochs,
@@ -109,7 +117,7 @@ def main() -> None:
     )
     torch_s = best_epoch(
         lambda x: torch_loss_grad(
-            al_step, tp, x, lambda s, z0, xt: sparse_tf_rollout(s, z0, xt, tau)
+            al_step, tp, x, lambda s, z0, xt: one(sparse_tf_rollout_many, s, z0, xt, tau)
         ),
         xs,
         args.epochs,

@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import json
 
+import latent_rnn_oracles
 import numpy as np
 import pytest
 import torch
+from latent_rnn_oracles import (
+    estimate_alpha,
+    forced_states,
+    gtf_rollout,
+    initial_latent,
+    sparse_tf_rollout,
+    torch_step,
+    torch_weights,
+)
 
 from dsrbench import methods
-from dsrbench.methods.alrnn import sparse_tf_rollout, symbolic_code_of
-from dsrbench.methods.shplrnn_gtf import alpha_estimate, anneal_alpha, gtf_rollout
+from dsrbench.methods.alrnn import symbolic_code_of
+from dsrbench.methods.shplrnn_gtf import alpha_estimate, anneal_alpha
 
 TINY = {"epochs": 3, "batches_per_epoch": 3, "seq_len": 20, "validate_every": 3}
 
@@ -77,16 +87,16 @@ def test_gtf_of_the_model_against_its_numpy_inference(plrnns, windows) -> None:
     run from z_0 = [x_0, L x_0]."""
     x = windows
     for model in plrnns:
-        p = model.torch_weights(torch.float64)
-        z0 = model.initial_latent(p, x[:, 0])
-        predicted, forced = gtf_rollout(lambda z, p=p, m=model: m._torch_step(p, z), z0, x, 1.0)
+        p = torch_weights(model)
+        z0 = initial_latent(p, x[:, 0])
+        predicted, forced = gtf_rollout(lambda z, p=p, m=model: torch_step(m, p, z), z0, x, 1.0)
         torch.testing.assert_close(forced[..., :3], x[:, 1:], rtol=0, atol=0)
         for t in range(1, x.shape[1]):
             expected = model.step(model.initial_state(_raw(model, x[:, :t])))
             np.testing.assert_allclose(
                 predicted[:, t - 1].numpy(), expected, rtol=1e-12, atol=1e-12
             )
-        free, _ = gtf_rollout(lambda z, p=p, m=model: m._torch_step(p, z), z0, x, 0.0)
+        free, _ = gtf_rollout(lambda z, p=p, m=model: torch_step(m, p, z), z0, x, 0.0)
         expected = model._run_free(z0.numpy(), x.shape[1] - 1)
         np.testing.assert_allclose(free.numpy(), expected, rtol=1e-12, atol=1e-12)
 
@@ -100,26 +110,26 @@ def test_adaptive_alpha_is_one_minus_inverse_geometric_mean_of_spectral_norms(
 ) -> None:
     x = windows
     for model in plrnns:
-        p = model.torch_weights(torch.float64)
+        p = torch_weights(model)
         p["A"] = p["A"] + 0.5  # expanding, so that the estimate is not clipped at 0
         m = p["h"].shape[0]
-        states = model.forced_states(p, x, 0.3)
+        states = forced_states(model, p, x, 0.3)
         torch.testing.assert_close(states[..., :3], x[:, 1:], rtol=0, atol=0)
         if m > 3:  # unobserved units: those of the GTF rollout
-            z0 = model.initial_latent(p, x[:, 0])
-            _, forced = gtf_rollout(lambda z, p=p, mod=model: mod._torch_step(p, z), z0, x, 0.3)
+            z0 = initial_latent(p, x[:, 0])
+            _, forced = gtf_rollout(lambda z, p=p, mod=model: torch_step(mod, p, z), z0, x, 0.3)
             torch.testing.assert_close(
                 states[..., 3:], forced[..., 3:], rtol=1e-12, atol=0
             )  # numba kernel vs torch
         norms = []
         for s in states.reshape(-1, m):
             jac = torch.autograd.functional.jacobian(
-                lambda z, p=p, mod=model: mod._torch_step(p, z[None])[0], s
+                lambda z, p=p, mod=model: torch_step(mod, p, z[None])[0], s
             )
             norms.append(np.linalg.svd(jac.numpy(), compute_uv=False)[0])
         g = float(np.exp(np.mean(np.log(norms))))
         assert g > 1.0
-        assert model.estimate_alpha(p, x, 0.3) == pytest.approx(1 - 1 / g, rel=1e-10)
+        assert estimate_alpha(model, p, x, 0.3) == pytest.approx(1 - 1 / g, rel=1e-10)
     # contracting Jacobians need no forcing
     assert alpha_estimate(0.1 * torch.eye(3, dtype=torch.float64)[None]) == 0.0
     jac = torch.randn(50, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
@@ -194,20 +204,20 @@ def test_alrnn_with_no_relu_units_is_linear(lorenz_splits) -> None:
     jac = model.jacobian(1e3 * rng.normal(size=(4, 8)))
     for j in jac:
         np.testing.assert_array_equal(j, linear)  # one linear map everywhere
-    p = model.torch_weights(torch.float64)
-    torch_step = model._torch_step(p, torch.as_tensor(z1)).numpy()
+    p = torch_weights(model)
+    torch_step = latent_rnn_oracles.torch_step(model, p, torch.as_tensor(z1)).numpy()
     np.testing.assert_allclose(torch_step, z1 @ linear.T + w["h"], rtol=1e-13, atol=1e-13)
     code = model.symbolic_code()
     assert code["n_regions"] == 1 and code["frequencies"] == [1.0]
 
 
 def test_alrnn_jacobian_is_a_plus_w_times_the_relu_gates(alrnn) -> None:
-    p = alrnn.torch_weights(torch.float64)
+    p = torch_weights(alrnn)
     z = np.random.default_rng(3).normal(size=(8, 6))
     jac = alrnn.jacobian(z)
     for zb, jb in zip(z, jac, strict=True):
         auto = torch.autograd.functional.jacobian(
-            lambda v: alrnn._torch_step(p, v[None])[0], torch.as_tensor(zb)
+            lambda v: torch_step(alrnn, p, v[None])[0], torch.as_tensor(zb)
         )
         np.testing.assert_allclose(jb, auto.numpy(), rtol=1e-13, atol=1e-13)
         gates = np.r_[np.ones(4), zb[4:] > 0]
@@ -240,9 +250,9 @@ def test_sparse_teacher_forcing_of_the_model_between_its_limits(alrnn, windows) 
     """tau = 1 is pure teacher forcing (one numpy step from the context read with the data),
     tau longer than the sequence a free run; tau = 4 restarts from the data every 4 steps."""
     x = windows
-    p = alrnn.torch_weights(torch.float64)
-    z0 = alrnn.initial_latent(p, x[:, 0])
-    step = lambda z: alrnn._torch_step(p, z)  # noqa: E731
+    p = torch_weights(alrnn)
+    z0 = initial_latent(p, x[:, 0])
+    step = lambda z: torch_step(alrnn, p, z)  # noqa: E731
     pure = sparse_tf_rollout(step, z0, x, 1)
     free = sparse_tf_rollout(step, z0, x, 100)
     every4 = sparse_tf_rollout(step, z0, x, 4)

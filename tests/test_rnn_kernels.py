@@ -9,14 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from latent_rnn_oracles import gtf_rollout, sparse_tf_rollout
 
 from dsrbench.methods._rnn_kernels import (
     alrnn_loss_grad,
     shplrnn_gtf_forced_states,
     shplrnn_gtf_loss_grad,
 )
-from dsrbench.methods.alrnn import sparse_tf_rollout
-from dsrbench.methods.shplrnn_gtf import gtf_rollout
 
 RTOL = 1e-10
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -365,3 +366,97 @@ def test_validation_stsp_scores_truth_low_and_divergence_inf(lorenz_splits) -> N
     assert validation_stsp(truth, val) == pytest.approx(0.0, abs=1e-6)
     assert validation_stsp(noise, val) > 1.0
     assert validation_stsp(diverge, val) == float("inf")
+
+
+# -- the checkpoint format -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"format": "latent_rnn/1", "epoch": 3, "params": {}}, "latent_rnn/1"),
+        ({"format": "node/1", "epoch": 3, "params": {}, "adam": {}}, "node/1"),
+        ({"epoch": 3, "state": {}, "rng": {}, "best": None}, "trainer (unversioned)"),
+    ],
+)
+def test_a_checkpoint_of_an_old_format_is_refused_with_the_commit_to_resume_it(
+    tmp_path, payload, named
+) -> None:
+    """Checkpoints written before the one training loop (the latent RNNs' ``latent_rnn/1``,
+    the vectorised node's ``node/1``, the old Trainer's unversioned one) are not read: the
+    error names the format, the commit that resumes it and the directory to delete, for
+    the Trainer, a latent RNN and the neural ODE alike."""
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    torch.save(payload, ckpt / trainer.CHECKPOINT_NAME)
+    run = RunFiles(ckpt, tmp_path / "epochs.csv")
+    expected = (
+        rf"{re.escape(repr(named))}.*resume it with dsrbench at commit 4901663.*"
+        rf"or delete {re.escape(str(ckpt))} to train from scratch"
+    )
+    with pytest.raises(ValueError, match=expected):
+        trainer.read_checkpoint(ckpt / trainer.CHECKPOINT_NAME)
+    with pytest.raises(ValueError, match=expected):
+        _regression_job(tmp_path)
+    x = np.random.default_rng(0).normal(size=(1, 60, 3))
+    from method_data import as_dataset
+
+    for name, hp in (
+        ("alrnn", {"latent_dim": 4, "epochs": 2, "seq_len": 10, "code_steps": 10}),
+        ("node", {"method": "rk4", "epochs": 2, "seq_len": 5, "hidden_dim": 4}),
+    ):
+        task = methods.FitTask(as_dataset(x), seed=0, hyperparameters=hp, run=run, name="m")
+        (outcome,) = methods.get(name).fit_many([task], device="cpu")
+        assert not outcome.ok and re.search(expected, outcome.error), outcome.error
+    # a file of no known format: delete it
+    torch.save({"weights": 1}, ckpt / trainer.CHECKPOINT_NAME)
+    with pytest.raises(ValueError, match=rf"not a .*delete {re.escape(str(ckpt))}"):
+        _regression_job(tmp_path)
+
+
+def test_a_checkpoint_of_other_weights_is_refused(lorenz_splits, tmp_path) -> None:
+    """A rerun with other hyperparameters does not load weights of the wrong shapes, nor
+    the state of another kind of training."""
+    run = RunFiles(checkpoint_dir=tmp_path / "ckpt", epoch_log=tmp_path / "epochs.csv")
+    _plrnn(epochs=1, checkpoint_every=1).fit(lorenz_splits["train"], device="cpu", run=run)
+    assert (tmp_path / "ckpt" / trainer.CHECKPOINT_NAME).exists()
+    with pytest.raises(ValueError, match="holds weights of shapes .* delete"):
+        _plrnn(epochs=2, hidden_dim=7).fit(lorenz_splits["train"], device="cpu", run=run)
+    # the node's vectorised (rk4, Adam) and lone (dopri5 or RAdam) paths hold other states
+    node = methods.get("node")
+    hp = {"epochs": 2, "batches_per_epoch": 1, "seq_len": 5, "hidden_dim": 4, "method": "rk4"}
+    for i, (first, then) in enumerate((({}, {"optimizer": "radam"}), ({"optimizer": "radam"}, {}))):
+        run = RunFiles(checkpoint_dir=tmp_path / f"node{i}", epoch_log=None)
+        node(**hp, **first, checkpoint_every=1).fit(lorenz_splits["train"], device="cpu", run=run)
+        with pytest.raises(ValueError, match="the state of another training.* delete"):
+            node(**hp, **then).fit(lorenz_splits["train"], device="cpu", run=run)
+
+
+def _documented_torch_method() -> type:
+    """The torch method of docs/api.md (its one python block with a ``TrainingStep``)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    (code,) = [b for b in blocks if "(TrainingStep)" in b]
+    namespace: dict = {}
+    exec(compile(code, "docs/api.md", "exec"), namespace)  # noqa: S102 (our own docs)
+    return namespace["MyTorchMethod"]
+
+
+def test_the_documented_torch_method_trains_through_the_one_loop(lorenz_splits, tmp_path):
+    """The extension point as docs/api.md shows it: a step with a loss and a validation,
+    fitted by train_one; it learns, keeps its best validated epoch, and a budget stop
+    resumes to the uninterrupted weights."""
+    cls = _documented_torch_method()
+    train, val = lorenz_splits["train"], lorenz_splits["val"]
+    whole = cls().fit(train, val, seed=3)
+    r = whole.training_result_
+    assert r.epochs_run == 20 and r.stopped_by == "epochs" and r.best_epoch in (5, 10, 15, 20)
+    losses = [h["loss"] for h in r.history]
+    assert losses[-1] < 0.2 * losses[0]  # it learns the one-step map
+    run = RunFiles(tmp_path / "ckpt", tmp_path / "epochs.csv")
+    first = cls().fit(train, val, seed=3, run=run, budget=0.0)
+    assert first.training_result_.stopped_by == "budget"
+    again = cls().fit(train, val, seed=3, run=run)
+    assert again.training_result_.resumed_from == 1 and again.training_result_.epochs_run == 20
+    assert _log_epochs(tmp_path / "epochs.csv") == list(range(1, 21))
+    for key, value in _weights(whole.net_).items():
+        np.testing.assert_array_equal(_weights(again.net_)[key], value)
+    assert np.all(np.isfinite(again.forecast(np.ones((1, 5, 3)), 4)))

@@ -34,8 +34,9 @@ __all__ = [
 ]
 
 #: environment variable (tests): ``NAME@EPOCH``, e.g. ``Chen/seed0@2``: the training of the
-#: model named NAME (its task's name; ``<system>/seed<k>`` in the workflow) of a latent RNN
-#: (``alrnn``, ``shplrnn_gtf``) raises a RuntimeError at the end of its epoch EPOCH (the
+#: model named NAME (its task's name; ``<system>/seed<k>`` in the workflow) of a method
+#: trained in groups (``fit_many`` through :class:`dsrbench.methods.trainer.GroupTrainer`:
+#: the latent RNNs, ``node``) raises a RuntimeError at the end of its epoch EPOCH (the
 #: models trained together with it fail with it); ``NAME`` alone: a model of a method that
 #: the default :meth:`dsrbench.methods.base.Method.fit_many` fits raises right after its fit
 FAIL_ENV = "DSRBENCH_FAIL_TRAINING"

@@ -101,12 +101,12 @@ def train(
 
 
 def training_info(model: Method, fit_seconds: float) -> dict[str, Any]:
-    """What the fit of ``model`` did: its seconds, for the torch methods what the Trainer
+    """What the fit of ``model`` did: its seconds, for the torch methods what the training loop
     did (``training_result_``: epochs, best validation score, what stopped it), and a
     method's own ``fit_details_`` (a JSON-able dict) as ``fit_details``."""
     info: dict[str, Any] = {"fit_seconds": float(fit_seconds)}
     result = getattr(model, "training_result_", None)
-    if result is not None:  # torch methods: what the Trainer did
+    if result is not None:  # torch methods: what the training loop did
         info.update(
             epochs_run=int(result.epochs_run),
             resumed_from_epoch=int(result.resumed_from),

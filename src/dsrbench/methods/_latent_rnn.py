@@ -3,7 +3,7 @@
 Both models (Hess et al. 2023; Brenner et al. 2024) have a latent state z of M units whose
 first D units are the observations (identity observation model, in standardised
 coordinates), and are trained by backpropagation through time with a form of teacher
-forcing, through :class:`dsrbench.methods.trainer.Trainer`.
+forcing, through :class:`dsrbench.methods.trainer.GroupTrainer` (:class:`LatentRNNStep`).
 
 * Initial latent state: as in the authors' code (the ``Identity`` observation model of
   the DurstewitzLab repositories), ``z_0 = [x_0, L x_0]`` with a learned matrix L of shape
@@ -37,34 +37,29 @@ forcing, through :class:`dsrbench.methods.trainer.Trainer`.
 from __future__ import annotations
 
 import functools
-import time
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
 import torch
 import xarray as xr
 
-from dsrbench.atomic import atomic_path
-from dsrbench.faults import injected_failure
-from dsrbench.layout import snapshot_file
 from dsrbench.methods.base import FitOutcome, FitTask, Method, RunFiles, check_context
 from dsrbench.methods.trainer import (
-    TrainingResult,
-    checkpoint_file,
+    Batch,
+    GroupTrainer,
+    Member,
+    StackedParams,
+    TrainingStep,
+    fit_in_groups,
     resolve_device,
     sample_windows,
     seed_everything,
     validation_stsp,
-    write_epoch_log,
 )
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-#: the version of the per-model checkpoint written by :meth:`LatentRNN.fit_many`
-CHECKPOINT_FORMAT = "latent_rnn/1"
 Params = dict[str, torch.Tensor]
 
 
@@ -127,30 +122,6 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).numpy().copy()
 
 
-@dataclass
-class _Member:
-    """One model of a group trained together: its instance, task, random generator,
-    initial (or resumed) state and what its training did."""
-
-    model: LatentRNN
-    task: FitTask
-    rng: np.random.Generator
-    init: dict[str, np.ndarray]
-    payload: dict[str, Any] | None
-    result: TrainingResult = field(default_factory=TrainingResult)
-    best: dict[str, np.ndarray] | None = None
-    diverged_at: int | None = None
-    first_write: bool = True
-
-    @property
-    def checkpoint(self) -> Path | None:
-        return checkpoint_file(self.task.run)
-
-    @property
-    def start_epoch(self) -> int:
-        return 0 if self.payload is None else int(self.payload["epoch"])
-
-
 class LatentRNN(Method):
     """Base of the latent RNN methods: data handling, training loop, inference, storage.
 
@@ -173,10 +144,6 @@ class LatentRNN(Method):
     def _stepper(self, p: Params) -> Callable[[torch.Tensor], torch.Tensor]:
         """The latent step of K models in torch, ``z (K, B, M) -> (K, B, M)``, parameters
         with a leading model axis (what does not depend on z prepared once, for rollouts)."""
-
-    def _step_many(self, p: Params, z: torch.Tensor) -> torch.Tensor:
-        """One latent step of K models, ``z (K, B, M) -> (K, B, M)``."""
-        return self._stepper(p)(z)
 
     @abstractmethod
     def _predict_many(self, p: Params, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -209,20 +176,6 @@ class LatentRNN(Method):
     @property
     def latent_dim(self) -> int:
         return int(self.weights_["h"].shape[0])
-
-    # -- single-model torch helpers (tests, analysis) -------------------------------------
-    def _torch_step(self, p: Params, z: torch.Tensor) -> torch.Tensor:
-        """One latent step of one model in torch, ``z (B, M) -> (B, M)``."""
-        return self._step_many({k: v[None] for k, v in p.items()}, z[None])[0]
-
-    def torch_weights(self, dtype: torch.dtype = torch.float64) -> dict[str, torch.Tensor]:
-        """The trained weights as torch tensors on the CPU (for tests and analysis)."""
-        return {k: torch.as_tensor(v, dtype=dtype) for k, v in self.weights_.items()}
-
-    @staticmethod
-    def initial_latent(p: Params, x0: torch.Tensor) -> torch.Tensor:
-        """``z_0 = [x_0, L x_0]`` (just ``x_0`` when M = D) for one model, ``x0 (B, D)``."""
-        return initial_latent_many({k: v[None] for k, v in p.items()}, x0[None])[0]
 
     # -- losses and gradients ---------------------------------------------------------------
     def _loss_and_grad_torch(self, p: Params, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -305,45 +258,18 @@ class LatentRNN(Method):
     ) -> list[FitOutcome]:
         """Train ``models[i]`` on ``tasks[i]`` (None: skipped), grouped as :meth:`fit_many`
         says; ``raise_errors`` re-raises the first error (``fit``)."""
-        outcomes = [FitOutcome(None, "not fitted") for _ in tasks]
-        members: dict[int, _Member] = {}
-        groups: dict[tuple, list[int]] = {}
-        try:
-            for i, (model, task) in enumerate(zip(models, tasks, strict=True)):
-                if model is None:
-                    continue
-                try:
-                    members[i] = model._prepare(task, device)
-                except Exception as exc:
-                    if raise_errors:
-                        raise
-                    outcomes[i] = FitOutcome.failed(exc)
-                    model._drop_training_state()
-                    continue
-                groups.setdefault(model._group_key(members[i]), []).append(i)
-            for index in groups.values():
-                try:
-                    _train_group([members[i] for i in index], budget)
-                except Exception as exc:
-                    if raise_errors:
-                        raise
-                    for i in index:
-                        outcomes[i] = FitOutcome.failed(exc)
-                    continue
-                for i in index:
-                    try:
-                        members[i].model._after_training()
-                        outcomes[i] = FitOutcome(members[i].model)
-                    except Exception as exc:
-                        if raise_errors:
-                            raise
-                        outcomes[i] = FitOutcome.failed(exc)
-        finally:  # training-only state is not part of the fitted model
-            for m in members.values():
-                m.model._drop_training_state()
-        return outcomes
+        return fit_in_groups(
+            models,
+            tasks,
+            prepare=lambda model, task: model._prepare(task, device),
+            key=lambda member: member.model._group_key(member),
+            train=lambda members: _train_group(members, budget),
+            finish=lambda member: member.model._after_training(),
+            cleanup=lambda model: model._drop_training_state(),
+            raise_errors=raise_errors,
+        )
 
-    def _group_key(self, member: _Member) -> tuple:
+    def _group_key(self, member: Member) -> tuple:
         """Models train together when this agrees: hyperparameters, observation dimension,
         device, dtype and the epoch they resume from."""
         params = tuple(sorted((k, repr(v)) for k, v in self.params.items()))
@@ -364,7 +290,7 @@ class LatentRNN(Method):
             raise ValueError(f"{self.name}: latent_dim must be a positive integer or 'dim'")
         return int(value)
 
-    def _prepare(self, task: FitTask, device: str) -> _Member:
+    def _prepare(self, task: FitTask, device: str) -> Member:
         """Standardise the data, draw the initial weights from the model's own generator
         (as a lone run does) and read its checkpoint, if any."""
         rng = seed_everything(task.seed)
@@ -385,37 +311,23 @@ class LatentRNN(Method):
         if m > self.dim_:
             init["L"] = uniform_init((m - self.dim_, self.dim_), rng)
         self.weights_ = {k: np.array(v, dtype=np.float64) for k, v in init.items()}
-        member = _Member(self, task, rng, init, None)
-        path = member.checkpoint
-        if path is not None and path.exists():
-            payload = torch.load(path, map_location="cpu", weights_only=False)
-            if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(
-                    f"{path} is not a {self.name} checkpoint of this dsrbench version; "
-                    "delete it to train from scratch"
-                )
-            shapes = {k: tuple(v.shape) for k, v in payload["params"].items()}
-            if shapes != {k: v.shape for k, v in init.items()}:
-                raise ValueError(
-                    f"{path} holds weights of shapes {shapes}, not those of the "
-                    f"hyperparameters {self.params}; delete it to train from scratch"
-                )
-            member.payload = payload
+        member = Member(rng, task.run, task.name, self, init)
+        member.read_checkpoint({k: v.shape for k, v in init.items()})
         return member
 
     def _after_training(self) -> None:
         """Hook run with the training data still at hand (the AL-RNN's symbolic code)."""
 
-    def _windows(self, member: _Member) -> np.ndarray:
+    def _windows(self, rng: np.random.Generator) -> np.ndarray:
         """A training batch ``(batch_size, seq_len, D)`` of standardised windows from the
         model's own generator, with the reference code's Gaussian noise when
         ``noise_level`` > 0."""
         windows = sample_windows(
-            self.train_x_, int(self.params["seq_len"]), int(self.params["batch_size"]), member.rng
+            self.train_x_, int(self.params["seq_len"]), int(self.params["batch_size"]), rng
         )
         noise = float(self.params.get("noise_level", 0.0))
         if noise > 0:
-            windows = windows + noise * member.rng.standard_normal(windows.shape)
+            windows = windows + noise * rng.standard_normal(windows.shape)
         return windows
 
     # -- inference (numpy float64) --------------------------------------------------------
@@ -469,199 +381,86 @@ class LatentRNN(Method):
         self.weights_ = {k[2:]: v for k, v in arrays.items() if k.startswith("w_")}
 
 
-def _train_group(members: list[_Member], budget: float | None) -> None:
-    """Train the models of ``members`` (same hyperparameters and shapes) together.
+class LatentRNNStep(TrainingStep):
+    """The training step of a group of latent RNNs (same hyperparameters and shapes).
 
-    One RAdam step a batch for all (the loss is the sum of the per-model mean losses, the
-    optimiser elementwise, so every slice moves as in a lone run); the learning rate decays
-    exponentially per epoch as in the reference code. A model whose loss or gradient turns
-    non-finite is masked: its gradient is zeroed and its parameters are set back after
-    every step, it stops logging and validating (``stopped_by = "diverged"``) and keeps its
-    best validated weights, else the last finite ones. Checkpoints are per model
-    (parameters, optimiser moments, alpha, random generator, best weights, history)."""
-    lead = members[0].model
-    hp = lead.params
-    device, dtype = lead.device_, lead.dtype_
-    epochs, n_batches = int(hp["epochs"]), int(hp["batches_per_epoch"])
-    lr_start, lr_end = float(hp["lr_start"]), float(hp["lr_end"])
-    validate_every, checkpoint_every = int(hp["validate_every"]), int(hp["checkpoint_every"])
-    n_models = len(members)
-    p = {
-        k: _stack([m.init[k] for m in members], dtype, device).requires_grad_()
-        for k in members[0].init
-    }
-    optimizer = torch.optim.RAdam(list(p.values()), lr=lr_start)
-    # exponential decay per epoch, as in the reference code: gamma^epochs = end / start
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(
-        optimizer, (lr_end / lr_start) ** (1.0 / max(1, epochs))
-    )
-    alpha = np.full(n_models, lead._initial_alpha())
-    batches_seen = 0
-    start_epoch = members[0].start_epoch
-    if start_epoch > 0:  # resume every model from its own checkpoint
-        payloads = [m.payload for m in members]
-        assert all(q is not None for q in payloads)
-        with torch.no_grad():
-            for k, t in p.items():
-                t.copy_(_stack([q["params"][k].numpy() for q in payloads], dtype, device))
-                if payloads[0]["optimizer"] is not None:
-                    optimizer.state[t] = {
-                        "step": payloads[0]["optimizer"]["step"].clone(),
-                        **{
-                            s: _stack(
-                                [q["optimizer"][s][k].numpy() for q in payloads], dtype, device
-                            )
-                            for s in ("exp_avg", "exp_avg_sq")
-                        },
-                    }
-        scheduler.load_state_dict(payloads[0]["scheduler"])
-        optimizer.param_groups[0]["lr"] = payloads[0]["lr"]
-        alpha = np.array([q["alpha"] for q in payloads], dtype=np.float64)
-        batches_seen = int(payloads[0]["batches_seen"])
-        for m, q in zip(members, payloads, strict=True):
-            m.rng.bit_generator.state = q["rng"]
-            m.best = q["best"]
-            m.diverged_at = q["diverged_at"]
-            m.result.best_score, m.result.best_epoch = q["best_score"], q["best_epoch"]
-            m.result.history = list(q["history"])
-            m.result.seconds = float(q["seconds"])
-            m.result.resumed_from = start_epoch
-            m.result.epochs_run = start_epoch if q["diverged_at"] is None else q["diverged_at"]
-    alive = torch.tensor([m.diverged_at is None for m in members], device=device)
-    alive_np = alive.cpu().numpy().copy()
-    stopped_by = "epochs"
-    clock = time.perf_counter() - max(m.result.seconds for m in members)
+    Every parameter is stacked along a leading model axis; the loss is the sum of the
+    per-model mean losses (each model's own windows, noise and alpha), so the elementwise
+    RAdam moves every slice as a lone run would; the learning rate decays exponentially
+    per epoch as in the reference code. A model whose loss or gradient turns non-finite is
+    frozen (``on_nonfinite = "freeze"``): it keeps its best validated weights, else the
+    last finite ones."""
 
-    def save(k: int, epoch: int) -> None:
-        m = members[k]
-        path = m.checkpoint
-        if path is None:
-            return
-        state = [optimizer.state.get(t, {}) for t in p.values()]
-        payload = {
-            "format": CHECKPOINT_FORMAT,
-            "epoch": epoch,
-            "params": {n: t[k].detach().cpu().clone() for n, t in p.items()},
-            "optimizer": None
-            if not state[0]
-            else {
-                "step": state[0]["step"].detach().cpu().clone(),
-                **{
-                    s: {n: st[s][k].detach().cpu().clone() for n, st in zip(p, state, strict=True)}
-                    for s in ("exp_avg", "exp_avg_sq")
-                },
-            },
-            "lr": optimizer.param_groups[0]["lr"],
-            "scheduler": scheduler.state_dict(),
-            "alpha": float(alpha[k]),
-            "batches_seen": batches_seen,
-            "rng": m.rng.bit_generator.state,
-            "best": m.best,
-            "best_score": m.result.best_score,
-            "best_epoch": m.result.best_epoch,
-            "history": m.result.history,
-            "seconds": m.result.seconds,
-            "diverged_at": m.diverged_at,
+    stacked = True
+    on_nonfinite = "freeze"
+
+    def __init__(self, members: list[Member]) -> None:
+        self.members = members
+        self.lead: LatentRNN = members[0].model
+        hp = self.lead.params
+        device, dtype = self.lead.device_, self.lead.dtype_
+        epochs = int(hp["epochs"])
+        lr_start, lr_end = float(hp["lr_start"]), float(hp["lr_end"])
+        self.p = {
+            k: _stack([m.init[k] for m in members], dtype, device).requires_grad_()
+            for k in members[0].init
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:  # a kill mid-write leaves the previous checkpoint
-            torch.save(payload, tmp)
+        self.optimizer = torch.optim.RAdam(list(self.p.values()), lr=lr_start)
+        # exponential decay per epoch, as in the reference code: gamma^epochs = end / start
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(
+            self.optimizer, (lr_end / lr_start) ** (1.0 / max(1, epochs))
+        )
+        self.initial_alpha = self.lead._initial_alpha()
 
-    def weights(k: int) -> dict[str, np.ndarray]:
-        return {n: _numpy(t[k]) for n, t in p.items()}
+    def state(self) -> dict[str, Any]:
+        return {
+            "params": StackedParams(self.p),
+            "optimizer": self.optimizer,
+            "scheduler": self.scheduler,
+        }
 
-    def snapshot(step: int) -> None:
-        """Each model's weights after optimiser step ``step`` (frozen ones as they stand)."""
-        for k, m in enumerate(members):
-            run = m.task.run
-            if run is None or run.snapshot_dir is None or step not in run.snapshot_steps:
-                continue
-            path = snapshot_file(run.snapshot_dir, step)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            arrays = {f"w_{n}": v for n, v in weights(k).items()}
-            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, **arrays, diverged=np.array(not bool(alive[k])))
+    def loss(self, batch: Batch) -> torch.Tensor:
+        lead, dtype, device = self.lead, self.lead.dtype_, self.lead.device_
+        x = _stack([m.model._windows(m.rng) for m in self.members], dtype, device)
+        with np.errstate(all="ignore"):
+            batch.alpha = lead._update_alpha(self.p, x, batch.alpha, batch.index)
+        alpha_t = torch.as_tensor(batch.alpha, dtype=dtype, device=device)
+        return lead._loss_and_grad(self.p, x, alpha_t)
 
-    snapshot_steps = set().union(*(m.task.run.snapshot_steps for m in members if m.task.run))
+    def numpy_weights(self, k: int) -> dict[str, np.ndarray]:
+        """Model k's weights as float64 arrays (the inference weights)."""
+        return {n: _numpy(t[k]) for n, t in self.p.items()}
 
-    for epoch in range(start_epoch, epochs):
-        if not alive_np.any():
-            break
-        t0 = time.perf_counter()
-        total = torch.zeros(n_models, dtype=dtype, device=device)
-        for _ in range(n_batches):
-            x = _stack([m.model._windows(m) for m in members], dtype, device)
-            batches_seen += 1
-            with np.errstate(all="ignore"):
-                alpha = lead._update_alpha(p, x, alpha, batches_seen)
-            alpha_t = torch.as_tensor(alpha, dtype=dtype, device=device)
-            loss = lead._loss_and_grad(p, x, alpha_t)
-            with torch.no_grad():
-                ok = torch.isfinite(loss)
-                for t in p.values():
-                    ok &= torch.isfinite(t.grad).reshape(n_models, -1).all(dim=1)
-                alive &= ok
-                before = {}
-                for n, t in p.items():
-                    mask = alive.reshape(-1, *[1] * (t.dim() - 1))
-                    t.grad = torch.where(mask, t.grad, torch.zeros_like(t.grad))
-                    before[n] = t.detach().clone()
-                optimizer.step()
-                for n, t in p.items():  # a masked model does not move (RAdam's momentum)
-                    t.copy_(torch.where(alive.reshape(-1, *[1] * (t.dim() - 1)), t, before[n]))
-            total += loss
-            if batches_seen in snapshot_steps:
-                snapshot(batches_seen)
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        losses = (total / n_batches).cpu().numpy()
-        now_alive = alive.cpu().numpy().copy()
-        rows: dict[int, dict[str, float]] = {}
-        for k, m in enumerate(members):
-            if not alive_np[k]:
-                continue  # diverged in an earlier epoch
-            rows[k] = {"epoch": epoch + 1, "loss": float(losses[k]), "lr": lr}
-            rows[k]["alpha"] = float(alpha[k])
-            score = float("nan")
-            last = epoch + 1 == epochs
-            if (
-                now_alive[k]
-                and m.model.val_x_ is not None
-                and ((epoch + 1) % validate_every == 0 or last)
-            ):
-                m.model.weights_ = weights(k)
-                score = float(validation_stsp(m.model._generate_std, m.model.val_x_))
-                if score < m.result.best_score:
-                    m.result.best_score, m.result.best_epoch = score, epoch + 1
-                    m.best = m.model.weights_
-            rows[k]["val_stsp"] = score
-            if not now_alive[k]:
-                m.diverged_at = epoch + 1
-        seconds = time.perf_counter() - t0
-        elapsed = time.perf_counter() - clock
-        for k, row in rows.items():
-            m = members[k]
-            row["seconds"] = seconds
-            m.result.history.append(row)
-            m.result.seconds = elapsed
-            m.result.epochs_run = epoch + 1
-            log = m.task.run.epoch_log if m.task.run else None
-            write_epoch_log(log, m.result.history, m.first_write)
-            m.first_write = False
-        # a run whose last epoch ends past the budget is complete, not stopped
-        over_budget = budget is not None and elapsed > budget and epoch + 1 < epochs
-        for k in rows:
-            newly_diverged = not now_alive[k]
-            if (epoch + 1) % checkpoint_every == 0 or over_budget or newly_diverged:
-                save(k, epoch + 1)
-        injected_failure([m.task.name for m in members], epoch + 1)  # tests only (FAIL_ENV)
-        alive_np = now_alive
-        if over_budget and alive_np.any():
-            stopped_by = "budget"
-            break
-    for k, m in enumerate(members):
-        r = m.result
-        r.stopped_by = "diverged" if m.diverged_at is not None else stopped_by
-        r.stopped_by_budget = r.stopped_by == "budget"
-        m.model.weights_ = m.best if m.best is not None else weights(k)
-        m.model.training_result_ = r
+    def validate(self, k: int) -> float | None:
+        model = self.members[k].model
+        if model.val_x_ is None:
+            return None
+        model.weights_ = self.numpy_weights(k)
+        return float(validation_stsp(model._generate_std, model.val_x_))
+
+    def weights(self, k: int) -> dict[str, torch.Tensor]:
+        return StackedParams(self.p).model(k)
+
+    def snapshot(self, k: int) -> dict[str, np.ndarray]:
+        return {f"w_{n}": v for n, v in self.numpy_weights(k).items()}
+
+
+def _train_group(members: list[Member], budget: float | None) -> None:
+    """Train the models of ``members`` together (:class:`LatentRNNStep` in the
+    :class:`~dsrbench.methods.trainer.GroupTrainer`); each model gets its weights (the best
+    validated, else the last) and ``training_result_``."""
+    hp = members[0].model.params
+    trainer = GroupTrainer(
+        LatentRNNStep(members),
+        members,
+        epochs=int(hp["epochs"]),
+        batches_per_epoch=int(hp["batches_per_epoch"]),
+        checkpoint_every=int(hp["checkpoint_every"]),
+        validate_every=int(hp["validate_every"]),
+        budget=budget,
+        description=members[0].model.name,
+    )
+    results = trainer.fit()
+    for k, (m, result) in enumerate(zip(members, results, strict=True)):
+        m.model.weights_ = {n: _numpy(t) for n, t in trainer.final_weights(k).items()}
+        m.model.training_result_ = result

@@ -50,28 +50,12 @@ SYMBOLIC_CODE = "symbolic_code.json"
 CODE_CONTEXT = 100
 
 
-def sparse_tf_rollout(
-    step: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, x: torch.Tensor, tau: int
-) -> torch.Tensor:
-    """Predicted states ``(B, T - 1, M)`` at t = 1..T-1 along ``x (B, T, D)``; at every t
-    that is a multiple of ``tau`` the observed units are set to ``x_t`` after the
-    prediction (so the next step starts from the data)."""
-    d = x.shape[2]
-    z = z0
-    predicted = []
-    for t in range(1, x.shape[1]):
-        z = step(z)
-        predicted.append(z)
-        if t % tau == 0:
-            z = x[:, t] if z.shape[1] == d else torch.cat([x[:, t], z[:, d:]], dim=1)
-    return torch.stack(predicted, 1)
-
-
 def sparse_tf_rollout_many(
     step: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, x: torch.Tensor, tau: int
 ) -> torch.Tensor:
-    """:func:`sparse_tf_rollout` of K models at once: ``z0 (K, B, M)``, ``x (K, B, T, D)``;
-    returns ``(K, B, T - 1, M)``."""
+    """Predicted states ``(K, B, T - 1, M)`` at t = 1..T-1 of K models along ``x (K, B, T,
+    D)`` from ``z0 (K, B, M)``; at every t that is a multiple of ``tau`` the observed units
+    are set to ``x_t`` after the prediction (so the next step starts from the data)."""
     d = x.shape[3]
     z = z0
     predicted = []

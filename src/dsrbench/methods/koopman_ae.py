@@ -21,7 +21,7 @@ coordinates:
   L_inf the largest absolute error of the reconstruction of x_0 plus that of the one-step
   prediction of x_1, and an L2 penalty on the weight matrices. K is re-evaluated at every
   latent step (K^m means m steps of the state-dependent map).
-* Training: Adam through :class:`dsrbench.methods.trainer.Trainer` (windows of
+* Training: Adam in the one loop (:class:`KoopmanStep`; :mod:`dsrbench.methods.trainer`; windows of
   ``max(S_p, S_l) + 1`` points, a learning rate decaying exponentially per epoch from
   ``lr_start`` to ``lr_end``; the paper keeps 1e-3 fixed, as the defaults do), the weights
   with the best validation D_stsp kept.
@@ -43,6 +43,7 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows, validation_stsp
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: validation points of the D_stsp free run (the first of the validation trajectories)
@@ -235,6 +236,82 @@ def koopman_loss(
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
+PARTS = ("recon", "pred", "lin", "linf")
+
+
+class KoopmanStep(TrainingStep):
+    """The training step of :class:`KoopmanAutoencoder`: windows of ``max(S_p, S_l) + 1``
+    points, the loss of :func:`koopman_loss` (its parts logged as epoch means), Adam with
+    the learning rate decaying exponentially per epoch; a non-finite batch is skipped."""
+
+    def __init__(
+        self,
+        model: KoopmanAutoencoder,
+        net: KoopmanNet,
+        x: np.ndarray,
+        v: np.ndarray | None,
+        device: torch.device,
+        length: int,
+    ) -> None:
+        hp = model.params
+        self.model, self.net, self.x, self.val, self.device = model, net, x, v, device
+        self.length = length
+        self.batch_size = int(hp["batch_size"])
+        epochs = int(hp["epochs"])
+        lr0, lr1 = float(hp["lr_start"]), float(hp["lr_end"])
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=lr0)
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(
+            self.optimizer, (lr1 / lr0) ** (1.0 / max(1, epochs))
+        )
+        self.weights_of_loss = {
+            "num_shifts": int(hp["num_shifts"]),
+            "num_shifts_middle": int(hp["num_shifts_middle"]),
+            "recon_weight": float(hp["recon_weight"]),
+            "linf_weight": float(hp["linf_weight"]),
+            "l2_weight": float(hp["l2_weight"]),
+        }
+        self.parts: dict[str, float] = {}
+        self.parts_sum = dict.fromkeys(PARTS, 0.0)
+        self.done = 0
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.net, "optimizer": self.optimizer, "scheduler": self.scheduler}
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.parts_sum, self.done = dict.fromkeys(PARTS, 0.0), 0
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        w = torch.as_tensor(
+            sample_windows(self.x, self.length, self.batch_size, batch.rngs[0]),
+            device=self.device,
+        )
+        loss, self.parts = koopman_loss(self.net, w, **self.weights_of_loss)
+        if torch.isfinite(loss):  # no gradient from a diverged batch
+            loss.backward()
+        return loss.detach().reshape(1)
+
+    def after_step(self, moved: np.ndarray) -> None:
+        if moved[0]:
+            self.done += 1
+            self.parts_sum = {k: self.parts_sum[k] + self.parts[k] for k in self.parts_sum}
+
+    def end_epoch(self, epoch: int) -> list[dict[str, float]]:
+        done = self.done
+        return [{k: s / done if done else float("nan") for k, s in self.parts_sum.items()}]
+
+    def validate(self, k: int) -> float | None:
+        if self.val is None:
+            return None
+        with torch.no_grad():
+            return validation_stsp(
+                lambda c, n: self.model._generate_std(c, n, self.net),
+                self.val[:, :VALIDATION_POINTS],
+            )
+
+    def weights(self, k: int) -> dict[str, torch.Tensor]:
+        return {n: t.detach().clone() for n, t in self.net.state_dict().items()}
+
+
 class KoopmanAutoencoder(Method):
     """Deep Koopman autoencoder with an auxiliary eigenvalue network (Lusch et al. 2018)."""
 
@@ -310,13 +387,7 @@ class KoopmanAutoencoder(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
-        from dsrbench.methods.trainer import (
-            Trainer,
-            resolve_device,
-            sample_windows,
-            seed_everything,
-            validation_stsp,
-        )
+        from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
 
         if self.params["dtype"] not in DTYPES:
             raise ValueError(f"koopman_ae: dtype must be one of {sorted(DTYPES)}")
@@ -338,63 +409,21 @@ class KoopmanAutoencoder(Method):
                 f"{x.shape[1]}; lower num_shifts"
             )
         net = self._net(x.shape[2], float(self.dt_)).to(dev, dtype)
-        epochs = int(self.params["epochs"])
-        lr0, lr1 = float(self.params["lr_start"]), float(self.params["lr_end"])
-        optimizer = torch.optim.Adam(net.parameters(), lr=lr0)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(
-            optimizer, (lr1 / lr0) ** (1.0 / max(1, epochs))
-        )
-        batch, n_batches = int(self.params["batch_size"]), int(self.params["batches_per_epoch"])
-        weights = {
-            "num_shifts": shifts,
-            "num_shifts_middle": middle,
-            "recon_weight": float(self.params["recon_weight"]),
-            "linf_weight": float(self.params["linf_weight"]),
-            "l2_weight": float(self.params["l2_weight"]),
-        }
         xt = x.astype(np.float32 if dtype == torch.float32 else np.float64)
-
-        def epoch_fn(epoch: int) -> dict[str, float]:
-            total, parts_sum, done = 0.0, dict.fromkeys(("recon", "pred", "lin", "linf"), 0.0), 0
-            for _ in range(n_batches):
-                w = torch.as_tensor(sample_windows(xt, length, batch, rng), device=dev)
-                loss, parts = koopman_loss(net, w, **weights)
-                if not torch.isfinite(loss):  # no step from a diverged batch
-                    continue
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total, done = total + float(loss.detach()), done + 1
-                parts_sum = {k: parts_sum[k] + parts[k] for k in parts_sum}
-            lr = optimizer.param_groups[0]["lr"]
-            scheduler.step()
-            mean = total / done if done else float("nan")
-            row = {"loss": mean, "lr": lr, "alpha": float("nan")}
-            row.update({k: s / done if done else float("nan") for k, s in parts_sum.items()})
-            return row
-
-        validate = None
-        if v is not None:
-
-            def validate() -> float:
-                return validation_stsp(
-                    lambda c, n: self._generate_std(c, n, net), v[:, :VALIDATION_POINTS]
-                )
-
-        trainer = Trainer(
-            model=net,
-            state={"model": net, "optimizer": optimizer, "scheduler": scheduler},
-            epochs=epochs,
-            rng=rng,
-            run=run,
+        step = KoopmanStep(self, net, xt, v, dev, length)
+        self.training_result_, weights = train_one(
+            step,
+            rng,
+            run,
+            epochs=int(self.params["epochs"]),
+            batches_per_epoch=int(self.params["batches_per_epoch"]),
             checkpoint_every=int(self.params["checkpoint_every"]),
             validate_every=int(self.params["validate_every"]),
             budget=budget,
             description=self.name,
         )
-        self.training_result_ = trainer.fit(epoch_fn, validate)
         self.device_ = dev
-        self._set_net(net.state_dict())
+        self._set_net(weights)
         return self
 
     # -- inference --------------------------------------------------------------------------

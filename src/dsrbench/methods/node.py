@@ -67,6 +67,13 @@ from dsrbench.methods.base import (
     RunFiles,
     check_context,
 )
+from dsrbench.methods.trainer import (
+    Batch,
+    Member,
+    TrainingStep,
+    sample_windows,
+    validation_stsp,
+)
 
 #: data steps integrated per call in forecasts and free runs
 CHUNK = 1000
@@ -206,6 +213,72 @@ def _field_tangent(
 def dtype_name(dtype: torch.dtype) -> str:
     """The numpy name of a torch floating dtype."""
     return {torch.float32: "float32", torch.float64: "float64"}[dtype]
+
+
+class NodeStep(TrainingStep):
+    """The training step of one neural ODE with a torch optimiser (Adam or RAdam; any
+    solver): windows of ``seq_len`` points, the solution from each window's first point
+    against the rest of the window (MSE), the learning rate decaying exponentially per
+    epoch. A batch on which the solver fails or whose loss is not finite is skipped (as
+    Gilpin 2023 does; the ``skipped`` column of the log)."""
+
+    def __init__(
+        self, model: NeuralODE, x: np.ndarray, v: np.ndarray | None, device: torch.device
+    ) -> None:
+        self.model, self.val, self.device = model, v, device
+        dtype = model._training_dtype()
+        self.x = x.astype(dtype_name(dtype))
+        self.field = model._field(x.shape[2])
+        self.field.initialise(float(model.params["init_std"]))
+        self.field = self.field.to(device, dtype)
+        epochs = int(model.params["epochs"])
+        lr0, lr1 = float(model.params["lr_start"]), float(model.params["lr_end"])
+        optimizers = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam}
+        self.optimizer = optimizers[model.params["optimizer"]](self.field.parameters(), lr=lr0)
+        # exponential decay per epoch: gamma^epochs = lr_end / lr_start
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(
+            self.optimizer, (lr1 / lr0) ** (1.0 / max(1, epochs))
+        )
+        self.seq = min(int(model.params["seq_len"]), x.shape[1])
+        self.batch_size = int(model.params["batch_size"])
+        self.n_batches = int(model.params["batches_per_epoch"])
+        self.done = 0
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.field, "optimizer": self.optimizer, "scheduler": self.scheduler}
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.done = 0
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        w = torch.as_tensor(
+            sample_windows(self.x, self.seq, self.batch_size, batch.rngs[0]), device=self.device
+        )
+        try:
+            pred = self.model._solve(self.field, w[:, 0], self.seq - 1).transpose(0, 1)
+        except AssertionError:  # the solver failed on this batch (Gilpin skips too)
+            return torch.full((1,), float("nan"))
+        loss = torch.mean((pred - w[:, 1:]) ** 2)
+        if torch.isfinite(loss):  # no gradient from a diverged batch
+            loss.backward()
+        return loss.detach().reshape(1)
+
+    def after_step(self, moved: np.ndarray) -> None:
+        self.done += int(moved[0])
+
+    def end_epoch(self, epoch: int) -> list[dict[str, float]]:
+        return [{"skipped": self.n_batches - self.done}]
+
+    def validate(self, k: int) -> float | None:
+        if self.val is None:
+            return None
+        with torch.no_grad():
+            return validation_stsp(
+                lambda c, n: self.model._generate_std(c, n, self.field), self.val[:, :1000]
+            )
+
+    def weights(self, k: int) -> dict[str, torch.Tensor]:
+        return {n: t.detach().clone() for n, t in self.field.state_dict().items()}
 
 
 class NeuralODE(Method):
@@ -378,50 +451,49 @@ class NeuralODE(Method):
     ) -> list[FitOutcome]:
         """Train ``models[i]`` on ``tasks[i]``, grouped as :meth:`fit_many` says;
         ``raise_errors`` re-raises the first error (``fit``)."""
-        from dsrbench.methods._node_many import Member, read_checkpoint, train_group
-        from dsrbench.methods.trainer import resolve_device, seed_everything
+        from dsrbench.methods._node_many import train_group
+        from dsrbench.methods.trainer import fit_in_groups, resolve_device
 
         dev = resolve_device(device)
-        outcomes = [FitOutcome(None, "not fitted") for _ in tasks]
-        members: dict[int, Member] = {}
-        groups: dict[tuple, list[int]] = {}
-        for i, (model, task) in enumerate(zip(models, tasks, strict=True)):
-            try:
-                dtype = model._training_dtype()
-                rng = seed_everything(task.seed)  # as a lone run: torch seed, then the field
-                x, v = model.fit_scale(task.train, task.val)
-                field = model._field(x.shape[2])
-                field.initialise(float(model.params["init_std"]))
-                init = {n: t.detach().clone() for n, t in field.state_dict().items()}
-                seq = min(int(model.params["seq_len"]), x.shape[1])
-                member = Member(model, task, rng, init, x.astype(dtype_name(dtype)), v, seq)
-                member.payload = read_checkpoint(member.checkpoint, model.name, init)
-            except Exception as exc:
-                if raise_errors:
-                    raise
-                outcomes[i] = FitOutcome.failed(exc)
-                continue
-            members[i] = member
-            key = (
-                tuple(sorted((k, repr(v)) for k, v in model.params.items())),
-                x.shape[2],
-                seq,
-                member.start_epoch,
-            )
-            groups.setdefault(key, []).append(i)
-        for index in groups.values():
-            group = [members[i] for i in index]
-            try:
-                train_group(group, dev, group[0].model._training_dtype(), budget)
-            except Exception as exc:
-                if raise_errors:
-                    raise
-                for i in index:
-                    outcomes[i] = FitOutcome.failed(exc)
-                continue
-            for i in index:
-                outcomes[i] = FitOutcome(members[i].model)
-        return outcomes
+
+        def key(member: Member) -> tuple:
+            model = member.model
+            params = tuple(sorted((k, repr(v)) for k, v in model.params.items()))
+            return (params, model.train_x_.shape[2], model.seq_, member.start_epoch)
+
+        def train(members: list[Member]) -> None:
+            train_group(members, dev, members[0].model._training_dtype(), budget)
+
+        return fit_in_groups(
+            models,
+            tasks,
+            prepare=lambda model, task: model._prepare(task),
+            key=key,
+            train=train,
+            cleanup=lambda model: model._drop_training_state(),
+            raise_errors=raise_errors,
+        )
+
+    def _prepare(self, task: FitTask) -> Member:
+        """A model of the vectorised training: its generator, standardised data (kept as
+        ``train_x_``, ``val_x_`` while it trains), initial field and checkpoint."""
+        from dsrbench.methods.trainer import Member, seed_everything
+
+        dtype = self._training_dtype()
+        rng = seed_everything(task.seed)  # as a lone run: torch seed, then the field
+        x, v = self.fit_scale(task.train, task.val)
+        field = self._field(x.shape[2])
+        field.initialise(float(self.params["init_std"]))
+        init = {n: t.detach().clone() for n, t in field.state_dict().items()}
+        self.train_x_, self.val_x_ = x.astype(dtype_name(dtype)), v
+        self.seq_ = min(int(self.params["seq_len"]), x.shape[1])
+        member = Member(rng, task.run, task.name, self, init)
+        member.read_checkpoint({n: tuple(t.shape) for n, t in init.items()})
+        return member
+
+    def _drop_training_state(self) -> None:
+        for attr in ("train_x_", "val_x_", "seq_"):
+            self.__dict__.pop(attr, None)
 
     def _fit_alone(
         self,
@@ -433,74 +505,26 @@ class NeuralODE(Method):
         budget: float | None,
         run: RunFiles | None,
     ) -> Self:
-        """One model through :class:`~dsrbench.methods.trainer.Trainer` (adaptive solvers,
-        RAdam)."""
-        from dsrbench.methods.trainer import (
-            Trainer,
-            resolve_device,
-            sample_windows,
-            seed_everything,
-            validation_stsp,
-        )
+        """One model with its own torch optimiser (adaptive solvers, RAdam): a
+        :class:`NodeStep` in :func:`~dsrbench.methods.trainer.train_one`."""
+        from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
 
         rng = seed_everything(seed)
         dev = resolve_device(device)
-        dtype = self._training_dtype()
         x, v = self.fit_scale(train, val)
-        field = self._field(x.shape[2])
-        field.initialise(float(self.params["init_std"]))
-        field = field.to(dev, dtype)
-        epochs = int(self.params["epochs"])
-        lr0, lr1 = float(self.params["lr_start"]), float(self.params["lr_end"])
-        optimizers = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam}
-        optimizer = optimizers[self.params["optimizer"]](field.parameters(), lr=lr0)
-        # exponential decay per epoch: gamma^epochs = lr_end / lr_start
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(
-            optimizer, (lr1 / lr0) ** (1.0 / max(1, epochs))
-        )
-        seq = min(int(self.params["seq_len"]), x.shape[1])
-        batch, n_batches = int(self.params["batch_size"]), int(self.params["batches_per_epoch"])
-        xt = x.astype(dtype_name(dtype))
-
-        def epoch_fn(epoch: int) -> dict[str, float]:
-            total, done = 0.0, 0
-            for _ in range(n_batches):
-                w = torch.as_tensor(sample_windows(xt, seq, batch, rng), device=dev)
-                try:
-                    pred = self._solve(field, w[:, 0], seq - 1).transpose(0, 1)
-                except AssertionError:  # the solver failed on this batch (Gilpin skips too)
-                    continue
-                loss = torch.mean((pred - w[:, 1:]) ** 2)
-                if not torch.isfinite(loss):  # no step from a diverged batch
-                    continue
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total, done = total + float(loss.detach()), done + 1
-            lr = optimizer.param_groups[0]["lr"]
-            scheduler.step()
-            mean = total / done if done else float("nan")
-            return {"loss": mean, "lr": lr, "alpha": float("nan"), "skipped": n_batches - done}
-
-        validate = None
-        if v is not None:
-
-            def validate() -> float:
-                return validation_stsp(lambda c, n: self._generate_std(c, n, field), v[:, :1000])
-
-        trainer = Trainer(
-            model=field,
-            state={"model": field, "optimizer": optimizer, "scheduler": scheduler},
-            epochs=epochs,
-            rng=rng,
-            run=run,
+        step = NodeStep(self, x, v, dev)
+        self.training_result_, weights = train_one(
+            step,
+            rng,
+            run,
+            epochs=int(self.params["epochs"]),
+            batches_per_epoch=int(self.params["batches_per_epoch"]),
             checkpoint_every=int(self.params["checkpoint_every"]),
             validate_every=int(self.params["validate_every"]),
             budget=budget,
             description=self.name,
         )
-        self.training_result_ = trainer.fit(epoch_fn, validate)
-        self._set_field(field.state_dict())
+        self._set_field(weights)
         return self
 
     def _set_field(self, state: dict[str, torch.Tensor]) -> None:

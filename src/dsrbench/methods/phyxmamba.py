@@ -21,9 +21,9 @@ docs/methods.md), on standardised coordinates:
   prediction). The observations are the lag-0 channels (:func:`delay_unembed`).
 * Forecast: autoregressive patch by patch: the next patch is predicted from the window, its
   observations appended, the window slid by ``token_size`` and embedded again.
-* Training (:class:`dsrbench.methods.trainer.Trainer`, one epoch = ``batches_per_epoch``
-  batches of ``batch_size`` windows; Adam, weight decay 1e-5, ReduceLROnPlateau(0.5,
-  patience 5) on the validation loss, batch 512):
+* Training (:class:`PhyxMambaStep` in :class:`dsrbench.methods.trainer.GroupTrainer`, one
+  epoch = ``batches_per_epoch`` batches of ``batch_size`` windows; Adam, weight decay
+  1e-5, ReduceLROnPlateau(0.5, patience 5) on the validation loss, batch 512):
 
   1. pre-training (``pretrain_epochs``, the paper's at most 800, lr 1e-3): next-patch MSE
      at every token position (teacher forcing) + ``mtp_weight`` (0.1) x the mean MSE of the
@@ -66,6 +66,7 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 SETTINGS_FILE = "phyxmamba.json"
@@ -226,6 +227,119 @@ class PhyxMambaNet(torch.nn.Module):
         patches 2, 3, ... ahead from the extra heads."""
         f = self.features(tokens)
         return [self.head(f), *(h(f) for h in self.extra_heads if extra)]
+
+
+class PhyxMambaStep(TrainingStep):
+    """The training step of :class:`PhyxMamba`'s three stages (pre-training, the linear
+    probe, fine-tuning), each with a fresh Adam state and ReduceLROnPlateau on the
+    validation loss of every epoch; each stage keeps its best weights by that loss (its own
+    ``track``, checkpointed with the model), and fine-tuning starts from the best
+    pre-trained ones. A non-finite batch is skipped."""
+
+    def __init__(
+        self,
+        model: PhyxMamba,
+        net: PhyxMambaNet,
+        x: np.ndarray,
+        val_pre: torch.Tensor,
+        val_fine: torch.Tensor,
+        device: torch.device,
+    ) -> None:
+        p = model.params
+        self.model, self.net, self.x, self.device = model, net, x, device
+        self.val_pre, self.val_fine = val_pre, val_fine
+        self.lookback, size = model.settings_["lookback"], model.settings_["token_size"]
+        self.pre_len = self.lookback + (int(p["mtp_heads"]) + 1) * size
+        self.fine_len = self.lookback + int(p["rollout_steps"])
+        self.e1 = int(p["pretrain_epochs"])
+        self.e2 = self.e1 + int(p["probe_epochs"])
+        self.batch_size = int(p["batch_size"])
+        self.lr_finetune = float(p["lr_finetune"])
+        head = set(net.head.parameters())
+        groups = [
+            {"params": list(net.head.parameters())},
+            {"params": [q for q in net.parameters() if q not in head]},
+        ]
+        self.optimizer = torch.optim.Adam(
+            groups, lr=float(p["lr"]), weight_decay=float(p["weight_decay"])
+        )
+        # stepped on the validation loss in end_epoch, not by the loop
+        self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=float(p["plateau_factor"]), patience=int(p["plateau_patience"])
+        )
+        # what the stages keep (checkpointed with the model)
+        self.track: dict[str, Any] = {"best": None, "best_loss": float("inf")}
+        self.stage, self.probe = 1, False
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.net, "optimizer": self.optimizer, "scheduler": self.plateau}
+
+    def extra_state(self, k: int) -> dict[str, Any]:
+        return dict(self.track)
+
+    def load_extra_state(self, k: int, state: dict[str, Any]) -> None:
+        self.track.update(state)
+
+    def _start_stage(self, lr_head: float, lr_body: float) -> None:
+        optimizer = self.optimizer
+        optimizer.state = defaultdict(dict)
+        optimizer.param_groups[0]["lr"], optimizer.param_groups[1]["lr"] = lr_head, lr_body
+        self.plateau._reset()
+        self.plateau._last_lr = [lr_head, lr_body]
+
+    def begin_epoch(self, epoch: int) -> None:
+        e1, e2, track = self.e1, self.e2, self.track
+        self.stage = 1 if epoch < e1 else 2
+        if epoch == e1 and epoch > 0:  # fine-tuning starts from the best pre-trained weights
+            if track["best"] is not None:
+                self.net.load_state_dict(track["best"])
+            track.update(best=None, best_loss=float("inf"))
+        if epoch == e1:  # the linear probe: the next-patch head alone
+            self._start_stage(self.lr_finetune, 0.0)
+        if epoch == e2:  # then everything
+            self._start_stage(self.lr_finetune, self.lr_finetune)
+        self.probe = e1 <= epoch < e2
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        length = self.pre_len if self.stage == 1 else self.fine_len
+        rng = batch.rngs[0]
+        w = torch.as_tensor(
+            sample_windows(self.x, length, self.batch_size, rng), device=self.device
+        )
+        if self.stage == 1:
+            loss = self.model._pretrain_loss(self.net, w)
+        else:
+            loss = self.model._finetune_loss(self.net, w, rng)
+        if torch.isfinite(loss):  # no gradient from a diverged batch
+            loss.backward()
+            if self.probe:  # Adam skips parameters without a gradient
+                for q in self.optimizer.param_groups[1]["params"]:
+                    q.grad = None
+        return loss.detach().reshape(1)
+
+    def _validation_loss(self) -> float:
+        net = self.net
+        net.eval()
+        with torch.no_grad():
+            if self.stage == 1:
+                loss = self.model._pretrain_loss(net, self.val_pre)
+            else:
+                steps = int(self.model.params["rollout_steps"])
+                pred = self.model._rollout(net, self.val_fine[:, : self.lookback], steps)
+                loss = torch.mean((pred - self.val_fine[:, self.lookback :]) ** 2)
+        net.train()
+        return float(loss)
+
+    def end_epoch(self, epoch: int) -> list[dict[str, float]]:
+        score = self._validation_loss()
+        self.plateau.step(score if math.isfinite(score) else float("inf"))
+        if score < self.track["best_loss"]:
+            self.track["best_loss"] = score
+            self.track["best"] = {k: t.detach().clone() for k, t in self.net.state_dict().items()}
+        return [{"stage": float(self.stage if not self.probe else 1.5), "val_loss": score}]
+
+    def weights(self, k: int) -> dict[str, torch.Tensor]:
+        return {n: t.detach().clone() for n, t in self.net.state_dict().items()}
 
 
 class PhyxMamba(Method):
@@ -398,12 +512,7 @@ class PhyxMamba(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
-        from dsrbench.methods.trainer import (
-            Trainer,
-            resolve_device,
-            sample_windows,
-            seed_everything,
-        )
+        from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
 
         p = self.params
         if p["dtype"] not in DTYPES:
@@ -422,19 +531,7 @@ class PhyxMamba(Method):
                 f"trajectory length {x.shape[1]}"
             )
         net = self._net(x.shape[2]).to(dev, dtype)
-        head = set(net.head.parameters())
-        groups = [
-            {"params": list(net.head.parameters())},
-            {"params": [q for q in net.parameters() if q not in head]},
-        ]
-        optimizer = torch.optim.Adam(
-            groups, lr=float(p["lr"]), weight_decay=float(p["weight_decay"])
-        )
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=float(p["plateau_factor"]), patience=int(p["plateau_patience"])
-        )
         np_dtype = np.float32 if dtype == torch.float32 else np.float64
-        xt = x.astype(np_dtype)
         # fixed validation windows (the validation split, else the training data), drawn
         # from their own generator so that the training draws do not depend on them
         vrng = np.random.default_rng([seed, 1])
@@ -445,88 +542,20 @@ class PhyxMamba(Method):
         val_fine = torch.as_tensor(
             sample_windows(source, fine_len, VALIDATION_WINDOWS, vrng).astype(np_dtype), device=dev
         )
-        e1, e2 = int(p["pretrain_epochs"]), int(p["pretrain_epochs"]) + int(p["probe_epochs"])
-        epochs = e2 + int(p["finetune_epochs"])
-        batch, n_batches = int(p["batch_size"]), int(p["batches_per_epoch"])
-        # what the stages keep (checkpointed with the Trainer's state)
-        track: dict[str, Any] = {"best": None, "best_loss": float("inf")}
-
-        def start_stage(lr_head: float, lr_body: float) -> None:
-            optimizer.state = defaultdict(dict)
-            optimizer.param_groups[0]["lr"], optimizer.param_groups[1]["lr"] = lr_head, lr_body
-            scheduler._reset()
-            scheduler._last_lr = [lr_head, lr_body]
-
-        def keep_best(loss: float) -> None:
-            if loss < track["best_loss"]:
-                track["best_loss"] = loss
-                track["best"] = {k: t.detach().clone() for k, t in net.state_dict().items()}
-
-        def validation_loss(stage: int) -> float:
-            net.eval()
-            with torch.no_grad():
-                if stage == 1:
-                    loss = self._pretrain_loss(net, val_pre)
-                else:
-                    pred = self._rollout(net, val_fine[:, :lookback], int(p["rollout_steps"]))
-                    loss = torch.mean((pred - val_fine[:, lookback:]) ** 2)
-            net.train()
-            return float(loss)
-
-        def epoch_fn(epoch: int) -> dict[str, float]:
-            stage = 1 if epoch < e1 else 2
-            if epoch == e1 and epoch > 0:  # fine-tuning starts from the best pre-trained weights
-                if track["best"] is not None:
-                    net.load_state_dict(track["best"])
-                track.update(best=None, best_loss=float("inf"))
-            if epoch == e1:  # the linear probe: the next-patch head alone
-                start_stage(float(p["lr_finetune"]), 0.0)
-            if epoch == e2:  # then everything
-                start_stage(float(p["lr_finetune"]), float(p["lr_finetune"]))
-            probe = e1 <= epoch < e2
-            total, done = 0.0, 0
-            for _ in range(n_batches):
-                length = pre_len if stage == 1 else fine_len
-                w = torch.as_tensor(sample_windows(xt, length, batch, rng), device=dev)
-                if stage == 1:
-                    loss = self._pretrain_loss(net, w)
-                else:
-                    loss = self._finetune_loss(net, w, rng)
-                if not torch.isfinite(loss):  # no step from a diverged batch
-                    continue
-                optimizer.zero_grad()
-                loss.backward()
-                if probe:  # Adam skips parameters without a gradient
-                    for q in optimizer.param_groups[1]["params"]:
-                        q.grad = None
-                optimizer.step()
-                total, done = total + float(loss.detach()), done + 1
-            lr = optimizer.param_groups[0]["lr"]
-            score = validation_loss(stage)
-            scheduler.step(score if math.isfinite(score) else float("inf"))
-            keep_best(score)
-            return {
-                "loss": total / done if done else float("nan"),
-                "lr": lr,
-                "alpha": float("nan"),
-                "stage": float(stage if not probe else 1.5),
-                "val_loss": score,
-            }
-
-        trainer = Trainer(
-            model=net,
-            state={"model": net, "optimizer": optimizer, "scheduler": scheduler},
+        step = PhyxMambaStep(self, net, x.astype(np_dtype), val_pre, val_fine, dev)
+        epochs = step.e2 + int(p["finetune_epochs"])
+        self.training_result_, _ = train_one(
+            step,
+            rng,
+            run,
             epochs=epochs,
-            rng=rng,
-            run=run,
+            batches_per_epoch=int(p["batches_per_epoch"]),
             checkpoint_every=int(p["checkpoint_every"]),
             validate_every=max(1, epochs),
             budget=budget,
             description=self.name,
-            extra_state=lambda: dict(track),
-            load_extra_state=track.update,
         )
-        self.training_result_ = trainer.fit(epoch_fn)
+        track = step.track
         final = track["best"] if track["best"] is not None else net.state_dict()
         self.device_ = dev
         self._set_net(final)

@@ -48,26 +48,14 @@ from dsrbench.methods._latent_rnn import (
 Step = Callable[[torch.Tensor], torch.Tensor]
 
 
-def gtf_rollout(
-    step: Step, z0: torch.Tensor, x: torch.Tensor, alpha: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run ``step`` along the data ``x (B, T, D)`` with generalized teacher forcing.
-
-    Returns ``(predicted, forced)``, both ``(B, T - 1, M)``: the states at t = 1..T-1
-    before forcing (the loss is on these) and after it, ``(1 - alpha) z + alpha x_t`` in
-    the observed units (the inputs of the next step). ``alpha = 1`` is pure teacher
-    forcing, ``alpha = 0`` a free run from ``z0``. One model of :func:`gtf_rollout_many`.
-    """
-    a = torch.tensor([alpha], dtype=torch.float64)
-    predicted, forced = gtf_rollout_many(lambda z: step(z[0])[None], z0[None], x[None], a)
-    return predicted[0], forced[0]
-
-
 def gtf_rollout_many(
     step: Step, z0: torch.Tensor, x: torch.Tensor, alpha: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`gtf_rollout` of K models at once: ``z0 (K, B, M)``, ``x (K, B, T, D)``, one
-    ``alpha`` per model ``(K,)``; returns ``(predicted, forced)``, both ``(K, B, T-1, M)``.
+    """Generalized teacher forcing of K models along their data ``x (K, B, T, D)`` from
+    ``z0 (K, B, M)``, one ``alpha`` per model ``(K,)``: ``(predicted, forced)``, both
+    ``(K, B, T - 1, M)``, the states at t = 1..T-1 before forcing (the loss is on these)
+    and after it, ``(1 - alpha) z + alpha x_t`` in the observed units (the inputs of the
+    next step). ``alpha = 1`` is pure teacher forcing, ``alpha = 0`` a free run.
 
     The forcing is one fused product a step: ``forced = c * z + b_t`` with ``c = 1 -
     alpha`` on the observed units and 1 on the others, ``b_t = alpha x_t`` padded with
@@ -193,10 +181,6 @@ class ShallowPLRNNGTF(LatentRNN):
         diag = torch.diag_embed(p["A"])[:, None]
         return diag + torch.einsum("kml,knl,klj->knmj", p["W1"], gate, p["W2"])
 
-    def _torch_jacobian(self, p: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-        """Jacobians ``(B, M, M)`` of one model's torch step at ``z (B, M)``."""
-        return self._jacobian_many({k: v[None] for k, v in p.items()}, z[None])[0]
-
     def _np_step(self, z: np.ndarray) -> np.ndarray:
         w = self.weights_
         pre = z @ w["W2"].T
@@ -214,19 +198,12 @@ class ShallowPLRNNGTF(LatentRNN):
         return np.diag(w["A"])[None] + np.einsum("ml,bl,lk->bmk", w["W1"], gate, w["W2"])
 
     # -- generalized teacher forcing --------------------------------------------------------
-    def forced_states(
-        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: float
-    ) -> torch.Tensor:
-        """The states ``(B, T - 1, M)`` at which the adaptive alpha evaluates Jacobians: the
-        data ``x_1..x_{T-1}`` in the observed units, the GTF rollout's unobserved units."""
-        one = {k: v[None] for k, v in p.items()}
-        a = torch.tensor([alpha], dtype=torch.float64)
-        return self.forced_states_many(one, x[None], a)[0]
-
     def forced_states_many(
         self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
     ) -> torch.Tensor:
-        """:meth:`forced_states` of K models, ``x (K, B, T, D)``, ``alpha (K,)``."""
+        """The states ``(K, B, T - 1, M)`` at which the adaptive alpha evaluates Jacobians,
+        of K models along ``x (K, B, T, D)`` with ``alpha (K,)``: the data ``x_1..x_{T-1}``
+        in the observed units, the GTF rollout's unobserved units."""
         d, m = x.shape[3], p["h"].shape[1]
         if m == d:
             return x[:, :, 1:]
@@ -250,16 +227,11 @@ class ShallowPLRNNGTF(LatentRNN):
             _, forced = gtf_rollout_many(self._stepper(p), z0, x, alpha)
         return torch.cat([x[:, :, 1:], forced[..., d:]], dim=3)
 
-    def estimate_alpha(self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: float) -> float:
-        """``max(0, 1 - 1/G)`` along the forced states of the batch ``x``."""
-        one = {k: v[None] for k, v in p.items()}
-        a = torch.tensor([alpha], dtype=torch.float64)
-        return float(self.estimate_alphas(one, x[None], a)[0])
-
     def estimate_alphas(
         self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
     ) -> np.ndarray:
-        """:meth:`estimate_alpha` of K models ``(K,)``: each along its own batch."""
+        """``max(0, 1 - 1/G)`` of each of K models ``(K,)``, along the forced states of its
+        own batch."""
         with torch.no_grad():
             states = self.forced_states_many(p, x, alpha)
             k, m = states.shape[0], states.shape[-1]

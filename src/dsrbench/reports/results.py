@@ -296,7 +296,7 @@ class Run:
         the job record and ``training.json``, and the objects that ``training.json`` may hold
         (None where it does not): ``tuning`` (a dict: metric, grid, scores, best),
         ``data_limited`` (a list of {train_length, smape, fit_seconds}) and ``refit``;
-        ``training_seconds_total`` (the Trainer's seconds over resumed runs) and
+        ``training_seconds_total`` (the training loop's seconds over resumed runs) and
         ``hardware`` (a dict: cpu, cores, torch_threads, gpu) where recorded."""
         rows = []
         for rec_path, names in self._find("model_record", method=method):
