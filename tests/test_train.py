@@ -72,7 +72,8 @@ def test_predict_never_trains_a_method_that_needs_a_fit(lorenz_store, tmp_path):
     from dsrbench import methods
 
     unfitted = {m for m in methods.available() if not methods.get(m).needs_fit}
-    assert unfitted == {"persistence", "context_parroting"}  # they forecast from the context
+    # they forecast from the context (chronos after its pretraining)
+    assert unfitted == {"persistence", "context_parroting", "chronos"}
     settings = {"context_length": 10, "horizon": 20, "contexts_per_trajectory": 1}
     with pytest.raises(ValueError, match="'mean' must be trained.*train job"):
         predict_to_store("mean", lorenz_store, tmp_path / "mean.zarr", **settings)
