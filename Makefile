@@ -67,7 +67,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 docs: $(STAMP)
-	$(BIN)/python benchmarks/results_pages.py
+	$(BIN)/python benchmarks/tools/results_pages.py
 
 docs-check: docs
 	git diff --exit-code -- docs/

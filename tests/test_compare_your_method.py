@@ -2,7 +2,7 @@
 
 No run ships an export under docs/results/ yet, so the test first makes a tiny shipped run
 in the clone: ``configs/tiny_shipped.yaml`` (Lorenz, one small setting, truth, persistence
-and mean) run by snakemake and published with ``benchmarks/results_pages.py publish`` as
+and mean) run by snakemake and published with ``benchmarks/tools/results_pages.py publish`` as
 ``docs/results/tiny_shipped/`` (its export ``tiny_shipped.parquet``). Then it runs the
 README's commands as written, with only the README's placeholders filled in: ``RUN`` ->
 ``tiny_shipped``, ``CONFIG.yaml`` -> ``configs/tiny_shipped.yaml`` and ``mymethod`` ->
@@ -110,7 +110,7 @@ def test_the_readme_commands_set_a_new_method_beside_a_shipped_run(tmp_path: Pat
     _run(
         [
             ".venv/bin/python",
-            "benchmarks/results_pages.py",
+            "benchmarks/tools/results_pages.py",
             "publish",
             f"results/{SHIPPED}",
             SHIPPED,

@@ -183,7 +183,7 @@ def test_chaos_flags_follow_the_lyapunov_table():
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
-    # the package copy is the docs table (benchmarks/lyapunov_table.py writes both)
+    # the package copy is the docs table (benchmarks/accuracy/lyapunov_table.py writes both)
     shipped = repo / "src" / "dsrbench" / "data" / "lyapunov_exponents.csv"
     assert shipped.read_bytes() == (repo / "docs" / "lyapunov_exponents.csv").read_bytes()
     rows = {r["system"]: r for r in csv.DictReader(open(repo / "docs" / "lyapunov_exponents.csv"))}

@@ -6,7 +6,7 @@ The sweep uses short trajectories and a short long-run length T (longer than the
 trajectories, so the true runs are re-integrated); the two systems of the user report run at
 the full gilpin2023 setting, and StickSlipOscillator at the coarse granularity of full.yaml
 (15 points per period), where the dataset itself needs a fallback.
-benchmarks/systems_at_scale.py runs the sweep at T = 20 000 (docs/systems_at_scale.md).
+benchmarks/accuracy/systems_at_scale.py runs the sweep at T = 20 000 (docs/systems_at_scale.md).
 """
 
 from __future__ import annotations

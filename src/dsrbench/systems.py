@@ -54,10 +54,10 @@ DELAY_EMBEDDING_DIMENSION = 10
 #: Fourier period): at or above it a default orbit is chaotic; ``|.|`` below it the exponent is
 #: 0 within the estimation noise (periodic or quasi-periodic); below ``-CHAOS_THRESHOLD`` the
 #: orbit settles on a stable equilibrium. The rule of docs/lyapunov_exponents.md
-#: (benchmarks/lyapunov_table.py, verdicts).
+#: (benchmarks/accuracy/lyapunov_table.py, verdicts).
 CHAOS_THRESHOLD = 0.01
 
-#: Package copy of docs/lyapunov_exponents.csv (written by benchmarks/lyapunov_table.py).
+#: Package copy of docs/lyapunov_exponents.csv (written by benchmarks/accuracy/lyapunov_table.py).
 LYAPUNOV_TABLE = "data/lyapunov_exponents.csv"
 
 _LIST_HINT = "run `dsrbench systems` to list the {n} available systems"
@@ -405,7 +405,7 @@ def _chaos_flags() -> dict[str, ChaosFlag]:
     if missing:
         raise RuntimeError(
             f"{LYAPUNOV_TABLE} lacks {len(missing)} systems ({', '.join(missing[:5])}); "
-            "rerun benchmarks/lyapunov_table.py"
+            "rerun benchmarks/accuracy/lyapunov_table.py"
         )
     return {
         n: _classify(float(rows[n]["ours"]), get_system_info(n).period, rows[n]["note"])

@@ -21,7 +21,7 @@ forcing, through :class:`dsrbench.methods.trainer.GroupTrainer` (:class:`LatentR
 * Training: torch, on the device of :func:`dsrbench.methods.trainer.resolve_device`; ``dtype``
   ``"auto"`` (default) trains in float64 on the CPU and float32 on CUDA. On one CPU core
   float64 cost about the same as float32 at the paper sizes (per-step overhead dominates;
-  benchmarks/train_speed.py: within +-7 % either way), and it makes the trained map the
+  benchmarks/speed/train_speed.py: within +-7 % either way), and it makes the trained map the
   same map, to the last bit of its weights, that the float64 inference and validation run;
   the reference implementations use float32 (Julia ``Float32``, the AL-RNN torch
   tutorial), as we do on GPUs. A CPU rerun with the same seed is bit-identical in either

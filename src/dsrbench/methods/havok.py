@@ -35,7 +35,7 @@ The map is linear, so :meth:`jacobian` is the constant step matrix. The paper's 
 setting is q = 100, r = 15 at dt = 0.001: a window of 0.1 time units, 0.067 of Lorenz's
 dominant period. The defaults keep r = 15 and that window at the database's fine
 granularity (100 points per period: q = 7); ``delays: 100`` is the paper's q on data
-sampled as finely as the paper's (benchmarks/havok_lorenz_forcing.py).
+sampled as finely as the paper's (benchmarks/accuracy/havok_lorenz_forcing.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 ranges on Lorenz-63 (sources and protocols: docs/protocols.md, "Published figures", and
 docs/metrics.md, "Reference ranges"), and ``published_table()``: every published number the
 suite reproduces, one row each, with the Gilpin 2023 per-system sMAPE shipped as package data
-(rebuilt by benchmarks/gilpin2023_published.py). Nothing here is measured by us."""
+(rebuilt by benchmarks/tools/gilpin2023_published.py). Nothing here is measured by us."""
 
 from __future__ import annotations
 
@@ -291,7 +291,7 @@ def _gilpin_changes() -> dict[str, str]:
 
 
 def gilpin2023_per_system() -> pd.DataFrame:
-    """The shipped per-system Gilpin 2023 sMAPE (``benchmarks/gilpin2023_published.py``
+    """The shipped per-system Gilpin 2023 sMAPE (``benchmarks/tools/gilpin2023_published.py``
     rebuilds it), read lazily from the package data: columns model, system, granularity,
     horizon, train_length, smape_published_0_200, smape_0_100, file."""
     return _gilpin_csv().copy()
@@ -484,7 +484,7 @@ DSR_PAPER_NUMBERS: tuple[tuple[str, str, str, str, float | None, str, str], ...]
 def _dsr_paper_rows() -> list[dict]:
     """The DSR papers' numbers (:data:`DSR_PAPER_NUMBERS`), and the authors' shipped AL-RNN
     checkpoints scored by dsrbench's metrics under the DSR protocol (the labelled reference
-    rows; benchmarks/alrnn_checkpoint_reference.py writes them)."""
+    rows; benchmarks/accuracy/alrnn_checkpoint_reference.py writes them)."""
     rows = []
     for paper, method, system, metric, value, where, note in DSR_PAPER_NUMBERS:
         found = value is not None
@@ -526,7 +526,7 @@ def _dsr_paper_rows() -> list[dict]:
             rows.append(
                 {
                     "paper": f"{_BRENNER}: the authors' checkpoint {r.model}, scored by dsrbench",
-                    "source": "benchmarks/alrnn_checkpoint_reference.py",
+                    "source": "benchmarks/accuracy/alrnn_checkpoint_reference.py",
                     "system": "Lorenz",
                     "method": "alrnn",
                     "published_method": f"AL-RNN {r.model} (M = {r.M}, P = {r.P})",

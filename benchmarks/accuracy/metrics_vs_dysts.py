@@ -20,7 +20,7 @@ error is that of either estimate of the true KL.
 Timing: ours is warmed up once (numba compilation or cache load, printed apart) and
 timed as the median of ``--repeats`` calls; dysts is timed once (seconds per call).
 
-    .venv/bin/python benchmarks/metrics_vs_dysts.py [--system LorenzCoupled] [--n 10000]
+    .venv/bin/python benchmarks/accuracy/metrics_vs_dysts.py [--system LorenzCoupled] [--n 10000]
 """
 
 from __future__ import annotations

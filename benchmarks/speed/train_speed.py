@@ -10,7 +10,7 @@ seconds of the timed epochs come from the Trainer's per-epoch log, so model set-
 AL-RNN's symbolic code are not counted. Throughput = batches x batch size x sequence
 length / second (sequence steps per second).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_speed.py [--epochs 3] [--threads 1 2]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/speed/train_speed.py [--epochs 3] [--threads 1 2]
 """
 
 from __future__ import annotations

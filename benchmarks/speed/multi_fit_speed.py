@@ -1,7 +1,7 @@
 """Models trained together against the same models trained one after another.
 
 For K = 1, 8, 32 and 135 models (K seeds on standardised Lorenz-63 data, the paper sizes of
-``benchmarks/train_speed.py``: shPLRNN + GTF with M = 3, L = 100, adaptive alpha; AL-RNN with
+``benchmarks/speed/train_speed.py``: shPLRNN + GTF with M = 3, L = 100, adaptive alpha; AL-RNN with
 M = 20, P = 2, tau = 16; 16 sequences of 200 steps, 50 batches an epoch), this times
 
 * together: one ``Method.fit_many`` call with the K tasks (the vectorised trainer);
@@ -14,7 +14,7 @@ of Gilpin 2023's network: RK4, one step per data step, 10 batches of 64 windows 
 points, float64 on the CPU) is timed the same way. CPU runs use float64 and one thread
 unless ``--threads``; with a GPU present a CUDA row in float32 is added (together only).
 
-    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/multi_fit_speed.py \
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 .venv/bin/python benchmarks/speed/multi_fit_speed.py \
         [--ks 1 8 32 135] [--epochs 2] [--methods shplrnn_gtf alrnn node]
 """
 

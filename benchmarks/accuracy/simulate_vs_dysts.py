@@ -16,7 +16,7 @@ pts_per_period = 100.
 Accuracy beside each time: max |x - dysts Radau| / std over the first Lyapunov time
 (at most 100 points), for ours and for dysts' DOP853 run.
 
-    python benchmarks/simulate_vs_dysts.py [--systems Lorenz ...] [--ics 16]
+    python benchmarks/accuracy/simulate_vs_dysts.py [--systems Lorenz ...] [--ics 16]
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ and prints (and with ``--doc`` writes as Markdown and CSV):
   shared by its models, counted once per call) and of prediction, summed and as a median
   per model (on a machine shared with other jobs these are inflated alike).
 
-    python benchmarks/database_report.py results/gilpin2023_database \
+    python benchmarks/tools/database_report.py results/gilpin2023_database \
         [--doc docs/results/database/database_gilpin2023]
 """
 
@@ -192,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         text = [
             f"# Database run: {args.results}",
             "",
-            f"Command: `python benchmarks/database_report.py {args.results} --doc {args.doc}`.",
+            "Command: `python benchmarks/tools/database_report.py "
+            f"{args.results} --doc {args.doc}`.",
             "",
             *([args.note, ""] if args.note else []),
             "## Summary",

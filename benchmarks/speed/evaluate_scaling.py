@@ -6,7 +6,7 @@ included) on a LocalCluster of 1 and of 2 single-threaded workers. Each cluster 
 and warmed up (dsrbench imported, numba kernels loaded on every worker) before the clock
 starts; the start-up time is printed apart.
 
-    .venv/bin/python benchmarks/evaluate_scaling.py [--results results] [--repeats 1]
+    .venv/bin/python benchmarks/speed/evaluate_scaling.py [--results results] [--repeats 1]
 """
 
 from __future__ import annotations

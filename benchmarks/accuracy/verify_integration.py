@@ -9,7 +9,7 @@ ODE flows. Delay equations: the observed order of our scheme under step
 refinement, and the distance to dysts at 100 and at 400 points per period
 (dysts' own delay solver is first order in its output spacing, see the README).
 
-    python benchmarks/verify_integration.py [--jobs 2] [--systems Lorenz ...]
+    python benchmarks/accuracy/verify_integration.py [--jobs 2] [--systems Lorenz ...]
 
 Writes ``docs/integration_verification.csv`` and ``docs/integration_verification.md``.
 """
@@ -31,7 +31,7 @@ N = 1000
 PTS = 100
 ODE_TOL = 1e-5
 DELAY_TOL = 1e-2
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def check_system(name: str) -> dict:
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Integration verification against dysts",
         "",
-        "Command: `python benchmarks/verify_integration.py --jobs 2` "
+        "Command: `python benchmarks/accuracy/verify_integration.py --jobs 2` "
         f"(n = {N}, pts_per_period = {PTS}, dsrbench defaults vs dysts' make_trajectory "
         "defaults; error = max |ours - dysts| / std per coordinate over the first Lyapunov "
         "time, at most 100 points).",

@@ -8,7 +8,8 @@ step 20, the median valid prediction time (steps until the NRMSE first exceeds 0
 the largest |x| of a 20 000-step free run from the first context (a linear model that is
 unstable leaves the attractor). Prints a markdown table (docs/methods.md, ``havok``).
 
-    python benchmarks/havok_settings.py [--pts 100] [--systems Lorenz Rossler Chen Halvorsen]
+    python benchmarks/accuracy/havok_settings.py [--pts 100] \
+        [--systems Lorenz Rossler Chen Halvorsen]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ tangent seed. Writes ``docs/lyapunov_exponents.csv`` (and its package copy
 raw results are kept in ``benchmarks/out/lyapunov_results.json`` so that a rerun of a few
 systems (``--systems A B``) updates them and rewrites both documents.
 
-    python benchmarks/lyapunov_table.py [--jobs 2] [--systems Lorenz Rossler]
+    python benchmarks/accuracy/lyapunov_table.py [--jobs 2] [--systems Lorenz Rossler]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 OUT = ROOT / "benchmarks" / "out"
 RESULTS = OUT / "lyapunov_results.json"
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from dsrbench.systems import all_systems, get_system_info, resolve_systems
 
-    command = "python benchmarks/lyapunov_table.py " + " ".join(
+    command = "python benchmarks/accuracy/lyapunov_table.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
     OUT.mkdir(parents=True, exist_ok=True)

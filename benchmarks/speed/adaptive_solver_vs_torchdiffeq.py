@@ -5,7 +5,7 @@ default field: Gilpin 2023's 30-unit residual MLP, weights from N(0, 0.1^2)), fo
 (``torch.no_grad``) and forward plus backward (the training case). Run on one thread:
 
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python \\
-        benchmarks/adaptive_solver_vs_torchdiffeq.py [--repeats 5]
+        benchmarks/speed/adaptive_solver_vs_torchdiffeq.py [--repeats 5]
 """
 
 from __future__ import annotations

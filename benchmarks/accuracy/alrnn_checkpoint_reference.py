@@ -1,6 +1,6 @@
 """Score the AL-RNN authors' shipped Lorenz-63 checkpoints with dsrbench's metrics.
 
-    python benchmarks/alrnn_checkpoint_reference.py --repo PATH_TO_ALRNN_DSR_CLONE
+    python benchmarks/accuracy/alrnn_checkpoint_reference.py --repo PATH_TO_ALRNN_DSR_CLONE
 
 DurstewitzLab/ALRNN-DSR ships two trained AL-RNNs (``alrnn_python/models/lorenz_m20_p2``:
 M = 20, P = 2; ``lorenz_m30_p10``: M = 30, P = 10; torch state dicts A, W, h, B) with the
@@ -34,7 +34,7 @@ import pandas as pd
 from dsrbench.integration import simulate
 from dsrbench.metrics.attractor import power_spectrum_distance, state_space_divergence
 
-DATA = Path(__file__).resolve().parents[1] / "src/dsrbench/data/published"
+DATA = Path(__file__).resolve().parents[2] / "src/dsrbench/data/published"
 OUT = DATA / "alrnn_checkpoint_scores.csv"
 MODELS = {"lorenz_m20_p2": 2, "lorenz_m30_p10": 10}
 T, DISCARD, CONTEXT = 100_000, 25_000, 100

@@ -1,8 +1,8 @@
 """Regenerate every run page under docs/results/ from its run.yaml and export, or ship a
 finished run there.
 
-    python benchmarks/results_pages.py                       # rewrite every generated page
-    python benchmarks/results_pages.py publish RESULTS_DIR NAME --command "snakemake ..." \\
+    python benchmarks/tools/results_pages.py                       # rewrite every generated page
+    python benchmarks/tools/results_pages.py publish RESULTS_DIR NAME --command "snakemake ..." \\
         --configfile configs/dsr.yaml [--configfile more.yaml] [--notes TEXT] [--paper NAME]
 
 CI runs the first form and checks `git diff --exit-code docs/`. Folders without a run.yaml
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dsrbench.reports.run_pages import publish_run, write_page
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "results"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "results"
 
 
 def main(argv: list[str] | None = None) -> int:

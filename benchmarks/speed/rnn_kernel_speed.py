@@ -8,7 +8,7 @@ at M = 3, L = 100, alpha = 0.3 (Hess et al. 2023); AL-RNN at M = 20, P = 2, tau 
 one thread:
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python \
-        benchmarks/rnn_kernel_speed.py [--epochs 3]
+        benchmarks/speed/rnn_kernel_speed.py [--epochs 3]
 """
 
 from __future__ import annotations

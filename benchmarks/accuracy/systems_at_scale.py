@@ -9,7 +9,8 @@ the chaos flag (:func:`dsrbench.systems.chaos_flag`) and the wall times. Writes
 kept in ``benchmarks/out/`` so that a rerun of a few systems (``--systems A B``) updates
 them and rewrites the documents.
 
-    python benchmarks/systems_at_scale.py [--pts 100] [--length 5100] [--T 20000] [--jobs 2]
+    python benchmarks/accuracy/systems_at_scale.py [--pts 100] [--length 5100] [--T 20000] \
+        [--jobs 2]
         [--systems Lorenz PanXuZhou] [--out docs/systems_at_scale]
 """
 
@@ -26,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GRANULARITY = {
     100: "the gilpin2023 granularity; full.yaml's fine one",
     15: "full.yaml's coarse granularity",
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 cache.write_text(json.dumps(rows, indent=1))
     wall = time.perf_counter() - start
-    command = "python benchmarks/systems_at_scale.py " + " ".join(argv or sys.argv[1:])
+    command = "python benchmarks/accuracy/systems_at_scale.py " + " ".join(argv or sys.argv[1:])
     if ns.rewrite:  # the wall time and command of the run that made the rows
         wall = float(rows.pop("_wall", 0.0))
         command = str(rows.pop("_command", command))

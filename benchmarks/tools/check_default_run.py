@@ -1,6 +1,6 @@
 """Check the default run (`make run` on config.yaml) against the criteria of issue 10 item 2.
 
-    python benchmarks/check_default_run.py [RESULTS_DIR] [--factor 3]
+    python benchmarks/tools/check_default_run.py [RESULTS_DIR] [--factor 3]
 
 Reads RESULTS_DIR/metrics.parquet (default results/) and prints
 

@@ -1,6 +1,7 @@
 """Score the weight snapshots of a DSR database run and write its budget table and figure.
 
-    python benchmarks/dsr_snapshots.py results/dsr_database_20k --doc docs/results/dsr_database_20k
+    python benchmarks/tools/dsr_snapshots.py results/dsr_database_20k \
+        --doc docs/results/dsr_database_20k
 
 Every snapshot (``training.snapshot_steps`` of configs/dsr_database.yaml) is run freely and
 scored as the evaluation scores the trained model (dsrbench.snapshots); then, per method
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     fractions.to_csv(args.doc / "floor_fractions.csv", index=False)
     (args.doc / "floor_fractions.md").write_text(
         "# D_stsp within k x the floor, by optimiser steps\n\n"
-        f"Command: `python benchmarks/dsr_snapshots.py {args.results} --doc {args.doc}` "
+        f"Command: `python benchmarks/tools/dsr_snapshots.py {args.results} --doc {args.doc}` "
         f"({time.perf_counter() - t0:.0f} s).\n\n" + fractions.to_markdown(index=False) + "\n"
     )
     figure(fractions, args.doc / "floor_fractions.png")

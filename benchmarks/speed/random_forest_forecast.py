@@ -8,7 +8,7 @@ setting), then forecasts ``--horizon`` steps after the next 1000 points twice: t
 ``predict`` at every step (darts' default). Prints both wall times, their ratio and whether
 the two forecasts are bit for bit equal.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/random_forest_forecast.py [--horizon 1000]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/speed/random_forest_forecast.py [--horizon 1000]
 """
 
 from __future__ import annotations

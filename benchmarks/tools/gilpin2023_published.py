@@ -15,7 +15,7 @@ from a local git directory, e.g. the bare one the project's ``fetch`` gives, and
 - ``tests/data/gilpin2023_multivariate_trajectories.npz``: ``traj_true``/``traj_pred`` of the
   three multivariate files (float64, compressed).
 
-Usage: ``python benchmarks/gilpin2023_published.py --repo DIR`` (DIR: a clone or bare git
+Usage: ``python benchmarks/tools/gilpin2023_published.py --repo DIR`` (DIR: a clone or bare git
 directory of williamgilpin/dysts that contains the commit). Without ``--repo`` it prints usage.
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 COMMIT = "cc777ed98f2397afe873ca9adfd145f4bd0dc909"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / "src" / "dsrbench" / "data" / "published"
 TRAJ_PATH = REPO_ROOT / "tests" / "data" / "gilpin2023_multivariate_trajectories.npz"
 

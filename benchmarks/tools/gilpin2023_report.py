@@ -3,8 +3,8 @@ of the fixed-horizon and long sMAPE, the mean rank, fit and forecast seconds bes
 paper's training times, failures, the data-limited sweep, and the rank correlation with
 the published order (the numbers of the gilpin2023 report page, as text).
 
-    python benchmarks/gilpin2023_report.py results/gilpin2023_cpu
-    python benchmarks/gilpin2023_report.py results/gilpin2023_cpu --datasets coarse
+    python benchmarks/tools/gilpin2023_report.py results/gilpin2023_cpu
+    python benchmarks/tools/gilpin2023_report.py results/gilpin2023_cpu --datasets coarse
 """
 
 from __future__ import annotations
