@@ -155,10 +155,7 @@ def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
         f"results_dir={tmp_path / 'results'}",
     )
     assert res.returncode == 0, res.stderr + res.stdout
-    merged = yaml.safe_load(files[0].read_text())
-    for layer in files[1:]:
-        for key, value in yaml.safe_load(layer.read_text()).items():
-            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+    merged = stacked_config(*files)  # as snakemake merges the config files, in order
     counts = planned(res.stdout + res.stderr)
     trained = [m for m in merged["evaluation"]["methods"] if is_trained(m)]
     assert len(trained) == len(merged["evaluation"]["methods"]) - 2  # not truth, persistence

@@ -53,6 +53,7 @@ from dsrbench.methods.trainer import (
     StackedParams,
     TrainingStep,
     fit_in_groups,
+    loop_settings,
     resolve_device,
     sample_windows,
     seed_everything,
@@ -453,12 +454,8 @@ def _train_group(members: list[Member], budget: float | None) -> None:
     trainer = GroupTrainer(
         LatentRNNStep(members),
         members,
-        epochs=int(hp["epochs"]),
-        batches_per_epoch=int(hp["batches_per_epoch"]),
-        checkpoint_every=int(hp["checkpoint_every"]),
-        validate_every=int(hp["validate_every"]),
         budget=budget,
-        description=members[0].model.name,
+        **loop_settings(hp, members[0].model.name),
     )
     results = trainer.fit()
     for k, (m, result) in enumerate(zip(members, results, strict=True)):

@@ -32,6 +32,7 @@ from dsrbench.methods.trainer import (
     Member,
     StackedParams,
     TrainingStep,
+    loop_settings,
     sample_windows,
     validation_stsp,
 )
@@ -168,12 +169,8 @@ def train_group(
     trainer = GroupTrainer(
         NodeGroupStep(members, device, dtype),
         members,
-        epochs=int(hp["epochs"]),
-        batches_per_epoch=int(hp["batches_per_epoch"]),
-        checkpoint_every=int(hp["checkpoint_every"]),
-        validate_every=int(hp["validate_every"]),
         budget=budget,
-        description=lead.name,
+        **loop_settings(hp, lead.name),
     )
     results = trainer.fit()
     for k, (m, result) in enumerate(zip(members, results, strict=True)):

@@ -387,7 +387,12 @@ class KoopmanAutoencoder(Method):
         budget: float | None = None,
         run: RunFiles | None = None,
     ) -> Self:
-        from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
+        from dsrbench.methods.trainer import (
+            loop_settings,
+            resolve_device,
+            seed_everything,
+            train_one,
+        )
 
         if self.params["dtype"] not in DTYPES:
             raise ValueError(f"koopman_ae: dtype must be one of {sorted(DTYPES)}")
@@ -415,12 +420,8 @@ class KoopmanAutoencoder(Method):
             step,
             rng,
             run,
-            epochs=int(self.params["epochs"]),
-            batches_per_epoch=int(self.params["batches_per_epoch"]),
-            checkpoint_every=int(self.params["checkpoint_every"]),
-            validate_every=int(self.params["validate_every"]),
             budget=budget,
-            description=self.name,
+            **loop_settings(self.params, self.name),
         )
         self.device_ = dev
         self._set_net(weights)

@@ -507,7 +507,12 @@ class NeuralODE(Method):
     ) -> Self:
         """One model with its own torch optimiser (adaptive solvers, RAdam): a
         :class:`NodeStep` in :func:`~dsrbench.methods.trainer.train_one`."""
-        from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
+        from dsrbench.methods.trainer import (
+            loop_settings,
+            resolve_device,
+            seed_everything,
+            train_one,
+        )
 
         rng = seed_everything(seed)
         dev = resolve_device(device)
@@ -517,12 +522,8 @@ class NeuralODE(Method):
             step,
             rng,
             run,
-            epochs=int(self.params["epochs"]),
-            batches_per_epoch=int(self.params["batches_per_epoch"]),
-            checkpoint_every=int(self.params["checkpoint_every"]),
-            validate_every=int(self.params["validate_every"]),
             budget=budget,
-            description=self.name,
+            **loop_settings(self.params, self.name),
         )
         self._set_field(weights)
         return self

@@ -37,7 +37,7 @@ import csv
 import os
 import random
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,7 @@ __all__ = [
     "TrainingResult",
     "checkpoint_file",
     "fit_in_groups",
+    "loop_settings",
     "read_checkpoint",
     "resolve_device",
     "sample_windows",
@@ -697,6 +698,19 @@ class GroupTrainer:
             r.stopped_by = "diverged" if m.diverged_at is not None else stopped_by
             r.stopped_by_budget = r.stopped_by == "budget"
         return [m.result for m in self.members]
+
+
+def loop_settings(params: Mapping[str, Any], description: str) -> dict[str, Any]:
+    """The loop's settings from a method's hyperparameters (``epochs``,
+    ``batches_per_epoch``, ``checkpoint_every``, ``validate_every``) and its name, as
+    keyword arguments of :class:`GroupTrainer` and :func:`train_one`."""
+    return {
+        "epochs": int(params["epochs"]),
+        "batches_per_epoch": int(params["batches_per_epoch"]),
+        "checkpoint_every": int(params["checkpoint_every"]),
+        "validate_every": int(params["validate_every"]),
+        "description": description,
+    }
 
 
 def train_one(
