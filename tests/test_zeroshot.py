@@ -169,6 +169,9 @@ def test_the_sweep_and_horizon_curve_are_scored(run) -> None:
     table = pd.read_parquet(layout.merged_metrics(run))
     sweep = table[(table.metric == "smape200_context") & (table.method == "context_parroting")]
     assert sorted(sweep.n_points) == [20, 60, 120]
+    # the horizon column holds the forecast's length (40 steps), not the context length
+    full = table[(table.metric == "smape") & (table.method == "context_parroting")].horizon
+    assert set(sweep.horizon) == set(full) and len(set(full)) == 1
     assert sweep.value.between(0, 200).all()
     assert table[(table.metric == "smape200_context") & (table.method != "context_parroting")].empty
     curve = table[(table.metric == "smape200") & (table.method == "linear_regression")]

@@ -13,8 +13,8 @@ per dataset store. Each returns tidy rows:
   evaluated at the stored contexts rather than at every test state); with a context-length
   sweep (``evaluation.context_lengths``), ``smape200_context``: the sMAPE (0-200) over the
   whole horizon of the forecasts from the last ``n_points`` context points (Zhang & Gilpin
-  2025, context parroting, error against context length; its ``horizon`` is that context
-  length in Lyapunov times, so each length has its own key);
+  2025, context parroting, error against context length; its ``horizon`` is the whole
+  forecast and ``n_points`` = L is part of the row key);
 * long-term metrics on the free run with its first 0.25 T dropped, against the true
   trajectory of T points from the first test initial condition (re-integrated when T is
   longer than the stored trajectories): ``D_stsp`` (``n_points`` = T), ``D_H``,
@@ -312,16 +312,11 @@ def evaluate_prediction(
         for n, y in zip(pred["sweep_length"].values, sweep, strict=True):
             with np.errstate(all="ignore"):
                 v = fm.smape(y_true, y, scale=200)
-            # the row's key holds the context length: horizon = L in Lyapunov times
+            # horizon: the whole forecast, as for smape200's other rows; the context
+            # length L goes to n_points, which the row key (reports.combine.KEY) holds
             rows.append(
                 _row(
-                    ds,
-                    method,
-                    seed,
-                    "smape200_context",
-                    _nanmean(v),
-                    horizon=int(n) / spl,
-                    n_points=int(n),
+                    ds, method, seed, "smape200_context", _nanmean(v), horizon=full, n_points=int(n)
                 )
             )
 
@@ -612,5 +607,5 @@ def run_evaluation(
     bar.close()
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.sort_values(
-        ["dataset", "system", "method", "seed", "metric", "horizon"], ignore_index=True
+        ["dataset", "system", "method", "seed", "metric", "horizon", "n_points"], ignore_index=True
     )

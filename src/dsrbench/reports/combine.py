@@ -43,8 +43,9 @@ __all__ = [
     "store_conflicts",
 ]
 
-#: what identifies a row of an export
-KEY = ["kind", "dataset", "system", "method", "seed", "metric", "horizon"]
+#: what identifies a row of an export (``n_points`` tells apart the context lengths L of
+#: ``smape200_context``, whose horizon is the whole forecast)
+KEY = ["kind", "dataset", "system", "method", "seed", "metric", "horizon", "n_points"]
 #: what identifies a metric row (of a metric table or an export's ``kind == "metric"`` rows)
 METRIC_KEY = KEY[1:]
 #: rows of a conflict listed in a message
