@@ -270,3 +270,29 @@ def test_a_135_system_export_stays_under_10_mb(exported: Path, tmp_path: Path) -
     back = pq.read_table(out)
     assert back.num_rows == len(table)
     assert pa.types.is_dictionary(back.schema.field("system").type)
+
+
+def test_the_alrnn_symbolic_code_joins_the_export_as_metric_rows(run: Path, tmp_path: Path) -> None:
+    """The AL-RNN's visited subregions (its saved symbolic_code.json, which the evaluation
+    does not score) reach the export as ``subregions_visited`` metric rows."""
+    copy = tmp_path / "tinyrun"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("export"))
+    # the tiny run trains `mean`; its model stands in for an AL-RNN that saved a code
+    models = copy / "models" / DATASET
+    shutil.copytree(models / "mean", models / "alrnn")
+    record = layout.model_record(copy, DATASET, "alrnn", SYSTEM, 0)
+    codes = ["01", "11", "10"]
+    code = {"codes": codes, "frequencies": [0.5, 0.3, 0.2]}
+    (layout.model_dir(copy, DATASET, "alrnn", SYSTEM, 0) / "symbolic_code.json").write_text(
+        json.dumps(code)
+    )
+    assert record.is_file()
+    df = export.read_export(export.export_run(copy))
+    rows = df[(df["kind"] == "metric") & (df["metric"] == "subregions_visited")]
+    assert rows[["method", "system", "seed", "value", "status"]].values.tolist() == [
+        ["alrnn", SYSTEM, 0, float(len(codes)), "ok"]
+    ]
+    assert rows["protocol_hash"].notna().all()
+    # a run without symbolic codes has no such rows
+    plain = export.read_export(export.export_run(run, tmp_path / "plain.parquet"))
+    assert not (plain["metric"] == "subregions_visited").any()

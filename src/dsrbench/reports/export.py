@@ -29,6 +29,9 @@ columns, what makes it interpretable on its own:
   exporting machine (``record`` when none).
 * ``zero_shot``, ``pretrained_on_dysts``, ``replication_code``: see :func:`method_flags`.
 
+Besides the metric table, the metric rows hold the AL-RNN's visited linear subregions
+(:func:`dsrbench.reports.results.symbolic_metric_rows`, read from its saved symbolic codes).
+
 The parquet metadata (:data:`META_KEY`) also holds ``protocols``: the :func:`protocol` dict
 of each protocol hash of the table, so that a refusal to merge, diff or join exports of
 different protocols can name the keys that differ (:func:`protocol_differences`). An
@@ -60,6 +63,7 @@ from dsrbench.atomic import atomic_path
 from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
 from dsrbench.provenance import canonical_json, provenance
 from dsrbench.references import is_floor
+from dsrbench.reports.results import SYMBOLIC_METRIC, symbolic_metric_rows
 
 __all__ = [
     "COLUMNS",
@@ -630,6 +634,11 @@ def build_export(results_dir: str | Path) -> pd.DataFrame:
             f"{layout.merged_metrics(results_dir)} lacks the columns {missing}: it is not a "
             "dsrbench metric table; rerun the evaluation (`snakemake --forcerun merge_metrics`)"
         )
+    symbolic = symbolic_metric_rows(results_dir)
+    if not symbolic.empty:  # rows a newer evaluation already scored are not added twice
+        scored = set(metrics.loc[metrics["metric"] == SYMBOLIC_METRIC, "method"])
+        symbolic = symbolic[~symbolic["method"].isin(scored)]
+        metrics = pd.concat([metrics, symbolic], ignore_index=True)
     parts = [_metric_rows(results_dir, metrics), _training_rows(results_dir)]
     table = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     table["run"] = results_dir.resolve().name

@@ -25,7 +25,18 @@ from dsrbench import layout
 from dsrbench.references import FLOOR, ROWS_ONLY, is_truth
 from dsrbench.reports.style import order_methods
 
-__all__ = ["NoData", "Run", "SymbolicCode", "open_run", "parse_symbolic_code"]
+__all__ = [
+    "SYMBOLIC_METRIC",
+    "NoData",
+    "Run",
+    "SymbolicCode",
+    "open_run",
+    "parse_symbolic_code",
+    "symbolic_metric_rows",
+]
+
+#: the metric of :func:`symbolic_metric_rows` (the published table's name for the claim)
+SYMBOLIC_METRIC = "subregions_visited"
 
 #: rows that are not a method's scores
 REFERENCE_ROWS = ROWS_ONLY
@@ -394,6 +405,34 @@ class Run:
         if not out:
             raise NoData(f"{method} saved no symbolic code (symbolic_code.json) in this run")
         return out
+
+
+def symbolic_metric_rows(results_dir: str | Path, method: str = "alrnn") -> pd.DataFrame:
+    """Metric rows (``metric`` = :data:`SYMBOLIC_METRIC`, ``value`` = the number of linear
+    subregions the model's free run visited; Brenner et al. 2024) read from the
+    ``symbolic_code.json`` that each trained ``method`` model saved. The evaluation does not
+    score them; the run export and the reproductions add them beside the metric table. Empty
+    when the run saved no symbolic code."""
+    run = Run(results_dir=Path(results_dir), metrics=pd.DataFrame())
+    try:
+        codes = run.symbolic_codes(method)
+    except NoData:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        [
+            {
+                "dataset": dataset,
+                "system": system,
+                "method": method,
+                "seed": seed,
+                "metric": SYMBOLIC_METRIC,
+                "value": float(code.n_regions),
+                "status": "ok",
+                "reason": "from the model's symbolic_code.json",
+            }
+            for dataset, system, seed, code in codes
+        ]
+    )
 
 
 def random_smoke(metrics: pd.DataFrame) -> pd.Series:
