@@ -134,7 +134,8 @@ def documented_layers(override: str) -> list[str]:
     text = " ".join(header).replace("\\ ", " ")
     command = text[text.index("snakemake") :].split(" snakemake")[0].split()
     files = [w.removeprefix("configs/") for w in command if w.endswith(".yaml")]
-    assert files[0] == paper_of(override) and files[-1] == f"overrides/{override}", files
+    papers = [f for f in files if not f.startswith("overrides/")]  # zeroshot: on lyapunov
+    assert paper_of(override) in papers and files[-1] == f"overrides/{override}", files
     return files
 
 
@@ -158,7 +159,7 @@ def test_cpu_overrides_of_paper_configs_plan(tmp_path, override):
     merged = stacked_config(*files)  # as snakemake merges the config files, in order
     counts = planned(res.stdout + res.stderr)
     trained = [m for m in merged["evaluation"]["methods"] if is_trained(m)]
-    assert len(trained) == len(merged["evaluation"]["methods"]) - 2  # not truth, persistence
+    assert trained and not {"truth", "persistence"} & set(trained)
     merged_cfg = load_config(merged)
     n_eval = len(evaluation_datasets(merged_cfg))
     chunks = sum(len(method_chunks(merged_cfg, m)) for m in trained)
