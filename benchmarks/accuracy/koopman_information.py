@@ -21,16 +21,18 @@ What is measured (fixed before the run):
   same with +0.1 S, the sign of the reference code's loss.
 * claim metric: the valid prediction time (sMAPE rule, threshold 30, in Lyapunov times,
   lambda_max of dysts' metadata) from contexts of 60 points every 60 points of the test
-  trajectory, horizon 200 steps; per seed the median over contexts. Persistence (the last
-  context point) on the same contexts. The claim is tested only if the baseline arm's
-  median VPT beats persistence's.
+  trajectory, horizon 200 steps; per seed the mean over contexts (a pilot at 10 epochs
+  gave a median over contexts of 0 steps in every arm and seed: most contexts fail at
+  their first step, so the median cannot resolve the arms). Persistence (the last context
+  point) on the same contexts. The claim is tested only if the baseline arm's median (over
+  seeds) VPT beats persistence's.
 * attractor statistic: D_stsp (30 bins per dimension) between the test trajectory and a
   2000-step free run from its first context, against its floor, D_stsp between the test
   trajectory and the independent validation trajectory (same length).
 * latent diagnostics on the training windows (11 points, the windows the loss sees):
   InfoNCE and von Neumann entropy S (log M = log 5 at most) of the trained encoder.
 
-    python benchmarks/accuracy/koopman_information.py [--epochs 10] [--seeds 3] [--code-sign]
+    python benchmarks/accuracy/koopman_information.py [--epochs 100] [--seeds 3] [--code-sign]
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def git_commit() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--code-sign", action="store_true", help="also the code's +S arm")
     parser.add_argument("--store", type=Path, default=Path("/tmp/koopman_information.zarr"))
@@ -227,9 +229,9 @@ def write_page(args: argparse.Namespace, res: dict) -> None:
     table.round(6).to_csv(out / "koopman_information.csv", index=False)
     by = {a: table[table.arm == a].sort_values("seed") for a in res["arms"]}
     base, info = by["baseline"], by["info"]
-    pers = res["persistence"]["vpt_median"]
-    tested = bool(np.median(base.vpt_median) > pers)
-    diff = info.vpt_median.to_numpy() - base.vpt_median.to_numpy()
+    pers = res["persistence"]["vpt_mean"]
+    tested = bool(np.median(base.vpt_mean) > pers)
+    diff = info.vpt_mean.to_numpy() - base.vpt_mean.to_numpy()
     ratio = info.d_stsp_over_floor.to_numpy() - base.d_stsp_over_floor.to_numpy()
     summary = [
         "| arm | VPT (Lyapunov times), median [IQR] over seeds | D_stsp / floor | "
@@ -239,7 +241,7 @@ def write_page(args: argparse.Namespace, res: dict) -> None:
     for a in res["arms"]:
         t = by[a]
         summary.append(
-            f"| {a} | {_median_iqr(t.vpt_median)} | {_median_iqr(t.d_stsp_over_floor, '.2f')} "
+            f"| {a} | {_median_iqr(t.vpt_mean)} | {_median_iqr(t.d_stsp_over_floor, '.2f')} "
             f"| {_median_iqr(t.info_nce)} | {_median_iqr(t.entropy)} "
             f"| {_median_iqr(t.fit_seconds, '.0f')} |"
         )
@@ -249,7 +251,7 @@ def write_page(args: argparse.Namespace, res: dict) -> None:
     n = len(diff)
     if not tested:
         verdict = (
-            f"**not tested**: the baseline arm's median VPT ({np.median(base.vpt_median):.3f}) "
+            f"**not tested**: the baseline arm's median VPT ({np.median(base.vpt_mean):.3f}) "
             f"does not beat persistence's ({pers:.3f}) at {args.epochs} epochs; the claim "
             "needs a budget at which it does"
         )
@@ -259,7 +261,7 @@ def write_page(args: argparse.Namespace, res: dict) -> None:
             "**reproduces** (VPT)" if better else "**does not reproduce** (VPT) at this budget"
         )
     command = "python benchmarks/accuracy/koopman_information.py"
-    if args.epochs != 10:
+    if args.epochs != 100:
         command += f" --epochs {args.epochs}"
     if args.seeds != 3:
         command += f" --seeds {args.seeds}"
@@ -298,9 +300,9 @@ the weights of the reference code's configs.
 
 VPT: the sMAPE rule (threshold 30) on {res["n_contexts"]} contexts of
 {CONTEXT} points every {STRIDE} points of the test trajectory, horizon {HORIZON} steps; per
-seed the median over contexts. D_stsp: 30 bins per dimension, the test trajectory against
-a {FREE_RUN}-step free run from its first context; floor = D_stsp between the test and the
-validation trajectory = {res["floor"]:.3f}.
+seed the mean over contexts (the median over contexts is in the CSV). D_stsp: 30 bins per
+dimension, the test trajectory against a {FREE_RUN}-step free run from its first context;
+floor = D_stsp between the test and the validation trajectory = {res["floor"]:.3f}.
 
 ## Result
 
