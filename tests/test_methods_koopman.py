@@ -100,7 +100,8 @@ def test_the_method_reports_the_eigenvalues_of_its_koopman_matrix() -> None:
     from dsrbench.methods.koopman_ae import KoopmanAutoencoder
 
     model = KoopmanAutoencoder(num_complex_pairs=2, num_real=1, hidden=[8], aux_hidden=[8])
-    model.mean_, model.std_, model.dt_ = np.zeros(3), np.ones(3), np.asarray(0.4)
+    model.mean_, model.std_ = np.zeros(3), np.ones(3)
+    model.dt_ = model.step_ = np.asarray(0.4)
     torch.manual_seed(2)
     model._set_net(model._net(3, 0.4).state_dict())
     y = np.random.default_rng(3).normal(size=(4, 5))
@@ -125,3 +126,90 @@ def test_the_closed_form_jacobian_equals_autograd(net) -> None:
     with torch.no_grad():
         got = net.step_jacobian(y)
     np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
+# -- the information regulariser (Cheng et al. 2025) --------------------------------------
+def _encoded_windows(model, train, length: int = 11) -> torch.Tensor:
+    """phi(x) of consecutive non-overlapping windows of the standardised training data."""
+    x = model.to_model(np.asarray(train["x"].values))
+    n = x.shape[1] // length
+    w = x[:, : n * length].reshape(x.shape[0] * n, length, x.shape[2])
+    with torch.no_grad():
+        return model.net_.encoder(torch.as_tensor(w))
+
+
+def test_info_nce_is_low_for_a_smooth_path_and_the_entropy_spans_zero_to_log_m() -> None:
+    """InfoNCE: neighbours alike (a slow rotation) score far lower than shuffled times; S:
+    log M for an isotropic latent, about 0 for one on a line."""
+    from dsrbench.methods.koopman_ae import info_nce, von_neumann_entropy
+
+    t = torch.linspace(0, 2 * np.pi, 16, dtype=torch.float64)
+    smooth = torch.stack([torch.cos(t), torch.sin(t), 0.1 * t], -1)[None]
+    shuffled = smooth[:, torch.randperm(16, generator=torch.Generator().manual_seed(0))]
+    assert float(info_nce(smooth, 3, 0.1)) < float(info_nce(shuffled, 3, 0.1)) - 1
+    z = torch.randn(4000, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert float(von_neumann_entropy(z)) == pytest.approx(np.log(5), abs=0.01)
+    line = z[:, :1] * torch.tensor([[1.0, 2.0, -1.0, 0.5, 3.0]], dtype=torch.float64)
+    assert float(von_neumann_entropy(line)) < 1e-5
+    with pytest.raises(ValueError, match="need >= 8"):
+        info_nce(smooth[:, :7], 3, 0.1)
+
+
+def test_the_regulariser_moves_each_quantity_in_its_stated_direction(lorenz_splits) -> None:
+    """The same optimisation steps (paired seed) with the regulariser at the reference
+    code's weights (info_weight 2, entropy_weight 0.1) end with a lower InfoNCE loss (a
+    higher bound on the MI of neighbouring latents) and, with entropy_sign = -1 (the
+    abstract's direction), a higher von Neumann entropy of the latent covariance than
+    without; entropy_sign = +1 (the sign of the code's loss) ends with a lower one."""
+    from dsrbench.methods.koopman_ae import KoopmanAutoencoder, info_nce, von_neumann_entropy
+
+    settings = {
+        **KoopmanAutoencoder.quick_hyperparameters,
+        "epochs": 3,
+        "batches_per_epoch": 4,
+        "batch_size": 64,
+        "validate_every": 1000,
+    }
+    train = lorenz_splits["train"]
+
+    def fit(**extra) -> tuple[float, float]:
+        model = KoopmanAutoencoder(**settings, **extra).fit(train, device="cpu", seed=0)
+        z = _encoded_windows(model, train)
+        return float(info_nce(z, 3, 0.1)), float(von_neumann_entropy(z))
+
+    info0, s0 = fit()
+    info1, s1 = fit(info_weight=2.0, entropy_weight=0.1)
+    assert info1 < info0 and s1 > s0
+    assert fit(entropy_weight=0.1, entropy_sign=1)[1] < s0
+
+
+def test_with_time_unit_auto_the_model_does_not_depend_on_the_unit_of_time(lorenz_splits) -> None:
+    """time_unit="auto": the same samples with their time in system units and in step
+    counts (dt = 1) train the same model (same seed): equal forecasts, and eigenvalues of
+    the latent step; the rates are per characteristic period, the same in both."""
+    from dsrbench.methods.koopman_ae import KoopmanAutoencoder, characteristic_step
+
+    def in_steps(ds):
+        return ds.assign_coords(time=np.arange(ds.sizes["time"], dtype=float))
+
+    settings = {
+        **KoopmanAutoencoder.quick_hyperparameters,
+        "epochs": 2,
+        "batches_per_epoch": 2,
+        "batch_size": 32,
+        "validate_every": 2,  # one validation: the kept weights are chosen by it
+        "time_unit": "auto",
+    }
+    train, val = lorenz_splits["train"], lorenz_splits["val"]
+    a = KoopmanAutoencoder(**settings).fit(train, val, device="cpu", seed=1)
+    b = KoopmanAutoencoder(**settings).fit(in_steps(train), in_steps(val), device="cpu", seed=1)
+    assert float(a.dt_) != pytest.approx(1.0) and float(b.dt_) == 1.0
+    x = a.to_model(np.asarray(train["x"].values))
+    assert float(a.step_) == float(b.step_) == characteristic_step(x)
+    ctx = np.asarray(lorenz_splits["test"]["x"].values[0, :300]).reshape(5, 60, 3)
+    np.testing.assert_allclose(a.forecast(ctx, 30), b.forecast(ctx, 30), rtol=1e-12, atol=1e-12)
+    y = a.initial_state(ctx)
+    np.testing.assert_allclose(a.eigenvalues(y), b.eigenvalues(y), rtol=1e-12)
+    # the default ("data") steps by the data's dt: the rates are per unit of that time
+    c = KoopmanAutoencoder(**{**settings, "time_unit": "data", "epochs": 1, "batches_per_epoch": 1})
+    assert float(c.fit(in_steps(train), device="cpu", seed=1).step_) == 1.0

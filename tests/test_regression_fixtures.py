@@ -5,6 +5,7 @@ their metrics and training choices compared bit for bit."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,27 @@ def _extract():
     assert spec.loader is not None
     spec.loader.exec_module(module)
     return module
+
+
+def _without_new_defaults(current: pd.DataFrame, fixture: pd.DataFrame) -> pd.DataFrame:
+    """``current`` with the hyperparameters that a method gained after the fixture was made
+    left out where they hold the method's default: an option added later, off by default,
+    moves no number (its records then name it, the fixture's do not)."""
+    from dsrbench import methods
+
+    if len(current) != len(fixture):
+        return current
+    out = current.copy()
+    for i in range(len(out)):
+        new, old = (
+            json.loads(t) for t in (out.at[i, "hyperparameters"], fixture.at[i, "hyperparameters"])
+        )
+        if not (isinstance(new, dict) and isinstance(old, dict)):
+            continue
+        defaults = methods.get(out.at[i, "method"]).hyperparameters
+        kept = {k: v for k, v in new.items() if k in old or k not in defaults or v != defaults[k]}
+        out.at[i, "hyperparameters"] = json.dumps(kept, sort_keys=True)
+    return out
 
 
 @pytest.mark.parametrize(
@@ -57,8 +79,7 @@ def test_a_rerun_reproduces_the_committed_numbers_bit_for_bit(tmp_path, name, co
         pd.read_parquet(FIXTURES / f"{name}_metrics.parquet"),
         check_exact=True,
     )
+    fixture = pd.read_parquet(FIXTURES / f"{name}_training.parquet")
     pd.testing.assert_frame_equal(
-        extract.training_table(out),
-        pd.read_parquet(FIXTURES / f"{name}_training.parquet"),
-        check_exact=True,
+        _without_new_defaults(extract.training_table(out), fixture), fixture, check_exact=True
     )

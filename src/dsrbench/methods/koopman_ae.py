@@ -29,6 +29,16 @@ coordinates:
   encodes the last context point, steps the latent map and decodes each state
   (:meth:`observe`). ``jacobian`` is the latent step's Jacobian in closed form (equal to
   ``torch.func.jacrev``), so the evaluation's Lyapunov exponent is that of the latent map.
+* Option ``time_unit="auto"`` (default ``"data"``, the rates per unit of the dataset's time
+  coordinate): the rates are per characteristic period ``dt / h`` of the data, h the RMS
+  one-step increment of the standardised training data over 2 pi
+  (:func:`characteristic_step`), so the step uses ``h`` in place of dt and the trained
+  model does not depend on the unit of the time coordinate.
+* Option ``info_weight`` / ``entropy_weight`` (default 0, off): the information regulariser
+  of Cheng et al. 2025, "Information Shapes Koopman Representation", arXiv:2510.13025
+  (reference code Wenxuan52/InformationKoopman): a multi-positive InfoNCE over time on the
+  encoded window (:func:`info_nce`) and the von Neumann entropy of the latent covariance
+  (:func:`von_neumann_entropy`).
 """
 
 from __future__ import annotations
@@ -204,6 +214,55 @@ class KoopmanNet(torch.nn.Module):
         return sum((w**2).sum() for w in linear + grouped)  # type: ignore[return-value]
 
 
+def characteristic_step(x: np.ndarray) -> float:
+    """The step of standardised trajectories ``x (N, T, D)`` in characteristic periods:
+    ``h = sqrt(mean (x_{t+1} - x_t)^2) / (2 pi)``. A unit-variance oscillation of angular
+    frequency omega moves by omega dt per step, so h = dt / (2 pi / omega), the step as a
+    fraction of its period. h is unit-free: it does not depend on the unit of the time
+    coordinate."""
+    x = np.asarray(x, dtype=np.float64)
+    h = float(np.sqrt(np.mean(np.diff(x, axis=1) ** 2))) / (2 * math.pi)
+    if not (np.isfinite(h) and h > 0):
+        raise ValueError("koopman_ae: the training data do not move; no characteristic time")
+    return h
+
+
+def info_nce(z: torch.Tensor, k: int, temperature: float) -> torch.Tensor:
+    """Multi-positive InfoNCE over time (Cheng et al. 2025; ``info_nce`` of the reference
+    code) on latents ``z (B, T, M)`` of consecutive states: for each anchor n in
+    ``[k, T - k - 1]``, with cosine similarities s / ``temperature``, the positives are the
+    2k neighbours ``z_{n +- i}, 1 <= i <= k`` and the negatives the other times of the same
+    window; ``l_n = -log(sum_pos e^s / sum_{pos+neg} e^s)``, averaged over anchors and
+    windows. Minimising it raises an InfoNCE lower bound on the mutual information of
+    neighbouring latents. Needs ``T >= 2k + 2`` (at least one negative)."""
+    t = z.shape[1]
+    if k < 1 or t < 2 * k + 2:
+        raise ValueError(f"info_nce: windows of {t} points need >= {2 * k + 2} for k = {k}")
+    u = torch.nn.functional.normalize(z, dim=-1)
+    sim = u @ u.transpose(1, 2) / temperature  # (B, T, T)
+    anchors = torch.arange(k, t - k, device=z.device)
+    sim = sim[:, anchors]  # (B, n_anchor, T)
+    lag = (torch.arange(t, device=z.device)[None, :] - anchors[:, None]).abs()
+    positive = (lag >= 1) & (lag <= k)
+    pos = torch.logsumexp(sim.masked_fill(~positive, -torch.inf), -1)
+    every = torch.logsumexp(sim.masked_fill(lag == 0, -torch.inf), -1)
+    return (every - pos).mean()
+
+
+def von_neumann_entropy(z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """``S = -sum_i lambda_i log lambda_i`` of the density matrix ``rho = Sigma / tr Sigma``,
+    Sigma the covariance of the latents ``z (..., M)`` pooled over all leading axes, plus
+    ``eps I`` (Cheng et al. 2025; ``von_neumann_entropy`` of the reference code). S lies in
+    [0, log M]: log M for an isotropic latent, 0 for one collapsed on a line."""
+    flat = z.reshape(-1, z.shape[-1])
+    flat = flat - flat.mean(0, keepdim=True)
+    sigma = flat.T @ flat / (flat.shape[0] - 1)
+    sigma = sigma + eps * torch.eye(sigma.shape[0], dtype=z.dtype, device=z.device)
+    rho = sigma / torch.trace(sigma).clamp_min(eps)
+    lam = torch.linalg.eigvalsh(rho).clamp_min(eps)
+    return -(lam * torch.log(lam)).sum()
+
+
 def koopman_loss(
     net: KoopmanNet,
     x: torch.Tensor,
@@ -213,9 +272,19 @@ def koopman_loss(
     recon_weight: float,
     linf_weight: float,
     l2_weight: float,
+    info_weight: float = 0.0,
+    entropy_weight: float = 0.0,
+    entropy_sign: float = -1.0,
+    info_k: int = 3,
+    info_temperature: float = 0.1,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of Lusch et al. 2018 (Eq. 7-11) on windows ``x (B, T, D)``, T > both
-    shift counts; returns the total and its parts."""
+    shift counts; returns the total and its parts. With ``info_weight`` or
+    ``entropy_weight`` non-zero, the information regulariser of Cheng et al. 2025 on the
+    encoded window ``phi(x_t), t = 0..T-1`` is added: ``info_weight * L_InfoNCE +
+    entropy_weight * entropy_sign * S`` (``entropy_sign = -1`` maximises S, as the paper's
+    abstract states; +1 minimises it, as the reference code's loss does); parts ``info``
+    and ``entropy``."""
     steps = max(num_shifts, num_shifts_middle)
     y = net.encoder(x[:, 0])
     recon = net.decoder(y)
@@ -233,10 +302,20 @@ def koopman_loss(
     l2 = net.weight_norm2()
     total = recon_weight * (l_recon + l_pred) + l_lin + linf_weight * l_inf + l2_weight * l2
     parts = {"recon": l_recon, "pred": l_pred, "lin": l_lin, "linf": l_inf}
+    if info_weight or entropy_weight:
+        z = net.encoder(x)  # (B, T, M)
+        if info_weight:
+            parts["info"] = info_nce(z, info_k, info_temperature)
+            total = total + info_weight * parts["info"]
+        if entropy_weight:
+            parts["entropy"] = von_neumann_entropy(z)
+            total = total + entropy_weight * entropy_sign * parts["entropy"]
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
 PARTS = ("recon", "pred", "lin", "linf")
+#: the information regulariser's parts (logged when its weight is non-zero)
+INFO_PARTS = {"info": "info_weight", "entropy": "entropy_weight"}
 
 
 class KoopmanStep(TrainingStep):
@@ -270,15 +349,26 @@ class KoopmanStep(TrainingStep):
             "linf_weight": float(hp["linf_weight"]),
             "l2_weight": float(hp["l2_weight"]),
         }
+        names = list(PARTS)
+        if float(hp["info_weight"]) or float(hp["entropy_weight"]):
+            self.weights_of_loss |= {
+                "info_weight": float(hp["info_weight"]),
+                "entropy_weight": float(hp["entropy_weight"]),
+                "entropy_sign": float(hp["entropy_sign"]),
+                "info_k": int(hp["info_k"]),
+                "info_temperature": float(hp["info_temperature"]),
+            }
+            names += [p for p, w in INFO_PARTS.items() if float(hp[w])]
+        self.names = tuple(names)
         self.parts: dict[str, float] = {}
-        self.parts_sum = dict.fromkeys(PARTS, 0.0)
+        self.parts_sum = dict.fromkeys(self.names, 0.0)
         self.done = 0
 
     def state(self) -> dict[str, Any]:
         return {"model": self.net, "optimizer": self.optimizer, "scheduler": self.scheduler}
 
     def begin_epoch(self, epoch: int) -> None:
-        self.parts_sum, self.done = dict.fromkeys(PARTS, 0.0), 0
+        self.parts_sum, self.done = dict.fromkeys(self.names, 0.0), 0
 
     def loss(self, batch: Batch) -> torch.Tensor:
         w = torch.as_tensor(
@@ -319,7 +409,7 @@ class KoopmanAutoencoder(Method):
     label = "deep Koopman AE"
     color = "#7a0177"
     uses_torch = True
-    fitted_arrays = ("mean", "std", "dt")
+    fitted_arrays = ("mean", "std", "dt", "step")
     hyperparameters: ClassVar[dict[str, Any]] = {
         "num_complex_pairs": 3,
         "num_real": 1,
@@ -338,6 +428,17 @@ class KoopmanAutoencoder(Method):
         "dtype": "float32",
         "checkpoint_every": 10,
         "validate_every": 25,
+        # "data": the rates (omega, mu, lambda) are per unit of the dataset's time coordinate
+        # (the step uses its dt); "auto": per characteristic time of the data, so the model
+        # does not depend on the unit of time (characteristic_step)
+        "time_unit": "data",
+        # the information regulariser (Cheng et al. 2025), off at 0; the reference code's
+        # physical-simulation configs use info_weight 2.0 and entropy_weight 0.1
+        "info_weight": 0.0,  # alpha (lamb_mi): weight of the InfoNCE over time
+        "entropy_weight": 0.0,  # beta (lamb_entropy): weight of the von Neumann entropy
+        "entropy_sign": -1,  # -1 maximises S (the abstract), +1 minimises it (the code)
+        "info_k": 3,  # positives: the k neighbours on each side of an anchor (code: 3)
+        "info_temperature": 0.1,  # tau of the cosine similarities (code: 0.1)
     }
     #: 50 batches; on the contract test's Lorenz-63 PE(20) 56 to 57 (seeds 0 to 2) against
     #: persistence's 100
@@ -372,7 +473,7 @@ class KoopmanAutoencoder(Method):
 
     def _set_net(self, state: dict[str, torch.Tensor]) -> None:
         """The inference copy of the network: CPU, float64, eval mode."""
-        net = self._net(self.mean_.size, float(self.dt_))
+        net = self._net(self.mean_.size, float(self.step_))
         net.load_state_dict({k: v.detach().cpu() for k, v in state.items()})
         self.net_ = net.to(torch.float64).eval()
 
@@ -408,12 +509,26 @@ class KoopmanAutoencoder(Method):
         if shifts < 1 or middle < 1:
             raise ValueError("koopman_ae: num_shifts and num_shifts_middle must be >= 1")
         length = max(shifts, middle) + 1
+        unit = self.params["time_unit"]
+        if unit not in ("data", "auto"):
+            raise ValueError(f"koopman_ae: time_unit must be 'data' or 'auto', not {unit!r}")
+        self.step_ = np.asarray(
+            self.dt_ if unit == "data" else characteristic_step(x), dtype=np.float64
+        )
+        if self.params["entropy_sign"] not in (-1, 1):
+            raise ValueError("koopman_ae: entropy_sign must be -1 (maximise S) or +1")
+        k = int(self.params["info_k"])
+        if float(self.params["info_weight"]) and length < 2 * k + 2:
+            raise ValueError(
+                f"koopman_ae: the InfoNCE term needs windows of >= {2 * k + 2} points "
+                f"(info_k = {k}); raise num_shifts"
+            )
         if length > x.shape[1]:
             raise ValueError(
                 f"koopman_ae: windows of {length} points exceed the trajectory length "
                 f"{x.shape[1]}; lower num_shifts"
             )
-        net = self._net(x.shape[2], float(self.dt_)).to(dev, dtype)
+        net = self._net(x.shape[2], float(self.step_)).to(dev, dtype)
         xt = x.astype(np.float32 if dtype == torch.float32 else np.float64)
         step = KoopmanStep(self, net, xt, v, dev, length)
         self.training_result_, weights = train_one(
@@ -477,15 +592,22 @@ class KoopmanAutoencoder(Method):
 
     def eigenvalues(self, state: np.ndarray) -> np.ndarray:
         """The closed-form eigenvalues ``(B, M)`` of K(y): ``exp((mu +- i omega) dt)`` per
-        pair, then ``exp(lambda dt)`` per real eigenvalue."""
+        pair, then ``exp(lambda dt)`` per real eigenvalue (dt in the rates' unit of time:
+        the data's dt, or the characteristic step with ``time_unit="auto"``)."""
         with torch.no_grad():
             omega, mu, lam = (t.numpy() for t in self.net_.eigen_parameters(self._torch(state)))
-        dt = float(self.dt_)
+        dt = float(self.step_)
         pos = np.exp((mu + 1j * omega) * dt)
         pairs = np.stack([pos, pos.conj()], -1).reshape(pos.shape[0], -1)
         return np.concatenate([pairs, np.exp(lam * dt).astype(complex)], -1)
 
     # -- persistence ------------------------------------------------------------------------
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """As :meth:`Method.restore`; a model saved before ``time_unit`` steps by its dt."""
+        arrays = dict(arrays)
+        arrays.setdefault("step", arrays["dt"])
+        super().restore(arrays)
+
     def save(self, directory: str | Path) -> None:
         super().save(directory)
         torch.save(self.net_.state_dict(), Path(directory) / "koopman.pt")
