@@ -3,7 +3,7 @@
 Every template is executed by papermill through the workflow's rules; the pages hold their
 figures and no error output; a failing notebook fails the render (and the CLI the rules
 call) with the cell's error and leaves no HTML; the index links every page; the figures are
-flagged for ``snakemake --report``.
+flagged for ``snakemake --report``. The helpers that need no run are in unit/test_reports.py.
 """
 
 from __future__ import annotations

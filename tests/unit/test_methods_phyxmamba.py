@@ -1,5 +1,5 @@
 """PhyxMamba (Liu et al. 2025): delay embedding, patches, the MMD loss, the automatic
-settings and resuming across its training stages.
+settings; resuming across its training stages is in e2e/test_methods_phyxmamba_e2e.py.
 
 The contract (fit, save/load, seeds, beating persistence) is in
 tests/unit/test_methods_contract.py.

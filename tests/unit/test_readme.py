@@ -5,7 +5,7 @@ and bare ``` blocks of command lines) is one of:
 
 * run by these tests: the `dsrbench` commands for real (default tier, seconds), the
   `snakemake` commands as dry runs (`-n`, in a temporary working directory; several seconds
-  each, so in the e2e tier);
+  each, so in the e2e tier: e2e/test_readme_e2e.py);
 * run by CI: `make test`, `make test-e2e`, `make lint` (`.ci/run` runs each as a stage);
 * or marked `# not run by the tests: <reason>`, on its line or on the comment line directly
   above it in the block.

@@ -4,7 +4,7 @@ stop, the epoch log, atomic checkpoints, best-validation weights, devices, seeds
 Resumption is checked twice: on :class:`Trainer` directly (a small regression model whose
 epochs draw from both the numpy Generator and torch's random state) and through a real
 method (``shplrnn_gtf`` with tiny settings, its adaptive alpha included), and once end to
-end by SIGKILLing a real ``dsrbench train`` process.
+end by SIGKILLing a real ``dsrbench train`` process (e2e/test_training_e2e.py).
 """
 
 from __future__ import annotations

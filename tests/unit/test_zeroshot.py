@@ -2,7 +2,8 @@
 configs/lyapunov.yaml) through the job layer, on a real Lorenz dataset at 30 points per
 Lyapunov time: contexts on every initial condition, methods that need no fit forecast from
 the context alone, trained baselines fitted once per context on that context alone (one
-record each), the context-length sweep, and the config checks around them."""
+record each), the context-length sweep, and the config checks around them. The stack run by
+snakemake is in e2e/test_zeroshot_e2e.py."""
 
 from __future__ import annotations
 
