@@ -9,7 +9,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from support import REPO
 from support.report_run import report_run
+from support.reproductions import PAPER, PUBLISHED, write_fixture
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -165,10 +167,9 @@ def test_index_systems_table_sorts_on_a_header_click_and_filters_by_name(run, dr
 
 
 def test_the_reproductions_page_opens_and_filters_by_status(driver, tmp_path):
-    """The page rendered from the tiny fixture of tests/unit/test_reproductions.py: it loads
+    """The page rendered from the tiny fixture of support/reproductions.py: it loads
     with its figure and no console error, and the filter box narrows the table."""
     from selenium.webdriver.common.by import By
-    from test_reproductions import PAPER, PUBLISHED, REPO, write_fixture
 
     from dsrbench import layout
     from dsrbench.reports.render import render

@@ -7,9 +7,12 @@ another test file. The modules:
 - ``report_run``: one real tiny workflow run with the reports on (end-to-end tier);
 - ``readme``: the README's shell commands, parsed, and how each is covered;
 - ``method_package``: an installed package that adds a method through the entry point;
-- ``contract``: the method contract's checks, shared by the two tiers;
+- ``contract``: the method contract's method sets and checks, shared by the two tiers;
 - ``method_data``, ``synthetic_metrics``: small data sets and metric tables;
+- ``reproductions``: a published table with a row of each status, and a run that gives them;
 - ``shipped_configs``: the shipped config files and what each is stacked on;
+- ``zeroshot``: the zero-shot protocol's tiny config;
+- ``training``: the trainer tests' tiny shPLRNN settings and epoch logs;
 - ``chronos_models``: tiny random Chronos models saved locally;
 - ``latent_rnn_oracles``: single-model torch rollouts the latent RNN kernels are checked
   against.

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.reproductions import PAPER, PUBLISHED, published_row, write_fixture
 from support.synthetic_metrics import row, write_results
 
 from dsrbench import layout
@@ -19,57 +20,7 @@ from dsrbench.reports import reproductions as rp
 from dsrbench.reports.published import PUBLISHED_COLUMNS, published_table
 
 REPO = Path(__file__).resolve().parents[2]
-PAPER = "Paper 2024"
 nan = math.nan
-
-
-def _published(system: str, method: str, value: float, tol: float, **kw) -> dict:
-    out = {
-        "paper": PAPER,
-        "source": "table 1",
-        "system": system,
-        "method": method,
-        "published_method": method.upper() or "Theirs",
-        "metric": "smape_fixed",
-        "value": value,
-        "published_value": repr(value),
-        "scale": "sMAPE 0-100",
-        "variant": "100 points per period",
-        "where": "the paper",
-        "tolerance": tol,
-        "tolerance_reason": "seed noise",
-        "found": True,
-    }
-    return {**out, **kw}
-
-
-#: one published row of each status, in order
-PUBLISHED = pd.DataFrame(
-    [
-        _published("Lorenz", "nvar", 2.2, 0.01),  # inside the IQR [1.5, 2.5]
-        _published("Chen", "nvar", 11.0, 0.2),  # ours 10.1: within 20%
-        _published("Aizawa", "nvar", 20.0, 0.5),  # 2 of 3 seeds diverged
-        _published("Chen", "var", 100.0, 0.5, variant="x; dysts changed it: not like-for-like"),
-        _published("Lorenz", "nvar", 57.0, 0.5),  # ours 2.0: outside
-        _published("Lorenz", "esn", 3.0, 0.5),  # no esn rows
-        _published("Lorenz", "node", nan, nan, found=False, tolerance_reason="no file has it"),
-        _published("Lorenz", "", 3.0, 0.5),  # no counterpart of ours
-    ],
-    columns=list(PUBLISHED_COLUMNS),
-)
-
-
-def write_fixture(results: Path) -> Path:
-    """A results directory whose metric table gives :data:`PUBLISHED` each status."""
-    rows = []
-    for seed, (lorenz, aizawa) in enumerate([(1.0, 50.0), (2.0, nan), (3.0, nan)]):
-        rows.append(row("Lorenz", "nvar", seed, "smape_fixed", lorenz, dataset="fine"))
-        rows.append(row("Chen", "nvar", seed, "smape_fixed", 10.0 + 0.1 * seed, dataset="fine"))
-        rows.append(row("Aizawa", "nvar", seed, "smape_fixed", aizawa, dataset="fine"))
-        rows.append(row("Chen", "var", seed, "smape_fixed", 1.0, dataset="fine"))
-        rows.append(row("Lorenz", "nvar", seed, "smape_fixed", 9.0, dataset="coarse"))
-    write_results(results, pd.DataFrame(rows, columns=COLUMNS))
-    return results
 
 
 @pytest.fixture
@@ -223,7 +174,7 @@ def test_training_times_are_medians_over_systems_within_a_factor(results):
     factor = "hardware-dependent wall time: within a factor of two"
     published = pd.DataFrame(
         [
-            _published("median over systems", "nvar", v, 1.0, metric="fit_seconds", **kw)
+            published_row("median over systems", "nvar", v, 1.0, metric="fit_seconds", **kw)
             for v, kw in ((0.21, {"tolerance_reason": factor}), (0.7, {}), (0.7, {}))
         ],
         columns=list(PUBLISHED_COLUMNS),
