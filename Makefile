@@ -1,8 +1,8 @@
 # dsrbench: `make run` and `make test` do all set-up on a fresh machine (python3 and make).
 #   make run        create .venv, install, run the workflow on config.yaml
-#   make test       same set-up, then the default test tier (-m "not e2e")
+#   make test       same set-up, then the default test tier (tests/unit: -m "not e2e")
 #   make test-e2e   same set-up plus Debian's chromium (apt-get), then the end-to-end tier
-#                   (-m e2e: workflow runs, browser, kill-and-resume, long Lyapunov runs,
+#                   (tests/e2e: -m e2e: workflow runs, browser, kill-and-resume, long Lyapunov runs,
 #                   SLURM: needs the cluster of `.ci/slurm-cluster install && start`)
 #   make lint       ruff
 #   make docs       regenerate the run pages of docs/results/ from their exports
@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 # Extra arguments, e.g. make run SNAKEMAKE_ARGS="--configfile configs/full.yaml"
 SNAKEMAKE_ARGS ?=
-# e.g. make test PYTEST_ARGS="tests/test_config.py"
+# e.g. make test PYTEST_ARGS="tests/unit/test_config.py"
 PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 PYTEST_DURATIONS ?= 15
@@ -41,7 +41,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m dsrbench.warmup  # compile the numba kernels once (their disk cache)
 	touch $@
 
-# Debian's chromium and chromium-driver for tests/test_browser.py (apt-get, as root or with
+# Debian's chromium and chromium-driver for tests/e2e/test_browser.py (apt-get, as root or with
 # sudo; nothing to do when /usr/bin/chromium and /usr/bin/chromedriver exist).
 browser-deps:
 	@.ci/install-chromium

@@ -1,16 +1,40 @@
-"""Shared fixtures: a small real Lorenz-63 dataset for the method tests."""
+"""The fixtures every test may use (the one module of fixtures): a small real Lorenz-63
+dataset for the method tests, finished tiny runs, the method contract's caches, tiny
+Chronos models. Helpers that are not fixtures are in the ``support`` package beside this
+file; tests/README.md says where a test goes."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from support import LORENZ_SETTING, TESTS
+from support.tiny_run import make_tiny_run, make_user_run
 
-from dsrbench import splits, stores
+from dsrbench import methods, splits, stores
+from dsrbench.cli import main
 from dsrbench.datasets import build_dataset
+from dsrbench.reports import export
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tier is the folder: an ``e2e`` marker outside tests/e2e/ is refused."""
+    stray = [
+        i.nodeid for i in items if i.get_closest_marker("e2e") and not i.path.is_relative_to(E2E)
+    ]
+    if stray:
+        raise pytest.UsageError(
+            "the e2e marker is set by tests/e2e/conftest.py; move these tests to tests/e2e/: "
+            + ", ".join(stray)
+        )
+
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One thread per test worker: OpenBLAS (statsmodels, numpy), torch and xgboost threads of
@@ -24,17 +48,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-
-#: Lorenz-63 at about 0.030 time units per point (50 points per Fourier period),
-#: close to the dt = 0.025 of Gauthier et al. 2021.
-LORENZ_SETTING = {
-    "pts_per_period": 50,
-    "timescale": "fourier",
-    "length": 2000,
-    "n_train": 2,
-    "n_val": 1,
-    "n_test": 1,
-}
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +78,6 @@ def lorenz_nan_store(lorenz_store: Path, tmp_path_factory: pytest.TempPathFactor
     """A copy of the Lorenz store with a NaN written into ``x`` through zarr: a sound store
     (every chunk's checksum holds) whose data are invalid, so the jobs that read it record
     that system as failed (:class:`dsrbench.stores.DatasetError`) and go on."""
-    import shutil
-
     import zarr
 
     out = tmp_path_factory.mktemp("lorenz-nan") / "Lorenz.zarr"
@@ -77,18 +88,62 @@ def lorenz_nan_store(lorenz_store: Path, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished tiny results directory (tests/tiny_run.py): do not modify it."""
-    from tiny_run import make_tiny_run
-
+    """A finished tiny results directory (support/tiny_run.py): do not modify it."""
     return make_tiny_run(tmp_path_factory.mktemp("tiny") / "tinyrun")
+
+
+@pytest.fixture(scope="module")
+def shipped(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny run's export, as a shipped run's docs/results/<run>/<run>.parquet would be
+    (the join tests)."""
+    return export.export_run(tiny_run, tmp_path_factory.mktemp("shipped") / "tiny.parquet")
+
+
+@pytest.fixture(scope="module")
+def user_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's run of the tiny config with the oracle and ``var`` only
+    (:func:`support.tiny_run.make_user_run`)."""
+    return make_user_run(tmp_path_factory.mktemp("user") / "mine")
+
+
+@pytest.fixture(scope="module")
+def joined(user_run: Path, shipped: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``dsrbench report join`` of ``user_run`` and ``shipped``."""
+    out = tmp_path_factory.mktemp("joined") / "joined"
+    assert main(["report", "join", str(user_run), str(shipped), "--out", str(out)]) == 0
+    return out
 
 
 @pytest.fixture(scope="session")
 def tiny_chronos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny random models of the three Chronos pipelines in local directories
-    (tests/chronos_models.py); skips where the chronos extra is not installed."""
+    (support/chronos_models.py); skips where the chronos extra is not installed."""
     pytest.importorskip("chronos", reason="the chronos extra is not installed")
-    from chronos_models import KINDS, build_tiny
+    from support.chronos_models import KINDS, build_tiny
 
     root = tmp_path_factory.mktemp("chronos")
     return {kind: build_tiny(kind, root / kind) for kind in KINDS}
+
+
+@pytest.fixture(scope="module")
+def persistence_pe(lorenz_splits) -> float:
+    """PE(20) of persistence on the Lorenz test split (the method contract)."""
+    from support.contract import pe20  # its method sets import every method (darts, torch)
+
+    return pe20(methods.get("persistence")(), lorenz_splits["test"])
+
+
+@pytest.fixture(scope="module")
+def fitted(lorenz_splits) -> dict[str, methods.Method]:
+    """The methods fitted so far in a module of the method contract, by name
+    (:func:`support.contract.fitted_model`)."""
+    return {}
+
+
+@pytest.fixture()
+def old_run(tmp_path: Path) -> Path:
+    """A copy of tests/fixtures/results_4901663/, a results directory written at commit
+    4901663 (its records name paths relative to the fixture folder, so the copy keeps that
+    folder's shape and the pages run from it)."""
+    shutil.copytree(TESTS / "fixtures" / "results_4901663", tmp_path / "old")
+    return tmp_path / "old" / "results"

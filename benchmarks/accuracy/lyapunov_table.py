@@ -345,8 +345,9 @@ def _write(results: dict[str, dict], checks: dict[str, dict], command: str, wall
         "tangent seed) with ours over that half (done for the systems listed below and the "
         "delay equations).",
         "",
-        "Validation (tests/test_lyapunov.py): linear maps and a linear ODE give their log "
-        "eigenvalues / eigenvalues, a linear delay equation its leading characteristic root "
+        "Validation (tests/unit/test_lyapunov.py, tests/e2e/test_lyapunov_e2e.py): linear maps "
+        "and a linear ODE give their log eigenvalues / eigenvalues, a linear delay equation "
+        "its leading characteristic root "
         "(Lambert W) to 1e-6, the Henon map 0.42, Lorenz-63 0.90 (literature 0.9056), "
         "Roessler 0.07 (literature 0.0714), and the Lorenz spectrum sums to the divergence "
         "-13.67. On DequanLi the finite-difference tangent reproduces an integration with "

@@ -36,7 +36,7 @@ the loggers' levels afterwards (nothing process-wide is left behind).
 Models save and load through darts' ``save`` / ``load`` with darts' safe loading (never
 ``trusted=True``): darts' unpickler admits darts' own classes and the libraries it trusts,
 and :data:`SAFE_GLOBALS` names what dsrbench adds to that allow-list (nothing today:
-the contract test, ``tests/test_methods_contract.py``, saves and loads every family with
+the contract test, ``tests/unit/test_methods_contract.py``, saves and loads every family with
 safe loading on).
 """
 

@@ -10,7 +10,7 @@ and read from its own source (e.g. ``LatentRNN`` in ``dsrbench/methods/_latent_r
 The rule for authors: the attributes in :data:`LITERAL` are assigned at the top of a class
 body to a Python literal (``hyperparameters``: a dict display with string keys; its values
 may be anything). A computed value raises :class:`TraitsError` naming the file and line;
-the test suite reads every method this way (tests/test_chunks.py), so it fails there first.
+the test suite reads every method this way (tests/unit/test_chunks.py), so it fails there first.
 ``has_jacobian`` is not assigned: it is True when a class below ``Method`` defines
 ``jacobian`` (as :attr:`dsrbench.methods.base.Method.has_jacobian` derives it at import).
 """

@@ -9,7 +9,7 @@ module flattens the trees into arrays once and walks them in a numba kernel.
 It computes what ``RandomForestRegressor.predict`` computes, in the same order: the input is
 cast to float32 as scikit-learn's trees do, a node sends ``x[feature] <= threshold`` left,
 and the leaf values of the trees are summed in tree order and divided by the number of
-trees, so the result is bit for bit scikit-learn's (``tests/test_fast_forest.py`` checks
+trees, so the result is bit for bit scikit-learn's (``tests/unit/test_fast_forest.py`` checks
 it). Rows with a non-finite value go through scikit-learn itself (its missing-value rules).
 """
 

@@ -625,7 +625,7 @@ class NeuralODE(Method):
         """The RK4 step map's Jacobian at ``state (B, D)`` applied to ``tangents (B, D, k)``,
         in numpy float64 by forward-mode differentiation of each stage (the tangent of
         ``k_i = f(x_i)`` is ``J_f(x_i) dx_i``); equal to ``torch.func.jacrev`` of
-        :meth:`step` up to rounding (tests/test_methods_node.py) and about 50x faster in
+        :meth:`step` up to rounding (tests/unit/test_methods_node.py) and about 50x faster in
         the QR Lyapunov exponent."""
         x = np.asarray(state, dtype=np.float64)
         dx = np.asarray(tangents, dtype=np.float64)

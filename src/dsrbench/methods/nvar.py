@@ -25,7 +25,7 @@ accurately integrated trajectory (dsrbench's datasets, rtol 1e-10) the same raw-
 NG-RC with ridge 2.5e-6 blows up within 0.2 Lyapunov times: the ridge is negligible
 against the raw features (up to ~1e3) and the two-tap map picks up a spurious unstable
 mode. In standardised coordinates the same ridge, k and 400 points give 4 to 5 Lyapunov
-times on accurate data (tests/test_methods_reservoir.py). Set ``standardize: false`` for
+times on accurate data (tests/unit/test_methods_reservoir.py). Set ``standardize: false`` for
 the paper's exact setting. ``train_points`` (default all) keeps the first n targets of
 each training trajectory after the taps are filled (the paper: 400).
 """

@@ -1,0 +1,183 @@
+"""The library's layers point one way.
+
+Every module under ``src/dsrbench`` is parsed with :mod:`ast` (imports inside functions and
+``TYPE_CHECKING`` blocks included) and mapped to its layer by :data:`LAYERS`; a module may
+import only from its own layer or the ones before it. A module that the table does not
+know fails the test: add it to the table. No module imports anything at import time here.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "dsrbench"
+
+#: the layer of every top-level module or package of dsrbench (its submodules inherit it)
+LAYERS: dict[str, int] = {
+    # 0: utilities with no dsrbench imports (atomic: but its test hook, faults)
+    "faults": 0,  # the test-only fault-injection hooks (docs/faults.md)
+    "atomic": 0,
+    "provenance": 0,
+    "layout": 0,
+    "references": 0,  # the truth oracle and the truth floor: names and traits
+    "cluster": 0,  # checks of a SLURM cluster (sinfo) before a workflow submits to it
+    # 1-3: systems, their integration, the datasets built from them
+    "systems": 1,
+    "integration": 2,
+    "data": 3,  # the name of dsrbench.stores before the rename (for branches merged later)
+    "stores": 3,
+    "splits": 3,  # every split of a dataset store (trajectories, contexts, protocol cuts)
+    "datasets": 3,
+    "truth": 3,
+    # 4: scores of trajectories and learned maps
+    "metrics": 4,
+    # 5: the methods, their torch trainer included (dsrbench.methods.trainer)
+    "methods": 5,
+    # 6: the jobs
+    "config": 6,
+    "train": 6,
+    "tuning": 6,
+    "predict": 6,
+    "evaluate": 6,
+    "jobs": 6,
+    "snapshots": 6,
+    "warmup": 6,  # compiles the numba kernels of layers 2, 4 and 5
+    # 7-8: what reads the results, and the command line
+    "reports": 7,
+    "cli": 8,
+    "report_cli": 8,
+    "results_cli": 8,
+    "jobs_cli": 8,
+}
+#: ``dsrbench/__init__.py`` lazily re-exports ``simulate`` from the integration layer
+ROOT_LAYER = LAYERS["integration"]
+
+#: imports ruled out beyond the table's order (module prefix -> forbidden top-level names)
+FORBIDDEN: dict[str, set[str]] = {
+    # methods never reach up into the jobs, the reports or the command line
+    "methods": {
+        "train",
+        "predict",
+        "evaluate",
+        "jobs",
+        "config",
+        "reports",
+        "cli",
+        "report_cli",
+        "results_cli",
+        "jobs_cli",
+    },
+    # metrics score a given trajectory or map; integrating the true systems is not theirs
+    "metrics": {"systems", "integration"},
+    # the utilities import nothing of dsrbench
+    "faults": set(LAYERS) - {"faults"},
+    "atomic": set(LAYERS) - {"atomic", "faults"},
+    "provenance": set(LAYERS) - {"provenance"},
+    "layout": set(LAYERS) - {"layout"},
+    "references": set(LAYERS) - {"references"},
+    "cluster": set(LAYERS) - {"cluster"},
+}
+
+
+def module_name(path: Path) -> str:
+    """``dsrbench.methods.trainer`` for ``src/dsrbench/methods/trainer.py``."""
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(name: str, path: Path, known: set[str]) -> list[tuple[int, str]]:
+    """``(line, module)`` of every dsrbench module that ``name`` imports, anywhere in it.
+    ``from dsrbench.x import y`` counts as an import of ``dsrbench.x.y`` when that is a
+    module, else of ``dsrbench.x``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "dsrbench"]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            if base.split(".")[0] != "dsrbench":
+                continue
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                out.append((node.lineno, full if full in known else base))
+    return out
+
+
+def layer_of(module: str) -> tuple[str | None, int | None]:
+    """The table entry (top-level name) and layer of a dsrbench module; ``(None, None)``
+    when the table does not know it."""
+    parts = module.split(".")
+    if parts == ["dsrbench"]:
+        return "", ROOT_LAYER
+    top = parts[1]
+    return (top, LAYERS[top]) if top in LAYERS else (None, None)
+
+
+def test_every_module_is_in_the_layer_table() -> None:
+    unknown = sorted(m for m in modules() if layer_of(m)[1] is None)
+    assert not unknown, (
+        f"modules without a layer: {', '.join(unknown)}; add them to LAYERS in {__file__}"
+    )
+
+
+def test_imports_point_down_the_layers() -> None:
+    mods = modules()
+    known = set(mods)
+    problems = []
+    for name, path in mods.items():
+        top, layer = layer_of(name)
+        if layer is None:
+            continue  # reported by test_every_module_is_in_the_layer_table
+        forbidden = FORBIDDEN.get(top or "", set())
+        for line, target in imported(name, path, known):
+            target_top, target_layer = layer_of(target)
+            where = f"{path.relative_to(PACKAGE.parent)}:{line}"
+            if target_layer is None:
+                problems.append(f"{where}: {name} imports {target}, which has no layer")
+            elif target_layer > layer:
+                problems.append(
+                    f"{where}: {name} (layer {layer}) imports {target} (layer {target_layer})"
+                )
+            elif target_top in forbidden and target_top != top:
+                problems.append(f"{where}: {name} must not import {target}")
+    assert not problems, "imports against the layer order:\n" + "\n".join(dict.fromkeys(problems))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from dsrbench import stores\n", ["dsrbench.stores"]),
+        ("def f():\n    from dsrbench.train import train\n", ["dsrbench.train"]),
+        ("import dsrbench.metrics.attractor as A\n", ["dsrbench.metrics.attractor"]),
+        ("from .base import Method\n", ["dsrbench.methods.base"]),
+        ("from . import _polynomial\n", ["dsrbench.methods._polynomial"]),
+    ],
+)
+def test_the_checker_sees_every_form_of_import(tmp_path, source: str, expected) -> None:
+    path = tmp_path / "methods" / "probe.py"
+    path.parent.mkdir()
+    path.write_text(source)
+    known = {"dsrbench.methods.base", "dsrbench.methods._polynomial", "dsrbench.stores"}
+    assert [m for _, m in imported("dsrbench.methods.probe", path, known)] == expected
+
+
+def test_a_method_importing_a_job_would_fail(tmp_path) -> None:
+    """The check is not vacuous: an upward import is caught with its place."""
+    path = tmp_path / "probe.py"
+    path.write_text("def fit():\n    from dsrbench.predict import predict\n")
+    ((line, target),) = imported("dsrbench.methods.probe", path, set())
+    assert line == 2 and layer_of(target)[1] > layer_of("dsrbench.methods.probe")[1]
