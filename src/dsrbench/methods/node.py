@@ -60,6 +60,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from dsrbench.methods import _jacobian_penalty as jacobian
 from dsrbench.methods.base import (
     FitOutcome,
     FitTask,
@@ -259,9 +260,29 @@ class NodeStep(TrainingStep):
         except AssertionError:  # the solver failed on this batch (Gilpin skips too)
             return torch.full((1,), float("nan"))
         loss = torch.mean((pred - w[:, 1:]) ** 2)
+        if jacobian.enabled(self.model.params):  # JAWS-style penalty (docs/methods.md)
+            try:
+                loss = loss + self._jacobian_penalty(w, pred, batch)
+            except AssertionError:
+                return torch.full((1,), float("nan"))
         if torch.isfinite(loss):  # no gradient from a diverged batch
             loss.backward()
         return loss.detach().reshape(1)
+
+    def _jacobian_penalty(self, w: torch.Tensor, pred: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """``jacobian_weight`` x the weighted ``||J||_F^2`` of the one-step solver map at
+        the windows' first points, weighted by their first step's squared error
+        (:mod:`dsrbench.methods._jacobian_penalty`)."""
+        params = self.model.params
+
+        def one_step(z: torch.Tensor) -> torch.Tensor:
+            return self.model._solve(self.field, z[0], 1)[0][None]
+
+        residual = ((pred[:, 0] - w[:, 1]) ** 2).mean(dim=-1)[None]
+        penalty = jacobian.jacobian_penalty(
+            one_step, w[None, :, 0], residual, batch.rngs[:1], params
+        )
+        return float(params["jacobian_weight"]) * penalty[0]
 
     def after_step(self, moved: np.ndarray) -> None:
         self.done += int(moved[0])
@@ -309,6 +330,11 @@ class NeuralODE(Method):
         "lr_end": 1e-4,
         "checkpoint_every": 10,
         "validate_every": 25,
+        # the JAWS-style Jacobian penalty (methods/_jacobian_penalty.py): off at weight 0
+        "jacobian_weight": 0.0,
+        "jacobian_weighting": "adaptive",  # or "uniform"
+        "jacobian_points": 32,
+        "jacobian_probes": 1,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {
         "method": "rk4",
@@ -380,6 +406,7 @@ class NeuralODE(Method):
         if self.params["optimizer"] not in ("adam", "radam"):
             raise ValueError("node: optimizer must be one of ['adam', 'radam']")
         self._training_dtype()
+        jacobian.check_settings(self.params, self.name)
 
     def trains_together(self) -> bool:
         """Whether models with these settings train vectorised (:meth:`fit_many`): a
