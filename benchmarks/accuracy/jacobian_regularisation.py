@@ -380,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    commit = git_commit()  # the code that runs, before anything is written
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         rows, seconds = run_claim(Path(tmp))
@@ -389,9 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     write_csv(args.out / "jacobian_regularisation.csv", rows)
     write_csv(args.out / "cost.csv", cost)
     command = "python benchmarks/accuracy/jacobian_regularisation.py"
-    (args.out / "README.md").write_text(
-        page(rows, seconds, cost, wall, git_commit(), command) + "\n"
-    )
+    (args.out / "README.md").write_text(page(rows, seconds, cost, wall, commit, command) + "\n")
     print((args.out / "README.md").read_text())
     return 0
 

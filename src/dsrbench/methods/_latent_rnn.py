@@ -18,6 +18,10 @@ forcing, through :class:`dsrbench.methods.trainer.GroupTrainer` (:class:`LatentR
   non-finite is frozen (``stopped_by = "diverged"``) while the others go on. Gradients
   come from batched torch autograd, or from hand-written kernels where
   :func:`gradient_backend` picks them.
+* ``jacobian_weight`` > 0 adds a Jacobian penalty of the latent step at the states of
+  the teacher-forced rollout, weighted by each step's error (after JAWS, Nie & Suzuki
+  2026; :mod:`dsrbench.methods._jacobian_penalty`); it needs a double backward, so such
+  models train on the torch path, never the kernels. 0, the default, is off.
 * Training: torch, on the device of :func:`dsrbench.methods.trainer.resolve_device`; ``dtype``
   ``"auto"`` (default) trains in float64 on the CPU and float32 on CUDA. On one CPU core
   float64 cost about the same as float32 at the paper sizes (per-step overhead dominates;

@@ -26,6 +26,9 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
   on Lorenz-63 at 50 points per period 30-point windows left the field stuck near zero.
   A batch on which the solver fails (or whose loss is not finite) is skipped; the epoch
   log counts them (``skipped``). ``dtype``: float32 (Gilpin's) or float64.
+* ``jacobian_weight`` > 0 adds a Jacobian penalty of the one-step solver map at the
+  windows' first points, weighted by each point's one-step error (after JAWS, Nie &
+  Suzuki 2026; :mod:`dsrbench.methods._jacobian_penalty`); 0, the default, is off.
 * Many models (:meth:`NeuralODE.fit_many`): with a fixed-step solver and Adam, the models of
   a chunk train together (:mod:`dsrbench.methods._node_many`, equal to their lone runs up to
   rounding); with an adaptive solver or RAdam, one after another.
