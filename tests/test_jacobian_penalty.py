@@ -119,3 +119,13 @@ def test_node_group_with_the_penalty_equals_lone_runs(lorenz_splits) -> None:
         a, b = _weights(alone), _weights(outcome.model)
         for k in a:
             np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_node_trained_alone_with_an_adaptive_solver_takes_the_penalty(lorenz_splits) -> None:
+    """The lone path (``NodeStep``: dopri5 through torchdiffeq, RAdam) penalises too."""
+    x = lorenz_splits["train"]["x"].values
+    alone = {"method": "dopri5", "optimizer": "radam", "seq_len": 5, "batch_size": 16}
+    off = _fit("node", lorenz_splits, **alone)
+    assert not off.trains_together()
+    on = _fit("node", lorenz_splits, **alone, jacobian_weight=1.0)
+    assert _mean_jacobian_norm(on, x) < 0.9 * _mean_jacobian_norm(off, x)
