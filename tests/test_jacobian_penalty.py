@@ -93,7 +93,7 @@ def _mean_jacobian_norm(model, x: np.ndarray) -> float:
     return float((jac**2).sum(axis=(1, 2)).mean())
 
 
-@pytest.mark.parametrize("weighting", ["adaptive", "uniform"])
+@pytest.mark.parametrize("weighting", ["adaptive", pytest.param("uniform", marks=pytest.mark.e2e)])
 @pytest.mark.parametrize("name", TRAINED)
 def test_the_penalty_lowers_the_jacobian_norm_at_a_paired_seed(
     name, weighting, lorenz_splits
@@ -105,6 +105,7 @@ def test_the_penalty_lowers_the_jacobian_norm_at_a_paired_seed(
     assert _mean_jacobian_norm(on, x) < 0.9 * off
 
 
+@pytest.mark.e2e  # four fits
 def test_node_group_with_the_penalty_equals_lone_runs(lorenz_splits) -> None:
     """The penalty's states and probes come from each model's own generator, so models
     trained together (``fit_many``) equal their lone runs up to rounding."""
@@ -121,6 +122,7 @@ def test_node_group_with_the_penalty_equals_lone_runs(lorenz_splits) -> None:
             np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.e2e  # dopri5 through torchdiffeq, twice
 def test_node_trained_alone_with_an_adaptive_solver_takes_the_penalty(lorenz_splits) -> None:
     """The lone path (``NodeStep``: dopri5 through torchdiffeq, RAdam) penalises too."""
     x = lorenz_splits["train"]["x"].values
