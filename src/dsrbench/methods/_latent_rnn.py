@@ -18,6 +18,10 @@ forcing, through :class:`dsrbench.methods.trainer.GroupTrainer` (:class:`LatentR
   non-finite is frozen (``stopped_by = "diverged"``) while the others go on. Gradients
   come from batched torch autograd, or from hand-written kernels where
   :func:`gradient_backend` picks them.
+* ``jacobian_weight`` > 0 adds a Jacobian penalty of the latent step at the states of
+  the teacher-forced rollout, weighted by each step's error (after JAWS, Nie & Suzuki
+  2026; :mod:`dsrbench.methods._jacobian_penalty`); it needs a double backward, so such
+  models train on the torch path, never the kernels. 0, the default, is off.
 * Training: torch, on the device of :func:`dsrbench.methods.trainer.resolve_device`; ``dtype``
   ``"auto"`` (default) trains in float64 on the CPU and float32 on CUDA. On one CPU core
   float64 cost about the same as float32 at the paper sizes (per-step overhead dominates;
@@ -45,6 +49,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from dsrbench.methods import _jacobian_penalty as jacobian
 from dsrbench.methods.base import FitOutcome, FitTask, Method, RunFiles, check_context
 from dsrbench.methods.trainer import (
     Batch,
@@ -190,11 +195,53 @@ class LatentRNN(Method):
         loss.sum().backward()
         return loss.detach()
 
-    def _loss_and_grad(self, p: Params, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """Dispatch to the backend chosen by :func:`gradient_backend`."""
+    def _loss_and_grad(
+        self,
+        p: Params,
+        x: torch.Tensor,
+        alpha: torch.Tensor,
+        rngs: Sequence[np.random.Generator] = (),
+    ) -> torch.Tensor:
+        """Dispatch to the backend chosen by :func:`gradient_backend`; with the Jacobian
+        penalty on (``jacobian_weight`` > 0, which needs a double backward), always torch
+        (:meth:`_penalised_loss_and_grad`, the models' generators ``rngs`` draw its states
+        and probes)."""
+        if jacobian.enabled(self.params):
+            return self._penalised_loss_and_grad(p, x, alpha, rngs)
         if gradient_backend(x.device, x.dtype) == "numba":
             return self._loss_and_grad_numba(p, x, alpha)
         return self._loss_and_grad_torch(p, x, alpha)
+
+    def _predict_with_inputs_many(
+        self, p: Params, x: torch.Tensor, alpha: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_predict_many` and the states each prediction stepped from (after the
+        forcing), both ``(K, B, T - 1, M)``: the states of the Jacobian penalty."""
+        raise NotImplementedError(f"{self.name}: no Jacobian penalty")
+
+    def _penalised_loss_and_grad(
+        self,
+        p: Params,
+        x: torch.Tensor,
+        alpha: torch.Tensor,
+        rngs: Sequence[np.random.Generator],
+    ) -> torch.Tensor:
+        """:meth:`_loss_and_grad_torch` plus ``jacobian_weight`` x the weighted
+        ``||J||_F^2`` of the latent step at the states of the rollout, each weighted by
+        the squared error of the step from it (:mod:`dsrbench.methods._jacobian_penalty`)."""
+        for t in p.values():
+            t.grad = None
+        predicted, inputs = self._predict_with_inputs_many(p, x, alpha)
+        d = x.shape[3]
+        error = ((predicted[..., :d] - x[:, :, 1:]) ** 2).mean(dim=3)  # (K, B, T - 1)
+        loss = error.mean(dim=(1, 2))
+        k, m = inputs.shape[0], inputs.shape[3]
+        penalty = jacobian.jacobian_penalty(
+            self._stepper(p), inputs.reshape(k, -1, m), error.reshape(k, -1), rngs, self.params
+        )
+        loss = loss + float(self.params["jacobian_weight"]) * penalty
+        loss.sum().backward()
+        return loss.detach()
 
     @staticmethod
     def _numpy_params(p: Params, x: torch.Tensor) -> dict[str, np.ndarray]:
@@ -294,6 +341,7 @@ class LatentRNN(Method):
     def _prepare(self, task: FitTask, device: str) -> Member:
         """Standardise the data, draw the initial weights from the model's own generator
         (as a lone run does) and read its checkpoint, if any."""
+        jacobian.check_settings(self.params, self.name)
         rng = seed_everything(task.seed)
         self.device_ = resolve_device(device)
         self.dtype_ = training_dtype(str(self.params.get("dtype", "auto")), self.device_)
@@ -426,7 +474,7 @@ class LatentRNNStep(TrainingStep):
         with np.errstate(all="ignore"):
             batch.alpha = lead._update_alpha(self.p, x, batch.alpha, batch.index)
         alpha_t = torch.as_tensor(batch.alpha, dtype=dtype, device=device)
-        return lead._loss_and_grad(self.p, x, alpha_t)
+        return lead._loss_and_grad(self.p, x, alpha_t, batch.rngs)
 
     def numpy_weights(self, k: int) -> dict[str, np.ndarray]:
         """Model k's weights as float64 arrays (the inference weights)."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from dsrbench.methods import _jacobian_penalty as jacobian
 from dsrbench.methods.trainer import (
     Batch,
     GroupTrainer,
@@ -132,6 +133,15 @@ class NodeGroupStep(TrainingStep):
         pred = self.lead._solve(self.field, w[:, :, 0], seq - 1)  # (seq - 1, K, B, D)
         target = w[:, :, 1:].permute(2, 0, 1, 3)
         loss = torch.mean((pred - target) ** 2, dim=(0, 2, 3))  # (K,)
+        hp = self.lead.params
+        if jacobian.enabled(hp):  # JAWS-style penalty at the windows' first points
+
+            def one_step(z: torch.Tensor) -> torch.Tensor:
+                return self.lead._solve(self.field, z, 1)[0]
+
+            residual = ((pred[0] - w[:, :, 1]) ** 2).mean(dim=-1)  # (K, B)
+            penalty = jacobian.jacobian_penalty(one_step, w[:, :, 0], residual, batch.rngs, hp)
+            loss = loss + float(hp["jacobian_weight"]) * penalty
         loss.sum().backward()
         return loss.detach()
 

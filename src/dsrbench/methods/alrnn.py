@@ -113,6 +113,11 @@ class AlmostLinearRNN(LatentRNN):
         "validate_every": 25,
         "code_steps": 10_000,
         "dtype": "auto",
+        # the JAWS-style Jacobian penalty (methods/_jacobian_penalty.py): off at weight 0
+        "jacobian_weight": 0.0,
+        "jacobian_weighting": "adaptive",  # or "uniform"
+        "jacobian_points": 32,
+        "jacobian_probes": 1,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {
         "latent_dim": 10,
@@ -184,6 +189,20 @@ class AlmostLinearRNN(LatentRNN):
         z0 = initial_latent_many(p, x[:, :, 0])
         tau = int(self.params["forcing_interval"])
         return sparse_tf_rollout_many(self._stepper(p), z0, x, tau)
+
+    def _predict_with_inputs_many(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        z0 = initial_latent_many(p, x[:, :, 0])
+        tau = int(self.params["forcing_interval"])
+        predicted = sparse_tf_rollout_many(self._stepper(p), z0, x, tau)
+        # the input of step t + 1 is the state at t, its observed units forced when tau | t
+        inputs = torch.cat([z0[:, :, None], predicted[:, :, :-1]], dim=2)
+        d, steps = x.shape[3], x.shape[2] - 1
+        forced = torch.arange(steps, device=x.device) % tau == 0
+        forced[0] = False  # z_0 is the data already
+        observed = torch.where(forced[:, None], x[:, :, :steps], inputs[..., :d])
+        return predicted, torch.cat([observed, inputs[..., d:]], dim=3)
 
     def _loss_and_grad_numba(
         self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor

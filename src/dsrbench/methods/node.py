@@ -26,6 +26,9 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
   on Lorenz-63 at 50 points per period 30-point windows left the field stuck near zero.
   A batch on which the solver fails (or whose loss is not finite) is skipped; the epoch
   log counts them (``skipped``). ``dtype``: float32 (Gilpin's) or float64.
+* ``jacobian_weight`` > 0 adds a Jacobian penalty of the one-step solver map at the
+  windows' first points, weighted by each point's one-step error (after JAWS, Nie &
+  Suzuki 2026; :mod:`dsrbench.methods._jacobian_penalty`); 0, the default, is off.
 * Many models (:meth:`NeuralODE.fit_many`): with a fixed-step solver and Adam, the models of
   a chunk train together (:mod:`dsrbench.methods._node_many`, equal to their lone runs up to
   rounding); with an adaptive solver or RAdam, one after another.
@@ -60,6 +63,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from dsrbench.methods import _jacobian_penalty as jacobian
 from dsrbench.methods.base import (
     FitOutcome,
     FitTask,
@@ -259,9 +263,29 @@ class NodeStep(TrainingStep):
         except AssertionError:  # the solver failed on this batch (Gilpin skips too)
             return torch.full((1,), float("nan"))
         loss = torch.mean((pred - w[:, 1:]) ** 2)
+        if jacobian.enabled(self.model.params):  # JAWS-style penalty (docs/methods.md)
+            try:
+                loss = loss + self._jacobian_penalty(w, pred, batch)
+            except AssertionError:
+                return torch.full((1,), float("nan"))
         if torch.isfinite(loss):  # no gradient from a diverged batch
             loss.backward()
         return loss.detach().reshape(1)
+
+    def _jacobian_penalty(self, w: torch.Tensor, pred: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """``jacobian_weight`` x the weighted ``||J||_F^2`` of the one-step solver map at
+        the windows' first points, weighted by their first step's squared error
+        (:mod:`dsrbench.methods._jacobian_penalty`)."""
+        params = self.model.params
+
+        def one_step(z: torch.Tensor) -> torch.Tensor:
+            return self.model._solve(self.field, z[0], 1)[0][None]
+
+        residual = ((pred[:, 0] - w[:, 1]) ** 2).mean(dim=-1)[None]
+        penalty = jacobian.jacobian_penalty(
+            one_step, w[None, :, 0], residual, batch.rngs[:1], params
+        )
+        return float(params["jacobian_weight"]) * penalty[0]
 
     def after_step(self, moved: np.ndarray) -> None:
         self.done += int(moved[0])
@@ -309,6 +333,11 @@ class NeuralODE(Method):
         "lr_end": 1e-4,
         "checkpoint_every": 10,
         "validate_every": 25,
+        # the JAWS-style Jacobian penalty (methods/_jacobian_penalty.py): off at weight 0
+        "jacobian_weight": 0.0,
+        "jacobian_weighting": "adaptive",  # or "uniform"
+        "jacobian_points": 32,
+        "jacobian_probes": 1,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {
         "method": "rk4",
@@ -380,6 +409,7 @@ class NeuralODE(Method):
         if self.params["optimizer"] not in ("adam", "radam"):
             raise ValueError("node: optimizer must be one of ['adam', 'radam']")
         self._training_dtype()
+        jacobian.check_settings(self.params, self.name)
 
     def trains_together(self) -> bool:
         """Whether models with these settings train vectorised (:meth:`fit_many`): a

@@ -128,6 +128,11 @@ class ShallowPLRNNGTF(LatentRNN):
         "checkpoint_every": 10,
         "validate_every": 50,
         "dtype": "auto",
+        # the JAWS-style Jacobian penalty (methods/_jacobian_penalty.py): off at weight 0
+        "jacobian_weight": 0.0,
+        "jacobian_weighting": "adaptive",  # or "uniform"
+        "jacobian_points": 32,
+        "jacobian_probes": 1,
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {
         "epochs": 30,
@@ -259,6 +264,13 @@ class ShallowPLRNNGTF(LatentRNN):
         z0 = initial_latent_many(p, x[:, :, 0])
         predicted, _ = gtf_rollout_many(self._stepper(p), z0, x, alpha)
         return predicted
+
+    def _predict_with_inputs_many(
+        self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        z0 = initial_latent_many(p, x[:, :, 0])
+        predicted, forced = gtf_rollout_many(self._stepper(p), z0, x, alpha)
+        return predicted, torch.cat([z0[:, :, None], forced[:, :, :-1]], dim=2)
 
     def _loss_and_grad_numba(
         self, p: dict[str, torch.Tensor], x: torch.Tensor, alpha: torch.Tensor
