@@ -53,6 +53,7 @@ __all__ = [
     "report_notebook",
     "report_page",
     "reports_dir",
+    "resolved_config",
     "simulate_chunk_log",
     "snapshot_dir",
     "snapshot_file",
@@ -71,6 +72,7 @@ TEMPLATES: dict[str, str] = {
     "dataset_record": "data/{dataset}/{system}.json",
     "dataset_store": "data/{dataset}/{system}.zarr",
     "dataset_summary": "dataset_summary.csv",
+    "resolved_config": "config.resolved.json",
     "dataset_chunk": "data/{dataset}/chunks/{chunk}.json",
     "model_chunk": "models/{dataset}/{method}/chunks/{chunk}.json",
     "prediction_chunk": "predictions/{dataset}/{method}/chunks/{chunk}.json",
@@ -118,6 +120,12 @@ _FIELD_REGEX = {"seed": "[0-9]+", "page": "[^/]+(?:/[^/]+)?"}
 
 def _path(kind: str, results: PathLike, **names: object) -> Path:
     return Path(results) / TEMPLATES[kind].format(**{k: str(v) for k, v in names.items()})
+
+
+def resolved_config(results: PathLike) -> Path:
+    """The run's validated config with every default filled (JSON), written by the
+    workflow before its first job; each job cuts its slice from it (dsrbench.plan)."""
+    return _path("resolved_config", results)
 
 
 # ------------------------------------------------------------------- simulation

@@ -1,12 +1,11 @@
-# Training, prediction and evaluation rules. Uses CFG, RESULTS, W, DSRBENCH, METHOD_CHUNKS,
-# CHUNK_OF, SEEDS and EVAL_DATASETS from the Snakefile. A train or predict job covers one (dataset
-# setting, method, chunk of systems) with every seed; each system gets its own slice of the
-# config (dsrbench.config.*_slice), so the job reruns exactly when what one of its systems
-# depends on changes, and then redoes only the systems whose inputs changed (job_key).
+# Training, prediction and evaluation rules. Uses CFG, RESULTS, RESOLVED, W, DSRBENCH,
+# METHOD_CHUNKS, CHUNK_OF, SEEDS and EVAL_DATASETS from the Snakefile. A train or predict job
+# covers one (dataset setting, method, chunk of systems) with every seed; each system gets
+# its own slice of the config (dsrbench.plan.chunk_slices), and the job gets their hash, so
+# it reruns exactly when what one of its systems depends on changes, and then redoes only
+# the systems whose inputs changed (job_key).
 # Planning reads the methods' traits from the classes' source (dsrbench.methods.traits): no
 # method module, hence no torch, is imported here.
-import json
-
 from dsrbench import methods as _methods
 
 
@@ -42,10 +41,9 @@ rule train:
         layout.train_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
         results=RESULTS,
-        systems=lambda w: ",".join(_systems(w)),
-        seeds=",".join(map(str, SEEDS)),
-        job=lambda w: json.dumps(
-            {s: train_slice(CFG, w.method, s) for s in _systems(w)}, sort_keys=True
+        config=RESOLVED,
+        slices=lambda w: slice_hash(
+            chunk_slices(CFG, "train", w.dataset, w.chunk, w.method), SEEDS
         ),
     threads: CFG["training"]["threads"]
     resources:
@@ -53,8 +51,9 @@ rule train:
         runtime=lambda w: CFG["training"]["runtime_minutes"] * _models(w),
         gpu=_uses_gpu,
     shell:
-        "{DSRBENCH} train-chunk --job-json {params.job:q} --systems {params.systems}"
-        " --dataset {wildcards.dataset} --method {wildcards.method} --seeds {params.seeds}"
+        "{DSRBENCH} train-chunk --resolved-config {params.config:q}"
+        " --slice-hash {params.slices} --dataset {wildcards.dataset} --chunk {wildcards.chunk}"
+        " --method {wildcards.method}"
         " --results-dir {params.results:q} --chunk-record {output.record:q}"
         " --threads {threads} > {log:q} 2>&1"
 
@@ -82,18 +81,18 @@ rule predict:
         layout.predict_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
         results=RESULTS,
-        systems=lambda w: ",".join(_systems(w)),
-        seeds=",".join(map(str, SEEDS)),
-        job=lambda w: json.dumps(
-            {s: predict_slice(CFG, w.method, s) for s in _systems(w)}, sort_keys=True
+        config=RESOLVED,
+        slices=lambda w: slice_hash(
+            chunk_slices(CFG, "predict", w.dataset, w.chunk, w.method), SEEDS
         ),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=lambda w: 30 + 15 * _models(w),
     shell:
-        "{DSRBENCH} predict-chunk --job-json {params.job:q} --systems {params.systems}"
-        " --dataset {wildcards.dataset} --method {wildcards.method} --seeds {params.seeds}"
+        "{DSRBENCH} predict-chunk --resolved-config {params.config:q}"
+        " --slice-hash {params.slices} --dataset {wildcards.dataset} --chunk {wildcards.chunk}"
+        " --method {wildcards.method}"
         " --results-dir {params.results:q} --chunk-record {output.record:q} > {log:q} 2>&1"
 
 
