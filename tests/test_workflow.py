@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -406,6 +407,15 @@ def test_real_run_two_systems(tmp_path):
 
     again = snakemake(tmp_path, "-n", "--configfile", str(configfile))
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # the long true runs (T = 2000 > the stored 100 points) were integrated once; a results
+    # directory without them (written before they existed) gets them, and no training
+    for system in ("Lorenz", "MackeyGlass"):
+        assert layout.true_runs(results, "tiny", system).is_file()
+    shutil.rmtree(results / "truth" / "runs")
+    older = snakemake(tmp_path, "-n", "--configfile", str(configfile))
+    counts = planned(older.stdout + older.stderr)
+    assert counts["true_runs"] == 1 and "train" not in counts, counts
 
 
 def _records(results: Path, kind: str) -> dict[str, dict]:

@@ -54,6 +54,7 @@ __all__ = [
     "summary",
     "train",
     "train_chunk",
+    "true_runs_chunk",
 ]
 
 log = logging.getLogger("dsrbench")
@@ -115,7 +116,7 @@ def cut_chunk(
         slices = plan.chunk_slices(cfg, kind, dataset, chunk, method)
     except ConfigError as exc:
         raise JobInputError(str(exc)) from None
-    seeds = None if kind == "simulate" else cfg["evaluation"]["seeds"]
+    seeds = None if kind in ("simulate", "truth") else cfg["evaluation"]["seeds"]
     if slice_hash is not None and plan.slice_hash(slices, seeds) != slice_hash:
         raise JobInputError(
             f"the {kind} job of {dataset}/{method + '/' if method else ''}{chunk} was planned "
@@ -326,10 +327,13 @@ def predict(
     out: Path,
     record: Path,
     key: str | None = None,
+    true_runs: Path | None = None,
 ) -> dict:
     """Predict with ``method`` on one dataset (``job``: its predict slice) using its trained
     model (``model_record``; a method that is not trained is built here from its
-    hyperparameters); write the prediction store and a record."""
+    hyperparameters); write the prediction store and a record. ``true_runs``: the dataset
+    store's long true runs integrated once (the ``truth`` oracle reads its free run there
+    when the file exists)."""
     dataset = read_record(dataset_record, "dataset record")
     model = read_record(model_record, "model record") if model_record is not None else None
     ev = job["evaluation"]
@@ -368,6 +372,7 @@ def predict(
             seed=seed,
             hyperparameters=job.get("hyperparameters", {}),
             model_dir=Path(model["model_path"]) if model is not None else None,
+            true_runs=true_runs,
             config=dict(job),
         )
         attrs = stores.open_predictions(path).attrs
@@ -378,6 +383,10 @@ def predict(
         }
 
     return run_job("predict", record, base, body, skip=upstream_problem(dataset, model))
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def _skip(name: str, record: Path, what: str) -> None:
@@ -410,6 +419,39 @@ def simulate_chunk(
     return write_chunk_record(
         chunk_record, "simulate", records, dataset=dataset, systems=list(jobs)
     )
+
+
+def true_runs_chunk(
+    jobs: Mapping[str, Mapping[str, Any]], dataset: str, *, results: Path, chunk_record: Path
+) -> dict[str, Any]:
+    """Integrate once the long true runs that the ``truth`` oracle and the evaluation need
+    (:func:`dsrbench.truth.true_run_keys`) for the setting ``dataset`` of each system of
+    ``jobs`` (system -> its truth slice), and write them at :func:`dsrbench.layout.true_runs`
+    with a record; systems finished before with the same key are kept. Writes the chunk
+    record last."""
+    records = []
+    for system, job in jobs.items():
+        dataset_rec = read_record(layout.dataset_record(results, dataset, system), "dataset record")
+        record = layout.true_runs_record(results, dataset, system)
+        records.append(record)
+        key = job_key(job, dataset_rec, system=system, dataset=dataset)
+        if finished_record(record, key, "path") is not None:
+            _skip("true runs", record, f"{system} / {dataset}")
+            continue
+        out = layout.true_runs(results, dataset, system)
+
+        def body(job: Mapping[str, Any] = job, path: Any = dataset_rec["path"], out: Path = out):
+            from dsrbench import stores
+            from dsrbench.truth import true_run_keys, write_true_runs
+
+            ds = stores.open_dataset(path)
+            keys = true_run_keys(ds, job["evaluation"], job["seeds"])
+            write_true_runs(ds, keys, out)
+            return {"path": str(out), "runs": len(keys)}
+
+        base = {"system": system, "dataset": dataset, "path": None, "job_key": key}
+        run_job("true runs", record, base, body, skip=upstream_problem(dataset_rec))
+    return write_chunk_record(chunk_record, "truth", records, dataset=dataset, systems=list(jobs))
 
 
 def train_chunk(
@@ -498,6 +540,7 @@ def predict_chunk(
                     out=layout.prediction_store(results, dataset, method, system, seed),
                     record=record,
                     key=key,
+                    true_runs=_existing(layout.true_runs(results, dataset, system)),
                 )
     return write_chunk_record(
         chunk_record,

@@ -142,6 +142,19 @@ def cmd_predict_chunk(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_truth_chunk(args: argparse.Namespace) -> int:
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
+
+    _, slices = _cut(args, "truth")
+    jobs.true_runs_chunk(
+        slices,
+        args.dataset,
+        results=Path(args.results_dir),
+        chunk_record=Path(args.chunk_record),
+    )
+    return 0
+
+
 def _add_chunk_arguments(p: argparse.ArgumentParser, method: bool) -> None:
     p.add_argument(
         "--resolved-config",
@@ -221,6 +234,12 @@ def add_job_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate-chunk", help="simulate a chunk of systems (the workflow's job)")
     _add_chunk_arguments(p, method=False)
     p.set_defaults(func=cmd_simulate_chunk)
+
+    p = sub.add_parser(
+        "truth-chunk", help="integrate the long true runs of a chunk of systems once"
+    )
+    _add_chunk_arguments(p, method=False)
+    p.set_defaults(func=cmd_truth_chunk)
 
     p = sub.add_parser("train-chunk", help="train one method on a chunk of systems, all seeds")
     _add_chunk_arguments(p, method=True)

@@ -60,6 +60,10 @@ __all__ = [
     "system_lyapunov",
     "results_of_dataset_store",
     "simulate_log",
+    "true_runs",
+    "true_runs_chunk",
+    "true_runs_chunk_log",
+    "true_runs_record",
     "summary_log",
     "train_chunk_log",
     "train_log",
@@ -81,6 +85,10 @@ TEMPLATES: dict[str, str] = {
     "checkpoint_dir": "checkpoints/{dataset}/{method}/{system}/seed{seed}",
     "snapshot_dir": "snapshots/{dataset}/{method}/{system}/seed{seed}",
     "system_lyapunov": "truth/lyapunov/{system}.json",
+    "true_runs": "truth/runs/{dataset}/{system}.npz",
+    "true_runs_record": "truth/runs/{dataset}/{system}.json",
+    "true_runs_chunk": "truth/runs/{dataset}/chunks/{chunk}.json",
+    "true_runs_chunk_log": "logs/truth/{dataset}/chunks/{chunk}.log",
     "prediction_record": "predictions/{dataset}/{method}/{system}/seed{seed}.json",
     "prediction_store": "predictions/{dataset}/{method}/{system}/seed{seed}.zarr",
     "metrics_table": "metrics/{dataset}.parquet",
@@ -204,6 +212,26 @@ def system_lyapunov(results: PathLike, system: str) -> Path:
     """The true system's largest exponent, computed once per system and results directory
     (every evaluate job of every dataset setting reads it)."""
     return _path("system_lyapunov", results, system=system)
+
+
+def true_runs(results: PathLike, dataset: str, system: str) -> Path:
+    """The long true runs of one dataset store, integrated once for the truth oracle and
+    the evaluation (dsrbench.truth.write_true_runs)."""
+    return _path("true_runs", results, dataset=dataset, system=system)
+
+
+def true_runs_record(results: PathLike, dataset: str, system: str) -> Path:
+    """Record (JSON) of the job that wrote :func:`true_runs`."""
+    return _path("true_runs_record", results, dataset=dataset, system=system)
+
+
+def true_runs_chunk(results: PathLike, dataset: str, chunk: str) -> Path:
+    """Chunk record of a true-runs job (its declared output, written last)."""
+    return _path("true_runs_chunk", results, dataset=dataset, chunk=chunk)
+
+
+def true_runs_chunk_log(results: PathLike, dataset: str, chunk: str) -> Path:
+    return _path("true_runs_chunk_log", results, dataset=dataset, chunk=chunk)
 
 
 def results_of_dataset_store(path: PathLike) -> Path:

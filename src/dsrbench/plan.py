@@ -34,6 +34,7 @@ __all__ = [
     "PROTOCOL_KEYS",
     "SLICE_KINDS",
     "TRAINING_KEYS",
+    "TRUTH_KEYS",
     "chunk_id",
     "chunk_slices",
     "data_seen",
@@ -51,6 +52,7 @@ __all__ = [
     "slice_hash",
     "system_chunks",
     "train_slice",
+    "truth_slice",
     "write_resolved_config",
 ]
 
@@ -263,7 +265,22 @@ def predict_slice(config: Mapping[str, Any], method: str, system: str) -> dict[s
     return out
 
 
-SLICE_KINDS = ("simulate", "train", "predict")
+SLICE_KINDS = ("simulate", "train", "predict", "truth")
+
+#: What the long true runs of a dataset store depend on in the ``evaluation`` section
+#: (:func:`dsrbench.truth.true_run_keys`): their length, the free run's transient and the
+#: keys that place the contexts (the first one's trajectory starts the free runs).
+TRUTH_KEYS = ("long_run_length", "long_run_transient", *CONTEXT_KEYS)
+
+
+def truth_slice(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What the true long runs of a dataset store depend on beyond the store (an input):
+    :data:`TRUTH_KEYS` of the evaluation and its seeds."""
+    ev = config["evaluation"]
+    return {
+        "evaluation": {k: copy.deepcopy(ev[k]) for k in TRUTH_KEYS},
+        "seeds": [int(s) for s in ev["seeds"]],
+    }
 
 
 def chunk_slices(
@@ -281,7 +298,7 @@ def chunk_slices(
             f"unknown dataset setting {dataset!r}; config key 'datasets' has: "
             + ", ".join(config["datasets"])
         )
-    if kind == "simulate":
+    if kind in ("simulate", "truth"):
         chunks = system_chunks(config)
     elif kind in SLICE_KINDS and method is not None:
         chunks = method_chunks(config, method)
@@ -297,6 +314,8 @@ def chunk_slices(
         )
     if kind == "simulate":
         return {s: simulate_slice(config, s, dataset) for s in chunks[chunk]}
+    if kind == "truth":
+        return {s: truth_slice(config) for s in chunks[chunk]}
     cut = train_slice if kind == "train" else predict_slice
     return {s: cut(config, method, s) for s in chunks[chunk]}
 

@@ -7,6 +7,7 @@
 # Planning reads the methods' traits from the classes' source (dsrbench.methods.traits): no
 # method module, hence no torch, is imported here.
 from dsrbench import methods as _methods
+from dsrbench import references
 
 
 def _uses_gpu(w):
@@ -58,6 +59,13 @@ rule train:
         " --threads {threads} > {log:q} 2>&1"
 
 
+def _true_runs_chunk(w):
+    """The true runs a prediction of the truth oracle reads; none for the methods."""
+    if not references.is_truth(w.method):
+        return []
+    return [layout.true_runs_chunk(RESULTS, w.dataset, w.chunk)]
+
+
 def _model_chunk(w):
     """The train job's chunk record a prediction reads; none for truth and untrained
     methods."""
@@ -75,6 +83,7 @@ rule predict:
     input:
         dataset=layout.dataset_chunk(RESULTS, W.dataset, W.chunk),
         model=_model_chunk,
+        truth=_true_runs_chunk,
     output:
         record=layout.prediction_chunk(RESULTS, W.dataset, W.method, W.chunk),
     log:
@@ -125,7 +134,9 @@ rule evaluate:
     """Every metric of every prediction of one dataset setting, plus its truth floors,
     computed on a Dask cluster (a LocalCluster of the rule's threads, or a scheduler)."""
     input:
-        lambda w: prediction_records([w.dataset]),
+        predictions=lambda w: prediction_records([w.dataset]),
+        # the long true runs of the floors and of each free run's comparison
+        truth=lambda w: [layout.true_runs_chunk(RESULTS, w.dataset, c) for c in CHUNKS],
     output:
         layout.metrics_table(RESULTS, W.dataset),
     log:
@@ -142,7 +153,7 @@ rule evaluate:
         mem_mb=8000,
         runtime=240,
     shell:
-        "{DSRBENCH} evaluate {input:q} --out {output:q} --workers {params.workers}"
+        "{DSRBENCH} evaluate {input.predictions:q} --out {output:q} --workers {params.workers}"
         " {params.scheduler} > {log:q} 2>&1"
 
 

@@ -28,6 +28,33 @@ rule simulate:
         " --chunk-record {output.record:q} > {log:q} 2>&1"
 
 
+rule true_runs:
+    """The long true runs of one (evaluated dataset setting, chunk of systems), integrated
+    once: the truth oracle's free runs and, when the long runs outlast the stored
+    trajectories, those of the truth floor and of the comparison of each free run
+    (dsrbench.truth.true_run_keys). Predict (truth) and evaluate read them; a failed
+    system's dataset gives a skipped record. A results directory written before this rule
+    gets them on its next run, without any training."""
+    input:
+        dataset=layout.dataset_chunk(RESULTS, W.dataset, W.chunk),
+    output:
+        record=layout.true_runs_chunk(RESULTS, W.dataset, W.chunk),
+    log:
+        layout.true_runs_chunk_log(RESULTS, W.dataset, W.chunk),
+    params:
+        results=RESULTS,
+        config=RESOLVED,
+        slices=lambda w: slice_hash(chunk_slices(CFG, "truth", w.dataset, w.chunk)),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=lambda w: 30 + 10 * len(CHUNKS[w.chunk]),
+    shell:
+        "{DSRBENCH} truth-chunk --resolved-config {params.config:q}"
+        " --slice-hash {params.slices} --dataset {wildcards.dataset} --chunk {wildcards.chunk}"
+        " --results-dir {params.results:q} --chunk-record {output.record:q} > {log:q} 2>&1"
+
+
 rule dataset_summary:
     """Aggregate every record into one CSV (one row per system and dataset setting)."""
     input:
