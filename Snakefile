@@ -3,7 +3,7 @@ method on each dataset, predict (forecasts from test contexts, long free runs) a
 (forecast metrics and attractor statistics against truth floors, on Dask).
 
 The simulate, train and predict jobs each run over a chunk of systems (config key
-chunking.systems_per_job; dsrbench.config.system_chunks), every seed in one job; each
+chunking.systems_per_job; dsrbench.plan.system_chunks), every seed in one job; each
 system keeps its own records, and a rerun of a killed chunk job redoes only the systems it
 had not finished (dsrbench.jobs).
 
@@ -12,7 +12,9 @@ had not finished (dsrbench.jobs).
     snakemake --profile profiles/slurm --configfile configs/full.yaml
 
 The configuration is validated (dsrbench.config.load_config) before any job is planned;
-an invalid one stops here with a message naming the key and the fix.
+an invalid one stops here with a message naming the key and the fix. The validated config,
+every default filled, is written once as the run's resolved config (dsrbench.plan); each
+job gets its wildcards, that file and the hash of its slices, and cuts its slices itself.
 """
 
 import fcntl
@@ -26,17 +28,16 @@ from snakemake.exceptions import WorkflowError
 
 from dsrbench import layout
 from dsrbench.cluster import slurm_gpu_problem
-from dsrbench.config import (
-    ConfigError,
+from dsrbench.config import ConfigError, load_config
+from dsrbench.plan import (
+    chunk_slices,
     evaluation_datasets,
     expand as expand_jobs,
     is_trained,
-    load_config,
     method_chunks,
-    predict_slice,
-    simulate_slice,
+    slice_hash,
     system_chunks,
-    train_slice,
+    write_resolved_config,
 )
 
 # The default config applies only when no --configfile is given; Snakemake would otherwise
@@ -54,6 +55,8 @@ except ConfigError as _exc:
     ) from None
 
 RESULTS = os.path.normpath(CFG["results_dir"])
+# written in onstart, under the results directory's lock, before the first job
+RESOLVED = str(layout.resolved_config(RESULTS))
 JOBS = expand_jobs(CFG)
 SYSTEMS = sorted({s for s, _ in JOBS})
 DATASETS = list(CFG["datasets"])
@@ -152,3 +155,5 @@ onstart:
             raise WorkflowError(_problem)
     # then the results directory's lock (it creates results_dir: a refused run writes none)
     hold_results_lock()
+    # and, under it, the resolved config the jobs cut their slices from
+    write_resolved_config(CFG, RESOLVED)

@@ -124,11 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dsrbench.atomic import environment_error
 
         # imported by the commands that raise their errors
-        jobs = sys.modules.get("dsrbench.jobs")
+        records = sys.modules.get("dsrbench.records")
         stores = sys.modules.get("dsrbench.stores")
         base = sys.modules.get("dsrbench.methods.base")
         if (
-            (jobs and isinstance(exc, jobs.JobInputError))
+            (records and isinstance(exc, records.JobInputError))
             or (stores and isinstance(exc, stores.StoreIntegrityError))
             or (base and isinstance(exc, base.MissingWeightsError))
         ):

@@ -1,55 +1,39 @@
 """Loading and validation of the workflow configuration.
 
-The schema ships inside the package, ``dsrbench/schemas/config.schema.yaml`` (JSON Schema,
-draft 2020-12; ``workflow/schemas/config.schema.yaml`` links to it). :func:`load_config`
-validates a YAML file or a dict (e.g. the ``config`` Snakemake assembled from
-``--configfile`` and ``--config``), fills the defaults, checks the system names against the
-registry and raises :class:`ConfigError` with messages that name the offending key and the
-fix.
-
-Each job gets a *slice* of the config, holding exactly what the job depends on beyond its
-wildcards (:func:`simulate_slice`, :func:`train_slice`, :func:`predict_slice`): Snakemake
-reruns a job when its slice changes and only then. :func:`check_slice` validates a slice
-against the matching parts of the schema, so the job commands take one without the rest
-of a config.
+The schema ships inside the package (:mod:`dsrbench.schemas`, the one home of the
+defaults). :func:`load_config` validates a YAML file or a dict (e.g. the ``config``
+Snakemake assembled from ``--configfile`` and ``--config``), fills the defaults, checks the
+system names against the registry and the cross-key rules, and raises :class:`ConfigError`
+with messages that name the offending key and the fix. How a validated config becomes jobs
+is :mod:`dsrbench.plan`.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import importlib.resources
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import jsonschema.exceptions
 import yaml
 
-from dsrbench import references
-from dsrbench.references import TRUTH
-from dsrbench.systems import UnknownSystemError, resolve_systems
+from dsrbench import methods, references
+from dsrbench.methods.base import HyperparameterError
+from dsrbench.plan import (
+    BY_SYSTEM,
+    evaluation_datasets,
+    fits_on_context,
+    is_trained,
+    shared_hyperparameters,
+)
+from dsrbench.schemas import SCHEMA_PATH, ConfigError, load_schema
+from dsrbench.systems import UnknownSystemError, get_system_info, resolve_systems
 
-__all__ = [
-    "ConfigError",
-    "SCHEMA_PATH",
-    "SLICE_KINDS",
-    "check_slice",
-    "chunk_id",
-    "evaluation_datasets",
-    "expand",
-    "is_trained",
-    "load_config",
-    "load_schema",
-    "method_hyperparameters",
-    "predict_slice",
-    "simulate_slice",
-    "system_chunks",
-    "train_slice",
-]
-
-#: The config schema, package data of dsrbench (found without a checkout).
-SCHEMA_PATH = Path(str(importlib.resources.files("dsrbench") / "schemas" / "config.schema.yaml"))
+__all__ = ["ConfigError", "SCHEMA_PATH", "load_config", "load_schema"]
 
 #: Names people reach for, mapped to the key that means it (used in "did you mean").
 _ALIASES = {
@@ -73,27 +57,6 @@ _TYPE_NAMES = {
     "boolean": "true or false",
     "null": "null",
 }
-
-
-class ConfigError(ValueError):
-    """Invalid workflow configuration; the message names the key and the fix."""
-
-
-def load_schema(schema: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Read the config JSON Schema (default: the one shipped in the package)."""
-    if schema is None:
-        resource = importlib.resources.files("dsrbench") / "schemas" / "config.schema.yaml"
-        if not resource.is_file():
-            raise ConfigError(
-                f"config schema not found at {resource}: the dsrbench installation lacks its "
-                "package data (dsrbench/schemas/config.schema.yaml); reinstall dsrbench"
-            )
-        return yaml.safe_load(resource.read_text(encoding="utf-8"))
-    path = Path(schema)
-    if not path.is_file():
-        raise ConfigError(f"config schema not found at {path}; pass schema=PATH to load_config")
-    with open(path) as fh:
-        return yaml.safe_load(fh)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -128,8 +91,6 @@ def load_config(
     Raises:
         ConfigError: naming the offending key path and what is allowed.
     """
-    import jsonschema
-
     where = ""
     if isinstance(source, Mapping):
         cfg = copy.deepcopy(dict(source))
@@ -166,19 +127,8 @@ def load_config(
     return cfg
 
 
-def evaluation_datasets(config: Mapping[str, Any]) -> list[str]:
-    """Dataset settings that the evaluation covers (none without methods)."""
-    ev = config.get("evaluation") or {}
-    if not ev.get("methods"):
-        return []
-    return list(ev.get("datasets") or config["datasets"])
-
-
 def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
     """Cross-key checks of the evaluation section: names exist, contexts fit the data."""
-    from dsrbench import methods
-    from dsrbench.methods.base import HyperparameterError
-
     ev = cfg.get("evaluation") or {}
     known = [*references.PREDICTORS, *methods.available()]
     for name in ev.get("methods", []):
@@ -207,13 +157,11 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
             if system is not None and not isinstance(overrides, dict):
                 return f"config key '{key}' must map hyperparameter names to values"
             if system is not None:
-                from dsrbench.systems import UnknownSystemError, get_system_info
-
                 try:
                     get_system_info(system)
                 except UnknownSystemError as exc:
                     return f"config key '{key}': {exc}"
-            given = {**_plain(params), **overrides}
+            given = {**shared_hyperparameters(params), **overrides}
             declared = methods.traits(name)
             if declared.uses_torch:  # a torch method: its names, without importing torch
                 unknown = _unknown_hyperparameters(name, declared.hyperparameters, given)
@@ -235,8 +183,6 @@ def _evaluation_error(cfg: Mapping[str, Any]) -> str | None:
             )
     for name, setting in cfg["datasets"].items():
         for system in setting.get(BY_SYSTEM) or {}:
-            from dsrbench.systems import UnknownSystemError, get_system_info
-
             try:
                 get_system_info(system)
             except UnknownSystemError as exc:
@@ -347,12 +293,7 @@ def _context_error(cfg: Mapping[str, Any]) -> str | None:
 
 def _hyperparameter_names(method: str) -> frozenset[str]:
     """The hyperparameter names of ``method``, read from its class without importing it."""
-    from dsrbench import methods
-
     return methods.traits(method).hyperparameters
-
-
-BY_SYSTEM = "by_system"
 
 
 def _unknown_hyperparameters(method: str, valid: frozenset[str], given: Mapping) -> str | None:
@@ -368,52 +309,6 @@ def _unknown_hyperparameters(method: str, valid: frozenset[str], given: Mapping)
     return (
         f"unknown hyperparameter {detail} for method {method!r}; valid: {', '.join(sorted(valid))}"
     )
-
-
-def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k != BY_SYSTEM}
-
-
-def method_hyperparameters(config: Mapping[str, Any], method: str, system: str) -> dict:
-    """The hyperparameters of ``method`` on ``system``: the config's
-    ``evaluation.hyperparameters.<method>``, overridden by its ``by_system.<system>``."""
-    params = ((config.get("evaluation") or {}).get("hyperparameters") or {}).get(method) or {}
-    return {**_plain(params), **((params.get(BY_SYSTEM) or {}).get(system) or {})}
-
-
-def expand(config: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """All (system, dataset setting name) jobs of a validated config."""
-    systems = resolve_systems(config["systems"])
-    return [(system, dataset) for system in systems for dataset in config["datasets"]]
-
-
-def system_chunks(config: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The chunks of a validated config: its systems, sorted by name, cut into consecutive
-    runs of ``chunking.systems_per_job``; keyed by chunk id ``c000``, ``c001``, ... The
-    simulate, train and predict jobs each run over one chunk."""
-    systems = sorted(resolve_systems(config["systems"]))
-    size = int((config.get("chunking") or {}).get("systems_per_job", 16))
-    return {
-        chunk_id(i): systems[start : start + size]
-        for i, start in enumerate(range(0, len(systems), size))
-    }
-
-
-def method_systems(config: Mapping[str, Any], method: str) -> list[str]:
-    """The systems ``method`` runs on, sorted: the config's, or the subset that
-    ``evaluation.systems_by_method`` gives it."""
-    systems = sorted(resolve_systems(config["systems"]))
-    only = ((config.get("evaluation") or {}).get("systems_by_method") or {}).get(method)
-    return systems if only is None else [s for s in systems if s in set(only)]
-
-
-def method_chunks(config: Mapping[str, Any], method: str) -> dict[str, list[str]]:
-    """The chunks of :func:`system_chunks` that hold systems of ``method``, each cut to
-    those systems (a method restricted by ``evaluation.systems_by_method`` gets no job for
-    a chunk without its systems; its chunk ids stay those of the config)."""
-    keep = set(method_systems(config, method))
-    chunks = {c: [s for s in members if s in keep] for c, members in system_chunks(config).items()}
-    return {c: members for c, members in chunks.items() if members}
 
 
 def _systems_by_method_error(cfg: Mapping[str, Any]) -> str | None:
@@ -438,291 +333,6 @@ def _systems_by_method_error(cfg: Mapping[str, Any]) -> str | None:
                 "them to 'systems' or remove them here"
             )
     return None
-
-
-def chunk_id(index: int) -> str:
-    """The id of the ``index``-th chunk of systems (``c000`` for the first)."""
-    return f"c{index:03d}"
-
-
-def simulate_slice(config: Mapping[str, Any], system: str, dataset: str) -> dict[str, Any]:
-    """What the simulation of ``system`` under the setting ``dataset`` depends on: the
-    root seed, the integration tolerances and the dataset setting (not where it is
-    written, nor the evaluation)."""
-    if dataset not in config["datasets"]:
-        raise ConfigError(
-            f"unknown dataset setting {dataset!r}; config key 'datasets' has: "
-            + ", ".join(config["datasets"])
-        )
-    return {
-        "seed": config["seed"],
-        "integration": copy.deepcopy(config["integration"]),
-        "setting": copy.deepcopy(config["datasets"][dataset]),
-    }
-
-
-#: What a trained model depends on in the ``training`` section (threads, memory and
-#: runtime are resources of the job, not inputs of the model).
-TRAINING_KEYS = ("device", "budget_seconds", "train_length", "val_length")
-#: The keys of the ``training`` section in a slice only when they differ from their
-#: defaults (so the models of configs that do not use them keep their job keys): the
-#: protocol keys and ``snapshot_steps``.
-PROTOCOL_KEYS = {
-    "validation": "val_split",
-    "tune": False,
-    "refit_on": "train",
-    "data_limited": [],
-    "snapshot_steps": [],
-}
-#: What a prediction depends on in the ``evaluation`` section.
-PREDICTION_KEYS = ("context_length", "horizon", "contexts_per_trajectory", "long_run_length")
-#: Evaluation keys in a prediction slice only when they differ from their defaults.
-EVALUATION_EXTRA_KEYS = {
-    "fixed_horizon": None,
-    "lyapunov_horizons": [1, 4, 10],
-    "long_run_transient": 0.25,
-    "model_lyapunov": True,
-    "context_splits": ["test"],
-    "context_lengths": [],
-}
-#: What places the forecast contexts (:func:`dsrbench.splits.protocol_contexts`): the
-#: ``contexts`` of a train slice of a method fitted on each context.
-CONTEXT_KEYS = (
-    "context_length",
-    "horizon",
-    "contexts_per_trajectory",
-    "context_splits",
-    "context_lengths",
-)
-
-
-def is_trained(method: str) -> bool:
-    """Whether ``method`` gets a training job: not the ``truth`` oracle, nor a method whose
-    class says ``needs_fit = False`` (it forecasts from the context alone). Read from its
-    class's source by :func:`dsrbench.methods.traits`: no method module (torch) is imported."""
-    from dsrbench import methods
-
-    return methods.traits(method).needs_fit
-
-
-def fits_on_context(config: Mapping[str, Any], method: str) -> bool:
-    """Whether ``method`` is fitted once per forecast context, on that context alone (the
-    zero-shot protocol's trained baselines, Zhang & Gilpin 2025): its class declares
-    ``fit_on_context``, or it is trained and the config says ``training.refit_on:
-    context``. Read from the class's source (no method module is imported)."""
-    from dsrbench import methods
-
-    if references.is_truth(method):
-        return False
-    traits = methods.traits(method)
-    refit = ((config.get("training") or {}).get("refit_on")) == "context"
-    return traits.fit_on_context or (traits.needs_fit and refit)
-
-
-def data_seen(config: Mapping[str, Any], method: str) -> str:
-    """What data ``method`` saw before forecasting under ``config``, in words (the zero-shot
-    page and protocol state it): the context alone, the context after pretraining, one
-    fit per context, or the training split."""
-    from dsrbench import methods
-
-    if references.is_truth(method):
-        return "the true system (oracle)"
-    traits = methods.traits(method)
-    ev = config.get("evaluation") or {}
-    length = ev.get("context_length", 100)
-    pretrained = {
-        "none": "",
-        "dysts": " after pretraining on the dysts systems (the test systems: not zero-shot)",
-        "unknown": " after pretraining on other data (overlap with dysts unknown)",
-    }[traits.pretrained_on]
-    if fits_on_context(config, method):
-        return f"fitted on each {length}-point context alone{pretrained}"
-    if not traits.needs_fit:
-        return f"the {length}-point context alone{pretrained}"
-    return f"the training split{pretrained}, then the {length}-point context"
-
-
-def train_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str, Any]:
-    """What training ``method`` on ``system`` depends on beyond its dataset (an input):
-    the method's hyperparameters on this system and the training settings."""
-    training = config.get("training") or {}
-    out = {
-        "hyperparameters": method_hyperparameters(config, method, system),
-        "training": {k: copy.deepcopy(training[k]) for k in TRAINING_KEYS if k in training},
-    }
-    for key, default in PROTOCOL_KEYS.items():
-        if training.get(key, default) != default:
-            out["training"][key] = copy.deepcopy(training[key])
-    grid = (training.get("grids") or {}).get(method)
-    if training.get("tune") and grid:
-        out["training"]["grid"] = copy.deepcopy(grid)
-    swept = training.get("data_limited_methods")
-    if swept is not None and method not in swept:
-        out["training"].pop("data_limited", None)
-    elif training.get("data_limited"):
-        horizon = (config.get("evaluation") or {}).get("fixed_horizon") or 200
-        out["training"]["fixed_horizon"] = horizon
-    if fits_on_context(config, method):
-        # one model per forecast context: the train job places the contexts as the
-        # prediction does, so it depends on what places them
-        out["training"]["refit_on"] = "context"
-        for key in ("tune", "grid", "data_limited", "fixed_horizon"):
-            out["training"].pop(key, None)
-        ev = config.get("evaluation") or {}
-        out["contexts"] = {k: copy.deepcopy(ev[k]) for k in CONTEXT_KEYS if k in ev}
-    return out
-
-
-def predict_slice(config: Mapping[str, Any], method: str, system: str) -> dict[str, Any]:
-    """What a prediction of ``method`` on ``system`` depends on beyond its dataset and its
-    model (inputs): the evaluation's context, horizon and run length; for a method that is
-    not trained its hyperparameters (a model carries its own); for a torch method the
-    device it runs on."""
-    from dsrbench import methods
-
-    ev = config.get("evaluation") or {}
-    out: dict[str, Any] = {"evaluation": {k: ev[k] for k in PREDICTION_KEYS if k in ev}}
-    for key, default in EVALUATION_EXTRA_KEYS.items():
-        if ev.get(key, default) != default:
-            out["evaluation"][key] = copy.deepcopy(ev[key])
-    if not references.is_truth(method) and not is_trained(method):
-        out["hyperparameters"] = method_hyperparameters(config, method, system)
-    if methods.traits(method).uses_torch:
-        out["training"] = {"device": (config.get("training") or {}).get("device", "auto")}
-    return out
-
-
-SLICE_KINDS = ("simulate", "train", "predict")
-
-
-def _slice_schema(kind: str, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The schema of a ``kind`` slice, made of the parts of the config schema it holds."""
-    props = schema["properties"]
-
-    def part(section: str, keys: tuple[str, ...]) -> dict[str, Any]:
-        sub = props[section]
-        return {
-            **{k: v for k, v in sub.items() if k != "properties"},
-            "properties": {k: sub["properties"][k] for k in keys},
-        }
-
-    def no_defaults(section: dict[str, Any], keys: Any) -> dict[str, Any]:
-        # keys a slice holds only when they differ from their defaults: none filled in
-        for k in keys:
-            section["properties"][k] = {
-                kk: vv for kk, vv in section["properties"][k].items() if kk != "default"
-            }
-        return section
-
-    hyper = {"type": "object", "default": {}, "description": "the method's hyperparameters"}
-    if kind == "simulate":
-        properties = {
-            "seed": props["seed"],
-            "integration": props["integration"],
-            "setting": props["datasets"]["additionalProperties"],
-        }
-        required = ["setting"]
-    elif kind == "train":
-        training = no_defaults(
-            part("training", TRAINING_KEYS + tuple(PROTOCOL_KEYS)), PROTOCOL_KEYS
-        )
-        training["properties"]["grid"] = {
-            "description": "the method's grid (training.grids.<method>)",
-            "type": "object",
-            "additionalProperties": {"type": "array", "minItems": 1},
-        }
-        training["properties"]["fixed_horizon"] = {
-            "description": "forecast steps of the data-limited sweep (evaluation.fixed_horizon)",
-            "type": "integer",
-            "minimum": 2,
-        }
-        contexts = part("evaluation", CONTEXT_KEYS)
-        contexts["description"] = "where the forecast contexts lie (refit_on: context)"
-        contexts = {k: v for k, v in contexts.items() if k != "default"}
-        properties = {"hyperparameters": hyper, "training": training, "contexts": contexts}
-        required = []
-    elif kind == "predict":
-        # hyperparameters (untrained methods) and training.device (torch methods) are
-        # there only when the prediction depends on them: no defaults filled in
-        device = part("training", ("device",))
-        properties = {
-            "evaluation": no_defaults(
-                part("evaluation", PREDICTION_KEYS + tuple(EVALUATION_EXTRA_KEYS)),
-                EVALUATION_EXTRA_KEYS,
-            ),
-            "hyperparameters": {k: v for k, v in hyper.items() if k != "default"},
-            "training": {k: v for k, v in device.items() if k != "default"},
-        }
-        required = ["evaluation"]
-    else:
-        raise ValueError(f"unknown slice kind {kind!r}; choose one of {', '.join(SLICE_KINDS)}")
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": required,
-        "properties": properties,
-    }
-
-
-def check_slice(
-    kind: str,
-    job: Any,
-    *,
-    method: str | None = None,
-    schema: str | os.PathLike[str] | Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Validate the slice of a ``kind`` job (``simulate``, ``train`` or ``predict``) and
-    return a copy with its defaults filled. ``method``: the job's method, whose name and
-    hyperparameters are checked. Raises :class:`ConfigError` naming the slice key and the
-    fix."""
-    import jsonschema
-
-    subject = f"{kind} job slice"
-    if not isinstance(job, Mapping):
-        raise ConfigError(f"the {subject} must be a JSON object, got {_got(job)}")
-    full = dict(schema) if isinstance(schema, Mapping) else load_schema(schema)
-    slice_schema = _slice_schema(kind, full)
-    out = copy.deepcopy(dict(job))
-    _normalize(out, slice_schema)
-    errors = sorted(
-        jsonschema.Draft202012Validator(slice_schema).iter_errors(out),
-        key=lambda e: (list(map(str, e.absolute_path)), e.validator),
-    )
-    if errors:
-        messages = _messages(errors, subject)
-        if len(messages) == 1:
-            raise ConfigError(messages[0])
-        raise ConfigError(
-            f"invalid {subject} ({len(messages)} problems):\n  - " + "\n  - ".join(messages)
-        )
-    _fill_defaults(out, slice_schema)
-    if method is not None:
-        _check_method(kind, method, out.get("hyperparameters") or {}, subject)
-    return out
-
-
-def _check_method(kind: str, method: str, hyperparameters: dict, subject: str) -> None:
-    from dsrbench import methods
-    from dsrbench.methods.base import HyperparameterError
-
-    known = [*references.PREDICTORS, *methods.available()]
-    if method not in known:
-        close = difflib.get_close_matches(method, known, n=2)
-        did = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-        raise ConfigError(
-            f"unknown method {method!r}{did}; available: {', '.join(known)} "
-            "(`dsrbench methods` lists them)"
-        )
-    if references.is_truth(method):
-        if kind == "train":
-            raise ConfigError(f"the reference predictor {TRUTH!r} is not trained")
-        if hyperparameters:
-            raise ConfigError(f"{subject} key 'hyperparameters': {TRUTH!r} takes none")
-        return
-    try:
-        methods.get(method)(**hyperparameters)
-    except HyperparameterError as exc:
-        raise ConfigError(f"{subject} key 'hyperparameters': {exc}") from None
 
 
 # --------------------------------------------------------------------------- internals
@@ -887,8 +497,6 @@ def _translate(error: Any, subject: str = "config") -> str:
         dupes = sorted({x for x in inst if inst.count(x) > 1}, key=str)
         return f"{where} lists {', '.join(map(repr, dupes))} more than once"
     if v in ("anyOf", "oneOf"):
-        import jsonschema.exceptions
-
         # Prefer a specific complaint from the branch of the right type (e.g. duplicates).
         specific = [c for c in error.context if c.validator not in ("type", "const", "enum")]
         if specific:

@@ -54,6 +54,7 @@ import xarray as xr
 
 from dsrbench import splits, stores
 from dsrbench.provenance import config_hash, provenance
+from dsrbench.schemas import setting_defaults
 from dsrbench.systems import get_system_info, metadata_path
 
 __all__ = [
@@ -61,19 +62,9 @@ __all__ = [
     "build_dataset",
     "resolve_setting",
     "summarize",
-    "SETTING_DEFAULTS",
     "SUMMARY_COLUMNS",
 ]
 
-SETTING_DEFAULTS: dict[str, Any] = {
-    "pts_per_period": 100,
-    "timescale": "fourier",
-    "burn_in": 1000,
-    "n_val": 0,
-    "n_test": 0,
-    "observation_noise": 0.0,
-    "dynamical_noise": 0.0,
-}
 SUMMARY_COLUMNS: list[str] = [
     "system",
     "dataset",
@@ -155,11 +146,11 @@ def _remove_store(out: Path) -> None:
 
 
 def resolve_setting(setting: dict, system: str) -> dict[str, Any]:
-    """The dataset setting that ``system`` is simulated under: :data:`SETTING_DEFAULTS`, the
+    """The dataset setting that ``system`` is simulated under: the schema's defaults, the
     setting, then its ``by_system[system]`` entries (a per-system sampling, e.g. the
     Roessler data of the DSR papers at dt ~ 0.08 beside Lorenz-63 at dt = 0.01). The result
     has no ``by_system`` key; a setting without one resolves to exactly what it was."""
-    s = {**SETTING_DEFAULTS, **setting}
+    s = {**setting_defaults(), **setting}
     overrides = s.pop("by_system", None) or {}
     return {**s, **overrides.get(system, {})}
 
@@ -178,7 +169,7 @@ def build_dataset(
 
     ``setting`` holds ``pts_per_period``, ``timescale``, ``length``, ``n_train``, ``n_val``,
     ``n_test``, ``burn_in``, ``observation_noise`` and ``dynamical_noise`` (defaults in
-    :data:`SETTING_DEFAULTS`); ``integration`` holds ``rtol`` and ``atol``. ``config`` is the
+    the schema); ``integration`` holds ``rtol`` and ``atol``. ``config`` is the
     configuration the dataset is built under: it is hashed into the ``config_hash`` and
     ``provenance`` attributes, so pass only the part that defines datasets if unrelated edits
     must not change stores. Unknown systems raise ``UnknownSystemError``; failed integrations

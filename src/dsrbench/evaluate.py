@@ -184,22 +184,30 @@ def _join(*notes: str | None) -> str | None:
     return "; ".join(kept) if kept else None
 
 
-def truth_floor(dataset_path: str | Path, length: int | None = None, seed: int = 0) -> list[dict]:
+def truth_floor(
+    dataset_path: str | Path,
+    length: int | None = None,
+    seed: int = 0,
+    true_runs: str | Path | None = None,
+) -> list[dict]:
     """Long-term metrics between two independent true trajectories of ``length`` points
     (default: the dataset's), from the first test and the first training initial condition.
     ``reason`` names the integration fallback of a true run, if one was needed
     (:func:`dsrbench.truth.true_run`); the divergence box is floored by the dataset's range
-    (:func:`dsrbench.truth.pool_scale`)."""
+    (:func:`dsrbench.truth.pool_scale`). ``true_runs``: the file of the dataset's long true
+    runs integrated once (:func:`dsrbench.truth.write_true_runs`), read instead of
+    integrating them again."""
     from dsrbench import splits, stores
-    from dsrbench.truth import pool_scale, true_run
+    from dsrbench.truth import TrueRuns, pool_scale, true_run
 
     _pin_threads()
     ds = stores.open_dataset(dataset_path)
+    runs = TrueRuns.load(true_runs)
     length = int(length or ds.sizes["time"])
     where = splits.long_run_trajectories(ds)
     dt = float(ds["time"].values[1] - ds["time"].values[0])
-    truth = true_run(ds, where.test, length, seed=seed)
-    other = true_run(ds, where.floor, length, seed=seed + 1)
+    truth = true_run(ds, where.test, length, seed=seed, runs=runs)
+    other = true_run(ds, where.floor, length, seed=seed + 1, runs=runs)
     res = _long_term(truth.x, other.x, dt, seed, pool_scale(ds))
     reason = _join(res.get("reason"), _fallback_note(truth, other))
     return [
@@ -218,15 +226,20 @@ def truth_floor(dataset_path: str | Path, length: int | None = None, seed: int =
 
 
 def evaluate_prediction(
-    dataset_path: str | Path, prediction_path: str | Path, floor: list[dict] | None = None
+    dataset_path: str | Path,
+    prediction_path: str | Path,
+    floor: list[dict] | None = None,
+    true_runs: str | Path | None = None,
 ) -> list[dict]:
-    """All metrics of one prediction store (see module doc); never raises on model output."""
+    """All metrics of one prediction store (see module doc); never raises on model output.
+    ``true_runs``: as for :func:`truth_floor`."""
     from dsrbench import stores
     from dsrbench.metrics import forecast as fm
-    from dsrbench.truth import pool_scale, true_continuations, true_run
+    from dsrbench.truth import TrueRuns, pool_scale, true_continuations, true_run
 
     _pin_threads()
     ds = stores.open_dataset(dataset_path)
+    runs = TrueRuns.load(true_runs)
     pred = stores.open_predictions(prediction_path)
     method, seed = str(pred.attrs["method"]), int(pred.attrs["seed"])
     floors = {r["metric"]: r["value"] for r in floor or []}
@@ -324,7 +337,8 @@ def evaluate_prediction(
         discard = int(pred.attrs["generation_discard"])
         gen = np.asarray(pred["generated"].values)[0, discard:]
         length = int(pred.attrs.get("long_run_length", gen.shape[0]))
-        truth = true_run(ds, int(pred["generated_trajectory"].values[0]), length, seed=seed)
+        first = int(pred["generated_trajectory"].values[0])
+        truth = true_run(ds, first, length, seed=seed, runs=runs)
         dt = float(ds["time"].values[1] - ds["time"].values[0])
         res = _long_term(truth.x, gen, dt, seed, pool_scale(ds))
         notes = [_fallback_note(truth)]
@@ -498,9 +512,15 @@ def _restored_environ(keys: list[str]) -> Iterator[Any]:
         restore()
 
 
-def _safe_floor(dataset_path: str, length: int | None, system: str, dataset: str) -> list[dict]:
+def _safe_floor(
+    dataset_path: str,
+    length: int | None,
+    system: str,
+    dataset: str,
+    runs: Path | None = None,
+) -> list[dict]:
     try:
-        return truth_floor(dataset_path, length)
+        return truth_floor(dataset_path, length, true_runs=runs)
     except Exception as exc:  # noqa: BLE001
         from dsrbench import stores
 
@@ -517,9 +537,10 @@ def _safe_eval(
     system: str,
     dataset: str,
     method: str,
+    runs: Path | None = None,
 ) -> list[dict]:
     try:
-        return evaluate_prediction(dataset_path, prediction_path, floor)
+        return evaluate_prediction(dataset_path, prediction_path, floor, runs)
     except Exception as exc:  # noqa: BLE001
         from dsrbench import stores
 
@@ -536,6 +557,16 @@ def _lyapunov_cache(dataset_path: str | Path, system: str) -> Path | None:
         return layout.system_lyapunov(layout.results_of_dataset_store(dataset_path), system)
     except ValueError:
         return None
+
+
+def _true_runs(dataset_path: str | Path, dataset: str, system: str) -> Path | None:
+    """The file of the long true runs of ``dataset_path`` in its results directory, None
+    when there is none (a store outside one, or a run written before the file existed)."""
+    try:
+        path = layout.true_runs(layout.results_of_dataset_store(dataset_path), dataset, system)
+    except ValueError:
+        return None
+    return path if path.is_file() else None
 
 
 def run_evaluation(
@@ -574,6 +605,7 @@ def run_evaluation(
                 job.get("long_run_length"),
                 job["system"],
                 job["dataset"],
+                _true_runs(key, job["dataset"], job["system"]),
                 pure=False,
             )
     futures = list(floors.values())
@@ -595,6 +627,7 @@ def run_evaluation(
                 job["system"],
                 job["dataset"],
                 job["method"],
+                _true_runs(job["dataset_path"], job["dataset"], job["system"]),
                 pure=False,
             )
         )

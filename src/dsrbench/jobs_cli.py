@@ -18,13 +18,12 @@ def _path(value: str | None) -> Path | None:
 
 
 def _slice(args: argparse.Namespace, kind: str) -> dict:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
     return jobs.load_slice(
         kind,
         config=args.config,
         config_json=args.config_json,
-        job_json=args.job_json,
         system=args.system if kind == "simulate" else _record_system(args.dataset_record),
         dataset=getattr(args, "dataset", None),
         method=getattr(args, "method", None),
@@ -32,13 +31,13 @@ def _slice(args: argparse.Namespace, kind: str) -> dict:
 
 
 def _record_system(path: str) -> str:
-    from dsrbench.jobs import read_record
+    from dsrbench.records import read_record
 
     return str(read_record(path, "dataset record").get("system"))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
     job = _slice(args, "simulate")
     jobs.simulate(job, args.system, args.dataset, out=Path(args.out), record=Path(args.record))
@@ -46,7 +45,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
     table = jobs.summary(args.records, _path(args.out))
     if args.out is None:
@@ -55,7 +54,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
     jobs.train(
         _slice(args, "train"),
@@ -72,7 +71,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
     jobs.predict(
         _slice(args, "predict"),
@@ -86,23 +85,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _systems(text: str) -> list[str]:
-    return [s for s in text.split(",") if s]
+def _cut(args: argparse.Namespace, kind: str) -> tuple[dict, dict]:
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
-
-def _seeds(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",") if s]
-    except ValueError:
-        raise SystemExit(f"--seeds must be comma-separated integers, got {text!r}") from None
+    return jobs.cut_chunk(
+        kind,
+        args.resolved_config,
+        args.dataset,
+        args.chunk,
+        method=getattr(args, "method", None),
+        slice_hash=args.slice_hash,
+    )
 
 
 def cmd_simulate_chunk(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
-    systems = _systems(args.systems)
+    _, slices = _cut(args, "simulate")
     jobs.simulate_chunk(
-        jobs.load_chunk_slices("simulate", args.job_json, systems),
+        slices,
         args.dataset,
         results=Path(args.results_dir),
         chunk_record=Path(args.chunk_record),
@@ -111,13 +112,14 @@ def cmd_simulate_chunk(args: argparse.Namespace) -> int:
 
 
 def cmd_train_chunk(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
+    cfg, slices = _cut(args, "train")
     jobs.train_chunk(
-        jobs.load_chunk_slices("train", args.job_json, _systems(args.systems), method=args.method),
+        slices,
         dataset=args.dataset,
         method=args.method,
-        seeds=_seeds(args.seeds),
+        seeds=cfg["evaluation"]["seeds"],
         results=Path(args.results_dir),
         chunk_record=Path(args.chunk_record),
         threads=args.threads,
@@ -126,15 +128,27 @@ def cmd_train_chunk(args: argparse.Namespace) -> int:
 
 
 def cmd_predict_chunk(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
+    cfg, slices = _cut(args, "predict")
     jobs.predict_chunk(
-        jobs.load_chunk_slices(
-            "predict", args.job_json, _systems(args.systems), method=args.method
-        ),
+        slices,
         dataset=args.dataset,
         method=args.method,
-        seeds=_seeds(args.seeds),
+        seeds=cfg["evaluation"]["seeds"],
+        results=Path(args.results_dir),
+        chunk_record=Path(args.chunk_record),
+    )
+    return 0
+
+
+def cmd_truth_chunk(args: argparse.Namespace) -> int:
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
+
+    _, slices = _cut(args, "truth")
+    jobs.true_runs_chunk(
+        slices,
+        args.dataset,
         results=Path(args.results_dir),
         chunk_record=Path(args.chunk_record),
     )
@@ -142,23 +156,28 @@ def cmd_predict_chunk(args: argparse.Namespace) -> int:
 
 
 def _add_chunk_arguments(p: argparse.ArgumentParser, method: bool) -> None:
-    p.add_argument("--systems", required=True, metavar="A,B,C", help="the systems of the chunk")
     p.add_argument(
-        "--job-json",
+        "--resolved-config",
         required=True,
-        metavar="JSON",
-        help="object mapping each system to its slice of the config (what the rules pass)",
+        metavar="CONFIG.json",
+        help="the run's resolved config (the workflow writes it; dsrbench.plan)",
+    )
+    p.add_argument(
+        "--slice-hash",
+        default=None,
+        metavar="SHA256",
+        help="the hash of the job's slices the workflow planned it with (checked)",
     )
     p.add_argument("--dataset", required=True, help="dataset setting name")
+    p.add_argument("--chunk", required=True, metavar="c000", help="the chunk of systems")
     if method:
         p.add_argument("--method", required=True)
-        p.add_argument("--seeds", default="0", metavar="0,1", help="comma-separated seeds")
     p.add_argument("--results-dir", required=True, help="results directory (per-system paths)")
     p.add_argument("--chunk-record", required=True, metavar="CHUNK.json", help="written last")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
+    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
 
     jobs.evaluate(
         args.records,
@@ -173,9 +192,6 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", metavar="CONFIG.yaml", help="workflow config file")
     src.add_argument("--config-json", metavar="JSON", help="workflow config as a JSON object")
-    src.add_argument(
-        "--job-json", metavar="JSON", help="the job's slice of the config (what the rules pass)"
-    )
 
 
 def add_job_parsers(sub: argparse._SubParsersAction) -> None:
@@ -218,6 +234,12 @@ def add_job_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate-chunk", help="simulate a chunk of systems (the workflow's job)")
     _add_chunk_arguments(p, method=False)
     p.set_defaults(func=cmd_simulate_chunk)
+
+    p = sub.add_parser(
+        "truth-chunk", help="integrate the long true runs of a chunk of systems once"
+    )
+    _add_chunk_arguments(p, method=False)
+    p.set_defaults(func=cmd_truth_chunk)
 
     p = sub.add_parser("train-chunk", help="train one method on a chunk of systems, all seeds")
     _add_chunk_arguments(p, method=True)

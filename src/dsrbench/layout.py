@@ -53,12 +53,17 @@ __all__ = [
     "report_notebook",
     "report_page",
     "reports_dir",
+    "resolved_config",
     "simulate_chunk_log",
     "snapshot_dir",
     "snapshot_file",
     "system_lyapunov",
     "results_of_dataset_store",
     "simulate_log",
+    "true_runs",
+    "true_runs_chunk",
+    "true_runs_chunk_log",
+    "true_runs_record",
     "summary_log",
     "train_chunk_log",
     "train_log",
@@ -71,6 +76,7 @@ TEMPLATES: dict[str, str] = {
     "dataset_record": "data/{dataset}/{system}.json",
     "dataset_store": "data/{dataset}/{system}.zarr",
     "dataset_summary": "dataset_summary.csv",
+    "resolved_config": "config.resolved.json",
     "dataset_chunk": "data/{dataset}/chunks/{chunk}.json",
     "model_chunk": "models/{dataset}/{method}/chunks/{chunk}.json",
     "prediction_chunk": "predictions/{dataset}/{method}/chunks/{chunk}.json",
@@ -79,6 +85,10 @@ TEMPLATES: dict[str, str] = {
     "checkpoint_dir": "checkpoints/{dataset}/{method}/{system}/seed{seed}",
     "snapshot_dir": "snapshots/{dataset}/{method}/{system}/seed{seed}",
     "system_lyapunov": "truth/lyapunov/{system}.json",
+    "true_runs": "truth/runs/{dataset}/{system}.npz",
+    "true_runs_record": "truth/runs/{dataset}/{system}.json",
+    "true_runs_chunk": "truth/runs/{dataset}/chunks/{chunk}.json",
+    "true_runs_chunk_log": "logs/truth/{dataset}/chunks/{chunk}.log",
     "prediction_record": "predictions/{dataset}/{method}/{system}/seed{seed}.json",
     "prediction_store": "predictions/{dataset}/{method}/{system}/seed{seed}.zarr",
     "metrics_table": "metrics/{dataset}.parquet",
@@ -118,6 +128,12 @@ _FIELD_REGEX = {"seed": "[0-9]+", "page": "[^/]+(?:/[^/]+)?"}
 
 def _path(kind: str, results: PathLike, **names: object) -> Path:
     return Path(results) / TEMPLATES[kind].format(**{k: str(v) for k, v in names.items()})
+
+
+def resolved_config(results: PathLike) -> Path:
+    """The run's validated config with every default filled (JSON), written by the
+    workflow before its first job; each job cuts its slice from it (dsrbench.plan)."""
+    return _path("resolved_config", results)
 
 
 # ------------------------------------------------------------------- simulation
@@ -196,6 +212,26 @@ def system_lyapunov(results: PathLike, system: str) -> Path:
     """The true system's largest exponent, computed once per system and results directory
     (every evaluate job of every dataset setting reads it)."""
     return _path("system_lyapunov", results, system=system)
+
+
+def true_runs(results: PathLike, dataset: str, system: str) -> Path:
+    """The long true runs of one dataset store, integrated once for the truth oracle and
+    the evaluation (dsrbench.truth.write_true_runs)."""
+    return _path("true_runs", results, dataset=dataset, system=system)
+
+
+def true_runs_record(results: PathLike, dataset: str, system: str) -> Path:
+    """Record (JSON) of the job that wrote :func:`true_runs`."""
+    return _path("true_runs_record", results, dataset=dataset, system=system)
+
+
+def true_runs_chunk(results: PathLike, dataset: str, chunk: str) -> Path:
+    """Chunk record of a true-runs job (its declared output, written last)."""
+    return _path("true_runs_chunk", results, dataset=dataset, chunk=chunk)
+
+
+def true_runs_chunk_log(results: PathLike, dataset: str, chunk: str) -> Path:
+    return _path("true_runs_chunk_log", results, dataset=dataset, chunk=chunk)
 
 
 def results_of_dataset_store(path: PathLike) -> Path:

@@ -32,7 +32,7 @@ import xarray as xr
 from dsrbench import references, splits, stores
 from dsrbench.methods import Method
 from dsrbench.provenance import provenance
-from dsrbench.truth import truth_oracle
+from dsrbench.truth import TrueRuns, truth_oracle
 
 __all__ = [
     "model_max_lyapunov",
@@ -80,6 +80,7 @@ def predict(
     context_splits: Sequence[str] = ("test",),
     context_lengths: Sequence[int] = (),
     context_models: Sequence[Method | None] | None = None,
+    true_runs: TrueRuns | None = None,
 ) -> xr.Dataset:
     """Predict with ``model`` (a trained method) or with the ``truth`` oracle (see module
     doc). Without a model, only a method that needs no fit predicts (built from
@@ -97,7 +98,8 @@ def predict(
     not for truth nor per-context models).
     ``context_models``: one model per context, each fitted on that context alone
     (``training.refit_on: context``; None where its fit failed: NaN forecasts); the free
-    run is the first context's model's."""
+    run is the first context's model's. ``true_runs``: the dataset's long true runs
+    integrated once (:class:`dsrbench.truth.TrueRuns`), where the oracle reads its free run."""
     hyperparameters = dict(hyperparameters or {})
     placement = {
         "context_length": context_length,
@@ -119,7 +121,9 @@ def predict(
             raise ValueError(f"the reference predictor {method!r} takes no hyperparameters")
         t = time.perf_counter()
         record: dict[str, Any] = {}
-        forecast, generated = truth_oracle(ds, traj, start, horizon, n_gen, seed + 1, record)
+        forecast, generated = truth_oracle(
+            ds, traj, start, horizon, n_gen, seed + 1, record, runs=true_runs
+        )
         if record.get("integration_fallback"):
             extra["integration_fallback"] = record["integration_fallback"]
         timing["predict_seconds"] = time.perf_counter() - t
@@ -230,11 +234,20 @@ def _per_context(
 
 
 def predict_to_store(
-    method: str, dataset_path: Path, out: Path, *, model_dir: Path | None = None, **kwargs: Any
+    method: str,
+    dataset_path: Path,
+    out: Path,
+    *,
+    model_dir: Path | None = None,
+    true_runs: Path | None = None,
+    **kwargs: Any,
 ) -> Path:
     """Open a dataset store, :func:`predict` (with the trained model in ``model_dir`` when
-    given), and write the prediction store atomically."""
+    given, and the dataset's long true runs of the file ``true_runs``), and write the
+    prediction store atomically."""
     ds = stores.open_dataset(dataset_path)
+    if true_runs is not None and references.is_truth(method):
+        kwargs["true_runs"] = TrueRuns.load(true_runs)
     if model_dir is not None:
         from dsrbench.train import load_context_models, load_model, per_context
 

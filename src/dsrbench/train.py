@@ -302,7 +302,7 @@ def _train_per_context(
             if not item.contexts:
                 raise ValueError(
                     "training.refit_on: context needs the contexts of the train slice "
-                    "(dsrbench.config.train_slice writes them)"
+                    "(dsrbench.plan.train_slice writes them)"
                 )
             ds = stores.open_dataset(item.dataset_path)
             traj, start = splits.protocol_contexts(ds, item.contexts)

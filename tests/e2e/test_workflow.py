@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,13 +24,8 @@ from support import TINY
 from support.shipped_configs import stack, stacked_config
 
 from dsrbench import layout
-from dsrbench.config import (
-    evaluation_datasets,
-    is_trained,
-    load_config,
-    method_chunks,
-    system_chunks,
-)
+from dsrbench.config import load_config
+from dsrbench.plan import evaluation_datasets, is_trained, method_chunks, system_chunks
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -188,7 +184,9 @@ def test_a_method_restricted_to_some_systems_gets_jobs_only_for_their_chunks(tmp
     assert counts["train"] == 2 and counts["predict"] == 3 + 2, counts
     out = res.stdout + res.stderr
     assert "models/tiny/var/chunks/c001.json" not in out  # Lorenz, Rossler: no var
-    assert "--systems Aizawa " in out and "--systems Thomas " in out
+    # the jobs cut their systems from the resolved config: c000 (Aizawa), c002 (Thomas)
+    assert "--chunk c000 --method var" in out and "--chunk c002 --method var" in out
+    assert "--chunk c001 --method var" not in out
 
 
 CONFIGS = [stack(name) for name in sorted(p.name for p in (REPO / "configs").glob("*.yaml"))] + [
@@ -397,6 +395,15 @@ def test_real_run_two_systems(tmp_path):
 
     again = snakemake(tmp_path, "-n", "--configfile", str(configfile))
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # the long true runs (T = 2000 > the stored 100 points) were integrated once; a results
+    # directory without them (written before they existed) gets them, and no training
+    for system in ("Lorenz", "MackeyGlass"):
+        assert layout.true_runs(results, "tiny", system).is_file()
+    shutil.rmtree(results / "truth" / "runs")
+    older = snakemake(tmp_path, "-n", "--configfile", str(configfile))
+    counts = planned(older.stdout + older.stderr)
+    assert counts["true_runs"] == 1 and "train" not in counts, counts
 
 
 def _records(results: Path, kind: str) -> dict[str, dict]:

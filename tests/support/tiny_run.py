@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dsrbench import jobs, layout
-from dsrbench.config import is_trained, load_config, predict_slice, simulate_slice, train_slice
+from dsrbench import jobs, layout, records
+from dsrbench.config import load_config
 from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
 from dsrbench.evaluate import evaluate_prediction, truth_floor
+from dsrbench.plan import is_trained, predict_slice, simulate_slice, train_slice
 
 DATASET, SYSTEM = "tiny", "Lorenz"
 METHODS = ["truth", "persistence", "mean"]
@@ -85,7 +86,7 @@ def make_run(
             rows += evaluate_prediction(store, pred, floor)
     rows += [{**{c: None for c in METRIC_COLUMNS}, **r} for r in extra_rows]
     table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    jobs.write_metrics_table(table, layout.metrics_table(results, dataset))
+    records.write_metrics_table(table, layout.metrics_table(results, dataset))
     jobs.merge([layout.metrics_table(results, dataset)], layout.merged_metrics(results))
     return results
 

@@ -12,21 +12,38 @@ from pathlib import Path
 
 import pytest
 
-from dsrbench import jobs, layout, methods
+from dsrbench import jobs, layout, methods, plan, records
 from dsrbench.cli import main
-from dsrbench.config import chunk_id, load_config, system_chunks
+from dsrbench.config import load_config
+from dsrbench.plan import chunk_id, system_chunks
 from dsrbench.systems import resolve_systems
 
 DATASET = "methods"  # the dataset name of the conftest's Lorenz store
-TRAIN_JOB = {"hyperparameters": {}, "training": {"device": "cpu", "budget_seconds": None}}
-PREDICT_JOB = {
+TRAIN_JOB = {
+    "hyperparameters": {},
+    "training": {"device": "cpu", "budget_seconds": None, "train_length": None, "val_length": None},
+}
+#: the config of the chunk jobs here (their datasets: the records of _dataset_records)
+CONFIG = {
+    "systems": ["Chen", "Lorenz"],
+    "datasets": {
+        DATASET: {"pts_per_period": 20, "length": 100, "n_train": 1, "n_val": 1, "n_test": 1}
+    },
     "evaluation": {
+        "methods": ["mean"],
+        "seeds": [0, 1],
         "context_length": 10,
         "horizon": 20,
         "contexts_per_trajectory": 1,
         "long_run_length": 200,
-    }
+    },
+    "training": {"device": "cpu"},
 }
+
+
+def _resolved(directory: Path, config: dict = CONFIG) -> Path:
+    """``config`` validated and written as a resolved config (what the workflow does)."""
+    return plan.write_resolved_config(load_config(config), directory / "config.resolved.json")
 
 
 #: the methods that set ``has_jacobian = True`` by hand before it was derived from an
@@ -144,11 +161,13 @@ def test_systems_are_cut_into_consecutive_sorted_chunks():
 
 def test_the_job_key_follows_the_slice_the_names_and_the_upstream_records():
     up = {"status": "ok", "path": "x.zarr", "wall_time_s": 1.0}
-    key = jobs.job_key(TRAIN_JOB, up, system="Lorenz", seed=0)
-    assert key == jobs.job_key(json.loads(json.dumps(TRAIN_JOB)), dict(up), seed=0, system="Lorenz")
-    assert key != jobs.job_key(TRAIN_JOB, {**up, "wall_time_s": 2.0}, system="Lorenz", seed=0)
-    assert key != jobs.job_key(TRAIN_JOB, up, system="Lorenz", seed=1)
-    assert key != jobs.job_key(
+    key = records.job_key(TRAIN_JOB, up, system="Lorenz", seed=0)
+    assert key == records.job_key(
+        json.loads(json.dumps(TRAIN_JOB)), dict(up), seed=0, system="Lorenz"
+    )
+    assert key != records.job_key(TRAIN_JOB, {**up, "wall_time_s": 2.0}, system="Lorenz", seed=0)
+    assert key != records.job_key(TRAIN_JOB, up, system="Lorenz", seed=1)
+    assert key != records.job_key(
         {**TRAIN_JOB, "hyperparameters": {"x": 1}}, up, system="Lorenz", seed=0
     )
 
@@ -164,16 +183,15 @@ def _dataset_records(results: Path, store: Path, bad_store: Path) -> None:
         )
 
 
-def _train(results: Path, method: str = "mean", seeds: str = "0,1") -> int:
+def _train(results: Path, method: str = "mean") -> int:
     chunk = layout.model_chunk(results, DATASET, method, "c000")
     return main(
         [
             "train-chunk",
-            "--systems", "Chen,Lorenz",
-            "--job-json", json.dumps({"Chen": TRAIN_JOB, "Lorenz": TRAIN_JOB}),
+            "--resolved-config", str(_resolved(results.parent)),
             "--dataset", DATASET,
+            "--chunk", "c000",
             "--method", method,
-            "--seeds", seeds,
             "--results-dir", str(results),
             "--chunk-record", str(chunk),
         ]
@@ -195,16 +213,16 @@ def test_a_failing_system_is_recorded_and_the_chunk_finishes(
     assert _train(results) == 0
     chunk = json.loads(layout.model_chunk(results, DATASET, "mean", "c000").read_text())
     assert chunk["statuses"] == {"failed": 2, "ok": 2} and chunk["systems"] == ["Chen", "Lorenz"]
-    paths = jobs.record_paths([layout.model_chunk(results, DATASET, "mean", "c000")])
+    paths = records.record_paths([layout.model_chunk(results, DATASET, "mean", "c000")])
     assert paths == [
         layout.model_record(results, DATASET, "mean", s, k)
         for s in ("Chen", "Lorenz")
         for k in (0, 1)
     ]
     for seed in (0, 1):
-        chen = jobs.read_record(layout.model_record(results, DATASET, "mean", "Chen", seed))
+        chen = records.read_record(layout.model_record(results, DATASET, "mean", "Chen", seed))
         assert chen["status"] == "failed" and chen["reason"] and chen["job_key"]
-        lorenz = jobs.read_record(layout.model_record(results, DATASET, "mean", "Lorenz", seed))
+        lorenz = records.read_record(layout.model_record(results, DATASET, "mean", "Lorenz", seed))
         assert lorenz["status"] == "ok" and lorenz["seed"] == seed
         assert (Path(lorenz["model_path"]) / "training.json").is_file()
         assert lorenz["fit_many_models"] == 2  # Lorenz's two seeds; Chen's data failed before
@@ -213,9 +231,8 @@ def test_a_failing_system_is_recorded_and_the_chunk_finishes(
 
     # predictions of the chunk: the failed trainings fail their predictions, the others run
     pchunk = layout.prediction_chunk(results, DATASET, "mean", "c000")
-    job = json.dumps({"Chen": PREDICT_JOB, "Lorenz": PREDICT_JOB})
-    args = ["predict-chunk", "--systems", "Chen,Lorenz", "--job-json", job, "--dataset", DATASET]
-    args += ["--method", "mean", "--seeds", "0,1", "--results-dir", str(results)]
+    args = ["predict-chunk", "--resolved-config", str(_resolved(tmp_path)), "--chunk", "c000"]
+    args += ["--dataset", DATASET, "--method", "mean", "--results-dir", str(results)]
     assert main([*args, "--chunk-record", str(pchunk)]) == 0
     assert json.loads(pchunk.read_text())["statuses"] == {"failed": 2, "ok": 2}
     before = _mtimes(results, "prediction_record")
@@ -230,7 +247,9 @@ def test_a_failing_system_is_recorded_and_the_chunk_finishes(
     after = _mtimes(results, "prediction_record")
     assert {k for k in before if after[k] != before[k]} == {("Lorenz", 1)}
     assert (
-        jobs.read_record(layout.prediction_record(results, DATASET, "mean", "Lorenz", 1))["status"]
+        records.read_record(layout.prediction_record(results, DATASET, "mean", "Lorenz", 1))[
+            "status"
+        ]
         == "ok"
     )
 
@@ -266,11 +285,21 @@ def test_a_rerun_redoes_only_the_systems_whose_record_is_missing_or_stale(
     assert (model / "training.json").is_file()
 
 
-def test_a_chunk_command_refuses_slices_that_do_not_match_its_systems(tmp_path, capsys):
-    args = ["train-chunk", "--systems", "Lorenz,Chen", "--job-json", json.dumps({"Lorenz": {}})]
-    args += ["--dataset", "a", "--method", "mean", "--results-dir", str(tmp_path)]
-    assert main([*args, "--chunk-record", str(tmp_path / "c.json")]) == 2
-    assert "missing: Chen" in capsys.readouterr().err
+def test_a_chunk_job_refuses_a_resolved_config_that_does_not_give_its_slice_hash(tmp_path, capsys):
+    resolved = _resolved(tmp_path)
+    cfg, slices = jobs.cut_chunk("train", resolved, DATASET, "c000", method="mean")
+    planned = plan.slice_hash(slices, cfg["evaluation"]["seeds"])
+    assert list(slices) == ["Chen", "Lorenz"] and slices["Lorenz"] == TRAIN_JOB
+    args = ["train-chunk", "--resolved-config", str(resolved), "--dataset", DATASET]
+    args += ["--chunk", "c000", "--method", "mean", "--results-dir", str(tmp_path)]
+    args += ["--chunk-record", str(tmp_path / "c.json")]
+    # another run rewrote the file with other seeds since this job was planned
+    _resolved(tmp_path, {**CONFIG, "evaluation": {**CONFIG["evaluation"], "seeds": [0]}})
+    assert main([*args, "--slice-hash", planned]) == 2
+    err = capsys.readouterr().err
+    assert f"was planned with slice hash {planned}" in err and "run snakemake again" in err
+    assert main([*args[:-2], "--chunk", "c001", *args[-2:]]) == 2
+    assert "no train job of chunk 'c001'" in capsys.readouterr().err
     assert not (tmp_path / "c.json").exists()
 
 
@@ -279,7 +308,8 @@ def test_planning_imports_no_torch_nor_any_method_module():
     (a typo in one is still refused by name)."""
     code = """
 import sys
-from dsrbench.config import is_trained, load_config, predict_slice, system_chunks, train_slice
+from dsrbench.config import load_config
+from dsrbench.plan import is_trained, predict_slice, system_chunks, train_slice
 cfg = load_config("configs/dsr.yaml")
 chunks = system_chunks(cfg)
 for m in cfg["evaluation"]["methods"]:
@@ -313,8 +343,9 @@ def test_planning_a_135_system_config_imports_no_torch(configfile):
     and system) reads the methods' traits from their source: torch is never imported."""
     code = f"""
 import sys
-from dsrbench.config import expand, is_trained, load_config, method_chunks
-from dsrbench.config import predict_slice, system_chunks, train_slice
+from dsrbench.config import load_config
+from dsrbench.plan import expand, is_trained, method_chunks
+from dsrbench.plan import predict_slice, system_chunks, train_slice
 cfg = load_config({configfile!r})
 systems = sorted({{s for s, _ in expand(cfg)}})
 chunks = system_chunks(cfg)
@@ -346,10 +377,10 @@ def test_a_rerun_of_a_simulate_chunk_rebuilds_a_kept_store_that_is_not_sound(tmp
 
     results = tmp_path / "results"
     setting = {"pts_per_period": 20, "length": 100, "n_train": 1, "n_val": 1, "n_test": 1}
-    job = {"setting": {**setting, "burn_in": 100}}
+    config = {"systems": ["Chen", "Lorenz"], "datasets": {"tiny": {**setting, "burn_in": 100}}}
     chunk = layout.dataset_chunk(results, "tiny", "c000")
-    args = ["simulate-chunk", "--systems", "Chen,Lorenz", "--dataset", "tiny"]
-    args += ["--job-json", json.dumps({"Chen": job, "Lorenz": job})]
+    args = ["simulate-chunk", "--resolved-config", str(_resolved(tmp_path, config))]
+    args += ["--dataset", "tiny", "--chunk", "c000"]
     args += ["--results-dir", str(results), "--chunk-record", str(chunk)]
     assert main(args) == 0
     records = {s: layout.dataset_record(results, "tiny", s) for s in ("Chen", "Lorenz")}

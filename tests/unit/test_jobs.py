@@ -1,4 +1,4 @@
-"""The job wrapper (dsrbench.jobs.run_job) and the jobs around it: a failing job writes a
+"""The job wrapper (dsrbench.records.run_job) and the jobs around it: a failing job writes a
 ``failed`` record and exits 0, an upstream failure skips the job, a killed job leaves no
 record, a method that needs no fit predicts without a training job."""
 
@@ -15,12 +15,26 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from dsrbench import jobs, stores
+from dsrbench import jobs, records, stores
 from dsrbench.atomic import leftovers
 from dsrbench.cli import main
 
 EVALUATION = {"context_length": 10, "horizon": 20, "contexts_per_trajectory": 1}
-PREDICT_JOB = json.dumps({"evaluation": {**EVALUATION, "long_run_length": 200}})
+#: the config the one-system job commands here cut their slices from
+CONFIG = json.dumps(
+    {
+        "systems": ["Lorenz"],
+        "datasets": {
+            "methods": {"pts_per_period": 20, "length": 100, "n_train": 1, "n_val": 1, "n_test": 1}
+        },
+        "evaluation": {
+            **EVALUATION,
+            "methods": ["persistence", "mean"],
+            "long_run_length": 200,
+        },
+        "training": {"device": "cpu"},
+    }
+)
 
 
 def dataset_record(tmp_path: Path, status: str = "ok", path: Path | None = None) -> Path:
@@ -41,7 +55,7 @@ def dataset_record(tmp_path: Path, status: str = "ok", path: Path | None = None)
 
 def predict(tmp_path: Path, dataset: Path, *extra: str, method: str = "persistence") -> dict:
     record = tmp_path / "pred.json"
-    args = ["predict", "--job-json", PREDICT_JOB, "--dataset-record", str(dataset)]
+    args = ["predict", "--config-json", CONFIG, "--dataset-record", str(dataset)]
     args += ["--method", method, "--out", str(tmp_path / "pred.zarr"), "--record", str(record)]
     assert main([*args, *extra]) == 0
     return json.loads(record.read_text())
@@ -63,7 +77,7 @@ def test_an_input_store_that_is_not_sound_stops_the_job_without_a_record(tmp_pat
     broken = tmp_path / "broken.zarr"
     broken.mkdir()
     record = tmp_path / "pred.json"
-    args = ["predict", "--job-json", PREDICT_JOB, "--dataset-record"]
+    args = ["predict", "--config-json", CONFIG, "--dataset-record"]
     args += [str(dataset_record(tmp_path, path=broken)), "--method", "persistence"]
     assert main([*args, "--out", str(tmp_path / "pred.zarr"), "--record", str(record)]) == 2
     err = capsys.readouterr().err
@@ -78,7 +92,7 @@ def test_a_full_disk_stops_the_job_and_says_what_to_do(lorenz_store, tmp_path, c
     import resource
 
     record = tmp_path / "pred.json"
-    args = ["predict", "--job-json", PREDICT_JOB, "--dataset-record"]
+    args = ["predict", "--config-json", CONFIG, "--dataset-record"]
     args += [str(dataset_record(tmp_path, path=lorenz_store)), "--method", "persistence"]
     args += ["--out", str(tmp_path / "pred.zarr"), "--record", str(record)]
     code = f"import sys\nfrom dsrbench.cli import main\nsys.exit(main({args!r}))\n"
@@ -104,13 +118,13 @@ def test_run_job_records_the_exception_and_the_body_fields(tmp_path):
     def boom() -> dict:
         raise RuntimeError("no luck")
 
-    rec = jobs.run_job("demo", tmp_path / "a.json", {"system": "Lorenz"}, boom)
+    rec = records.run_job("demo", tmp_path / "a.json", {"system": "Lorenz"}, boom)
     assert rec == json.loads((tmp_path / "a.json").read_text())
     assert rec["status"] == "failed" and rec["reason"] == "RuntimeError: no luck"
-    rec = jobs.run_job("demo", tmp_path / "b.json", {"system": "Lorenz"}, lambda: {"n": 3})
+    rec = records.run_job("demo", tmp_path / "b.json", {"system": "Lorenz"}, lambda: {"n": 3})
     assert rec["status"] == "ok" and rec["n"] == 3 and rec["reason"] is None
     ran = []
-    rec = jobs.run_job(
+    rec = records.run_job(
         "demo", tmp_path / "c.json", {}, lambda: ran.append(1), skip=("skipped", "why")
     )
     assert (rec["status"], rec["reason"], ran) == ("skipped", "why", [])
@@ -121,7 +135,7 @@ def test_upstream_failures_skip_or_fail_the_job(tmp_path):
     rec = predict(tmp_path, failed_dataset)
     assert rec["status"] == "skipped" and "dataset not available: blow-up" in rec["reason"]
     train_rec = tmp_path / "train.json"
-    train = ["train", "--job-json", "{}", "--dataset-record", str(failed_dataset)]
+    train = ["train", "--config-json", CONFIG, "--dataset-record", str(failed_dataset)]
     train += ["--method", "mean", "--out", str(tmp_path / "m"), "--record", str(train_rec)]
     assert main(train) == 0
     assert json.loads(train_rec.read_text())["status"] == "skipped"
@@ -141,7 +155,7 @@ def test_a_killed_job_leaves_no_record(tmp_path):
     record = tmp_path / "rec.json"
     code = (
         "import os, signal\n"
-        "from dsrbench.jobs import run_job\n"
+        "from dsrbench.records import run_job\n"
         f"run_job('demo', {str(record)!r}, {{'system': 'Lorenz'}},"
         " lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
     )
@@ -165,7 +179,7 @@ def test_a_method_that_needs_no_fit_predicts_without_a_model(lorenz_store, tmp_p
 
 def test_metric_tables_carry_provenance_and_are_written_atomically(tmp_path):
     out = tmp_path / "m" / "metrics.parquet"
-    jobs.write_metrics_table(pd.DataFrame({"a": [1, 2]}), out)
+    records.write_metrics_table(pd.DataFrame({"a": [1, 2]}), out)
     assert pd.read_parquet(out)["a"].tolist() == [1, 2]
     prov = json.loads(pq.read_schema(out).metadata[b"dsrbench_provenance"])
     assert {"packages", "git_revision"} <= set(prov)
@@ -183,12 +197,12 @@ def test_a_damaged_record_names_the_command_that_rewrites_it(tmp_path):
     record = layout.dataset_record(tmp_path, "tiny", "Lorenz")
     record.parent.mkdir(parents=True)
     record.write_text('{"status": "ok", "pa')  # cut short
-    with pytest.raises(jobs.JobInputError, match="delete it and run snakemake again"):
-        jobs.read_record(record, "dataset record")
+    with pytest.raises(records.JobInputError, match="delete it and run snakemake again"):
+        records.read_record(record, "dataset record")
     chunk = layout.dataset_chunk(tmp_path, "tiny", "c000")
     chunk.parent.mkdir()
     chunk.write_text(json.dumps({"chunk_of": "simulate", "records": ["../Lorenz.json"]}))
-    with pytest.raises(jobs.JobInputError) as info:
-        jobs.read_record(record, "dataset record")
+    with pytest.raises(records.JobInputError) as info:
+        records.read_record(record, "dataset record")
     assert str(info.value).startswith(f"cannot read dataset record {record}: ")
     assert f"run snakemake again with `--forcerun {chunk}` added" in str(info.value)

@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "provenance": 0,
     "layout": 0,
     "references": 0,  # the truth oracle and the truth floor: names and traits
+    "schemas": 0,  # the config schema and its defaults
     "cluster": 0,  # checks of a SLURM cluster (sinfo) before a workflow submits to it
     # 1-3: systems, their integration, the datasets built from them
     "systems": 1,
@@ -37,7 +38,9 @@ LAYERS: dict[str, int] = {
     # 5: the methods, their torch trainer included (dsrbench.methods.trainer)
     "methods": 5,
     # 6: the jobs
-    "config": 6,
+    "plan": 6,  # how a validated config becomes jobs and slices
+    "config": 6,  # validation of a config (its cross-key checks use the plan's predicates)
+    "records": 6,  # job records and job keys
     "train": 6,
     "tuning": 6,
     "predict": 6,
@@ -64,6 +67,8 @@ FORBIDDEN: dict[str, set[str]] = {
         "evaluate",
         "jobs",
         "config",
+        "plan",
+        "records",
         "reports",
         "cli",
         "report_cli",
@@ -79,6 +84,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "layout": set(LAYERS) - {"layout"},
     "references": set(LAYERS) - {"references"},
     "cluster": set(LAYERS) - {"cluster"},
+    "schemas": set(LAYERS) - {"schemas"},
 }
 
 

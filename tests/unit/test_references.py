@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dsrbench import methods, references
-from dsrbench.config import ConfigError, _check_method
+from dsrbench.config import ConfigError, load_config
 from dsrbench.references import FLOOR, TRUTH
 from dsrbench.reports import style
 
@@ -31,10 +31,13 @@ def test_planning_and_validation_read_the_oracle_traits_from_references() -> Non
     assert methods.traits(TRUTH) == methods.Traits(
         needs_fit=oracle.needs_fit, uses_torch=oracle.uses_torch
     )
-    with pytest.raises(ConfigError, match="reference predictor 'truth' is not trained"):
-        _check_method("train", TRUTH, {}, "training")
-    with pytest.raises(ConfigError, match="'truth' takes none"):
-        _check_method("predict", TRUTH, {"k": 1}, "evaluation")
+    config = {
+        "systems": ["Lorenz"],
+        "datasets": {"a": {"pts_per_period": 20, "length": 400, "n_train": 1, "n_test": 1}},
+        "evaluation": {"methods": [TRUTH], "hyperparameters": {TRUTH: {"k": 1}}},
+    }
+    with pytest.raises(ConfigError, match="'evaluation.hyperparameters.truth': unknown method"):
+        load_config({**config, "datasets": {"a": {**config["datasets"]["a"], "n_val": 0}}})
 
 
 def test_pages_draw_the_references_with_their_declared_label_and_colour() -> None:

@@ -1,6 +1,6 @@
 """Per-job slices of the config: a slice changes when, and only when, what its job depends
-on changes (Snakemake reruns a job when its slice does), and a bad slice is refused with a
-message naming the key and the fix."""
+on changes (Snakemake reruns a job when the hash of its slices does), and a job command
+given a bad config refuses it with a message naming the key and the fix."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 
 from dsrbench import methods
 from dsrbench.cli import main
-from dsrbench.config import (
-    ConfigError,
-    check_slice,
+from dsrbench.config import load_config
+from dsrbench.plan import (
+    chunk_slices,
     is_trained,
-    load_config,
     predict_slice,
     simulate_slice,
+    slice_hash,
     train_slice,
 )
 
@@ -106,9 +106,21 @@ def test_slices_hold_no_dummy_values_and_validate():
     assert set(predict_slice(cfg, "var", "Lorenz")) == {"evaluation"}  # the model carries the rest
     assert "hyperparameters" in predict_slice(cfg, "persistence", "Lorenz")  # built untrained
     assert predict_slice(cfg, TORCH_METHOD, "Lorenz")["training"] == {"device": "cpu"}
-    for name, job in slices(cfg).items():
-        kind, _, method = name.partition("/")
-        assert check_slice(kind, job, method=method or None) == job, name
+
+
+def test_the_slice_hash_follows_the_slices_and_the_seeds():
+    cfg = load_config(copy.deepcopy(BASE))
+    train = chunk_slices(cfg, "train", "a", "c000", "var")
+    assert train == {s: train_slice(cfg, "var", s) for s in ("Lorenz", "Rossler")}
+    planned = slice_hash(train, [0])
+    assert planned == slice_hash(json.loads(json.dumps(train)), [0])  # JSON round trip
+    assert planned != slice_hash(train, [0, 1])
+    assert planned != slice_hash(
+        chunk_slices(changed("training.budget_seconds", 20), "train", "a", "c000", "var"), [0]
+    )
+    assert planned == slice_hash(
+        chunk_slices(changed("training.threads", 4), "train", "a", "c000", "var"), [0]
+    )
 
 
 def test_only_methods_that_need_a_fit_are_trained():
@@ -118,59 +130,19 @@ def test_only_methods_that_need_a_fit_are_trained():
         assert is_trained(name) == methods.get(name).needs_fit
 
 
-@pytest.mark.parametrize(
-    ("kind", "job", "method", "expected"),
-    [
-        ("simulate", {"setting": {"length": 5}}, None, "'setting.length' must be >= 10 (got 5)"),
-        (
-            "simulate",
-            {"settings": {}},
-            None,
-            "unknown simulate job slice key 'settings' (did you mean 'setting'?)",
-        ),
-        ("simulate", [1], None, "the simulate job slice must be a JSON object"),
-        ("train", {"training": {"device": "gpu"}}, "var", "train job slice key 'training.device'"),
-        (
-            "train",
-            {"hyperparameters": {"lagz": 1}},
-            "var",
-            "unknown hyperparameter 'lagz' (did you mean 'lags'?)",
-        ),
-        ("train", {}, "varr", "unknown method 'varr' (did you mean 'var'"),
-        ("train", {}, "truth", "'truth' is not trained"),
-        (
-            "predict",
-            {"evaluation": {"horizon": 1}},
-            "var",
-            "predict job slice key 'evaluation.horizon' must be >= 2 (got 1)",
-        ),
-        ("predict", {}, "var", "predict job slice is missing required key 'evaluation'"),
-        (
-            "predict",
-            {"evaluation": {}, "hyperparameters": {"x": 1}},
-            "truth",
-            "'hyperparameters': 'truth' takes none",
-        ),
-    ],
-)
-def test_a_bad_slice_names_the_key_and_the_fix(kind, job, method, expected):
-    with pytest.raises(ConfigError) as info:
-        check_slice(kind, job, method=method)
-    assert expected in str(info.value)
-
-
-def test_the_job_commands_refuse_a_bad_slice_with_exit_status_2(tmp_path, capsys):
+def test_the_job_commands_refuse_a_bad_config_with_exit_status_2(tmp_path, capsys):
     dataset = tmp_path / "Lorenz.json"
     dataset.write_text(json.dumps({"system": "Lorenz", "dataset": "a", "status": "ok"}))
     common = ["--dataset-record", str(dataset), "--method", "var"]
     common += ["--out", str(tmp_path / "out"), "--record", str(tmp_path / "rec.json")]
-    bad = json.dumps({"training": {"budget_seconds": -1}})
-    assert main(["train", "--job-json", bad, *common]) == 2
-    assert "train job slice key 'training.budget_seconds' must be > 0" in capsys.readouterr().err
-    assert main(["predict", "--job-json", "{not json", *common]) == 2
-    assert "--job-json is not valid JSON" in capsys.readouterr().err
-    sim = ["--system", "Lorenz", "--dataset", "a", "--out", str(tmp_path / "x.zarr")]
+    bad = copy.deepcopy(BASE)
+    bad["training"]["budget_seconds"] = -1
+    assert main(["train", "--config-json", json.dumps(bad), *common]) == 2
+    assert "config key 'training.budget_seconds' must be > 0" in capsys.readouterr().err
+    assert main(["predict", "--config-json", "{not json", *common]) == 2
+    assert "--config-json is not valid JSON" in capsys.readouterr().err
+    sim = ["--system", "Lorenz", "--dataset", "c", "--out", str(tmp_path / "x.zarr")]
     sim += ["--record", str(tmp_path / "rec.json")]
-    assert main(["simulate", "--job-json", json.dumps({"setting": {"n_train": 0}}), *sim]) == 2
-    assert "simulate job slice key 'setting" in capsys.readouterr().err
+    assert main(["simulate", "--config-json", json.dumps(BASE), *sim]) == 2
+    assert "--dataset 'c' is not a dataset setting of the config" in capsys.readouterr().err
     assert not (tmp_path / "rec.json").exists()

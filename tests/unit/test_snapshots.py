@@ -12,8 +12,9 @@ from support.tiny_run import CONFIG as TINY
 from support.tiny_run import DATASET, SYSTEM, make_run
 
 from dsrbench import layout
-from dsrbench.config import load_config, train_slice
+from dsrbench.config import load_config
 from dsrbench.methods import get as get_method
+from dsrbench.plan import train_slice
 from dsrbench.snapshots import floor_fractions, score_snapshot, score_snapshots
 
 METHOD = "alrnn"

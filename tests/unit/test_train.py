@@ -12,7 +12,8 @@ from support import LORENZ_SETTING
 
 from dsrbench import stores
 from dsrbench.cli import main
-from dsrbench.config import ConfigError, load_config, method_hyperparameters
+from dsrbench.config import ConfigError, load_config
+from dsrbench.plan import method_hyperparameters
 from dsrbench.predict import predict_to_store
 from dsrbench.train import TRAINING_RECORD, load_model, train_to_directory
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from dsrbench import methods, splits, stores
-from dsrbench.config import ConfigError, load_config, train_slice
+from dsrbench.config import ConfigError, load_config
 from dsrbench.datasets import build_dataset
 from dsrbench.methods import FitTask
+from dsrbench.plan import train_slice
 from dsrbench.train import TrainItem, train_many
 from dsrbench.tuning import Protocol, data_limited_sweep, grid_points, tune
 

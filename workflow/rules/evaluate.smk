@@ -1,13 +1,13 @@
-# Training, prediction and evaluation rules. Uses CFG, RESULTS, W, DSRBENCH, METHOD_CHUNKS,
-# CHUNK_OF, SEEDS and EVAL_DATASETS from the Snakefile. A train or predict job covers one (dataset
-# setting, method, chunk of systems) with every seed; each system gets its own slice of the
-# config (dsrbench.config.*_slice), so the job reruns exactly when what one of its systems
-# depends on changes, and then redoes only the systems whose inputs changed (job_key).
+# Training, prediction and evaluation rules. Uses CFG, RESULTS, RESOLVED, W, DSRBENCH,
+# METHOD_CHUNKS, CHUNK_OF, SEEDS and EVAL_DATASETS from the Snakefile. A train or predict job
+# covers one (dataset setting, method, chunk of systems) with every seed; each system gets
+# its own slice of the config (dsrbench.plan.chunk_slices), and the job gets their hash, so
+# it reruns exactly when what one of its systems depends on changes, and then redoes only
+# the systems whose inputs changed (job_key).
 # Planning reads the methods' traits from the classes' source (dsrbench.methods.traits): no
 # method module, hence no torch, is imported here.
-import json
-
 from dsrbench import methods as _methods
+from dsrbench import references
 
 
 def _uses_gpu(w):
@@ -42,10 +42,9 @@ rule train:
         layout.train_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
         results=RESULTS,
-        systems=lambda w: ",".join(_systems(w)),
-        seeds=",".join(map(str, SEEDS)),
-        job=lambda w: json.dumps(
-            {s: train_slice(CFG, w.method, s) for s in _systems(w)}, sort_keys=True
+        config=RESOLVED,
+        slices=lambda w: slice_hash(
+            chunk_slices(CFG, "train", w.dataset, w.chunk, w.method), SEEDS
         ),
     threads: CFG["training"]["threads"]
     resources:
@@ -53,10 +52,18 @@ rule train:
         runtime=lambda w: CFG["training"]["runtime_minutes"] * _models(w),
         gpu=_uses_gpu,
     shell:
-        "{DSRBENCH} train-chunk --job-json {params.job:q} --systems {params.systems}"
-        " --dataset {wildcards.dataset} --method {wildcards.method} --seeds {params.seeds}"
+        "{DSRBENCH} train-chunk --resolved-config {params.config:q}"
+        " --slice-hash {params.slices} --dataset {wildcards.dataset} --chunk {wildcards.chunk}"
+        " --method {wildcards.method}"
         " --results-dir {params.results:q} --chunk-record {output.record:q}"
         " --threads {threads} > {log:q} 2>&1"
+
+
+def _true_runs_chunk(w):
+    """The true runs a prediction of the truth oracle reads; none for the methods."""
+    if not references.is_truth(w.method):
+        return []
+    return [layout.true_runs_chunk(RESULTS, w.dataset, w.chunk)]
 
 
 def _model_chunk(w):
@@ -76,24 +83,25 @@ rule predict:
     input:
         dataset=layout.dataset_chunk(RESULTS, W.dataset, W.chunk),
         model=_model_chunk,
+        truth=_true_runs_chunk,
     output:
         record=layout.prediction_chunk(RESULTS, W.dataset, W.method, W.chunk),
     log:
         layout.predict_chunk_log(RESULTS, W.dataset, W.method, W.chunk),
     params:
         results=RESULTS,
-        systems=lambda w: ",".join(_systems(w)),
-        seeds=",".join(map(str, SEEDS)),
-        job=lambda w: json.dumps(
-            {s: predict_slice(CFG, w.method, s) for s in _systems(w)}, sort_keys=True
+        config=RESOLVED,
+        slices=lambda w: slice_hash(
+            chunk_slices(CFG, "predict", w.dataset, w.chunk, w.method), SEEDS
         ),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=lambda w: 30 + 15 * _models(w),
     shell:
-        "{DSRBENCH} predict-chunk --job-json {params.job:q} --systems {params.systems}"
-        " --dataset {wildcards.dataset} --method {wildcards.method} --seeds {params.seeds}"
+        "{DSRBENCH} predict-chunk --resolved-config {params.config:q}"
+        " --slice-hash {params.slices} --dataset {wildcards.dataset} --chunk {wildcards.chunk}"
+        " --method {wildcards.method}"
         " --results-dir {params.results:q} --chunk-record {output.record:q} > {log:q} 2>&1"
 
 
@@ -126,7 +134,9 @@ rule evaluate:
     """Every metric of every prediction of one dataset setting, plus its truth floors,
     computed on a Dask cluster (a LocalCluster of the rule's threads, or a scheduler)."""
     input:
-        lambda w: prediction_records([w.dataset]),
+        predictions=lambda w: prediction_records([w.dataset]),
+        # the long true runs of the floors and of each free run's comparison
+        truth=lambda w: [layout.true_runs_chunk(RESULTS, w.dataset, c) for c in CHUNKS],
     output:
         layout.metrics_table(RESULTS, W.dataset),
     log:
@@ -143,7 +153,7 @@ rule evaluate:
         mem_mb=8000,
         runtime=240,
     shell:
-        "{DSRBENCH} evaluate {input:q} --out {output:q} --workers {params.workers}"
+        "{DSRBENCH} evaluate {input.predictions:q} --out {output:q} --workers {params.workers}"
         " {params.scheduler} > {log:q} 2>&1"
 
 

@@ -1,6 +1,5 @@
-# Simulation rules. Uses CFG, RESULTS, CHUNKS, DATASETS, W and DSRBENCH from the top-level
-# Snakefile.
-import json
+# Simulation rules. Uses CFG, RESULTS, RESOLVED, CHUNKS, DATASETS, W and DSRBENCH from the
+# top-level Snakefile.
 
 
 rule simulate:
@@ -15,19 +14,45 @@ rule simulate:
         layout.simulate_chunk_log(RESULTS, W.dataset, W.chunk),
     params:
         results=RESULTS,
-        systems=lambda w: ",".join(CHUNKS[w.chunk]),
-        # Each system's slice of the config: the job reruns only when one of them changes.
-        job=lambda w: json.dumps(
-            {s: simulate_slice(CFG, s, w.dataset) for s in CHUNKS[w.chunk]}, sort_keys=True
-        ),
+        config=RESOLVED,
+        # The hash of its systems' slices: the job reruns only when one of them changes.
+        slices=lambda w: slice_hash(chunk_slices(CFG, "simulate", w.dataset, w.chunk)),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=lambda w: 30 + 20 * len(CHUNKS[w.chunk]),
     shell:
-        "{DSRBENCH} simulate-chunk --job-json {params.job:q} --systems {params.systems}"
-        " --dataset {wildcards.dataset} --results-dir {params.results:q}"
+        "{DSRBENCH} simulate-chunk --resolved-config {params.config:q}"
+        " --slice-hash {params.slices} --dataset {wildcards.dataset} --chunk {wildcards.chunk}"
+        " --results-dir {params.results:q}"
         " --chunk-record {output.record:q} > {log:q} 2>&1"
+
+
+rule true_runs:
+    """The long true runs of one (evaluated dataset setting, chunk of systems), integrated
+    once: the truth oracle's free runs and, when the long runs outlast the stored
+    trajectories, those of the truth floor and of the comparison of each free run
+    (dsrbench.truth.true_run_keys). Predict (truth) and evaluate read them; a failed
+    system's dataset gives a skipped record. A results directory written before this rule
+    gets them on its next run, without any training."""
+    input:
+        dataset=layout.dataset_chunk(RESULTS, W.dataset, W.chunk),
+    output:
+        record=layout.true_runs_chunk(RESULTS, W.dataset, W.chunk),
+    log:
+        layout.true_runs_chunk_log(RESULTS, W.dataset, W.chunk),
+    params:
+        results=RESULTS,
+        config=RESOLVED,
+        slices=lambda w: slice_hash(chunk_slices(CFG, "truth", w.dataset, w.chunk)),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=lambda w: 30 + 10 * len(CHUNKS[w.chunk]),
+    shell:
+        "{DSRBENCH} truth-chunk --resolved-config {params.config:q}"
+        " --slice-hash {params.slices} --dataset {wildcards.dataset} --chunk {wildcards.chunk}"
+        " --results-dir {params.results:q} --chunk-record {output.record:q} > {log:q} 2>&1"
 
 
 rule dataset_summary:

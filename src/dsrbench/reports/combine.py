@@ -232,7 +232,7 @@ def merge_exports(paths: Sequence[str | Path], out: str | Path) -> Merged:
 
 def _merge_tables(paths: list[Path], out: Path) -> Merged:
     """Bare metric tables merged into one metric table (duplicates as in an export)."""
-    from dsrbench.jobs import write_metrics_table
+    from dsrbench.records import write_metrics_table
 
     frames = [pd.read_parquet(p).assign(_source=str(p)) for p in paths]
     table = pd.concat(frames, ignore_index=True)

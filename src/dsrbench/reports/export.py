@@ -230,7 +230,7 @@ def protocol(
     :func:`protocol_hash` hashes (see the module doc). ``dysts_version``: default the
     installed one."""
     from dsrbench.config import load_config
-    from dsrbench.datasets import DATA_GENERATION_VERSION, SETTING_DEFAULTS
+    from dsrbench.datasets import DATA_GENERATION_VERSION, resolve_setting
     from dsrbench.evaluate import LYAPUNOV_HORIZONS
 
     cfg = load_config(config)
@@ -238,13 +238,11 @@ def protocol(
         raise ExportError(
             f"no dataset setting {dataset!r} in the config; it has {', '.join(cfg['datasets'])}"
         )
-    setting = {**SETTING_DEFAULTS, **cfg["datasets"][dataset]}
-    overrides = setting.pop("by_system", None) or {}  # as datasets.build_dataset resolves it
-    setting.update(overrides.get(system, {}))
+    setting = resolve_setting(cfg["datasets"][dataset], system)  # as build_dataset does
     ev = cfg["evaluation"]
     length = int(setting["length"])
     run_length = int(ev["long_run_length"] or length)
-    transient = float(ev.get("long_run_transient", 0.25))
+    transient = float(ev["long_run_transient"])
     evaluation = {
         "context_length": ev["context_length"],
         "horizon": ev["horizon"],
