@@ -41,6 +41,7 @@ from dsrbench.records import (
     write_metrics_table,
 )
 from dsrbench.schemas import ConfigError
+from dsrbench.systems import UnknownSystemError, resolve_systems
 
 __all__ = [
     "cut_chunk",
@@ -77,6 +78,7 @@ def load_slice(
         cfg = load_config(
             _json_object(config_json, "--config-json") if config_json is not None else config
         )
+        resolve_systems([system])  # an unknown name: the error lists the closest ones
         if kind == "simulate":
             if dataset not in cfg["datasets"]:
                 raise JobInputError(
@@ -94,8 +96,8 @@ def load_slice(
                 raise JobInputError(f"method {method!r} is not trained (it needs no fit)")
             return plan.train_slice(cfg, method, system)
         return plan.predict_slice(cfg, method, system)
-    except ConfigError as exc:
-        raise JobInputError(str(exc)) from None
+    except (ConfigError, UnknownSystemError) as exc:
+        raise JobInputError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
 
 
 def cut_chunk(
