@@ -400,6 +400,11 @@ class EntroPEStep(TrainingStep):
             loss.backward()
         return loss.detach().reshape(1)
 
+    def end_epoch(self, epoch: int) -> list[dict[str, float]]:
+        """The stage and the forecaster's learning rate (the loop's ``lr`` column is the
+        entropy model's) beside the loss; ``val_stsp`` holds the validation MSE."""
+        return [{"stage": float(self.stage), "lr_forecaster": self.optimizer.param_groups[1]["lr"]}]
+
     def validate(self, k: int) -> float | None:
         if self.stage == 1:
             return None
