@@ -124,3 +124,26 @@ def test_a_regular_method_refuses_dropped_points_naming_itself_and_the_option(
     with pytest.raises(splits.IrregularSamplingError, match="'sindy'"):
         train("sindy", half)
     methods.get("var").check_sampling(splits.training_splits(stores_built["unset"])[0])
+
+
+def test_kovae_trains_on_dropped_points_with_its_cde_encoder(stores_built) -> None:
+    tr, val = splits.training_splits(stores_built["half"])
+    assert methods.traits("kovae").irregular_sampling
+    cls = methods.get("kovae")
+    hp = {**cls.quick_hyperparameters, "epochs": 1, "batches_per_epoch": 2, "batch_size": 8}
+    model = cls(**hp).fit(tr, val, device="cpu", seed=0)
+    assert bool(model.ncde_)
+    ctx = splits.split_of(stores_built["half"], "test")["x"].values[:, :50]
+    assert np.isfinite(model.forecast(ctx, 10)).all()
+    assert model.generate(ctx, 30).shape == (1, 30, 3)
+
+
+def test_kovae_fills_dropped_points_linearly_in_time() -> None:
+    import torch
+
+    from dsrbench.methods.kovae import fill_gaps
+
+    tau = torch.tensor([0.0, 0.1, 0.4, 0.5, 1.0], dtype=torch.float64)
+    x = torch.tensor([[np.nan, 1.0, np.nan, 2.0, np.nan]], dtype=torch.float64)[..., None]
+    out = fill_gaps(x, tau)[0, :, 0]
+    np.testing.assert_allclose(out.numpy(), [1.0, 1.0, 1.0 + 0.3 / 0.4, 2.0, 2.0])
