@@ -25,6 +25,12 @@ trajectory's window would make, e.g., a test trajectory a shifted copy of traini
 The pool therefore holds at least ``1.5 * length`` points per trajectory when there is more
 than one trajectory (and at least ``max(2000, 20 * n_trajectories)`` points).
 
+5. Irregular sampling (``missing_fraction`` > 0, off by default): each training trajectory
+   loses that fraction of its time points, drawn with a fourth seed derived as above
+   (:func:`dsrbench.splits.missing_mask`); the store keeps every value and records the
+   kept points as ``observed(trajectory, time)``, which the training splits apply. Without
+   the setting nothing changes (no ``observed``, the setting unrecorded).
+
 Trajectories are stored in split order (train, then val, then test); ``generation`` records
 the settings, the seed, the pool length and the pool indices of the initial conditions.
 
@@ -188,6 +194,14 @@ def build_dataset(
     obs_noise, dyn_noise = float(s["observation_noise"]), float(s["dynamical_noise"])
     if n_train < 1 or n_val < 0 or n_test < 0 or length < 2 or burn_in < 0 or obs_noise < 0:
         raise ValueError(f"invalid dataset setting {dataset!r}: {setting}")
+    # no schema default, and 0 is not recorded: such a store is the one built without
+    missing = float(s.pop(splits.MISSING_OPTION, 0.0) or 0.0)
+    observed = None
+    if missing:
+        s[splits.MISSING_OPTION] = missing
+        observed = splits.missing_mask(
+            n_train, n_val, n_test, length, missing, derived_seeds(seed, system, 4)[3]
+        )
     rtol, atol = float(integration["rtol"]), float(integration["atol"])
     common = dict(
         pts_per_period=int(s["pts_per_period"]),
@@ -294,6 +308,13 @@ def build_dataset(
     }
     if obs_noise > 0:
         variables["x_clean"] = (("trajectory", "time", "dim"), clean)
+    if observed is not None:
+        variables[splits.OBSERVED] = (("trajectory", "time"), observed)
+        generation["missing_points"] = (
+            "observed(trajectory, time): True where a point is kept; each training "
+            "trajectory drops round(missing_fraction * length) points drawn uniformly "
+            "(SeedSequence([seed, sha256(system)]).spawn(4)[3])"
+        )
     ds = xr.Dataset(
         variables,
         coords={"time": times[0] - times[0, 0]},

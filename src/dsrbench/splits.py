@@ -19,6 +19,14 @@ from them:
 
 Any cut whose training data change gets its training mean and scale recomputed on them
 (:func:`cut` with ``rescale``), so nothing outside them leaks into a model.
+
+Irregular sampling (the dataset setting ``missing_fraction``; Naiman et al. 2024, KoVAE):
+:func:`missing_mask` draws which time points of each training trajectory are dropped, the
+store keeps it as ``observed(trajectory, time)`` (True: kept), and :func:`training_splits`
+/ :func:`protocol_splits` hand a fit the training points with the dropped ones set to NaN
+(:func:`hide_missing`; its mean and scale from the kept points). Validation and test data
+stay regular. :func:`missing_fraction` says how much a split lacks; a method that needs
+regular sampling refuses a split that lacks any (:func:`require_regular`).
 """
 
 from __future__ import annotations
@@ -38,7 +46,12 @@ __all__ = [
     "context_starts",
     "cut",
     "free_run_points",
+    "IrregularSamplingError",
+    "hide_missing",
     "indices",
+    "missing_fraction",
+    "missing_mask",
+    "require_regular",
     "long_run_trajectories",
     "protocol_splits",
     "refit_continuation",
@@ -53,6 +66,89 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 SPLIT_CODES: dict[str, int] = {name: code for code, name in enumerate(SPLITS)}
 #: the protocols' names for where validation points come from (``training.validation``)
 VALIDATIONS = ("val_split", "train_tail")
+
+
+#: the store variable that marks the kept time points of irregularly sampled training data
+OBSERVED = "observed"
+#: the dataset setting that drops time points from the training data
+MISSING_OPTION = "missing_fraction"
+
+
+class IrregularSamplingError(ValueError):
+    """A method that needs regular sampling was given training data with dropped points."""
+
+
+def missing_mask(
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    length: int,
+    fraction: float,
+    seed: np.random.SeedSequence,
+) -> np.ndarray:
+    """``observed (n_train + n_val + n_test, length)`` bool: each training trajectory loses
+    ``round(fraction * length)`` time points drawn uniformly without replacement (one
+    generator from ``seed``, trajectories in order; KoVAE drops random time rows in all
+    channels the same way); validation and test trajectories keep every point."""
+    fraction = float(fraction)
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"{MISSING_OPTION} must lie in [0, 1), got {fraction}")
+    drop = int(round(fraction * length))
+    if length - drop < 2:
+        raise ValueError(
+            f"{MISSING_OPTION} = {fraction} leaves {length - drop} of {length} points per "
+            "training trajectory; at least 2 must stay"
+        )
+    rng = np.random.default_rng(seed)
+    mask = np.ones((n_train + n_val + n_test, length), dtype=bool)
+    for k in range(n_train):
+        mask[k, rng.choice(length, size=drop, replace=False)] = False
+    return mask
+
+
+def missing_fraction(ds: xr.Dataset) -> float:
+    """The fraction of the points of ``ds`` that are dropped (0 without an ``observed``
+    mask)."""
+    if OBSERVED not in ds:
+        return 0.0
+    return float(1.0 - np.asarray(ds[OBSERVED].values, dtype=bool).mean())
+
+
+def hide_missing(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with its dropped points (``observed`` False) set to NaN in ``x`` (and
+    ``x_clean``) and its training mean and scale recomputed on the kept points; ``ds``
+    itself when nothing is dropped (the ``observed`` mask is then removed)."""
+    if OBSERVED not in ds:
+        return ds
+    keep = np.asarray(ds[OBSERVED].values, dtype=bool)
+    if keep.all():
+        return ds.drop_vars(OBSERVED)
+    hidden = np.where(keep[..., None], ds["x"].values, np.nan)
+    out = ds.assign(x=(ds["x"].dims, hidden))
+    if "x_clean" in out:
+        out = out.drop_vars("x_clean")
+    kept = hidden[keep]
+    return out.assign(train_mean=("dim", kept.mean(axis=0)), train_std=("dim", kept.std(axis=0)))
+
+
+def require_regular(method: str, ds: xr.Dataset) -> None:
+    """Refuse training data with dropped points for ``method``, a method that needs regular
+    sampling (:class:`IrregularSamplingError`, naming the method and the option)."""
+    lost = missing_fraction(ds)
+    if lost > 0:
+        raise IrregularSamplingError(
+            f"method {method!r} needs regularly sampled training data, but this dataset "
+            f"drops {lost:.0%} of its training points (dataset setting {MISSING_OPTION}); "
+            f"set {MISSING_OPTION}: 0 for it, or use a method that accepts irregular "
+            "sampling (kovae)"
+        )
+
+
+def _regular(ds: xr.Dataset | None) -> xr.Dataset | None:
+    """``ds`` without the ``observed`` mask (validation data stay regular)."""
+    if ds is None or OBSERVED not in ds:
+        return ds
+    return ds.drop_vars(OBSERVED)
 
 
 def split_codes(n_train: int, n_val: int, n_test: int) -> np.ndarray:
@@ -89,6 +185,10 @@ def cut(ds: xr.Dataset, start: int, stop: int, *, rescale: bool) -> xr.Dataset:
             f"of dataset {ds.attrs.get('dataset')!r}: lengthen the dataset"
         )
     out = ds.isel(time=slice(start, stop))
+    if rescale and OBSERVED in out:
+        if not bool(out[OBSERVED].values.all()):
+            return hide_missing(out)  # the kept points only, mean and scale from them
+        out = out.drop_vars(OBSERVED)
     if rescale:
         x = out["x"].values
         out = out.assign(
@@ -115,9 +215,11 @@ def training_splits(
             )
     if train_length is not None:
         train = cut(train, 0, train_length, rescale=True)
+    else:
+        train = hide_missing(train)
     if val is not None and val_length is not None:
         val = val.isel(time=slice(0, val_length))
-    return train, val
+    return train, _regular(val)
 
 
 def protocol_splits(
@@ -137,7 +239,7 @@ def protocol_splits(
         raise ValueError("validation: train_tail needs training.train_length and val_length")
     whole = split_of(ds, "train")
     train = cut(whole, 0, train_length, rescale=True)
-    val = cut(whole, train_length, train_length + val_length, rescale=False)
+    val = _regular(cut(whole, train_length, train_length + val_length, rescale=False))
     val = val.assign(train_mean=train["train_mean"], train_std=train["train_std"])
     return train, val
 

@@ -28,6 +28,9 @@ Data variables
     ``train_mean(dim)``, ``train_std(dim)`` float64
         Mean and standard deviation (ddof 0) of ``x`` over the training split (all its
         trajectories and times), for standardisation and metric scales.
+    ``observed(trajectory, time)`` bool
+        The time points that irregularly sampled training data keep (True); present only
+        when the dataset setting ``missing_fraction`` is > 0 (:mod:`dsrbench.splits`).
 
 Coordinate
     ``time(time)`` float64: time since each trajectory's start, in model time units
@@ -91,7 +94,7 @@ SCHEMA_ATTR = "dsrbench_schema_version"
 COMPLETE_ATTR = "dsrbench_complete"
 ZSTD_LEVEL = 3
 
-#: variable -> (dims, dtype); ``x_clean`` is optional.
+#: variable -> (dims, dtype); ``x_clean`` and ``observed`` are optional.
 VARIABLES: dict[str, tuple[tuple[str, ...], np.dtype]] = {
     "x": (("trajectory", "time", "dim"), np.dtype("float64")),
     "x_clean": (("trajectory", "time", "dim"), np.dtype("float64")),
@@ -101,8 +104,9 @@ VARIABLES: dict[str, tuple[tuple[str, ...], np.dtype]] = {
     "initial_condition": (("trajectory", "state"), np.dtype("float64")),
     "train_mean": (("dim",), np.dtype("float64")),
     "train_std": (("dim",), np.dtype("float64")),
+    "observed": (("trajectory", "time"), np.dtype("bool")),
 }
-OPTIONAL_VARIABLES = frozenset({"x_clean"})
+OPTIONAL_VARIABLES = frozenset({"x_clean", "observed"})
 #: attribute -> accepted type(s); ``dsrbench_complete`` is added by :func:`write_dataset`.
 ATTRIBUTES: dict[str, type | tuple[type, ...]] = {
     "system": str,

@@ -95,6 +95,7 @@ def train(
 
     model = methods.get(method)(**(hyperparameters or {}))
     train_split, val_split = splits.training_splits(ds, train_length, val_length)
+    type(model).check_sampling(train_split)
     start = time.perf_counter()
     model.fit(train_split, val_split, device=device, seed=seed, budget=budget, run=run)
     return model, training_info(model, time.perf_counter() - start)
@@ -159,6 +160,7 @@ def train_many(
             train_split, val_split = splits.protocol_splits(
                 ds, item.train_length, item.val_length, protocol.validation
             )
+            methods.get(method).check_sampling(train_split)  # dropped points: refused
         except Exception as exc:  # this model fails, the others go on
             if stores.is_fault(exc):
                 raise  # a store that is not sound, a full disk: the job stops

@@ -67,6 +67,7 @@ def test_what_planning_reads_from_source_matches_the_method_classes():
         assert traits.family == getattr(cls, "family", None), name
         assert (traits.label, traits.color) == (cls.label, cls.color), name
         assert traits.has_jacobian is cls.has_jacobian, name
+        assert traits.irregular_sampling is cls.irregular_sampling, name
     assert methods.traits("truth") == methods.Traits(needs_fit=False, uses_torch=False)
     with pytest.raises(methods.UnknownMethodError, match="did you mean"):
         methods.traits("alrn")

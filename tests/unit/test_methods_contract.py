@@ -60,8 +60,9 @@ def test_registry_lists_every_method_of_the_issue() -> None:
     expected |= {"naive_drift", "naive_mean", "naive_seasonal", "tbats"}
     # Zhang & Gilpin 2025: context parroting and the TiDE baseline
     expected |= {"context_parroting", "tide", "chronos"}
-    # issue 29: HAVOK (Brunton et al. 2017), EntroPE (Abeywickrama et al. 2025)
-    expected |= {"havok", "entrope"}
+    # issue 29: HAVOK (Brunton et al. 2017), EntroPE (Abeywickrama et al. 2025), KoVAE
+    # (Naiman et al. 2024)
+    expected |= {"havok", "entrope", "kovae"}
     assert expected <= set(methods.available())
     assert PRETRAINED == {"chronos"}
 

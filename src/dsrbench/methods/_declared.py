@@ -56,6 +56,8 @@ class Traits(NamedTuple):
     color: str = ""
     #: a class below ``Method`` defines ``jacobian``
     has_jacobian: bool = False
+    #: it trains on irregularly sampled data (``Method.irregular_sampling``)
+    irregular_sampling: bool = False
 
 
 #: attribute -> the types its literal may have
@@ -69,6 +71,7 @@ LITERAL: dict[str, tuple[type, ...]] = {
     "family": (str, type(None)),
     "label": (str,),
     "color": (str,),
+    "irregular_sampling": (bool,),
 }
 
 

@@ -41,6 +41,7 @@ import xarray as xr
 
 from dsrbench.atomic import environment_error
 from dsrbench.faults import injected_failure
+from dsrbench.splits import require_regular
 
 
 class HyperparameterError(ValueError):
@@ -144,6 +145,10 @@ class Method(ABC):
     label: ClassVar[str] = ""
     #: its colour on the report pages, ``"#rrggbb"`` ("": one picked from its name)
     color: ClassVar[str] = ""
+    #: True when the method trains on irregularly sampled data (training points dropped by
+    #: the dataset setting ``missing_fraction``, NaN in ``x``); the others refuse such data
+    #: (:meth:`check_sampling`)
+    irregular_sampling: ClassVar[bool] = False
     #: True when the class overrides :meth:`jacobian` (derived, never set by hand): the
     #: evaluation then computes the model's Lyapunov exponents by the QR method
     has_jacobian: ClassVar[bool] = False
@@ -207,6 +212,14 @@ class Method(ABC):
                 outcomes.append(FitOutcome.failed(exc))
         return outcomes
 
+    @classmethod
+    def check_sampling(cls, train: xr.Dataset) -> None:
+        """Refuse training data with dropped points unless the method accepts irregular
+        sampling (:class:`dsrbench.splits.IrregularSamplingError`, naming the method and
+        the dataset option)."""
+        if not cls.irregular_sampling:
+            require_regular(cls.name, train)
+
     # -- standardised coordinates ------------------------------------------------------------
     #: the training mean and scale (set by :meth:`fit_scale`; list ``"mean", "std"`` in
     #: :attr:`fitted_arrays` to save them)
@@ -217,7 +230,10 @@ class Method(ABC):
         self, train: xr.Dataset, val: xr.Dataset | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Keep the training mean and scale (``mean_``, ``std_``; see :func:`standardize`)
-        and return the standardised ``(train (N, T, D), val (N', T, D) or None)``."""
+        and return the standardised ``(train (N, T, D), val (N', T, D) or None)``; training
+        data with dropped points are refused unless the method accepts them
+        (:meth:`check_sampling`)."""
+        self.check_sampling(train)
         x, v, self.mean_, self.std_ = training_arrays(train, val)
         return x, v
 
