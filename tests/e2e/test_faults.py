@@ -212,6 +212,13 @@ KILLS = {
         "simulate Chen / tiny: finished before with the same inputs",
         FAST,
     ),
+    "true_runs": (
+        None,
+        R.true_runs(RESULTS, "tiny", "Lorenz"),
+        R.true_runs_chunk_log(RESULTS, "tiny", "c000"),
+        "true runs Chen / tiny: finished before with the same inputs",
+        FAST,
+    ),
     "dataset_summary": (
         ["dataset_summary.csv"],
         R.dataset_summary(RESULTS),
