@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from method_data import as_dataset
+from support.method_data import as_dataset
 
 from dsrbench.methods.entrope import (
     EntroPE,

@@ -15,11 +15,17 @@ initial weights, validation and best weights, the epoch log, the checkpoint and
 ``training_result_``. Adaptive solvers do not vectorise exactly (torchdiffeq chooses one
 step size for a whole batch, so K models solved together would take other steps than each
 alone), and neither does RAdam here: those settings train one model after another
-(:meth:`dsrbench.methods.node.NeuralODE._fit_alone`).
+(:meth:`dsrbench.methods.node.NeuralODE._fit_alone`). The exception is the
+solver-heuristic regularisation (Pal et al. 2021, ERNODE/SRNODE): its group solves each
+model's windows with that model's own adaptive steps (:meth:`StackedField.member`, one
+:func:`~dsrbench.methods._adaptive_solver.dopri5_solve` per model, as its lone run) inside
+the group's batch, so the loop, the optimiser step and the checkpoints stay the group's.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,6 +83,13 @@ class StackedField:
         assert out is not None
         return out
 
+    def member(self, k: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """Model k's field alone, ``f_k(t, x)`` for ``x (B, D)``, on views of the stacked
+        parameters (its gradient lands in slice k)."""
+        one = copy.copy(self)
+        one.params = {n: p[k : k + 1] for n, p in self.params.items()}
+        return lambda t, x: one(t, x.unsqueeze(0)).squeeze(0)
+
 
 class NodeGroupStep(TrainingStep):
     """The training step of K neural ODEs of one architecture and window length: one
@@ -89,8 +102,12 @@ class NodeGroupStep(TrainingStep):
     on_nonfinite = "skip"
 
     def __init__(self, members: list[Member], device: torch.device, dtype: torch.dtype) -> None:
+        from dsrbench.methods.node import SolverStats
+
         self.members = members
         self.lead: NeuralODE = members[0].model
+        self.regularised = self.lead._solver_regularisation().active
+        self.stats = SolverStats(len(members))
         hp = self.lead.params
         epochs = int(hp["epochs"])
         lr0, lr1 = float(hp["lr_start"]), float(hp["lr_end"])
@@ -117,7 +134,10 @@ class NodeGroupStep(TrainingStep):
         }
 
     def begin_epoch(self, epoch: int) -> None:
+        from dsrbench.methods.node import SolverStats
+
         self.done[:] = 0
+        self.stats = SolverStats(len(self.members))
 
     def loss(self, batch: Batch) -> torch.Tensor:
         seq = self.lead.seq_
@@ -130,6 +150,8 @@ class NodeGroupStep(TrainingStep):
             ),
             device=self.device,
         )  # (K, B, seq, D)
+        if self.regularised:
+            return self._regularised_loss(w, batch.epoch)
         pred = self.lead._solve(self.field, w[:, :, 0], seq - 1)  # (seq - 1, K, B, D)
         target = w[:, :, 1:].permute(2, 0, 1, 3)
         loss = torch.mean((pred - target) ** 2, dim=(0, 2, 3))  # (K,)
@@ -145,11 +167,35 @@ class NodeGroupStep(TrainingStep):
         loss.sum().backward()
         return loss.detach()
 
+    def _regularised_loss(self, w: torch.Tensor, epoch: int) -> torch.Tensor:
+        """Each model's windows solved with its own adaptive steps, its loss with the
+        ERNODE/SRNODE terms; a model whose solve fails or whose loss is not finite gets
+        nan (skipped) and no gradient."""
+        from dsrbench.methods.node import regularised_window_loss
+
+        losses, total = [], None
+        for k in range(len(self.members)):
+            out = regularised_window_loss(self.lead, self.field.member(k), w[k], epoch)
+            if out is None:
+                losses.append(torch.tensor(float("nan"), dtype=self.dtype, device=self.device))
+                continue
+            loss, stats = out
+            self.stats.add(k, stats)
+            if torch.isfinite(loss):
+                total = loss if total is None else total + loss
+            losses.append(loss.detach())
+        if total is not None:
+            total.backward()
+        return torch.stack(losses)
+
     def after_step(self, moved: np.ndarray) -> None:
         self.done += moved
 
     def end_epoch(self, epoch: int) -> list[dict[str, float]]:
-        return [{"skipped": int(self.n_batches - d)} for d in self.done]
+        rows: list[dict[str, float]] = [{"skipped": int(self.n_batches - d)} for d in self.done]
+        if not self.regularised:
+            return rows
+        return [{**row, **extra} for row, extra in zip(rows, self.stats.rows(), strict=True)]
 
     def validate(self, k: int) -> float | None:
         model = self.members[k].model

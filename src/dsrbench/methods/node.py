@@ -31,7 +31,15 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
   Suzuki 2026; :mod:`dsrbench.methods._jacobian_penalty`); 0, the default, is off.
 * Many models (:meth:`NeuralODE.fit_many`): with a fixed-step solver and Adam, the models of
   a chunk train together (:mod:`dsrbench.methods._node_many`, equal to their lone runs up to
-  rounding); with an adaptive solver or RAdam, one after another.
+  rounding); with an adaptive solver or RAdam, one after another; with the solver-heuristic
+  regularisation and Adam, in one group whose batch solves each model with its own steps.
+* Solver-heuristic regularisation (Pal, Ma, Shah & Rackauckas 2021, "Opening the Blackbox",
+  ICML; off by default): ``ernode_weight`` > 0 adds ``lambda_E R_E`` (the local error
+  estimates, ERNODE), ``srnode_weight`` > 0 adds ``lambda_S R_S`` (the stiffness estimates,
+  SRNODE) to the loss; training then integrates with
+  :func:`dsrbench.methods._adaptive_solver.dopri5_solve` (torchdiffeq's ``dopri5`` steps,
+  which exposes both estimates) and needs ``method = "dopri5"``. The epoch log gains
+  ``mse``, ``R_E``, ``R_S`` and ``nfe`` (means over the batches; R unweighted).
 * Solvers: ``method`` is any torchdiffeq method (``dopri5`` with ``rtol``/``atol``, the
   default; fixed-grid ones step ``1 / substeps``); ``"rk4"`` is the classical fixed-step
   Runge-Kutta scheme with ``substeps`` steps per data step, implemented here (torchdiffeq's
@@ -45,7 +53,9 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
   integration fails (step-size underflow, non-finite states, more than
   ``MAX_SOLVER_STEPS`` steps per data step) is retried one trajectory at a time and a
   failing trajectory is bisected in time, so only the diverging trajectory, from where it
-  diverges, is nan; nothing raises.
+  diverges, is nan; nothing raises. ``forecast_nfe_`` holds the vector-field evaluations
+  of the last forecast or free run (one evaluation covers the batch of contexts; retries
+  included).
 * ``has_jacobian``: the state is the standardised x; the step map is the RK4 flow over one
   data step with ``substeps`` steps (for ``method = "rk4"`` exactly the forecast map, for
   ``dopri5`` an approximation of it of the solvers' accuracy), its Jacobian (and the
@@ -64,6 +74,13 @@ import torch
 import xarray as xr
 
 from dsrbench.methods import _jacobian_penalty as jacobian
+from dsrbench.methods._adaptive_solver import (
+    AdaptiveSolution,
+    SolverRegularisation,
+    dopri5_solve,
+    error_penalty,
+    stiffness_penalty,
+)
 from dsrbench.methods.base import (
     FitOutcome,
     FitTask,
@@ -214,6 +231,65 @@ def _field_tangent(
     return out, dout
 
 
+class CountingField(torch.nn.Module):
+    """``field`` that counts its evaluations (``calls``): the NFE of a solve."""
+
+    def __init__(self, field: torch.nn.Module) -> None:
+        super().__init__()
+        self.field, self.calls = field, 0
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.field(t, x)
+
+
+SOLVER_STATS = ("mse", "R_E", "R_S", "nfe")
+
+
+def regularised_window_loss(
+    model: NeuralODE,
+    field: Any,
+    windows: torch.Tensor,
+    epoch: int,
+) -> tuple[torch.Tensor, dict[str, float]] | None:
+    """The loss of one model's ``windows (B, seq, D)`` with the solver-heuristic terms (Pal
+    et al. 2021): the MSE of the :func:`dopri5_solve` solution from each window's first
+    point plus ``lambda_E R_E + lambda_S R_S`` at ``epoch``, and the batch's unweighted
+    ``R_E``, ``R_S``, its ``mse`` and ``nfe``; None where the solver fails."""
+    reg = model._solver_regularisation()
+    try:
+        sol = model._solve_adaptive(field, windows[:, 0], windows.shape[1] - 1)
+    except AssertionError:  # AdaptiveSolverError: the batch is skipped, as torchdiffeq's
+        return None
+    mse = torch.mean((sol.ys[1:].transpose(0, 1) - windows[:, 1:]) ** 2)
+    loss = mse + reg.penalty(sol, epoch, int(model.params["epochs"]))
+    with torch.no_grad():
+        stats = {
+            "mse": float(mse),
+            "R_E": float(error_penalty(sol, 1.0, reg.reduction)),
+            "R_S": float(stiffness_penalty(sol, 1.0, reg.reduction)),
+            "nfe": float(sol.nfe),
+        }
+    return loss, stats
+
+
+class SolverStats:
+    """Per-model means over an epoch's batches of :data:`SOLVER_STATS`."""
+
+    def __init__(self, n_models: int) -> None:
+        self.sums = np.zeros((n_models, len(SOLVER_STATS)))
+        self.counts = np.zeros(n_models)
+
+    def add(self, k: int, stats: dict[str, float]) -> None:
+        self.sums[k] += [stats[name] for name in SOLVER_STATS]
+        self.counts[k] += 1
+
+    def rows(self) -> list[dict[str, float]]:
+        with np.errstate(all="ignore"):
+            means = self.sums / self.counts[:, None]
+        return [dict(zip(SOLVER_STATS, map(float, row), strict=True)) for row in means]
+
+
 def dtype_name(dtype: torch.dtype) -> str:
     """The numpy name of a torch floating dtype."""
     return {torch.float32: "float32", torch.float64: "float64"}[dtype]
@@ -247,17 +323,29 @@ class NodeStep(TrainingStep):
         self.batch_size = int(model.params["batch_size"])
         self.n_batches = int(model.params["batches_per_epoch"])
         self.done = 0
+        self.regularised = model._solver_regularisation().active
+        self.stats = SolverStats(1)
 
     def state(self) -> dict[str, Any]:
         return {"model": self.field, "optimizer": self.optimizer, "scheduler": self.scheduler}
 
     def begin_epoch(self, epoch: int) -> None:
         self.done = 0
+        self.stats = SolverStats(1)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         w = torch.as_tensor(
             sample_windows(self.x, self.seq, self.batch_size, batch.rngs[0]), device=self.device
         )
+        if self.regularised:
+            out = regularised_window_loss(self.model, self.field, w, batch.epoch)
+            if out is None:
+                return torch.full((1,), float("nan"))
+            loss, stats = out
+            self.stats.add(0, stats)
+            if torch.isfinite(loss):
+                loss.backward()
+            return loss.detach().reshape(1)
         try:
             pred = self.model._solve(self.field, w[:, 0], self.seq - 1).transpose(0, 1)
         except AssertionError:  # the solver failed on this batch (Gilpin skips too)
@@ -291,7 +379,10 @@ class NodeStep(TrainingStep):
         self.done += int(moved[0])
 
     def end_epoch(self, epoch: int) -> list[dict[str, float]]:
-        return [{"skipped": self.n_batches - self.done}]
+        row: dict[str, float] = {"skipped": self.n_batches - self.done}
+        if self.regularised:
+            row.update(self.stats.rows()[0])
+        return [row]
 
     def validate(self, k: int) -> float | None:
         if self.val is None:
@@ -338,6 +429,11 @@ class NeuralODE(Method):
         "jacobian_weighting": "adaptive",  # or "uniform"
         "jacobian_points": 32,
         "jacobian_probes": 1,
+        # Pal et al. 2021 (ERNODE/SRNODE), off by default; on: trains through dopri5_solve
+        "ernode_weight": 0.0,  # lambda_E at the first epoch (paper: 100 -> 10, 1000 -> 100)
+        "ernode_weight_end": None,  # lambda_E at the last epoch (exp. anneal); None: constant
+        "srnode_weight": 0.0,  # lambda_S (paper: 0.0285 MNIST, 0.285 PhysioNet)
+        "solver_reg_reduction": "mean",  # over the accepted steps, as the released code
     }
     quick_hyperparameters: ClassVar[dict[str, Any]] = {
         "method": "rk4",
@@ -398,6 +494,32 @@ class NeuralODE(Method):
         )
         return sol[1:]
 
+    def _solver_regularisation(self) -> SolverRegularisation:
+        """The ERNODE/SRNODE terms these settings ask for (inactive by default)."""
+        end = self.params["ernode_weight_end"]
+        return SolverRegularisation(
+            error_weight=float(self.params["ernode_weight"]),
+            error_weight_end=None if end is None else float(end),
+            stiffness_weight=float(self.params["srnode_weight"]),
+            reduction=self.params["solver_reg_reduction"],
+        )
+
+    def _solve_adaptive(
+        self, field: Any, x0: torch.Tensor, steps: int, max_steps: int | None = None
+    ) -> AdaptiveSolution:
+        """:func:`dopri5_solve` over ``steps`` data steps from ``x0 (B, D)`` at this
+        model's tolerances (torchdiffeq's ``dopri5`` steps, with the estimates)."""
+        t = torch.arange(steps + 1, dtype=torch.float64)
+        extra = {} if max_steps is None else {"max_num_steps": max_steps}
+        return dopri5_solve(
+            field,
+            x0,
+            t,
+            rtol=float(self.params["rtol"]),
+            atol=float(self.params["atol"]),
+            **extra,
+        )
+
     # -- training -----------------------------------------------------------------------------
     def _training_dtype(self) -> torch.dtype:
         name = self.params["dtype"]
@@ -410,12 +532,21 @@ class NeuralODE(Method):
             raise ValueError("node: optimizer must be one of ['adam', 'radam']")
         self._training_dtype()
         jacobian.check_settings(self.params, self.name)
+        if self._solver_regularisation().active and self.params["method"] != "dopri5":
+            raise ValueError(
+                "node: ernode_weight and srnode_weight regularise the adaptive solver's "
+                f"estimates and need method='dopri5', got method={self.params['method']!r}"
+            )
 
     def trains_together(self) -> bool:
-        """Whether models with these settings train vectorised (:meth:`fit_many`): a
-        fixed-step solver (``rk4`` or a fixed-grid torchdiffeq method) and Adam."""
+        """Whether models with these settings train as a group (:meth:`fit_many`) with
+        Adam: a fixed-step solver (``rk4`` or a fixed-grid torchdiffeq method; one
+        vectorised solve), or the solver-heuristic regularisation (each model's own
+        adaptive steps in the group's batch)."""
         method = self.params["method"]
-        return (method == "rk4" or method in FIXED_GRID) and self.params["optimizer"] == "adam"
+        fixed = method == "rk4" or method in FIXED_GRID
+        regularised = self._solver_regularisation().active
+        return (fixed or regularised) and self.params["optimizer"] == "adam"
 
     def fit(
         self,
@@ -593,9 +724,11 @@ class NeuralODE(Method):
         trained model with ``method = "rk4"`` runs in numpy (:meth:`_rk4_numpy`, the same
         map as :meth:`step`); a training-time ``field`` and the other solvers in torch."""
         if field is None and self.params["method"] == "rk4":
+            self.forecast_nfe_ = 4 * int(self.params["substeps"]) * steps
             return self._rk4_numpy(np.asarray(ctx_std, dtype=np.float64)[:, -1], steps)
         field = self.field_ if field is None else field
         param = next(field.parameters())
+        field = CountingField(field)
         x0 = torch.as_tensor(np.asarray(ctx_std)[:, -1], dtype=param.dtype, device=param.device)
         out = np.full((x0.shape[0], steps, x0.shape[1]), np.nan)
         alive = np.ones(x0.shape[0], dtype=bool)
@@ -610,6 +743,7 @@ class NeuralODE(Method):
                 x0 = x0.clone()
                 x0[idx] = torch.as_tensor(values[:, -1], dtype=x0.dtype, device=x0.device)
                 done += n
+        self.forecast_nfe_ = field.calls
         return out
 
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:

@@ -1,0 +1,378 @@
+"""ERNODE on ``node``: fewer function evaluations per forecast at nearly the same accuracy.
+
+Pal, Ma, Shah & Rackauckas 2021 ("Opening the Blackbox: Accelerating Neural Differential
+Equations by Regularizing Internal Solver Heuristics", ICML, Tables 1-3): penalising the
+adaptive solver's local error estimates (ERNODE) cuts the NFE of prediction by 30 to 60 %
+at an accuracy within 0.7 % of the unregularised model. This script tests the claim as
+issue 29 states it, at a CPU budget, and writes ``docs/results/node_solver_regularisation/``
+(README.md and the per-seed CSV).
+
+What is measured (fixed before the run):
+
+* systems: Lorenz, Rossler, Halvorsen (dysts defaults), 30 points per dominant period; one
+  trajectory per system from dysts' default initial condition after a transient of 500
+  points: the first ``TRAIN`` points train, windows from the held-out rest test (``WINDOWS``
+  windows of ``CONTEXT`` + ``HORIZON`` points, ``STRIDE`` apart).
+* two arms at equal epochs and the same seeds (paired: the same initial weights and
+  windows): ``node`` with ``method='dopri5'`` (rtol = atol = 1e-4, the suite's default) and
+  the settings in ``SETTINGS``; two ERNODE arms add ``ernode_weight`` 100 annealed to 10
+  (the paper's MNIST schedule, with the released code's mean over the accepted steps) and
+  that schedule scaled by 1e-3 and 1e-5 (``ARMS`` says why and when each was fixed).
+  Seeds 0, 1, 2.
+* per test window, one forecast alone (a batch of one, so that its step sizes are its
+  own): its NFE (the vector-field evaluations of the dopri5 solve, ``forecast_nfe_``),
+  its wall time and its VPT (the sMAPE rule, Zhang & Gilpin 2025, in Lyapunov times;
+  capped at the horizon), and persistence's VPT on the same windows.
+* the claim holds on a system when an ERNODE arm's median NFE per forecast is lower and
+  its median VPT is at least 90 % of the unregularised arm's (medians over seeds x
+  windows). It is tested only where the unregularised arm's median VPT beats
+  persistence's; otherwise the page says "not tested".
+
+    python benchmarks/speed/node_solver_regularisation.py [--epochs N] [--systems ...]
+        [--seeds ...] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "results" / "node_solver_regularisation"
+METHODS_LINK = "../../methods.md#node-neural-ode"
+
+#: Chen added after the first run: node did not beat persistence on Rossler at this budget
+SYSTEMS = ("Lorenz", "Rossler", "Halvorsen", "Chen")
+SEEDS = (0, 1, 2)
+PTS_PER_PERIOD = 30
+TRANSIENT = 500
+TRAIN = 3000
+CONTEXT, HORIZON, STRIDE, WINDOWS = 10, 150, 100, 10
+SETTINGS = {
+    "method": "dopri5",
+    "batch_size": 64,
+    "batches_per_epoch": 10,
+    "seq_len": 5,
+    "lr_end": 1e-3,
+    "validate_every": 10**9,
+    "checkpoint_every": 10**9,
+}
+#: sized by a pilot on Lorenz (seed 9, not a claim seed): at 20 epochs of batch 32, 10-point
+#: windows and lr_end 1e-4 the unregularised node stayed below persistence's VPT; with these
+#: settings and 30 epochs it reached a median VPT of 2.1 Lyapunov times (persistence 0.07);
+#: the first run of this script (20 epochs) gave 1.5 on Lorenz; 15 keeps the run near 15 min
+EPOCHS = 15
+ARMS = {
+    "node": {},
+    # the paper's MNIST schedule (Pal et al. 2021, section 5.1.1; the released code's mean)
+    "ERNODE 100 -> 10": {"ernode_weight": 100.0, "ernode_weight_end": 10.0},
+    # the same schedule scaled by 1e-3, fixed before its run: our mean term EEst_j dt_j is
+    # about 40x MNIST's (dt about 1 data step against about 0.025) and our MSE about 25x
+    # smaller than its cross-entropy, so the paper's weight makes the term ~1e3 x heavier
+    "ERNODE 0.1 -> 0.01": {"ernode_weight": 0.1, "ernode_weight_end": 0.01},
+    # scaled by 1e-5: added after the run above collapsed at 1e-3 as at the paper's weight
+    "ERNODE 0.001 -> 0.0001": {"ernode_weight": 1e-3, "ernode_weight_end": 1e-4},
+}
+
+
+def dataset(x: np.ndarray, dt: float) -> xr.Dataset:
+    x = x.reshape(1, *x.shape)
+    return xr.Dataset(
+        {
+            "x": (("trajectory", "time", "dim"), x),
+            "train_mean": (("dim",), x.mean(axis=(0, 1))),
+            "train_std": (("dim",), x.std(axis=(0, 1))),
+        },
+        coords={"time": dt * np.arange(x.shape[1])},
+    )
+
+
+def system_data(system: str) -> tuple[xr.Dataset, np.ndarray, float]:
+    """The training dataset, the test windows ``(WINDOWS, CONTEXT + HORIZON, D)`` and the
+    data steps per Lyapunov time."""
+    from dsrbench.integration import simulate
+    from dsrbench.systems import get_system_info
+
+    info = get_system_info(system)
+    dt = float(info.period) / PTS_PER_PERIOD
+    n = TRAIN + STRIDE * (WINDOWS - 1) + CONTEXT + HORIZON
+    x = np.asarray(simulate(system, n, transient=TRANSIENT, pts_per_period=PTS_PER_PERIOD))
+    x = x.reshape(n, -1)  # one trajectory
+    test = x[TRAIN:]
+    windows = np.stack([test[i * STRIDE : i * STRIDE + CONTEXT + HORIZON] for i in range(WINDOWS)])
+    return dataset(x[:TRAIN], dt), windows, float(info.lyapunov_time) / dt
+
+
+def vpt(truth: np.ndarray, pred: np.ndarray, steps_per_lt: float) -> float:
+    """VPT in Lyapunov times (sMAPE rule), capped at the horizon."""
+    from dsrbench.metrics.forecast import valid_prediction_steps
+
+    return float(valid_prediction_steps(truth, pred)) / steps_per_lt
+
+
+def score(model, windows: np.ndarray, steps_per_lt: float) -> list[dict[str, float]]:
+    """Each window forecast alone: its NFE, wall time and VPT."""
+    rows = []
+    for w in windows:
+        t0 = time.perf_counter()
+        pred = model.forecast(w[None, :CONTEXT], HORIZON)[0]
+        seconds = time.perf_counter() - t0
+        nfe = float(getattr(model, "forecast_nfe_", np.nan))
+        rows.append({"nfe": nfe, "seconds": seconds, "vpt": vpt(w[CONTEXT:], pred, steps_per_lt)})
+    return rows
+
+
+def run(systems: tuple[str, ...], seeds: tuple[int, ...], epochs: int) -> list[dict]:
+    from dsrbench import methods
+
+    rows: list[dict] = []
+    warm = methods.get("node")(**{**SETTINGS, **ARMS["ERNODE 0.1 -> 0.01"]}, epochs=1)
+    warm.fit(system_data(systems[0])[0], seed=999)  # imports and first calls out of the timings
+    for system in systems:
+        data, windows, steps_per_lt = system_data(system)
+        persistence = methods.get("persistence")().fit(data)
+        for i, r in enumerate(score(persistence, windows, steps_per_lt)):
+            rows.append({"system": system, "arm": "persistence", "seed": -1, "window": i, **r})
+        for seed in seeds:
+            for arm, extra in ARMS.items():
+                t0 = time.perf_counter()
+                model = methods.get("node")(**SETTINGS, **extra, epochs=epochs)
+                model.fit(data, seed=seed)
+                train_seconds = time.perf_counter() - t0
+                last = model.training_result_.history[-1]
+                for i, r in enumerate(score(model, windows, steps_per_lt)):
+                    rows.append(
+                        {
+                            "system": system,
+                            "arm": arm,
+                            "seed": seed,
+                            "window": i,
+                            **r,
+                            "train_seconds": train_seconds,
+                            "train_mse": float(last.get("mse", last["loss"])),
+                            "train_R_E": float(last.get("R_E", np.nan)),
+                            "train_nfe": float(last.get("nfe", np.nan)),
+                        }
+                    )
+                print(
+                    f"{system} seed {seed} {arm}: {train_seconds:.1f} s, "
+                    f"NFE {np.median([r['nfe'] for r in rows[-WINDOWS:]]):.0f}, "
+                    f"VPT {np.median([r['vpt'] for r in rows[-WINDOWS:]]):.2f}",
+                    flush=True,
+                )
+    return rows
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    q = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return float(q[0]), float(q[1]), float(q[2])
+
+
+def summarise(rows: list[dict], systems: tuple[str, ...]) -> list[dict]:
+    """One row per system and arm: VPT, NFE and seconds per forecast (quartiles), the
+    training seconds summed over the seeds, and for an ERNODE arm the verdict against
+    ``node`` (None where node does not beat persistence: not tested)."""
+    out = []
+    for system in systems:
+        sel = [r for r in rows if r["system"] == system]
+
+        def col(arm: str, key: str, sel: list[dict] = sel) -> list[float]:
+            return [r[key] for r in sel if r["arm"] == arm]
+
+        base = {k: quartiles(col("node", k)) for k in ("vpt", "nfe")}
+        tested = base["vpt"][1] > quartiles(col("persistence", "vpt"))[1]
+        for arm in ("persistence", *ARMS):
+            q = {k: quartiles(col(arm, k)) for k in ("vpt", "nfe", "seconds")}
+            train = {r["seed"]: r.get("train_seconds", 0.0) for r in sel if r["arm"] == arm}
+            verdict = None
+            if arm not in ("persistence", "node") and tested:
+                verdict = q["nfe"][1] < base["nfe"][1] and q["vpt"][1] >= 0.9 * base["vpt"][1]
+            out.append(
+                {
+                    "system": system,
+                    "arm": arm,
+                    **q,
+                    "train": float(sum(train.values())),
+                    "nfe_ratio": q["nfe"][1] / base["nfe"][1],
+                    "vpt_ratio": q["vpt"][1] / base["vpt"][1] if base["vpt"][1] > 0 else np.nan,
+                    "tested": tested,
+                    "holds": verdict,
+                }
+            )
+    return out
+
+
+def paired(rows: list[dict], system: str, seed: int, arm: str, key: str) -> float:
+    vals = [r[key] for r in rows if (r["system"], r["seed"], r["arm"]) == (system, seed, arm)]
+    return float(np.median(vals))
+
+
+def git_commit() -> str:
+    """The checkout's commit, ``-dirty`` when tracked files differ from it."""
+    try:
+        return subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=7"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def fmt(q: tuple[float, float, float], digits: int = 2) -> str:
+    return f"{q[1]:.{digits}f} [{q[0]:.{digits}f}, {q[2]:.{digits}f}]"
+
+
+def write(
+    out: Path, rows: list[dict], args: argparse.Namespace, wall: float, command: str, commit: str
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    keys = ["system", "arm", "seed", "window", "nfe", "seconds", "vpt", "train_seconds"]
+    keys += ["train_mse", "train_R_E", "train_nfe"]
+    with open(out / "node_solver_regularisation.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: r.get(k, "") for k in keys})
+    summary = summarise(rows, tuple(args.systems))
+    table = [
+        "| system | arm | VPT (Lyapunov times) | NFE per forecast | s per forecast "
+        "| training s (all seeds) | NFE / node's | VPT / node's | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in summary:
+        if r["arm"] == "persistence":
+            nfe, sec, train, ratios = "-", "-", "-", "- | -"
+        else:
+            nfe, sec = fmt(r["nfe"], 0), fmt(r["seconds"], 3)
+            train, ratios = f"{r['train']:.0f}", f"{r['nfe_ratio']:.3f} | {r['vpt_ratio']:.2f}"
+        if r["holds"] is None:
+            verdict = (
+                "not tested" if not r["tested"] and r["arm"] not in ("node", "persistence") else ""
+            )
+        else:
+            verdict = "holds" if r["holds"] else "does not hold"
+        table.append(
+            f"| {r['system']} | {r['arm']} | {fmt(r['vpt'])} | {nfe} | {sec} | {train} "
+            f"| {ratios} | {verdict} |"
+        )
+    per_seed = [
+        "| system | seed | arm | VPT | NFE | training MSE | R_E | training NFE per batch |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for system in args.systems:
+        for seed in args.seeds:
+            for arm in ARMS:
+
+                def p(key: str, system: str = system, seed: int = seed, arm: str = arm) -> float:
+                    return paired(rows, system, seed, arm, key)
+
+                per_seed.append(
+                    f"| {system} | {seed} | {arm} | {p('vpt'):.2f} | {p('nfe'):.0f} "
+                    f"| {p('train_mse'):.4f} | {p('train_R_E'):.3g} | {p('train_nfe'):.0f} |"
+                )
+    overall = []
+    for arm in list(ARMS)[1:]:
+        mine = [r for r in summary if r["arm"] == arm]
+        tested = [r for r in mine if r["tested"]]
+        held = [r for r in tested if r["holds"]]
+        if len(tested) < 3:
+            verdict = "**not tested** (fewer than 3 systems where node beats persistence)"
+        elif len(held) >= 3:
+            verdict = "**reproduces**"
+        else:
+            verdict = "**does not reproduce**"
+        overall.append(
+            f"- {arm}: {verdict}; it holds on {len(held)} of the {len(tested)} systems where "
+            f"node beats persistence ({', '.join(r['system'] for r in tested) or 'none'}); "
+            f"not tested on {', '.join(r['system'] for r in mine if not r['tested']) or 'none'}"
+        )
+    settings = ", ".join(f"{k}={v!r}" for k, v in SETTINGS.items() if "every" not in k)
+    text = f"""# ERNODE on `node`: fewer function evaluations per forecast
+
+Generated by `benchmarks/speed/node_solver_regularisation.py` (do not edit by hand); the
+definitions are in its docstring and in [docs/methods.md]({METHODS_LINK}).
+
+- Command: `{command}`
+- Commit: {commit}; Python {platform.python_version()}, {platform.machine()}
+- Wall time: {wall:.0f} s, one process on a 2-core machine shared with other jobs (the
+  wall times below are on that machine and noisy)
+- Budget: {args.epochs} epochs of {SETTINGS["batches_per_epoch"]} batches of
+  {SETTINGS["batch_size"]} windows, equal for both arms; seeds {", ".join(map(str, args.seeds))}
+  (paired: the same initial weights and training windows)
+- Claim (Pal, Ma, Shah & Rackauckas 2021, ICML, Tables 1-3): ERNODE lowers the NFE of
+  prediction (MNIST NODE 253 -> 177, PhysioNet latent ODE 733 -> 287) at nearly the same
+  accuracy (97.94 % -> 97.32 %; test loss 3.55e-3 -> 3.57e-3). Tested here as issue 29
+  states it: a lower median NFE per forecast with the median VPT within 10 % of the
+  unregularised arm, on at least 3 systems, where the unregularised arm beats persistence.
+
+## Setting
+
+dysts {", ".join(args.systems)} at {PTS_PER_PERIOD} points per dominant period, dysts'
+default initial condition after {TRANSIENT} points; the first {TRAIN} points train, and
+{WINDOWS} held-out windows ({STRIDE} points apart) test: {CONTEXT} points of context, then a
+{HORIZON}-step forecast. `node` settings: {settings}; rtol = atol = 1e-4 (the defaults),
+float32 training, float64 forecasts with torchdiffeq's dopri5. ERNODE arms (the mean over
+the accepted steps of EEst_j |dt_j|, as the authors' code, annealed exponentially over the
+epochs): `ernode_weight=100, ernode_weight_end=10`, the paper's MNIST schedule; the same
+scaled by 1e-3, fixed before its run (our term EEst_j dt_j is about 40 times MNIST's,
+whose solver steps are about 0.025 long against our about 1 data step, and our MSE about 25
+times smaller than its cross-entropy; the first run of this script, at the paper's weight
+alone, 20 epochs, 3 systems, had collapsed the field); and scaled by 1e-5, added after the
+second run collapsed at 1e-3 too (the git history of this page holds both earlier runs).
+Every weight run is reported. Each window is forecast alone, so
+its NFE is its own (a batch shares one step size). VPT: the sMAPE rule (threshold 30),
+in Lyapunov times, capped at the horizon. Cells: median [25 %, 75 %] over seeds x windows
+(persistence: over windows).
+
+## Result
+
+{chr(10).join(overall)}
+
+{chr(10).join(table)}
+
+## Per seed
+
+Medians over the windows; training MSE, R_E (mean over the accepted steps of EEst_j |dt_j|,
+unweighted) and the NFE of a training batch from the last epoch's log (logged only where the
+solver's estimates are computed: the ERNODE arms). Per window in
+[node_solver_regularisation.csv](node_solver_regularisation.csv).
+
+{chr(10).join(per_seed)}
+"""
+    (out / "README.md").write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    commit = git_commit()  # before the run writes this page's own files
+    wall = time.perf_counter()
+    rows = run(tuple(args.systems), tuple(args.seeds), args.epochs)
+    wall = time.perf_counter() - wall
+    command = "python benchmarks/speed/node_solver_regularisation.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    write(args.out, rows, args, wall, command.strip(), commit)
+    print((args.out / "README.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
