@@ -47,13 +47,14 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from dsrbench.provenance import short_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results" / "jacobian_regularisation"
@@ -224,18 +225,6 @@ def run_cost(where: Path) -> list[dict]:
     return out
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=7"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-
-
 def iqr(values: np.ndarray) -> str:
     q1, q2, q3 = np.quantile(values, [0.25, 0.5, 0.75])
     return f"{q2:.3g} [{q1:.3g}, {q3:.3g}]"
@@ -380,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    commit = git_commit()  # the code that runs, before anything is written
+    commit = short_revision(ROOT)  # the code that runs, before anything is written
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         rows, seconds = run_claim(Path(tmp))

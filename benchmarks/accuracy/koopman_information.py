@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from dsrbench.provenance import short_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results" / "koopman_information"
@@ -135,19 +136,6 @@ def latent_diagnostics(model, train) -> dict[str, float]:
         }
 
 
-def git_commit() -> str:
-    """The checkout's commit, ``-dirty`` when tracked files differ from it."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=7"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100)
@@ -163,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     from dsrbench.systems import get_system_info
 
     torch.set_num_threads(1)
-    commit = git_commit()  # at the start: the code that ran
+    commit = short_revision(ROOT)  # at the start: the code that ran
     wall = time.perf_counter()
     data = build(args.store)
     dt = float(data["train"]["time"].values[1] - data["train"]["time"].values[0])

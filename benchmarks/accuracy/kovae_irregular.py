@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +53,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
+
+from dsrbench.provenance import short_revision  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results" / "kovae_irregular"
@@ -144,19 +145,6 @@ def fit_and_score(
     return {**scores(truth, gen), "fit_seconds": fit_s}
 
 
-def git_commit() -> str:
-    """The checkout's commit, ``-dirty`` when tracked files differ from it."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=7"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-
-
 def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     import torch
 
@@ -171,7 +159,11 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]
     hps = {m: {**methods.get(m).quick_hyperparameters, **budget} for m in ("kovae", "koopman_ae")}
     hps["esn"] = dict(methods.get("esn").quick_hyperparameters)
     rows: list[dict[str, Any]] = []
-    extra: dict[str, Any] = {"budget": budget, "hyperparameters": hps, "commit": git_commit()}
+    extra: dict[str, Any] = {
+        "budget": budget,
+        "hyperparameters": hps,
+        "commit": short_revision(ROOT),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         data = {f: build(Path(tmp), f) for f in FRACTIONS}
         test = splits.split_of(data[0.0], "test")["x"].values
@@ -325,8 +317,8 @@ def write_page(args: argparse.Namespace, rows: list[dict], extra: dict, wall: fl
         f"definitions are in its docstring and in [docs/methods.md]({METHODS_LINK}).",
         "",
         f"- Command: `{command}`",
-        f"- Commit of the runs: {extra.get('commit', git_commit())} (page written at "
-        f"{git_commit()}); Python {platform.python_version()}, {platform.machine()}",
+        f"- Commit of the runs: {extra.get('commit', short_revision(ROOT))} (page written at "
+        f"{short_revision(ROOT)}); Python {platform.python_version()}, {platform.machine()}",
         f"- Wall time: {wall:.0f} s, one process (one torch thread) on a 2-core machine "
         "shared with other jobs",
         f"- Budget, equal for kovae and koopman_ae: {args.epochs} epochs x {args.batches} batches "

@@ -37,13 +37,14 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from dsrbench.provenance import short_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "results" / "node_solver_regularisation"
@@ -215,19 +216,6 @@ def paired(rows: list[dict], system: str, seed: int, arm: str, key: str) -> floa
     return float(np.median(vals))
 
 
-def git_commit() -> str:
-    """The checkout's commit, ``-dirty`` when tracked files differ from it."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=7"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-
-
 def fmt(q: tuple[float, float, float], digits: int = 2) -> str:
     return f"{q[1]:.{digits}f} [{q[0]:.{digits}f}, {q[2]:.{digits}f}]"
 
@@ -362,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    commit = git_commit()  # before the run writes this page's own files
+    commit = short_revision(ROOT)  # before the run writes this page's own files
     wall = time.perf_counter()
     rows = run(tuple(args.systems), tuple(args.seeds), args.epochs)
     wall = time.perf_counter() - wall

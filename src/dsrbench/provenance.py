@@ -122,6 +122,14 @@ def git_revision(path: str | Path | None = None) -> str:
     return revision
 
 
+def short_revision(path: str | Path | None = None) -> str:
+    """:func:`git_revision` with the commit shortened to 7 hex digits (``-dirty`` kept), as
+    the evidence pages under docs/results/ print it."""
+    revision = git_revision(path)
+    commit, dirty, rest = revision.partition("-dirty")
+    return (commit[:7] if commit != "unknown" else commit) + dirty + rest
+
+
 def _json_default(obj: Any) -> Any:
     """JSON fallback for numpy scalars/arrays, paths, sets and tuples-like objects."""
     if isinstance(obj, Path):

@@ -257,3 +257,14 @@ def test_provenance_helpers(tmp_path: Path) -> None:
     assert git_revision(tmp_path) == "unknown"  # not a repository
     assert git_revision() == git_revision()  # whatever the state of the checkout: stable
     assert provenance(CONFIG) == provenance(CONFIG)
+
+
+def test_the_short_revision_is_the_git_revision_cut_to_seven_digits(tmp_path) -> None:
+    """The evidence pages' commit (benchmarks/accuracy, benchmarks/speed): git_revision with
+    the hash cut to 7 hex digits, ``-dirty`` kept; outside a work tree, ``unknown``."""
+    from dsrbench.provenance import git_revision, short_revision
+
+    full, short = git_revision(), short_revision()
+    assert short.removesuffix("-dirty") == full.removesuffix("-dirty")[:7]
+    assert short.endswith("-dirty") == full.endswith("-dirty")
+    assert short_revision(tmp_path) == git_revision(tmp_path)
