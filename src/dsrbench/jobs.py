@@ -78,8 +78,8 @@ def load_slice(
         cfg = load_config(
             _json_object(config_json, "--config-json") if config_json is not None else config
         )
-        resolve_systems([system])  # an unknown name: the error lists the closest ones
         if kind == "simulate":
+            resolve_systems([system])  # an unknown name: the error lists the closest ones
             if dataset not in cfg["datasets"]:
                 raise JobInputError(
                     f"--dataset {dataset!r} is not a dataset setting of the config; "

@@ -127,7 +127,13 @@ def test_bad_per_system_hyperparameters_name_the_key_and_the_fix():
 def test_train_cli_records_a_skipped_dataset_and_a_failed_fit(
     lorenz_store, lorenz_nan_store, tmp_path
 ):
-    cfg = json.dumps({"systems": ["Lorenz"], "datasets": {"methods": LORENZ_SETTING}})
+    cfg = json.dumps(
+        {
+            "systems": ["Lorenz"],
+            "datasets": {"methods": LORENZ_SETTING},
+            "evaluation": {"methods": ["mean"]},  # the command trains configured methods only
+        }
+    )
     bad = tmp_path / "bad.json"
     bad.write_text(
         json.dumps(
