@@ -24,7 +24,7 @@ import xarray as xr
 
 from dsrbench import splits, stores
 from dsrbench.atomic import atomic_path, write_json_atomic
-from dsrbench.methods import FitTask, Method, RunFiles
+from dsrbench.methods import FitContext, FitTask, Method, RunFiles
 from dsrbench.provenance import hardware, provenance
 
 __all__ = [
@@ -97,7 +97,7 @@ def train(
     train_split, val_split = splits.training_splits(ds, train_length, val_length)
     type(model).check_sampling(train_split)
     start = time.perf_counter()
-    model.fit(train_split, val_split, device=device, seed=seed, budget=budget, run=run)
+    model.fit(train_split, val_split, FitContext(device, seed, budget, run))
     return model, training_info(model, time.perf_counter() - start)
 
 

@@ -236,3 +236,35 @@ def test_an_installed_method_follows_the_contract(
     finally:
         for name in [m for m in sys.modules if m.split(".")[0] in ("dsrb_contract", "dsrb_rival")]:
             del sys.modules[name]
+
+
+def test_fit_takes_one_context_object_and_its_fields_by_name(lorenz_splits) -> None:
+    """The one fit entry point (methods.base.FitContext): ``fit(train, val, ctx)``; fields
+    named in the call replace the context's; the same seed gives the same model either way."""
+    cls = methods.get("esn")
+    hp = dict(cls.quick_hyperparameters)
+    train = lorenz_splits["train"]
+    by_context = cls(**hp).fit(train, None, methods.FitContext(device="cpu", seed=3))
+    by_name = cls(**hp).fit(train, None, seed=3, device="cpu")
+    other = cls(**hp).fit(train, None, methods.FitContext(seed=3), seed=4)
+    np.testing.assert_array_equal(by_context.w_out_, by_name.w_out_)
+    assert not np.array_equal(by_context.w_out_, other.w_out_)
+    with pytest.raises(TypeError, match="seeed"):
+        cls(**hp).fit(train, None, seeed=3)
+
+
+def test_a_fit_with_the_keywords_before_the_context_still_runs_and_is_deprecated() -> None:
+    """A method of another package written for the keyword signature (``*, device, seed,
+    budget, run``) keeps working through the entry point, with a DeprecationWarning."""
+    seen = {}
+    with pytest.warns(DeprecationWarning, match="ctx: FitContext"):
+
+        class Legacy(methods.Method):
+            name = "legacy"
+
+            def fit(self, train, val=None, *, device="auto", seed=0, budget=None, run=None):
+                seen.update(device=device, seed=seed, budget=budget, run=run)
+                return self
+
+    Legacy().fit(None, None, methods.FitContext(device="cpu", seed=7, budget=2.0))
+    assert seen == {"device": "cpu", "seed": 7, "budget": 2.0, "run": None}

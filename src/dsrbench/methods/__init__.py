@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from dsrbench import references
 from dsrbench.methods._declared import PRETRAINED_ON, Traits, TraitsError, read_declared
 from dsrbench.methods.base import (
+    DEFAULT_CONTEXT,
+    FitContext,
     FitOutcome,
     FitTask,
     HyperparameterError,
@@ -40,9 +42,11 @@ from dsrbench.methods.base import (
 )
 
 __all__ = [
+    "DEFAULT_CONTEXT",
     "ENTRY_POINT_GROUP",
     "PRETRAINED_ON",
     "DuplicateMethodError",
+    "FitContext",
     "FitOutcome",
     "FitTask",
     "HyperparameterError",

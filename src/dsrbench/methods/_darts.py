@@ -55,7 +55,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 
 __all__ = [
     "SAFE_GLOBALS",
@@ -233,18 +233,14 @@ class GlobalDarts(DartsMethod):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         """Fit the darts model on every training trajectory."""
         x, _ = self.fit_scale(train, val)
-        self.seed_ = int(seed)
+        self.seed_ = int(ctx.seed)
         self._seed_global_rngs(self.seed_)
         series = [_series(traj, self.series_dtype) for traj in x]
-        model = self.build(seed=seed, device=device, budget=budget)
+        model = self.build(seed=ctx.seed, device=ctx.device, budget=ctx.budget)
         with quiet():
             self._fit_model(model, series if len(series) > 1 else series[0])
         self.model_ = model
@@ -364,17 +360,13 @@ class LocalDarts(DartsMethod):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         """Keep the scale and fit the first training series."""
         self.fit_scale(train, val)
         if not self.standardised:
             self.mean_, self.std_ = np.zeros_like(self.mean_), np.ones_like(self.std_)
-        self.seed_ = int(seed)
+        self.seed_ = int(ctx.seed)
         z = self.to_model(np.asarray(train["x"].values[0], dtype=np.float64))
         self.local_ = (self._key(z), self._local_fit(z))
         return self

@@ -50,7 +50,14 @@ import torch
 import xarray as xr
 
 from dsrbench.methods import _jacobian_penalty as jacobian
-from dsrbench.methods.base import FitOutcome, FitTask, Method, RunFiles, check_context
+from dsrbench.methods.base import (
+    DEFAULT_CONTEXT,
+    FitContext,
+    FitOutcome,
+    FitTask,
+    Method,
+    check_context,
+)
 from dsrbench.methods.trainer import (
     Batch,
     GroupTrainer,
@@ -261,14 +268,10 @@ class LatentRNN(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
-        task = FitTask(train, val, seed, dict(self.params), run, self.name)
-        self._fit_models([self], [task], device=device, budget=budget, raise_errors=True)
+        task = FitTask(train, val, ctx.seed, dict(self.params), ctx.run, self.name)
+        self._fit_models([self], [task], device=ctx.device, budget=ctx.budget, raise_errors=True)
         return self
 
     @classmethod

@@ -28,11 +28,14 @@ The contract follows benchopt's one-solver-per-file layout.
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import json
 import traceback
+import warnings
 from abc import ABC
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -77,6 +80,24 @@ class RunFiles:
 
 
 @dataclass(frozen=True)
+class FitContext:
+    """The runner's side of one fit, beside the data and the hyperparameters: where it runs
+    (``device``: ``"auto"``, ``"cpu"``, ``"cuda"``), its ``seed``, its wall-clock cap
+    (``budget`` seconds, ``None``: none), its files (``run``: checkpoints and epoch logs;
+    ``None``: none) and a ``name`` for logs (e.g. ``"Lorenz/seed0"``)."""
+
+    device: str = "auto"
+    seed: int = 0
+    budget: float | None = None
+    run: RunFiles | None = None
+    name: str = ""
+
+
+#: the context of a fit called without one (interactive use, tests)
+DEFAULT_CONTEXT = FitContext()
+
+
+@dataclass(frozen=True)
 class FitTask:
     """One model for :meth:`Method.fit_many`: its data, seed, hyperparameters and files.
 
@@ -88,6 +109,10 @@ class FitTask:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     run: RunFiles | None = None
     name: str = ""
+
+    def context(self, device: str = "auto", budget: float | None = None) -> FitContext:
+        """The :class:`FitContext` of this task's fit under a chunk job's device and budget."""
+        return FitContext(device, self.seed, budget, self.run, self.name)
 
 
 @dataclass
@@ -156,6 +181,9 @@ class Method(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.has_jacobian = cls.jacobian is not Method.jacobian
+        own = cls.__dict__.get("fit")
+        if own is not None and not getattr(own, "_fit_entry", False):
+            cls.fit = _fit_entry(own, cls.__name__)  # type: ignore[method-assign]
 
     def __init__(self, **hyperparameters: Any) -> None:
         unknown = sorted(set(hyperparameters) - set(self.hyperparameters))
@@ -174,16 +202,14 @@ class Method(ABC):
         self.params: dict[str, Any] = {**self.hyperparameters, **hyperparameters}
 
     def fit(
-        self,
-        train: xr.Dataset,
-        val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        self, train: xr.Dataset, val: xr.Dataset | None = None, ctx: FitContext = DEFAULT_CONTEXT
     ) -> Self:
-        """Learn from the training split; the default keeps nothing."""
+        """Learn from the training split (``val``: model selection, where a method uses it)
+        under the runner's :class:`FitContext`; the default keeps nothing.
+
+        The one fit entry point: a method defines ``fit(self, train, val, ctx)``, and callers
+        may also name the context's fields, ``model.fit(train, val, seed=1, device="cpu")``
+        (:func:`_fit_entry` wraps every subclass's ``fit``)."""
         return self
 
     @classmethod
@@ -203,9 +229,7 @@ class Method(ABC):
         for task in tasks:
             try:
                 model = cls(**dict(task.hyperparameters))
-                model.fit(
-                    task.train, task.val, device=device, seed=task.seed, budget=budget, run=task.run
-                )
+                model.fit(task.train, task.val, task.context(device, budget))
                 injected_failure([task.name])
                 outcomes.append(FitOutcome(model))
             except Exception as exc:  # one failing model does not stop the others
@@ -368,3 +392,42 @@ def training_arrays(
     if val is not None and val.sizes.get("trajectory", 0) > 0:
         v = (np.asarray(val["x"].values, dtype=np.float64) - mean) / std
     return x, v, mean, std
+
+
+def _fit_entry(fit: Any, owner: str) -> Any:
+    """A method's ``fit`` as the one entry point: ``fit(train, val=None, ctx=None,
+    **fields)``, where ``fields`` (device, seed, budget, run, name) replace those of ``ctx``.
+    A ``fit`` still written with the keywords of dsrbench before :class:`FitContext`
+    (``*, device, seed, budget, run``; e.g. a method of another package) is called with them,
+    and a :class:`DeprecationWarning` says how to move on."""
+    legacy = "device" in inspect.signature(fit).parameters
+    if legacy:
+        warnings.warn(
+            f"{owner}.fit(train, val, *, device, seed, budget, run) is deprecated: define "
+            "fit(self, train, val=None, ctx: FitContext = DEFAULT_CONTEXT) and read ctx.device, "
+            "ctx.seed, ctx.budget and ctx.run (dsrbench.methods.base.FitContext)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
+    @functools.wraps(fit)
+    def entry(
+        self: Method,
+        train: xr.Dataset,
+        val: xr.Dataset | None = None,
+        ctx: FitContext | None = None,
+        **fields: Any,
+    ) -> Method:
+        ctx = replace(ctx or DEFAULT_CONTEXT, **fields)
+        if legacy:
+            return fit(
+                self, train, val, device=ctx.device, seed=ctx.seed, budget=ctx.budget, run=ctx.run
+            )
+        return fit(self, train, val, ctx)
+
+    entry._fit_entry = True  # type: ignore[attr-defined]
+    return entry
+
+
+# the base class's own fit (methods that keep nothing: persistence, context_parroting) too
+Method.fit = _fit_entry(Method.fit, "Method")  # type: ignore[method-assign]

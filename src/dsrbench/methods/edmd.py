@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from dsrbench.methods import _polynomial as poly
-from dsrbench.methods.base import Method, RunFiles
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method
 
 
 def edmd_matrices(psi_x: np.ndarray, psi_y: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -74,11 +74,7 @@ class EDMD(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         x, _ = self.fit_scale(train, val)
         d = x.shape[2]

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows
 
 #: special token ids before the bins (Chronos: pad, eos and two unused)
@@ -582,17 +582,13 @@ class EntroPE(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
 
         p = self.params
-        rng = seed_everything(seed)
-        dev = resolve_device(device)
+        rng = seed_everything(ctx.seed)
+        dev = resolve_device(ctx.device)
         x, v = self.fit_scale(train, val)
         self._build(x.shape[2])
         window = self.lookback_ + self.horizon_
@@ -611,18 +607,18 @@ class EntroPE(Method):
         # fixed validation windows (the validation split when long enough, else training
         # windows) from their own generator
         source = v if v is not None and v.shape[1] >= window else x
-        vrng = np.random.default_rng([seed, 1])
+        vrng = np.random.default_rng([ctx.seed, 1])
         val_w = sample_windows(source, window, VALIDATION_WINDOWS, vrng).astype(np.float32)
         step = EntroPEStep(self, x.astype(np.float32), val_w, dev)
         self.training_result_, weights = train_one(
             step,
             rng,
-            run,
+            ctx.run,
             epochs=step.epochs,
             batches_per_epoch=bpe,
             checkpoint_every=int(p["checkpoint_every"]),
             validate_every=1,
-            budget=budget,
+            budget=ctx.budget,
             description=self.name,
         )
         self._load_weights(weights)

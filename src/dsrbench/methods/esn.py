@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 
 
 class EchoStateNetwork(Method):
@@ -111,11 +111,7 @@ class EchoStateNetwork(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         """Random reservoir from ``seed``, then the ridge readout (``val``, ``device``,
         ``budget`` and ``run`` are not needed)."""
@@ -124,7 +120,7 @@ class EchoStateNetwork(Method):
         washout = int(self.params["washout"])
         if x.shape[1] <= washout + 1:
             raise ValueError(f"esn: trajectories of {x.shape[1]} points <= washout + 1")
-        self._init_weights(x.shape[2], seed)
+        self._init_weights(x.shape[2], ctx.seed)
         states = self._drive(x[:, :-1])[:, washout:]  # r_{t+1}, after reading x_t
         target = (x[:, washout + 1 :] - x[:, washout:-1]).reshape(-1, x.shape[2])
         feats = self._features(states.reshape(-1, states.shape[2]))

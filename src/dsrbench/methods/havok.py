@@ -46,7 +46,13 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import HyperparameterError, Method, RunFiles, check_context
+from dsrbench.methods.base import (
+    DEFAULT_CONTEXT,
+    FitContext,
+    HyperparameterError,
+    Method,
+    check_context,
+)
 
 REGRESSIONS = ("discrete", "derivative")
 FORCING_RULES = ("zero", "hold", "linear")
@@ -156,11 +162,7 @@ class HAVOK(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         self._check()
         x, _ = self.fit_scale(train, val)

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows, validation_stsp
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -482,11 +482,7 @@ class KoopmanAutoencoder(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         from dsrbench.methods.trainer import (
             loop_settings,
@@ -498,8 +494,8 @@ class KoopmanAutoencoder(Method):
         if self.params["dtype"] not in DTYPES:
             raise ValueError(f"koopman_ae: dtype must be one of {sorted(DTYPES)}")
         dtype = DTYPES[self.params["dtype"]]
-        rng = seed_everything(seed)
-        dev = resolve_device(device)
+        rng = seed_everything(ctx.seed)
+        dev = resolve_device(ctx.device)
         x, v = self.fit_scale(train, val)
         time = np.asarray(train["time"].values, dtype=np.float64) if "time" in train else None
         self.dt_ = np.asarray(
@@ -534,8 +530,8 @@ class KoopmanAutoencoder(Method):
         self.training_result_, weights = train_one(
             step,
             rng,
-            run,
-            budget=budget,
+            ctx.run,
+            budget=ctx.budget,
             **loop_settings(self.params, self.name),
         )
         self.device_ = dev

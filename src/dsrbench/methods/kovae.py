@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows, validation_stsp
 
 #: validation points of the D_stsp free run (the first of the validation trajectories)
@@ -357,11 +357,7 @@ class KoVAE(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         from dsrbench.methods.trainer import (
             loop_settings,
@@ -373,8 +369,8 @@ class KoVAE(Method):
         hp = self.params
         if hp["encoder"] not in ENCODERS:
             raise ValueError(f"kovae: encoder must be one of {ENCODERS}, not {hp['encoder']!r}")
-        rng = seed_everything(seed)
-        dev = resolve_device(device)
+        rng = seed_everything(ctx.seed)
+        dev = resolve_device(ctx.device)
         x, v = self.fit_scale(train, val)  # dropped points stay NaN
         length = int(hp["seq_len"])
         if length < 2 or length > x.shape[1]:
@@ -394,14 +390,14 @@ class KoVAE(Method):
         self.ncde_ = np.asarray(
             hp["encoder"] == "ncde" or (hp["encoder"] == "auto" and dropped), dtype=bool
         )
-        self.seed_ = np.asarray(seed, dtype=np.int64)
+        self.seed_ = np.asarray(ctx.seed, dtype=np.int64)
         self.operator_ = np.eye(int(hp["z_dim"]))
         net = self._net(x.shape[2], bool(self.ncde_)).to(dev, torch.float32)
         xs = self._scale(x).astype(np.float32)
         vs = None if v is None else self._scale(v)
         step = KoVAEStep(self, net, xs, vs, self._tau().to(dev), dev)
         self.training_result_, weights = train_one(
-            step, rng, run, budget=budget, **loop_settings(hp, self.name)
+            step, rng, ctx.run, budget=ctx.budget, **loop_settings(hp, self.name)
         )
         self.device_ = dev
         self._set_net(weights)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import Method, check_context
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 
 
 class Mean(Method):
@@ -19,7 +19,9 @@ class Mean(Method):
     needs_fit = True  # the training mean: predicted only by a model its train job saved
     fitted_arrays = ("mean",)
 
-    def fit(self, train: xr.Dataset, val: xr.Dataset | None = None, **kwargs: Any) -> Self:
+    def fit(
+        self, train: xr.Dataset, val: xr.Dataset | None = None, ctx: FitContext = DEFAULT_CONTEXT
+    ) -> Self:
         self.mean_ = np.asarray(train["x"].mean(dim=("trajectory", "time")).values, dtype=float)
         return self
 

@@ -82,6 +82,8 @@ from dsrbench.methods._adaptive_solver import (
     stiffness_penalty,
 )
 from dsrbench.methods.base import (
+    DEFAULT_CONTEXT,
+    FitContext,
     FitOutcome,
     FitTask,
     Method,
@@ -552,18 +554,18 @@ class NeuralODE(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         self._check_settings()
         if self.trains_together():  # one model of the vectorised training
-            task = FitTask(train, val, seed, dict(self.params), run, self.name)
-            self._fit_together([self], [task], device=device, budget=budget, raise_errors=True)
+            task = FitTask(train, val, ctx.seed, dict(self.params), ctx.run, self.name)
+            self._fit_together(
+                [self], [task], device=ctx.device, budget=ctx.budget, raise_errors=True
+            )
             return self
-        return self._fit_alone(train, val, device=device, seed=seed, budget=budget, run=run)
+        return self._fit_alone(
+            train, val, device=ctx.device, seed=ctx.seed, budget=ctx.budget, run=ctx.run
+        )
 
     @classmethod
     def fit_many(

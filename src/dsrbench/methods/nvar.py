@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 
 
 def monomial_indices(n_linear: int, order: int) -> list[tuple[int, ...]]:
@@ -150,11 +150,7 @@ class NextGenerationRC(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         """Ridge regression of the increments on the features (deterministic; ``seed``,
         ``device``, ``budget``, ``run`` and ``val`` are not needed)."""

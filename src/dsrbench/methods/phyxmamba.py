@@ -65,7 +65,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from dsrbench.methods.base import Method, RunFiles, check_context
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -506,11 +506,7 @@ class PhyxMamba(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
 
@@ -518,8 +514,8 @@ class PhyxMamba(Method):
         if p["dtype"] not in DTYPES:
             raise ValueError(f"phyxmamba: dtype must be one of {sorted(DTYPES)}")
         dtype = DTYPES[p["dtype"]]
-        rng = seed_everything(seed)
-        dev = resolve_device(device)
+        rng = seed_everything(ctx.seed)
+        dev = resolve_device(ctx.device)
         x, v = self.fit_scale(train, val)
         self.settings_ = self.resolve_settings(x)
         lookback, size = self.settings_["lookback"], self.settings_["token_size"]
@@ -534,7 +530,7 @@ class PhyxMamba(Method):
         np_dtype = np.float32 if dtype == torch.float32 else np.float64
         # fixed validation windows (the validation split, else the training data), drawn
         # from their own generator so that the training draws do not depend on them
-        vrng = np.random.default_rng([seed, 1])
+        vrng = np.random.default_rng([ctx.seed, 1])
         source = v if v is not None and v.shape[1] >= max(pre_len, fine_len) else x
         val_pre = torch.as_tensor(
             sample_windows(source, pre_len, VALIDATION_WINDOWS, vrng).astype(np_dtype), device=dev
@@ -547,12 +543,12 @@ class PhyxMamba(Method):
         self.training_result_, _ = train_one(
             step,
             rng,
-            run,
+            ctx.run,
             epochs=epochs,
             batches_per_epoch=int(p["batches_per_epoch"]),
             checkpoint_every=int(p["checkpoint_every"]),
             validate_every=max(1, epochs),
-            budget=budget,
+            budget=ctx.budget,
             description=self.name,
         )
         track = step.track

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from dsrbench.methods import _polynomial as poly
-from dsrbench.methods.base import Method, RunFiles
+from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method
 
 BLOW_UP = 1e6  # standardised units: a solution beyond this has left the attractor
 
@@ -42,11 +42,7 @@ class SINDy(Method):
         self,
         train: xr.Dataset,
         val: xr.Dataset | None = None,
-        *,
-        device: str = "auto",
-        seed: int = 0,
-        budget: float | None = None,
-        run: RunFiles | None = None,
+        ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
         import pysindy as ps
 
