@@ -29,7 +29,7 @@ class LinearMap(Method):
     hyperparameters: ClassVar[dict[str, Any]] = {"ridge": 1e-8}
     fitted_arrays = ("coef", "mean", "std")
 
-    def fit(self, train, val=None, *, device="auto", seed=0, budget=None, run=None):
+    def fit(self, train, val=None, ctx=None):
         x, _ = self.fit_scale(train, val)
         d = x.shape[2]
         design = x[:, :-1].reshape(-1, d)

@@ -2,11 +2,12 @@
 
 A method declares its hyperparameters with defaults, and implements
 
-* ``fit(train, val, *, device, seed, budget, run)``: learn from the training split
-  (an xarray Dataset in the :mod:`dsrbench.stores` schema: ``x(trajectory, time, dim)``,
-  ``train_mean``, ``train_std``, system metadata in the attributes); ``run`` is a
-  :class:`RunFiles` naming where a trained method keeps checkpoints and its epoch log
-  (``None``: nowhere), ``budget`` a wall-clock limit in seconds;
+* ``fit(train, val, ctx)``: learn from the training split (an xarray Dataset in the
+  :mod:`dsrbench.stores` schema: ``x(trajectory, time, dim)``, ``train_mean``,
+  ``train_std``, system metadata in the attributes) under the runner's
+  :class:`FitContext`: ``ctx.device``, ``ctx.seed``, ``ctx.budget`` (a wall-clock limit in
+  seconds) and ``ctx.run`` (a :class:`RunFiles` naming where a trained method keeps
+  checkpoints and its epoch log; ``None``: nowhere);
 * ``forecast(context, horizon)``: ``(B, Tc, D) -> (B, horizon, D)``, the states after
   each context;
 * ``generate(context, steps)``: free runs, ``(B, steps, D)`` (default: ``forecast``);
