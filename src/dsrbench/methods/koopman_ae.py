@@ -53,7 +53,7 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
-from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows, validation_stsp
+from dsrbench.methods.trainer import Batch, LossPartsStep, sample_windows, validation_stsp
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: validation points of the D_stsp free run (the first of the validation trajectories)
@@ -318,7 +318,7 @@ PARTS = ("recon", "pred", "lin", "linf")
 INFO_PARTS = {"info": "info_weight", "entropy": "entropy_weight"}
 
 
-class KoopmanStep(TrainingStep):
+class KoopmanStep(LossPartsStep):
     """The training step of :class:`KoopmanAutoencoder`: windows of ``max(S_p, S_l) + 1``
     points, the loss of :func:`koopman_loss` (its parts logged as epoch means), Adam with
     the learning rate decaying exponentially per epoch; a non-finite batch is skipped."""
@@ -360,15 +360,10 @@ class KoopmanStep(TrainingStep):
             }
             names += [p for p, w in INFO_PARTS.items() if float(hp[w])]
         self.names = tuple(names)
-        self.parts: dict[str, float] = {}
-        self.parts_sum = dict.fromkeys(self.names, 0.0)
-        self.done = 0
+        self.part_names = self.names
 
     def state(self) -> dict[str, Any]:
         return {"model": self.net, "optimizer": self.optimizer, "scheduler": self.scheduler}
-
-    def begin_epoch(self, epoch: int) -> None:
-        self.parts_sum, self.done = dict.fromkeys(self.names, 0.0), 0
 
     def loss(self, batch: Batch) -> torch.Tensor:
         w = torch.as_tensor(
@@ -379,15 +374,6 @@ class KoopmanStep(TrainingStep):
         if torch.isfinite(loss):  # no gradient from a diverged batch
             loss.backward()
         return loss.detach().reshape(1)
-
-    def after_step(self, moved: np.ndarray) -> None:
-        if moved[0]:
-            self.done += 1
-            self.parts_sum = {k: self.parts_sum[k] + self.parts[k] for k in self.parts_sum}
-
-    def end_epoch(self, epoch: int) -> list[dict[str, float]]:
-        done = self.done
-        return [{k: s / done if done else float("nan") for k, s in self.parts_sum.items()}]
 
     def validate(self, k: int) -> float | None:
         if self.val is None:

@@ -44,7 +44,7 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
-from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows, validation_stsp
+from dsrbench.methods.trainer import Batch, LossPartsStep, sample_windows, validation_stsp
 
 #: validation points of the D_stsp free run (the first of the validation trajectories)
 VALIDATION_POINTS = 1000
@@ -211,10 +211,12 @@ def kovae_loss(
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
-class KoVAEStep(TrainingStep):
+class KoVAEStep(LossPartsStep):
     """The training step of :class:`KoVAE`: random windows of ``seq_len`` points, the loss
     of :func:`kovae_loss` (its parts logged as epoch means), Adam; a non-finite batch is
     skipped; validation scores a free prior run by D_stsp."""
+
+    part_names = PARTS
 
     def __init__(
         self,
@@ -238,15 +240,12 @@ class KoVAEStep(TrainingStep):
             "w_pred": float(hp["w_pred"]),
             "num_steps": int(hp["num_steps"]),
         }
-        self.parts: dict[str, float] = {}
-        self.parts_sum = dict.fromkeys(PARTS, 0.0)
-        self.done = 0
 
     def state(self) -> dict[str, Any]:
         return {"model": self.net, "optimizer": self.optimizer}
 
     def begin_epoch(self, epoch: int) -> None:
-        self.parts_sum, self.done = dict.fromkeys(PARTS, 0.0), 0
+        super().begin_epoch(epoch)
         self.net.train()
 
     def loss(self, batch: Batch) -> torch.Tensor:
@@ -256,15 +255,6 @@ class KoVAEStep(TrainingStep):
         if torch.isfinite(loss):
             loss.backward()
         return loss.detach().reshape(1)
-
-    def after_step(self, moved: np.ndarray) -> None:
-        if moved[0]:
-            self.done += 1
-            self.parts_sum = {k: self.parts_sum[k] + self.parts[k] for k in self.parts_sum}
-
-    def end_epoch(self, epoch: int) -> list[dict[str, float]]:
-        done = self.done
-        return [{k: s / done if done else float("nan") for k, s in self.parts_sum.items()}]
 
     def validate(self, k: int) -> float | None:
         if self.val is None:

@@ -355,6 +355,27 @@ class TrainingStep:
         """Restore what :meth:`extra_state` returned."""
 
 
+class LossPartsStep(TrainingStep):
+    """A one-model step (K = 1) whose loss has named parts: :meth:`loss` sets ``self.parts``
+    (name -> float); the epoch log gets each part's mean over the batches that took the
+    optimiser step. Set ``part_names`` in ``__init__``."""
+
+    part_names: tuple[str, ...] = ()
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.parts: dict[str, float] = {}
+        self.parts_sum, self.done = dict.fromkeys(self.part_names, 0.0), 0
+
+    def after_step(self, moved: np.ndarray) -> None:
+        if moved[0]:
+            self.done += 1
+            self.parts_sum = {k: self.parts_sum[k] + self.parts[k] for k in self.parts_sum}
+
+    def end_epoch(self, epoch: int) -> list[dict[str, float]]:
+        done = self.done
+        return [{k: s / done if done else float("nan") for k, s in self.parts_sum.items()}]
+
+
 class MaskedAdam(torch.optim.Optimizer):
     """Adam (Kingma & Ba 2015, torch's single-tensor update order) over tensors with a
     leading model axis, with a step counter per model: only the models of
