@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "COLUMNS",
+    "ROW_KEY",
     "error_row",
     "metric_row",
     "dask_client",
@@ -79,6 +80,9 @@ COLUMNS = [
     "reason",
     "n_points",
 ]
+#: what identifies a metric row (``n_points`` tells apart the context lengths L of
+#: ``smape200_context``, whose horizon is the whole forecast); the table is sorted by it
+ROW_KEY = ["dataset", "system", "method", "seed", "metric", "horizon", "n_points"]
 LYAPUNOV_HORIZONS = (1, 4, 10)
 LONG_TERM = ("D_stsp", "D_H", "D_frac", "lyapunov_rel_error")
 
@@ -639,6 +643,4 @@ def run_evaluation(
     rows.extend(_lyapunov_errors(rows, truths))
     bar.close()
     df = pd.DataFrame(rows, columns=COLUMNS)
-    return df.sort_values(
-        ["dataset", "system", "method", "seed", "metric", "horizon", "n_points"], ignore_index=True
-    )
+    return df.sort_values(ROW_KEY, ignore_index=True)

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 import xarray as xr
 
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
-from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows
+from dsrbench.methods.trainer import Batch, TrainingStep, load_weights, sample_windows, save_weights
 
 #: special token ids before the bins (Chronos: pad, eos and two unused)
 SPECIAL_TOKENS = 4
@@ -668,12 +668,12 @@ class EntroPE(Method):
         super().save(directory)
         state = {"entropy." + n: t for n, t in self.entropy_net_.state_dict().items()}
         state.update({"forecaster." + n: t for n, t in self.net_.state_dict().items()})
-        torch.save(state, Path(directory) / WEIGHTS_FILE)
+        save_weights(state, Path(directory) / WEIGHTS_FILE)
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         model = super().load(directory)
         model._build(model.mean_.size)
-        state = torch.load(Path(directory) / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        state = load_weights(Path(directory) / WEIGHTS_FILE)
         model._load_weights(state)
         return model

@@ -53,7 +53,14 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
-from dsrbench.methods.trainer import Batch, LossPartsStep, sample_windows, validation_stsp
+from dsrbench.methods.trainer import (
+    Batch,
+    LossPartsStep,
+    load_weights,
+    sample_windows,
+    save_weights,
+    validation_stsp,
+)
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: validation points of the D_stsp free run (the first of the validation trajectories)
@@ -592,11 +599,11 @@ class KoopmanAutoencoder(Method):
 
     def save(self, directory: str | Path) -> None:
         super().save(directory)
-        torch.save(self.net_.state_dict(), Path(directory) / "koopman.pt")
+        save_weights(self.net_.state_dict(), Path(directory) / "koopman.pt")
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         model = super().load(directory)
-        state = torch.load(Path(directory) / "koopman.pt", map_location="cpu", weights_only=True)
+        state = load_weights(Path(directory) / "koopman.pt")
         model._set_net(state)
         return model

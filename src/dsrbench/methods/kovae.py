@@ -44,7 +44,14 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
-from dsrbench.methods.trainer import Batch, LossPartsStep, sample_windows, validation_stsp
+from dsrbench.methods.trainer import (
+    Batch,
+    LossPartsStep,
+    load_weights,
+    sample_windows,
+    save_weights,
+    validation_stsp,
+)
 
 #: validation points of the D_stsp free run (the first of the validation trajectories)
 VALIDATION_POINTS = 1000
@@ -446,11 +453,11 @@ class KoVAE(Method):
     # -- persistence ------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
         super().save(directory)
-        torch.save(self.net_.state_dict(), Path(directory) / "kovae.pt")
+        save_weights(self.net_.state_dict(), Path(directory) / "kovae.pt")
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         model = super().load(directory)
-        state = torch.load(Path(directory) / "kovae.pt", map_location="cpu", weights_only=True)
+        state = load_weights(Path(directory) / "kovae.pt")
         model._set_net(state)
         return model

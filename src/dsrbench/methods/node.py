@@ -94,7 +94,9 @@ from dsrbench.methods.trainer import (
     Batch,
     Member,
     TrainingStep,
+    load_weights,
     sample_windows,
+    save_weights,
     validation_stsp,
 )
 
@@ -819,11 +821,11 @@ class NeuralODE(Method):
     # -- persistence ----------------------------------------------------------------------------
     def save(self, directory: str | Path) -> None:
         super().save(directory)
-        torch.save(self.field_.state_dict(), Path(directory) / "field.pt")
+        save_weights(self.field_.state_dict(), Path(directory) / "field.pt")
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         model = super().load(directory)
-        state = torch.load(Path(directory) / "field.pt", map_location="cpu", weights_only=True)
+        state = load_weights(Path(directory) / "field.pt")
         model._set_field(state)
         return model

@@ -66,7 +66,7 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
-from dsrbench.methods.trainer import Batch, TrainingStep, sample_windows
+from dsrbench.methods.trainer import Batch, TrainingStep, load_weights, sample_windows, save_weights
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 SETTINGS_FILE = "phyxmamba.json"
@@ -584,12 +584,12 @@ class PhyxMamba(Method):
     def save(self, directory: str | Path) -> None:
         super().save(directory)
         (Path(directory) / SETTINGS_FILE).write_text(json.dumps(self.settings_, sort_keys=True))
-        torch.save(self.net_.state_dict(), Path(directory) / "phyxmamba.pt")
+        save_weights(self.net_.state_dict(), Path(directory) / "phyxmamba.pt")
 
     @classmethod
     def load(cls, directory: str | Path) -> Self:
         model = super().load(directory)
         model.settings_ = json.loads((Path(directory) / SETTINGS_FILE).read_text())
-        state = torch.load(Path(directory) / "phyxmamba.pt", map_location="cpu", weights_only=True)
+        state = load_weights(Path(directory) / "phyxmamba.pt")
         model._set_net(state)
         return model

@@ -52,6 +52,8 @@ from dsrbench.layout import snapshot_file
 from dsrbench.methods.base import FitOutcome, FitTask, RunFiles
 
 __all__ = [
+    "load_weights",
+    "save_weights",
     "CHECKPOINT_FORMAT",
     "Batch",
     "GroupTrainer",
@@ -145,6 +147,17 @@ def validation_stsp(
         return float("inf")
     value = state_space_divergence(truth[context_length:], gen, n_bins=n_bins)
     return float(getattr(value, "value", value))
+
+
+def save_weights(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """A trained model's state dict, as :func:`load_weights` reads it back."""
+    torch.save(dict(state), path)
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict saved by :func:`save_weights`, on the CPU, read without unpickling
+    code (``weights_only``: a shipped weights file cannot run anything)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def checkpoint_file(run: RunFiles | None) -> Path | None:

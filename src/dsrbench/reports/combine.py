@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dsrbench.evaluate import ROW_KEY
 from dsrbench.reports.export import (
     META_KEY,
     ExportError,
@@ -43,11 +44,10 @@ __all__ = [
     "store_conflicts",
 ]
 
-#: what identifies a row of an export (``n_points`` tells apart the context lengths L of
-#: ``smape200_context``, whose horizon is the whole forecast)
-KEY = ["kind", "dataset", "system", "method", "seed", "metric", "horizon", "n_points"]
 #: what identifies a metric row (of a metric table or an export's ``kind == "metric"`` rows)
-METRIC_KEY = KEY[1:]
+METRIC_KEY = ROW_KEY
+#: what identifies a row of an export
+KEY = ["kind", *METRIC_KEY]
 #: rows of a conflict listed in a message
 SHOWN = 10
 

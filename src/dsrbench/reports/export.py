@@ -30,7 +30,7 @@ columns, what makes it interpretable on its own:
 * ``zero_shot``, ``pretrained_on_dysts``, ``replication_code``: see :func:`method_flags`.
 
 Besides the metric table, the metric rows hold the AL-RNN's visited linear subregions
-(:func:`dsrbench.reports.results.symbolic_metric_rows`, read from its saved symbolic codes).
+(:func:`dsrbench.reports.results.with_symbolic_rows`, read from its saved symbolic codes).
 
 The parquet metadata (:data:`META_KEY`) also holds ``protocols``: the :func:`protocol` dict
 of each protocol hash of the table, so that a refusal to merge, diff or join exports of
@@ -63,7 +63,7 @@ from dsrbench.atomic import atomic_path
 from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
 from dsrbench.provenance import canonical_json, provenance
 from dsrbench.references import is_floor
-from dsrbench.reports.results import SYMBOLIC_METRIC, symbolic_metric_rows
+from dsrbench.reports.results import with_symbolic_rows
 
 __all__ = [
     "COLUMNS",
@@ -632,11 +632,7 @@ def build_export(results_dir: str | Path) -> pd.DataFrame:
             f"{layout.merged_metrics(results_dir)} lacks the columns {missing}: it is not a "
             "dsrbench metric table; rerun the evaluation (`snakemake --forcerun merge_metrics`)"
         )
-    symbolic = symbolic_metric_rows(results_dir)
-    if not symbolic.empty:  # rows a newer evaluation already scored are not added twice
-        scored = set(metrics.loc[metrics["metric"] == SYMBOLIC_METRIC, "method"])
-        symbolic = symbolic[~symbolic["method"].isin(scored)]
-        metrics = pd.concat([metrics, symbolic], ignore_index=True)
+    metrics = with_symbolic_rows(results_dir, metrics)
     parts = [_metric_rows(results_dir, metrics), _training_rows(results_dir)]
     table = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     table["run"] = results_dir.resolve().name

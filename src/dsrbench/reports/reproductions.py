@@ -153,10 +153,9 @@ def export_rows(df: pd.DataFrame, label: str) -> tuple[pd.DataFrame, pd.DataFram
 
 
 def _from_results(path: Path, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from dsrbench.reports.results import open_run, symbolic_metric_rows
+    from dsrbench.reports.results import open_run, with_symbolic_rows
 
-    metrics = pd.concat([open_run(path).metrics, symbolic_metric_rows(path)], ignore_index=True)
-    metrics = metrics.assign(run=label)
+    metrics = with_symbolic_rows(path, open_run(path).metrics).assign(run=label)
     rows = []
     for record, names in layout.find(path, "model_record"):
         rec = json.loads(record.read_text())

@@ -33,6 +33,7 @@ __all__ = [
     "open_run",
     "parse_symbolic_code",
     "symbolic_metric_rows",
+    "with_symbolic_rows",
 ]
 
 #: the metric of :func:`symbolic_metric_rows` (the published table's name for the claim)
@@ -433,6 +434,18 @@ def symbolic_metric_rows(results_dir: str | Path, method: str = "alrnn") -> pd.D
             for dataset, system, seed, code in codes
         ]
     )
+
+
+def with_symbolic_rows(results_dir: str | Path, metrics: pd.DataFrame) -> pd.DataFrame:
+    """``metrics`` (the run's metric table) with :func:`symbolic_metric_rows` appended for
+    the methods whose :data:`SYMBOLIC_METRIC` rows it does not hold already (an evaluation
+    that scores them itself is not counted twice)."""
+    symbolic = symbolic_metric_rows(results_dir)
+    if symbolic.empty:
+        return metrics
+    scored = set(metrics.loc[metrics["metric"] == SYMBOLIC_METRIC, "method"])
+    symbolic = symbolic[~symbolic["method"].isin(scored)]
+    return pd.concat([metrics, symbolic], ignore_index=True)
 
 
 def random_smoke(metrics: pd.DataFrame) -> pd.Series:
