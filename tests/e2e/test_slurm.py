@@ -279,7 +279,7 @@ def test_profile_run_sbatch_resources_and_scancel_retry(tmp_path, slurm):
     local_rules = set(re.findall(r"^localrule (\w+):", out, re.MULTILINE))
     assert local_rules == {"dataset_summary", "metrics", "all"}
     submitted = {c: j for c, j in planned.items() if j["rule"] not in local_rules}
-    assert {j["rule"] for j in submitted.values()} == {"simulate", "train", "predict", "evaluate"}
+    assert {j["rule"] for j in submitted.values()} == {"simulate", "true_runs", "train", "predict", "evaluate"}
     run_id = re.search(r"SLURM run ID: (\S+)", out)[1]
     jobs = sacct("--name", run_id)
     comments = sorted(j["Comment"] for j in jobs)

@@ -31,7 +31,7 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(lorenz_store, tmp_pat
             "systems": ["Lorenz"],
             "datasets": {"methods": LORENZ_SETTING},
             "training": {"device": "cpu"},
-            "evaluation": {"hyperparameters": {"shplrnn_gtf": params}},
+            "evaluation": {"methods": ["shplrnn_gtf"], "hyperparameters": {"shplrnn_gtf": params}},
         }
     )
     ckpt, log = tmp_path / "ckpt", tmp_path / "epochs.csv"

@@ -397,11 +397,11 @@ def test_real_run_two_systems(tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
     # the long true runs (T = 2000 > the stored 100 points) were integrated once; a results
-    # directory without them (written before they existed) gets them, and no training
+    # directory that lost them gets them back with --forcerun true_runs, and no training
     for system in ("Lorenz", "MackeyGlass"):
         assert layout.true_runs(results, "tiny", system).is_file()
     shutil.rmtree(results / "truth" / "runs")
-    older = snakemake(tmp_path, "-n", "--configfile", str(configfile))
+    older = snakemake(tmp_path, "-n", "--forcerun", "true_runs", "--configfile", str(configfile))
     counts = planned(older.stdout + older.stderr)
     assert counts["true_runs"] == 1 and "train" not in counts, counts
 

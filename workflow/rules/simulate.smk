@@ -33,8 +33,8 @@ rule true_runs:
     once: the truth oracle's free runs and, when the long runs outlast the stored
     trajectories, those of the truth floor and of the comparison of each free run
     (dsrbench.truth.true_run_keys). Predict (truth) and evaluate read them; a failed
-    system's dataset gives a skipped record. A results directory written before this rule
-    gets them on its next run, without any training."""
+    system's dataset gives a skipped record. A results directory without them gets them
+    with --forcerun true_runs, without any training."""
     input:
         dataset=layout.dataset_chunk(RESULTS, W.dataset, W.chunk),
     output:
