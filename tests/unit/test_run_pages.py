@@ -82,3 +82,50 @@ def test_a_page_sets_the_published_numbers_of_its_papers_beside_the_run(tiny_run
     rows = [line for line in detail.splitlines() if line.startswith("| reference range")]
     assert rows and all("| not run " in line for line in rows)
     assert yaml.safe_load((page.parent / "run.yaml").read_text())["papers"] == ["reference range"]
+
+
+def _zeroshot_export() -> pd.DataFrame:
+    """A synthetic zero-shot export: two chaotic systems, two methods, two contexts, the
+    horizon curve, VPT and a context-length sweep with known power laws."""
+    rows = []
+    for system, dim_alpha in (("Lorenz", 1.0), ("Rossler", 0.5)):
+        for method, base in (("context_parroting", 10.0), ("persistence", 100.0)):
+            for ctx in (0, 1):
+                for h in (0.5, 1.0, 2.0):
+                    rows.append(("smape200", method, system, h, np.nan, base * h + ctx))
+                rows.append(("vpt_smape", method, system, np.nan, np.nan, base / 10 + ctx))
+                for length in (64, 256, 1024):
+                    alpha = dim_alpha if method == "context_parroting" else 0.0
+                    rows.append(
+                        ("smape200_context", method, system, np.nan, length, length**-alpha)
+                    )
+    df = pd.DataFrame(rows, columns=["metric", "method", "system", "horizon", "n_points", "value"])
+    df["kind"] = "metric"
+    df["dataset"] = "lyap30"
+    df["seed"] = 0
+    return df
+
+
+def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
+    """The zero-shot section: the median over systems of each system's mean over contexts,
+    at each horizon; VPT; the scaling exponents' Spearman rho; the left-out systems."""
+    from dsrbench.reports.run_pages import _zeroshot_lines
+
+    meta = {
+        "configfiles": {
+            "a.yaml": "evaluation:\n  context_length: 512\n",
+            "b.yaml": "training:\n  refit_on: context\n",
+        }
+    }
+    text = "\n".join(_zeroshot_lines(meta, _zeroshot_export()))
+    # parroting at 1 LT: Lorenz mean (10, 11) = 10.5, Rossler the same -> median 10.5
+    horizons = text.split("### sMAPE (0-200) at the horizon")[1]
+    parrot = next(li for li in horizons.splitlines() if li.startswith("| context_parroting"))
+    assert "10.5 [10.5, 10.5]" in parrot
+    assert "the 512-point context alone" in text
+    assert "### Systems left out" in text and "not in this run's systems" in text
+    assert "Error against context length" in text
+    # two systems: alpha 1.0 and 0.5, so the median alpha of parroting is 0.75
+    scaling = text.split("### Error against context length")[1]
+    assert "0.75" in scaling.split("| persistence")[0]
+    assert _zeroshot_lines(meta, _zeroshot_export().assign(metric="D_stsp")) == []

@@ -16,6 +16,7 @@ counted (never dropped), beside the truth floor.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from dsrbench import layout
+from dsrbench import layout, references
+from dsrbench import methods as registry
 from dsrbench.atomic import atomic_path
+from dsrbench.plan import data_seen
 from dsrbench.references import TRUTH
+from dsrbench.reports import published, zeroshot
 from dsrbench.reports.export import build_export, read_export, write_export
 from dsrbench.reports.reproductions import quartiles
+from dsrbench.reports.results import NoData, Run
+from dsrbench.reports.style import order_methods
+from dsrbench.systems import all_systems, lyapunov_time_flag
 
 __all__ = ["PAGE_METRICS", "publish_run", "run_page", "seed_summary", "write_page"]
 
@@ -187,6 +194,9 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
         lines += ["", *_reproduction_lines(meta, export)]
     if any("Gilpin 2023" in p for p in meta.get("papers", [])):
         lines += ["", *_gilpin_per_system_lines(export)]
+    zeroshot = _zeroshot_lines(meta, export)
+    if zeroshot:
+        lines += ["", *zeroshot]
     lines += [
         "",
         "## Config",
@@ -330,6 +340,207 @@ def _gilpin_per_system_lines(export: pd.DataFrame) -> list[str]:
         'page").',
         "",
         _markdown(table.reset_index(drop=True)),
+    ]
+
+
+#: the horizons (Lyapunov times) of the zero-shot section's sMAPE table
+ZEROSHOT_HORIZONS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+
+
+def _merged_config(meta: dict[str, Any]) -> dict[str, Any]:
+    """The run's config files stacked in order, as Snakemake stacks ``--configfile``
+    (mappings merged key by key, anything else replaced)."""
+
+    def merge(a: dict, b: dict) -> dict:
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    cfg: dict[str, Any] = {}
+    for text in meta.get("configfiles", {}).values():
+        cfg = merge(cfg, yaml.safe_load(text) or {})
+    return cfg
+
+
+def _quartile_cell(values: np.ndarray) -> str:
+    values = values[~np.isnan(values)]
+    if not values.size:
+        return ""
+    q25, q50, q75 = quartiles(values)
+    return f"{_fmt(q50)} [{_fmt(q25)}, {_fmt(q75)}]"
+
+
+def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
+    """The zero-shot section (configs/zeroshot.yaml; dsrbench.reports.zeroshot) from the
+    export alone: the data each method saw, the systems left out with their reason, sMAPE
+    (0-200) against the horizon in Lyapunov times, VPT, the attractor statistics of the
+    long runs, the context-length scaling with Spearman's rho, and what Zhang & Gilpin
+    report beside it. Empty for a run without ``smape200`` rows."""
+
+    metrics = export[export["kind"] == "metric"].reset_index(drop=True)
+    if not (metrics["metric"] == "smape200").any():
+        return []
+    run = Run(Path("."), metrics)
+    systems = zeroshot.scored_systems(run)
+    cfg = _merged_config(meta)
+    context = (cfg.get("evaluation") or {}).get("context_length", "?")
+    lines = [
+        "## Zero-shot protocol (Zhang & Gilpin)",
+        "",
+        f"Every summary below is over the {len(systems)} scored systems of this run: the "
+        "median over systems of each system's mean over its contexts, with the interquartile "
+        "range in brackets.",
+        "",
+    ]
+    seen = []
+    for m in run.methods:
+        known = references.is_truth(m) or m in registry.available()
+        seen.append(
+            {
+                "method": m,
+                "data seen": data_seen(cfg, m) if known else "(not installed here)",
+                "pretrained on": "" if references.is_truth(m) else registry.traits(m).pretrained_on,
+                "coordinates": "each separately" if m == "chronos" else "jointly",
+            }
+        )
+    lines += ["### Data each method saw", "", _markdown(pd.DataFrame(seen)), ""]
+    pts = zeroshot.PTS_PER_LYAPUNOV_TIME
+    left_out = []
+    for s in all_systems():
+        flag = lyapunov_time_flag(s, pts)
+        if s not in run.systems or not flag.chaotic:
+            reason = flag.reason if not flag.chaotic else "not in this run's systems"
+            left_out.append({"system": s, "reason": reason})
+    if left_out:
+        lines += [
+            f"### Systems left out ({len(left_out)})",
+            "",
+            f"Not chaotic, or aliased at {pts} points per Lyapunov time "
+            "(`dsrbench.systems.lyapunov_time_flag`), or not run:",
+            "",
+            _markdown(pd.DataFrame(left_out)),
+            "",
+        ]
+    sel = metrics[(metrics["metric"] == "smape200") & metrics["system"].isin(systems)]
+    per = sel.groupby(["method", "horizon", "system"], observed=True)["value"].mean()
+    rows = []
+    for m in _ordered(per.index.get_level_values("method")):
+        row: dict[str, Any] = {"method": m}
+        for h in ZEROSHOT_HORIZONS:
+            key = (m, h)
+            vals = per.loc[key].to_numpy(dtype=float) if key in per.index.droplevel(2) else None
+            row[f"{h:g} LT"] = _quartile_cell(vals) if vals is not None else ""
+        rows.append(row)
+    lines += [
+        f"### sMAPE (0-200) at the horizon, from the {context}-point context",
+        "",
+        "Horizon in Lyapunov times (LT).",
+        "",
+        _markdown(pd.DataFrame(rows)),
+        "",
+    ]
+    for title, metric in (
+        ("Valid prediction time (Lyapunov times, cumulative sMAPE rule)", "vpt_smape"),
+        ("D_stsp of the long free runs", "D_stsp"),
+        ("D_H of the long free runs", "D_H"),
+    ):
+        sub = metrics[(metrics["metric"] == metric) & metrics["system"].isin(systems)]
+        if sub.empty:
+            continue
+        per_m = sub.groupby(["method", "system"], observed=True)["value"].mean()
+        table = [
+            {
+                "method": m,
+                "median [IQR]": _quartile_cell(per_m.loc[m].to_numpy(dtype=float)),
+                "systems": int(np.isfinite(per_m.loc[m].to_numpy(dtype=float)).sum()),
+            }
+            for m in _ordered(per_m.index.get_level_values("method"))
+        ]
+        lines += [f"### {title}", "", _markdown(pd.DataFrame(table)), ""]
+    try:
+        scaling = zeroshot.scaling_summary(run)
+    except NoData:
+        scaling = pd.DataFrame()
+    if not scaling.empty:
+        sweep = metrics.loc[metrics["metric"] == "smape200_context", "n_points"]
+        lengths = sorted(int(n) for n in sweep.unique())
+        for col in ("spearman_rho", "p", "median_alpha"):
+            scaling[col] = scaling[col].map(_fmt)
+        lines += [
+            "### Error against context length",
+            "",
+            "Per system, the exponent alpha of sMAPE ~ L^-alpha over the context lengths "
+            f"{', '.join(map(str, lengths))} (sMAPE over the whole forecast), against the "
+            "system's correlation dimension (dysts' metadata): Spearman's rho over systems, "
+            "its p-value, n, and the median alpha. The parroting paper relates the scaling "
+            "to the attractor's fractal dimension.",
+            "",
+            _markdown(scaling),
+            "",
+        ]
+    lines += _zeroshot_published_lines(per, metrics, systems)
+    return lines
+
+
+def _ordered(methods: Any) -> list[str]:
+    """The methods among ``methods`` in the reports' order."""
+    return order_methods(sorted(set(methods)))
+
+
+def _zeroshot_published_lines(
+    per_horizon: pd.Series, metrics: pd.DataFrame, systems: list[str]
+) -> list[str]:
+    """What Zhang & Gilpin report (dsrbench.reports.published.zhang_gilpin_zeroshot) beside
+    the same statistic of this run, where the metric, method and horizon match."""
+    loader = getattr(published, "zhang_gilpin_zeroshot", None)
+    if loader is None:
+        return []
+    table = loader()
+    if table.empty:
+        return []
+    rows = []
+    for r in table.itertuples(index=False):
+        ours = ""
+        try:
+            value = float(r.value)
+        except (TypeError, ValueError):
+            value = float("nan")
+        h = r.horizon_lyapunov_times
+        if r.metric == "smape200" and str(h) not in ("", "nan"):
+            key = (r.method, float(h))
+            if key in per_horizon.index.droplevel(2):
+                vals = per_horizon.loc[key].to_numpy(dtype=float)
+                ours = _quartile_cell(vals)
+        elif r.metric in ("vpt_smape",):
+            sub = metrics[
+                (metrics["metric"] == r.metric)
+                & (metrics["method"] == r.method)
+                & metrics["system"].isin(systems)
+            ]
+            if not sub.empty:
+                ours = _quartile_cell(sub.groupby("system")["value"].mean().to_numpy(dtype=float))
+        rows.append(
+            {
+                "method": r.method,
+                "metric": r.metric,
+                "horizon (LT)": "" if str(h) in ("", "nan") else f"{float(h):g}",
+                "statistic": r.statistic,
+                "published": "" if math.isnan(value) else _fmt(value),
+                "ours: median [IQR]": ours,
+                "source": r.source,
+                "note": r.note,
+            }
+        )
+    return [
+        "### Beside Zhang & Gilpin",
+        "",
+        "Their numbers and claims (`dsrbench.reports.published.zhang_gilpin_zeroshot`), "
+        "with this run's median [IQR] over its scored systems where the metric, method and "
+        "horizon match; their protocol differs where the note says.",
+        "",
+        _markdown(pd.DataFrame(rows)),
+        "",
     ]
 
 
