@@ -10,8 +10,13 @@ kept in ``benchmarks/out/`` so that a rerun of a few systems (``--systems A B``)
 them and rewrites the documents.
 
     python benchmarks/accuracy/systems_at_scale.py [--pts 100] [--length 5100] [--T 20000] \
-        [--jobs 2]
+        [--jobs 2] [--timescale lyapunov] [--timeout 600]
         [--systems Lorenz PanXuZhou] [--out docs/systems_at_scale]
+
+``--timescale lyapunov`` counts ``--pts`` per Lyapunov time (configs/lyapunov.yaml's
+setting) instead of per dominant Fourier period. ``--timeout`` stops a system's check
+after that many seconds (its worker process is killed) and records it as ``timeout``: at
+30 points per Lyapunov time a system with a tiny exponent spans an enormous time.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +91,7 @@ def check_system(system: str, args: dict[str, Any]) -> dict[str, Any]:
     }
     setting = {
         "pts_per_period": args["pts"],
-        "timescale": "fourier",
+        "timescale": args.get("timescale", "fourier"),
         "length": args["length"],
         "n_train": 1,
         "n_val": 1,
@@ -161,6 +167,56 @@ def _run(system: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"system": system, "simulate": f"error: {type(exc).__name__}", "note": str(exc)}
 
 
+def _worker(system: str, args: dict[str, Any], queue: Any) -> None:
+    queue.put(_run(system, args))
+
+
+def _checked(systems: list[str], args: dict[str, Any], timeout: float | None) -> Iterator[dict]:
+    """Rows of ``systems`` as they finish, ``args['jobs']`` worker processes at a time; a
+    worker still running after ``timeout`` seconds is killed and its system recorded as
+    ``timeout`` (no pool: a pool cannot stop a task that never returns)."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    waiting = list(systems)
+    running: dict[str, tuple[Any, float]] = {}
+    while waiting or running:
+        while waiting and len(running) < args["jobs"]:
+            system = waiting.pop(0)
+            proc = ctx.Process(target=_worker, args=(system, args, queue), daemon=True)
+            proc.start()
+            running[system] = (proc, time.monotonic())
+        try:
+            row = queue.get(timeout=1.0)
+        except Exception:  # noqa: BLE001 - queue.Empty: look at the clocks
+            row = None
+        if row is not None:
+            proc, _ = running.pop(row["system"])
+            proc.join()
+            yield row
+            continue
+        for system, (proc, started) in list(running.items()):
+            late = timeout is not None and time.monotonic() - started > timeout
+            if late or not proc.is_alive():
+                if proc.is_alive():
+                    proc.kill()
+                proc.join()
+                running.pop(system)
+                status = "timeout" if late else f"error: worker exit {proc.exitcode}"
+                yield {
+                    "system": system,
+                    "simulate": status,
+                    "note": f"stopped after {timeout:.0f} s" if late else "worker died",
+                }
+
+
+def _granularity(args: dict[str, Any]) -> str:
+    if args.get("timescale") == "lyapunov":
+        return (
+            "configs/lyapunov.yaml's zero-shot granularity" if args["pts"] == 30 else "granularity"
+        )
+    return GRANULARITY.get(args["pts"], "granularity")
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.1f}"
@@ -181,6 +237,7 @@ def _write(rows: list[dict], args: dict[str, Any], out: Path, wall: float, comma
             w.writerow([_fmt(r.get(c)) for c in COLUMNS])
     n = len(rows)
     ok = {k: sum(r.get(k) == "ok" for r in rows) for k in ("simulate", "truth", "floor")}
+    timeouts = [r["system"] for r in rows if r.get("simulate") == "timeout"]
     fb = [r for r in rows if r.get("fallback")]
     not_chaotic = [r["system"] for r in rows if r.get("chaotic") is False]
     t_tot = {
@@ -192,9 +249,13 @@ def _write(rows: list[dict], args: dict[str, Any], out: Path, wall: float, comma
         f"Command: `{command}` (wall time {wall / 60:.1f} min, {args['jobs']} worker processes "
         "on 2 CPU cores shared with other jobs, so the times are inflated).",
         "",
-        f"Setting ({GRANULARITY.get(args['pts'], 'granularity')}): {args['pts']} points per "
-        "dominant Fourier period, "
-        f"trajectories of {args['length']} points after a burn-in of {args['burn_in']}, "
+        f"Setting ({_granularity(args)}): {args['pts']} points per "
+        + (
+            "Lyapunov time, "
+            if args.get("timescale") == "lyapunov"
+            else "dominant Fourier period, "
+        )
+        + f"trajectories of {args['length']} points after a burn-in of {args['burn_in']}, "
         f"rtol = atol = {args['tol']:g}, one training, one validation and one test "
         f"trajectory; long-run length T = {args['T']} (the paper configs: T = 20 000 in "
         "gilpin2023.yaml (trajectories of 5100 points) and full.yaml (1200), T = 100 000 in "
@@ -220,7 +281,8 @@ def _write(rows: list[dict], args: dict[str, Any], out: Path, wall: float, comma
         "## Summary",
         "",
         f"- simulate ok: {ok['simulate']} of {n}; truth ok: {ok['truth']} of {n}; "
-        f"floor ok: {ok['floor']} of {n}.",
+        f"floor ok: {ok['floor']} of {n}."
+        + (f" Stopped at the per-system timeout: {', '.join(timeouts)}." if timeouts else ""),
         f"- needed a fallback: {len(fb)} "
         + ("(" + ", ".join(f"{r['system']}: {r['fallback']}" for r in fb) + ")" if fb else "")
         + ".",
@@ -253,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pts", type=int, default=100, help="points per dominant period")
+    ap.add_argument(
+        "--timescale",
+        choices=("fourier", "lyapunov"),
+        default="fourier",
+        help="what --pts counts per: the dominant Fourier period or the Lyapunov time",
+    )
+    ap.add_argument("--timeout", type=float, default=None, help="seconds per system, then kill")
     ap.add_argument("--length", type=int, default=5100, help="points per trajectory")
     ap.add_argument("--burn-in", type=int, default=1000)
     ap.add_argument("--context", type=int, default=100)
@@ -265,32 +334,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rewrite", action="store_true", help="rewrite the docs from kept rows")
     ns = ap.parse_args(argv)
     systems = resolve_systems(ns.systems or "all")
-    args = {k: getattr(ns, k) for k in ("pts", "length", "burn_in", "context", "T", "tol", "jobs")}
+    keys = ("pts", "timescale", "length", "burn_in", "context", "T", "tol", "jobs")
+    args = {k: getattr(ns, k) for k in keys}
     start = time.perf_counter()
-    cache = ns.out.parent / "out" / f"{ns.out.name}_{ns.pts}_{ns.T}.json"
+    tag = "" if ns.timescale == "fourier" else f"_{ns.timescale}"
+    cache = ns.out.parent / "out" / f"{ns.out.name}_{ns.pts}{tag}_{ns.T}.json"
     cache = ROOT / "benchmarks" / "out" / cache.name
     rows: dict[str, dict] = json.loads(cache.read_text()) if cache.exists() else {}
     done = 0
     if ns.rewrite:
         systems = []
-    with ProcessPoolExecutor(ns.jobs) as pool:
-        futures = {pool.submit(_run, s, args): s for s in systems}
-        for fut in as_completed(futures):
-            r = fut.result()
-            rows[r["system"]] = r
-            done += 1
-            secs = sum(float(r.get(k) or 0) for k in ("simulate_s", "truth_s", "floor_s"))
-            print(
-                f"[{done}/{len(systems)}] {r['system']}: simulate {r.get('simulate')}, "
-                f"truth {r.get('truth')}, floor {r.get('floor')}"
-                + (f", fallback {r['fallback']}" if r.get("fallback") else "")
-                + (f" ({r['note']})" if r.get("note") else "")
-                + f" [{secs:.1f} s]",
-                flush=True,
-            )
-            if not ns.no_doc:  # a rerun of a few systems (--systems) updates the others' rows
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                cache.write_text(json.dumps(rows, indent=1))
+    for r in _checked(systems, args, ns.timeout):
+        rows[r["system"]] = r
+        done += 1
+        secs = sum(float(r.get(k) or 0) for k in ("simulate_s", "truth_s", "floor_s"))
+        print(
+            f"[{done}/{len(systems)}] {r['system']}: simulate {r.get('simulate')}, "
+            f"truth {r.get('truth')}, floor {r.get('floor')}"
+            + (f", fallback {r['fallback']}" if r.get("fallback") else "")
+            + (f" ({r['note']})" if r.get("note") else "")
+            + f" [{secs:.1f} s]",
+            flush=True,
+        )
+        if not ns.no_doc:  # a rerun of a few systems (--systems) updates the others' rows
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(rows, indent=1))
     wall = time.perf_counter() - start
     command = "python benchmarks/accuracy/systems_at_scale.py " + " ".join(argv or sys.argv[1:])
     if ns.rewrite:  # the wall time and command of the run that made the rows
