@@ -31,6 +31,7 @@ __all__ = [
     "dsr_published",
     "gilpin2023_per_system",
     "published_table",
+    "zhang_gilpin_zeroshot",
 ]
 
 #: Gilpin 2023, the models' sMAPE ranking (best first; the models ranked
@@ -231,6 +232,7 @@ _GILPIN_REPO = f"williamgilpin/dysts@{GILPIN2023_COMMIT[:7]}"
 _GILPIN_PAPER = "Gilpin 2023"
 _GILPIN_DATA = "data/published/gilpin2023_per_system.csv"
 _GILPIN_CHANGES = "data/published/gilpin2023_system_changes.csv"
+_ZHANG_GILPIN_DATA = "data/published/zhang_gilpin_zeroshot.csv"
 
 #: relative tolerance on a per-system Gilpin 2023 sMAPE, and why
 GILPIN2023_SMAPE_TOLERANCE = 0.5
@@ -295,6 +297,17 @@ def gilpin2023_per_system() -> pd.DataFrame:
     rebuilds it), read lazily from the package data: columns model, system, granularity,
     horizon, train_length, smape_published_0_200, smape_0_100, file."""
     return _gilpin_csv().copy()
+
+
+def zhang_gilpin_zeroshot() -> pd.DataFrame:
+    """What Zhang & Gilpin report on zero-shot forecasting of chaos (ICLR 2025,
+    arXiv:2409.15771; context parroting, arXiv:2505.11349), read from the package data: one row
+    per reported figure or claim, columns paper, source, method, metric,
+    horizon_lyapunov_times, context_length, statistic, value (float; NaN for a ``claim``, whose
+    text is in ``note``), scale, systems, note (their protocol where it differs from ours)."""
+    df = _read_data(_ZHANG_GILPIN_DATA)
+    df["value"] = [float(v) if str(v).strip() else math.nan for v in df["value"]]
+    return df
 
 
 def _dsr_rows() -> list[dict]:
