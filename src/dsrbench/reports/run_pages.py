@@ -16,7 +16,6 @@ counted (never dropped), beside the truth floor.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -479,8 +478,58 @@ def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
             _markdown(scaling),
             "",
         ]
+    lines += _parroting_lines(per, metrics, systems, context)
     lines += _zeroshot_published_lines(per, metrics, systems)
     return lines
+
+
+#: the baseline the zero-shot section compares the trained methods with
+PARROTING = "context_parroting"
+
+
+def _parroting_lines(
+    per_horizon: pd.Series, metrics: pd.DataFrame, systems: list[str], context: Any
+) -> list[str]:
+    """Context parroting against each other method at the context length, paired by system:
+    the median of each and the systems where parroting is better, at 1 and 10 Lyapunov
+    times and on VPT."""
+    if PARROTING not in set(per_horizon.index.get_level_values("method")):
+        return []
+    vpt = metrics[(metrics["metric"] == "vpt_smape") & metrics["system"].isin(systems)]
+    vpt = vpt.groupby(["method", "system"], observed=True)["value"].mean()
+    rows = []
+    for other in _ordered(per_horizon.index.get_level_values("method")):
+        if other in (PARROTING, TRUTH):
+            continue
+        row: dict[str, Any] = {"against": other}
+        for h in (1.0, 10.0):
+            try:
+                a, b = per_horizon.loc[(PARROTING, h)], per_horizon.loc[(other, h)]
+            except KeyError:
+                continue
+            a, b = a.align(b, join="inner")
+            row[f"sMAPE at {h:g} LT: parroting / other"] = (
+                f"{_fmt(float(np.nanmedian(a)))} / {_fmt(float(np.nanmedian(b)))}"
+            )
+            row[f"parroting lower at {h:g} LT"] = f"{int((a < b).sum())} of {len(a)}"
+        if PARROTING in vpt.index and other in vpt.index:
+            a, b = vpt.loc[PARROTING].align(vpt.loc[other], join="inner")
+            row["VPT: parroting / other"] = (
+                f"{_fmt(float(np.nanmedian(a)))} / {_fmt(float(np.nanmedian(b)))}"
+            )
+            row["parroting longer VPT"] = f"{int((a > b).sum())} of {len(a)}"
+        rows.append(row)
+    if not rows:
+        return []
+    return [
+        f"### Context parroting against the other methods, at the {context}-point context",
+        "",
+        "Paired by system over the systems both have (medians over them; a tie counts as "
+        "not better).",
+        "",
+        _markdown(pd.DataFrame(rows)),
+        "",
+    ]
 
 
 def _ordered(methods: Any) -> list[str]:
@@ -492,56 +541,62 @@ def _zeroshot_published_lines(
     per_horizon: pd.Series, metrics: pd.DataFrame, systems: list[str]
 ) -> list[str]:
     """What Zhang & Gilpin report (dsrbench.reports.published.zhang_gilpin_zeroshot) beside
-    the same statistic of this run, where the metric, method and horizon match."""
-    loader = getattr(published, "zhang_gilpin_zeroshot", None)
-    if loader is None:
-        return []
-    table = loader()
+    this run's median [IQR] over its scored systems where the metric, method and horizon
+    match: their numbers as a table, their stated claims (where no number could be read)
+    as a list."""
+    table = published.zhang_gilpin_zeroshot()
     if table.empty:
         return []
-    rows = []
+    numbers, claims = [], []
     for r in table.itertuples(index=False):
-        ours = ""
-        try:
-            value = float(r.value)
-        except (TypeError, ValueError):
-            value = float("nan")
         h = r.horizon_lyapunov_times
-        if r.metric == "smape200" and str(h) not in ("", "nan"):
-            key = (r.method, float(h))
-            if key in per_horizon.index.droplevel(2):
-                vals = per_horizon.loc[key].to_numpy(dtype=float)
-                ours = _quartile_cell(vals)
-        elif r.metric in ("vpt_smape",):
+        has_h = str(h) not in ("", "nan")
+        ours = ""
+        key = (r.method, float(h)) if has_h else None
+        if r.metric == "smape200" and key in per_horizon.index.droplevel(2):
+            ours = _quartile_cell(per_horizon.loc[key].to_numpy(dtype=float))
+        elif r.metric == "vpt_smape":
             sub = metrics[
-                (metrics["metric"] == r.metric)
+                (metrics["metric"] == "vpt_smape")
                 & (metrics["method"] == r.method)
                 & metrics["system"].isin(systems)
             ]
             if not sub.empty:
                 ours = _quartile_cell(sub.groupby("system")["value"].mean().to_numpy(dtype=float))
-        rows.append(
+        if r.statistic == "claim":
+            where = f"; this run: median [IQR] {ours}" if ours else ""
+            claims.append(f"- `{r.method}`, {r.metric} ({r.paper}; {r.source}): {r.note}{where}")
+            continue
+        numbers.append(
             {
                 "method": r.method,
                 "metric": r.metric,
-                "horizon (LT)": "" if str(h) in ("", "nan") else f"{float(h):g}",
+                "horizon (LT)": f"{float(h):g}" if has_h else "",
                 "statistic": r.statistic,
-                "published": "" if math.isnan(value) else _fmt(value),
+                "published": _fmt(float(r.value)),
                 "ours: median [IQR]": ours,
                 "source": r.source,
                 "note": r.note,
             }
         )
-    return [
+    lines = [
         "### Beside Zhang & Gilpin",
         "",
-        "Their numbers and claims (`dsrbench.reports.published.zhang_gilpin_zeroshot`), "
-        "with this run's median [IQR] over its scored systems where the metric, method and "
-        "horizon match; their protocol differs where the note says.",
-        "",
-        _markdown(pd.DataFrame(rows)),
+        "From `dsrbench.reports.published.zhang_gilpin_zeroshot`; their protocol differs "
+        "where the note says.",
         "",
     ]
+    if numbers:
+        lines += [_markdown(pd.DataFrame(numbers)), ""]
+    if claims:
+        lines += [
+            "Their stated claims (no number of theirs could be read from the published "
+            'files; docs/protocols.md, "Zero-shot"):',
+            "",
+            *claims,
+            "",
+        ]
+    return lines
 
 
 def write_page(folder: str | Path) -> Path:
