@@ -114,7 +114,7 @@ def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
     meta = {
         "configfiles": {
             "a.yaml": "evaluation:\n  context_length: 512\n",
-            "b.yaml": "training:\n  refit_on: context\n",
+            "b.yaml": "training:\n  refit_on: context\nreports:\n  papers: [zeroshot]\n",
         }
     }
     text = "\n".join(_zeroshot_lines(meta, _zeroshot_export()))
@@ -129,3 +129,6 @@ def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
     scaling = text.split("### Error against context length")[1]
     assert "0.75" in scaling.split("| persistence")[0]
     assert _zeroshot_lines(meta, _zeroshot_export().assign(metric="D_stsp")) == []
+    # a run of another protocol has smape200 rows too, and no zero-shot section
+    other = {"configfiles": {"a.yaml": meta["configfiles"]["a.yaml"]}}
+    assert _zeroshot_lines(other, _zeroshot_export()) == []

@@ -375,21 +375,27 @@ def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
     export alone: the data each method saw, the systems left out with their reason, sMAPE
     (0-200) against the horizon in Lyapunov times, VPT, the attractor statistics of the
     long runs, the context-length scaling with Spearman's rho, and what Zhang & Gilpin
-    report beside it. Empty for a run without ``smape200`` rows."""
+    report beside it. Empty unless the run's config asks for the zero-shot page
+    (``reports.papers``) and has ``smape200`` rows."""
 
+    cfg = _merged_config(meta)
+    if "zeroshot" not in ((cfg.get("reports") or {}).get("papers") or []):
+        return []
     metrics = export[export["kind"] == "metric"].reset_index(drop=True)
     if not (metrics["metric"] == "smape200").any():
         return []
     run = Run(Path("."), metrics)
     systems = zeroshot.scored_systems(run)
-    cfg = _merged_config(meta)
     context = (cfg.get("evaluation") or {}).get("context_length", "?")
     lines = [
         "## Zero-shot protocol (Zhang & Gilpin)",
         "",
         f"Every summary below is over the {len(systems)} scored systems of this run: the "
-        "median over systems of each system's mean over its contexts, with the interquartile "
-        "range in brackets.",
+        "median over systems of each system's mean over its contexts (the evaluation's "
+        "aggregation), with the interquartile range in brackets. Zhang & Gilpin take the "
+        "median over the initial conditions instead, so here a few failed contexts of a "
+        "system weigh more; sMAPE at a horizon h is over the first h Lyapunov times "
+        "(cumulative), and VPT is where that cumulative sMAPE first exceeds 30.",
         "",
     ]
     seen = []
