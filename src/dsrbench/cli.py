@@ -6,7 +6,7 @@ reproductions | report`` (``merge`` is deprecated: ``results merge``, docs/migra
 The ``*-chunk`` commands are the workflow's jobs (one per chunk of systems); ``simulate``,
 ``train`` and ``predict`` run one system (and seed) by hand.
 
-This module only parses arguments; the jobs themselves are in :mod:`dsrbench.jobs` (the
+This module only parses arguments; the jobs themselves are in :mod:`dsrbench.pipeline` (the
 Snakemake rules are thin calls into these commands). Heavy modules are imported inside
 the commands so that ``dsrbench systems`` stays fast. Exit status: 0 on success (also when
 a job failed: the failure is in its record), 2 for bad input (an input store that is not
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dsrbench.atomic import environment_error
 
         # imported by the commands that raise their errors
-        records = sys.modules.get("dsrbench.records")
+        records = sys.modules.get("dsrbench.pipeline.records")
         stores = sys.modules.get("dsrbench.stores")
         base = sys.modules.get("dsrbench.methods.base")
         if (

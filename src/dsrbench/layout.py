@@ -132,7 +132,7 @@ def _path(kind: str, results: PathLike, **names: object) -> Path:
 
 def resolved_config(results: PathLike) -> Path:
     """The run's validated config with every default filled (JSON), written by the
-    workflow before its first job; each job cuts its slice from it (dsrbench.plan)."""
+    workflow before its first job; each job cuts its slice from it (dsrbench.pipeline.plan)."""
     return _path("resolved_config", results)
 
 

@@ -9,11 +9,19 @@ know fails the test: add it to the table. No module imports anything at import t
 from __future__ import annotations
 
 import ast
+import importlib
+import re
+import sys
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "dsrbench"
+
+#: the deprecated alias modules at the old top-level names of :mod:`dsrbench.pipeline`'s
+#: modules (docs/migration.md); nothing in the repository imports them
+ALIASES = ("plan", "config", "records", "train", "tuning", "predict", "evaluate", "jobs")
+ALIASES += ("snapshots", "warmup")
 
 #: the layer of every top-level module or package of dsrbench (its submodules inherit it)
 LAYERS: dict[str, int] = {
@@ -37,17 +45,10 @@ LAYERS: dict[str, int] = {
     "metrics": 4,
     # 5: the methods, their torch trainer included (dsrbench.methods.trainer)
     "methods": 5,
-    # 6: the jobs
-    "plan": 6,  # how a validated config becomes jobs and slices
-    "config": 6,  # validation of a config (its cross-key checks use the plan's predicates)
-    "records": 6,  # job records and job keys
-    "train": 6,
-    "tuning": 6,
-    "predict": 6,
-    "evaluate": 6,
-    "jobs": 6,
-    "snapshots": 6,
-    "warmup": 6,  # compiles the numba kernels of layers 2, 4 and 5
+    # 6: the pipeline (dsrbench.pipeline: planning, records, the stage modules *_job)
+    "pipeline": 6,
+    # 6: deprecated aliases of the pipeline's modules at their old names (ALIASES)
+    **dict.fromkeys(ALIASES, 6),
     # 7-8: what reads the results, and the command line
     "reports": 7,
     "cli": 8,
@@ -62,13 +63,8 @@ ROOT_LAYER = LAYERS["integration"]
 FORBIDDEN: dict[str, set[str]] = {
     # methods never reach up into the jobs, the reports or the command line
     "methods": {
-        "train",
-        "predict",
-        "evaluate",
-        "jobs",
-        "config",
-        "plan",
-        "records",
+        "pipeline",
+        *ALIASES,
         "reports",
         "cli",
         "report_cli",
@@ -167,7 +163,7 @@ def test_imports_point_down_the_layers() -> None:
     ("source", "expected"),
     [
         ("from dsrbench import stores\n", ["dsrbench.stores"]),
-        ("def f():\n    from dsrbench.train import train\n", ["dsrbench.train"]),
+        ("def f():\n    from dsrbench.pipeline.train import train\n", ["dsrbench.pipeline.train"]),
         ("import dsrbench.metrics.attractor as A\n", ["dsrbench.metrics.attractor"]),
         ("from .base import Method\n", ["dsrbench.methods.base"]),
         ("from . import _polynomial\n", ["dsrbench.methods._polynomial"]),
@@ -184,6 +180,101 @@ def test_the_checker_sees_every_form_of_import(tmp_path, source: str, expected) 
 def test_a_method_importing_a_job_would_fail(tmp_path) -> None:
     """The check is not vacuous: an upward import is caught with its place."""
     path = tmp_path / "probe.py"
-    path.write_text("def fit():\n    from dsrbench.predict import predict\n")
+    path.write_text("def fit():\n    from dsrbench.pipeline.predict import predict\n")
     ((line, target),) = imported("dsrbench.methods.probe", path, set())
     assert line == 2 and layer_of(target)[1] > layer_of("dsrbench.methods.probe")[1]
+
+
+def test_no_import_cycles_between_table_entries() -> None:
+    """The graph of the table's entries (an edge where a module of one imports a module of
+    another, function-level imports included) has no cycle, also within one layer."""
+    mods = modules()
+    known = set(mods)
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        top = layer_of(name)[0]
+        for _, target in imported(name, path, known):
+            other = layer_of(target)[0]
+            if top and other and other != top:
+                graph.setdefault(top, set()).add(other)
+    cycles, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join([*stack[stack.index(nxt) :], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "import cycles between the table's entries:\n" + "\n".join(cycles)
+
+
+ROOT = PACKAGE.parents[1]
+#: an import of an old top-level name (or the module's name in a string, as for
+#: ``sys.modules`` or ``importlib``)
+_OLD = "|".join(ALIASES)
+OLD_PATH = re.compile(
+    rf"\bfrom\s+dsrbench\.({_OLD})\s+import\b"
+    rf"|\bimport\s+dsrbench\.({_OLD})\b"
+    rf"|\bfrom\s+dsrbench\s+import\s+\(?[\w\s,#:`\-]*?\b({_OLD})\b"
+    rf"|[\"']dsrbench\.({_OLD})[\"']"
+)
+
+
+def old_path_imports(text: str) -> list[str]:
+    return [m.group(0) for m in OLD_PATH.finditer(text)]
+
+
+def test_nothing_imports_the_old_paths() -> None:
+    """Only external code uses the deprecated aliases: src/, tests/, benchmarks/, the
+    workflow and the report notebooks import :mod:`dsrbench.pipeline`'s modules."""
+    skip = {PACKAGE / f"{a}.py" for a in ALIASES} | {Path(__file__).resolve()}  # its probes
+    files = [ROOT / "Snakefile", *sorted((ROOT / "reports").glob("*.ipynb"))]
+    for top in ("src", "tests", "benchmarks", "workflow"):
+        files += [p for p in sorted((ROOT / top).rglob("*")) if p.suffix in (".py", ".smk")]
+    problems = [
+        f"{p.relative_to(ROOT)}: {hit}"
+        for p in files
+        if p not in skip
+        for hit in old_path_imports(p.read_text())
+    ]
+    assert not problems, "imports of the old paths:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from dsrbench.train import train_many\n",
+        "import dsrbench.jobs\n",
+        "from dsrbench import jobs, layout\n",
+        "from dsrbench import (\n    layout,\n    plan,\n)\n",
+        'records = sys.modules.get("dsrbench.records")\n',
+    ],
+)
+def test_the_old_path_check_sees_every_form(source: str) -> None:
+    assert old_path_imports(source)
+    assert not old_path_imports(source.replace("dsrbench", "dsrbench.pipeline", 1))
+
+
+@pytest.mark.parametrize("alias", ALIASES)
+def test_an_alias_warns_and_forwards(alias: str) -> None:
+    """``dsrbench.<old name>`` warns once imported and hands out the new module's names."""
+    name = f"dsrbench.{alias}"
+    sys.modules.pop(name, None)
+    with pytest.warns(DeprecationWarning, match="dsrbench.pipeline"):
+        old = importlib.import_module(name)
+    sys.modules.pop(name, None)
+    if alias == "jobs":
+        for attr, module in old.MOVED.items():
+            new = importlib.import_module(f"dsrbench.pipeline.{module}")
+            assert getattr(old, attr) is getattr(new, attr)
+        with pytest.raises(AttributeError):
+            _ = old.no_such_name
+        return
+    new = importlib.import_module(f"dsrbench.pipeline.{alias}")
+    assert new.__all__ and all(getattr(old, a) is getattr(new, a) for a in new.__all__)

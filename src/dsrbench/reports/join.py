@@ -220,7 +220,7 @@ def join_run(
 ) -> Joined:
     """Join the run in ``results_dir`` with the export ``export_path`` into the directory
     ``out`` (see the module doc); raises :class:`ExportError` naming what does not match."""
-    from dsrbench.records import write_metrics_table
+    from dsrbench.pipeline.records import write_metrics_table
 
     results_dir, export_path, out = Path(results_dir), Path(export_path), Path(out)
     ours = pd.read_parquet(_check_results(results_dir))

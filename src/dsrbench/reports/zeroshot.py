@@ -2,7 +2,7 @@
 Gilpin, "Zero-shot forecasting of chaotic systems" (ICLR 2025, arXiv:2409.15771) and
 "Context parroting" (arXiv:2505.11349).
 
-* which data each method saw (:func:`dsrbench.plan.data_seen`) and the flagged systems
+* which data each method saw (:func:`dsrbench.pipeline.plan.data_seen`) and the flagged systems
   (:func:`dsrbench.systems.lyapunov_time_flag`), left out of every summary;
 * sMAPE (0-200) against forecast horizon in Lyapunov times and VPT, every method, zero-shot
   and trained side by side (median over systems, interquartile range);
@@ -69,7 +69,7 @@ def data_seen_table(run: Run) -> pd.DataFrame:
     """Per method: the data it saw before forecasting, its pretraining, and whether it is
     multivariate (Chronos forecasts each coordinate separately)."""
     from dsrbench import methods as registry
-    from dsrbench.plan import data_seen
+    from dsrbench.pipeline.plan import data_seen
 
     rows = []
     for m in run.methods:

@@ -1,5 +1,5 @@
 """Job records and job keys: what every job of the workflow writes and how a rerun knows
-what is finished (the stage bodies are :mod:`dsrbench.jobs`).
+what is finished (the stage bodies are the ``*_job`` modules of :mod:`dsrbench.pipeline`).
 
 Every per-(system, dataset, method, seed) job runs in :func:`run_job`, the one wrapper that
 times it, turns a failure into a record with status ``failed`` and the reason (the
@@ -46,6 +46,7 @@ __all__ = [
     "finished_record",
     "is_fault",
     "job_key",
+    "log_kept",
     "log_to",
     "read_record",
     "record_paths",
@@ -199,6 +200,12 @@ def finished_record(
                 log.warning("%s: its output is not sound, redoing it: %s", record, exc)
                 return None
     return rec
+
+
+def log_kept(stage: str, record: Path, what: str) -> None:
+    """Log that the ``stage`` job of ``what`` finished before with the same inputs (its
+    :func:`finished_record` at ``record``) and is kept."""
+    log.info("%s %s: finished before with the same inputs (%s), kept", stage, what, record)
 
 
 def write_chunk_record(

@@ -10,7 +10,7 @@ For a dataset store and a method, :func:`predict` writes a prediction store
   0.25 T are discarded by the evaluation (docs/protocols.md).
 
 Prediction never trains: a method that needs a fit (``Method.needs_fit``) predicts with the
-model its train job saved (:func:`dsrbench.train.train_to_directory`); one that does not
+model its train job saved (:func:`dsrbench.pipeline.train.train_to_directory`); one that does not
 (``persistence``) is built from its hyperparameters. Besides the methods of
 :mod:`dsrbench.methods`, the reference predictor ``truth`` is an oracle
 (:func:`dsrbench.truth.truth_oracle`): its forecasts are the true continuations, and its
@@ -54,7 +54,7 @@ def untrained_model(method: str, hyperparameters: dict[str, Any] | None = None) 
     if cls.needs_fit:
         raise ValueError(
             f"method {method!r} must be trained before it can predict: run its train job "
-            f"(dsrbench train, or dsrbench.train.train_to_directory) and pass the model "
+            f"(dsrbench train, or dsrbench.pipeline.train.train_to_directory) and pass the model "
             f"(model_dir= / model=)"
         )
     return cls(**(hyperparameters or {}))
@@ -249,7 +249,7 @@ def predict_to_store(
     if true_runs is not None and references.is_truth(method):
         kwargs["true_runs"] = TrueRuns.load(true_runs)
     if model_dir is not None:
-        from dsrbench.train import load_context_models, load_model, per_context
+        from dsrbench.pipeline.train import load_context_models, load_model, per_context
 
         if per_context(model_dir):
             models, record = load_context_models(model_dir)

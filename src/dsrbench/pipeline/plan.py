@@ -1,4 +1,4 @@
-"""Planning: how a validated configuration (:func:`dsrbench.config.load_config`) becomes
+"""Planning: how a validated configuration (:func:`dsrbench.pipeline.config.load_config`) becomes
 jobs, and what each job depends on.
 
 The workflow writes the validated config once, with every default filled, as the *resolved
@@ -354,5 +354,5 @@ def read_resolved_config(path: str | Path) -> dict[str, Any]:
             "the file before the first job)"
         ) from None
     if not isinstance(data, dict) or data.get(RESOLVED_KEY) != 1:
-        raise ConfigError(f"{path} is not a resolved config written by dsrbench.plan")
+        raise ConfigError(f"{path} is not a resolved config written by dsrbench.pipeline.plan")
     return data["config"]

@@ -2,7 +2,7 @@
 
 Every kernel is compiled with ``cache=True``, so only the first process that runs it pays
 the compilation (about 20 s for the DOP853 integrator on one core). ``make install`` runs
-``python -m dsrbench.warmup`` so that neither the first workflow jobs nor the test workers
+``python -m dsrbench.pipeline.warmup`` so that neither the first workflow jobs nor the test workers
 compile the same kernels side by side. It runs each kernel family once on a tiny problem:
 the ODE, SDE and delay integrators, the tangent-space (Lyapunov) kernels of both, the
 Gaussian-mixture form of D_stsp, and the loss gradients of the latent RNNs (shPLRNN + GTF,
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-__all__ = ["warm_up"]
+__all__ = ["main", "warm_up"]
 
 
 def warm_up() -> dict[str, float]:
@@ -73,6 +73,11 @@ def _latent_rnn_once(rnn, k: int) -> None:
     rnn.alrnn_loss_grad(**al, x=x, tau=2, relu_units=1)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Warm every kernel up and print the seconds each took."""
     for kernel, s in warm_up().items():
         print(f"warm-up: {kernel:30s} {s:6.1f} s")
+
+
+if __name__ == "__main__":
+    main()

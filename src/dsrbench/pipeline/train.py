@@ -59,7 +59,7 @@ class TrainItem:
     val_length: int | None = None
     name: str = ""
     #: the protocol keys of the training slice (tuning, refit, data-limited sweep):
-    #: :class:`dsrbench.tuning.Protocol`; empty: fit on the training split
+    #: :class:`dsrbench.pipeline.tuning.Protocol`; empty: fit on the training split
     protocol: dict[str, Any] = field(default_factory=dict)
     #: with ``refit_on: context``: where the forecast contexts lie (the ``contexts`` of the
     #: train slice, :func:`dsrbench.splits.protocol_contexts`)
@@ -145,7 +145,7 @@ def train_many(
     a record is its share of the call's wall time (``fit_many_seconds`` over
     ``fit_many_models``)."""
     from dsrbench import methods
-    from dsrbench.tuning import Protocol
+    from dsrbench.pipeline.tuning import Protocol
 
     outcomes: list[TrainOutcome | None] = [None] * len(items)
     tasks, where, attrs, datasets = [], [], [], []
@@ -225,7 +225,7 @@ def _protocol_tasks(
     """The final fits of the protocol: tuned hyperparameters (grid search on the validation
     points), on the test trajectory's first points with ``refit_on: test``; and what the
     training record keeps of it (``tuning``, ``refit``)."""
-    from dsrbench.tuning import tune
+    from dsrbench.pipeline.tuning import tune
 
     extra: list[dict[str, Any]] = [{} for _ in tasks]
     best = [dict(t.hyperparameters) for t in tasks]
@@ -257,7 +257,7 @@ def _data_limited(
     budget: float | None,
 ) -> None:
     """The data-limited sweep of the final models' settings, into ``extra[k]``."""
-    from dsrbench.tuning import data_limited_sweep
+    from dsrbench.pipeline.tuning import data_limited_sweep
 
     train_length = int(items[where[0]].train_length or datasets[0].sizes["time"])
     sweep = data_limited_sweep(
@@ -304,7 +304,7 @@ def _train_per_context(
             if not item.contexts:
                 raise ValueError(
                     "training.refit_on: context needs the contexts of the train slice "
-                    "(dsrbench.plan.train_slice writes them)"
+                    "(dsrbench.pipeline.plan.train_slice writes them)"
                 )
             ds = stores.open_dataset(item.dataset_path)
             traj, start = splits.protocol_contexts(ds, item.contexts)

@@ -5,7 +5,7 @@ defaults). :func:`load_config` validates a YAML file or a dict (e.g. the ``confi
 Snakemake assembled from ``--configfile`` and ``--config``), fills the defaults, checks the
 system names against the registry and the cross-key rules, and raises :class:`ConfigError`
 with messages that name the offending key and the fix. How a validated config becomes jobs
-is :mod:`dsrbench.plan`.
+is :mod:`dsrbench.pipeline.plan`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import yaml
 
 from dsrbench import methods, references
 from dsrbench.methods.base import HyperparameterError
-from dsrbench.plan import (
+from dsrbench.pipeline.plan import (
     BY_SYSTEM,
     evaluation_datasets,
     fits_on_context,
