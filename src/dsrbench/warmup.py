@@ -1,0 +1,21 @@
+"""Deprecated alias of :mod:`dsrbench.pipeline.warmup` (moved in 0.1.0).
+
+Every name is looked up there; import it instead. This module goes in the next release
+(docs/migration.md)."""
+
+import importlib
+import warnings
+
+warnings.warn(
+    "dsrbench.warmup is deprecated: import dsrbench.pipeline.warmup (docs/migration.md)",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+
+def __getattr__(name: str):
+    return getattr(importlib.import_module("dsrbench.pipeline.warmup"), name)
+
+
+if __name__ == "__main__":
+    importlib.import_module("dsrbench.pipeline.warmup").main()
