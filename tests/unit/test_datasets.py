@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dsrbench import integration
-from dsrbench.integration import trajectories
 from dsrbench.datasets import SUMMARY_COLUMNS, BuildResult, build_dataset, summarize
+from dsrbench.integration import trajectories
 from dsrbench.splits import split_of
 from dsrbench.stores import open_dataset
 from dsrbench.systems import UnknownSystemError
