@@ -10,6 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from dsrbench.pipeline import evaluate_job, simulate_job, true_runs_job
+from dsrbench.pipeline.records import read_record
+
 __all__ = ["add_job_parsers"]
 
 
@@ -18,7 +21,7 @@ def _path(value: str | None) -> Path | None:
 
 
 def _slice(args: argparse.Namespace, kind: str) -> dict:
-    from dsrbench.pipeline import slices  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import slices  # heavy: xarray, jsonschema
 
     return slices.load_slice(
         kind,
@@ -31,14 +34,10 @@ def _slice(args: argparse.Namespace, kind: str) -> dict:
 
 
 def _record_system(path: str) -> str:
-    from dsrbench.pipeline.records import read_record
-
     return str(read_record(path, "dataset record").get("system"))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import simulate_job  # lazy: `dsrbench --help` starts without numpy
-
     job = _slice(args, "simulate")
     simulate_job.simulate(
         job, args.system, args.dataset, out=Path(args.out), record=Path(args.record)
@@ -47,8 +46,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import simulate_job  # lazy: `dsrbench --help` starts without numpy
-
     table = simulate_job.summary(args.records, _path(args.out))
     if args.out is None:
         sys.stdout.write(table.to_csv(index=False))
@@ -56,7 +53,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import train_job  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import train_job  # heavy: xarray, jsonschema
 
     train_job.train(
         _slice(args, "train"),
@@ -73,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import predict_job  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import predict_job  # heavy: xarray, jsonschema
 
     predict_job.predict(
         _slice(args, "predict"),
@@ -88,7 +85,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cut(args: argparse.Namespace, kind: str) -> tuple[dict, dict]:
-    from dsrbench.pipeline import slices  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import slices  # heavy: xarray, jsonschema
 
     return slices.cut_chunk(
         kind,
@@ -101,8 +98,6 @@ def _cut(args: argparse.Namespace, kind: str) -> tuple[dict, dict]:
 
 
 def cmd_simulate_chunk(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import simulate_job  # lazy: `dsrbench --help` starts without numpy
-
     _, slices = _cut(args, "simulate")
     simulate_job.simulate_chunk(
         slices,
@@ -114,7 +109,7 @@ def cmd_simulate_chunk(args: argparse.Namespace) -> int:
 
 
 def cmd_train_chunk(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import train_job  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import train_job  # heavy: xarray, jsonschema
 
     cfg, slices = _cut(args, "train")
     train_job.train_chunk(
@@ -130,7 +125,7 @@ def cmd_train_chunk(args: argparse.Namespace) -> int:
 
 
 def cmd_predict_chunk(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import predict_job  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import predict_job  # heavy: xarray, jsonschema
 
     cfg, slices = _cut(args, "predict")
     predict_job.predict_chunk(
@@ -145,8 +140,6 @@ def cmd_predict_chunk(args: argparse.Namespace) -> int:
 
 
 def cmd_truth_chunk(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import true_runs_job  # lazy: `dsrbench --help` starts without numpy
-
     _, slices = _cut(args, "truth")
     true_runs_job.true_runs_chunk(
         slices,
@@ -179,8 +172,6 @@ def _add_chunk_arguments(p: argparse.ArgumentParser, method: bool) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import evaluate_job  # lazy: `dsrbench --help` starts without numpy
-
     evaluate_job.evaluate(
         args.records,
         Path(args.out),

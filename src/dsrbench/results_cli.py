@@ -11,12 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from dsrbench.pipeline import evaluate_job
+
 __all__ = ["add_results_parsers"]
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from dsrbench.pipeline import evaluate_job
-
     print(
         "dsrbench merge is deprecated and will be removed in the next release: use "
         "`dsrbench results merge` (docs/migration.md)",

@@ -278,3 +278,136 @@ def test_an_alias_warns_and_forwards(alias: str) -> None:
         return
     new = importlib.import_module(f"dsrbench.pipeline.{alias}")
     assert new.__all__ and all(getattr(old, a) is getattr(new, a) for a in new.__all__)
+
+
+#: the only modules a function may import (module prefix -> why it is not at the top of
+#: the file); seconds are ``python -X importtime`` on one core of the 2-core CI machine.
+#: A dsrbench module is allowed too when its top-level imports reach one of these, or when
+#: it imports (at its top) the module that imports it lazily (a cycle, :func:`cycle_breaker`)
+LAZY_ALLOWED: dict[str, str] = {
+    "torch": "1.6 s; planning a config must import no torch (test_chunks)",
+    "torchdiffeq": "2.7 s, and torch",
+    "mambapy": "1.6 s, and torch",
+    "pytorch_lightning": "6 s, and torch",
+    "darts": "0.5 s, and torch with its models",
+    "dask": "0.2 s (dask.distributed 0.7 s): only the evaluation uses it",
+    "distributed": "0.7 s: only the evaluation uses it",
+    "dask_jobqueue": "optional (the slurm extra)",
+    "chronos": "8.6 s with transformers; optional (the chronos extra)",
+    "huggingface_hub": "optional (the chronos extra)",
+    "statsmodels": "1.5 s: one method (arima)",
+    "sklearn": "1.8 s: one method (a dev extra)",
+    "pysindy": "2.8 s: one method (sindy)",
+    "xgboost": "darts' XGBoost model only",
+    "numba": "0.3 s, and compiling or loading the cached kernels",
+    "dysts": "1.3 s (its system classes)",
+    "scipy": "0.25-0.7 s per subpackage",
+    "pandas": "0.37 s; `dsrbench --help` starts without it",
+    "pyarrow": "0.15 s",
+    "xarray": "0.5 s",
+    "zarr": "0.23 s",
+    "jsonschema": "0.3 s (config validation)",
+    "matplotlib": "0.3 s: the report pages only",
+    "papermill": "0.4 s: the report pages only",
+    "nbconvert": "0.6 s: the report pages only",
+    "nbformat": "the report pages only",
+    "ipykernel": "the report pages only (kernel spec)",
+    "jupyter_client": "the report pages only (kernel spec)",
+    "IPython": "inside a notebook only",
+    "threadpoolctl": "optional: not a dependency of its own, its import is guarded",
+    "fcntl": "POSIX only: the lock of the report kernel",
+}
+
+
+def _in(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def split_imports(name: str, path: Path, known: set[str]):
+    """``(top, lazy)``: the modules ``name`` imports at import time (TYPE_CHECKING blocks
+    left out), and ``(line, module)`` of those it imports inside a function. dsrbench
+    modules are named as :func:`imported` names them; ``from X import y`` of another
+    package counts as an import of ``X``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    top: set[str] = set()
+    lazy: list[tuple[int, str]] = []
+
+    def names(node: ast.Import | ast.ImportFrom) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        base = node.module or ""
+        if node.level:
+            parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join([*parent, *([base] if base else [])])
+        if base.split(".")[0] != "dsrbench":
+            return [base]
+        return [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+
+    def walk(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for sub in child.orelse:
+                    walk(ast.Module(body=[sub], type_ignores=[]), in_function)
+                continue
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                if in_function:
+                    lazy.extend((child.lineno, n) for n in names(child))
+                else:
+                    top.update(names(child))
+                continue
+            function = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            walk(child, in_function or function)
+
+    walk(tree, False)
+    return top, lazy
+
+
+def test_only_heavy_modules_are_imported_inside_functions() -> None:
+    """Cheap imports sit at the top of the file, where a reader sees them; a function
+    imports only what :data:`LAZY_ALLOWED` names (and the dsrbench modules that import
+    one of those at their top), so that ``import dsrbench.x`` stays cheap where it must."""
+    mods = modules()
+    known = set(mods)
+    parsed = {name: split_imports(name, path, known) for name, path in mods.items()}
+
+    def parents(module: str) -> list[str]:
+        parts = module.split(".")
+        return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+    closure: dict[str, set[str]] = {}
+
+    def reach(module: str) -> set[str]:
+        """Every module imported when ``module`` is (its packages' __init__ included)."""
+        if module in closure:
+            return closure[module]
+        closure[module] = seen = {module}
+        for m in parents(module):
+            for target in parsed.get(m, (set(), []))[0] | ({m} if m != module else set()):
+                if target in known:
+                    seen |= reach(target)
+                else:
+                    seen.add(target)
+        return seen
+
+    problems = []
+    for name, path in mods.items():
+        for line, target in parsed[name][1]:
+            if _in(target, LAZY_ALLOWED):
+                continue
+            if target in known or target.split(".")[0] == "dsrbench":
+                reached = reach(target) if target in known else {target}
+                if any(_in(m, LAZY_ALLOWED) for m in reached) or name in reached:
+                    continue  # a heavy dsrbench module, or a cycle
+            problems.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {target}")
+    assert not problems, (
+        "imports inside functions of modules not in LAZY_ALLOWED (move them to the top):\n"
+        + "\n".join(problems)
+    )

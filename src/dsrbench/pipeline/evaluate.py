@@ -42,6 +42,7 @@ import json
 import logging
 import math
 import os
+import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from dsrbench import layout
 from dsrbench.atomic import atomic_path
@@ -93,7 +95,6 @@ def _pin_threads() -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1)
-    import sys
 
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
@@ -596,7 +597,6 @@ def run_evaluation(
         with dask_client(n_workers, scheduler_address) as own:
             return run_evaluation(jobs, client=own, progress=progress)
     from dask.distributed import as_completed
-    from tqdm import tqdm
 
     rows: list[dict] = []
     floors = {}

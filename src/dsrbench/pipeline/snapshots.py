@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from dsrbench import layout, stores
 from dsrbench.methods import get as get_method
@@ -95,8 +96,6 @@ def score_snapshots(results: str | Path, *, progress: bool = False) -> pd.DataFr
         for p in sorted(Path(f.path).glob("step*.npz"))
     ]
     if progress:
-        from tqdm import tqdm
-
         files = tqdm(files, desc="snapshots", unit="model")
     for names, step in files:
         dataset, method = str(names["dataset"]), str(names["method"])

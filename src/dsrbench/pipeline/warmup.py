@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 
+from dsrbench.integration import simulate
+
 __all__ = ["main", "warm_up"]
 
 
 def warm_up() -> dict[str, float]:
     """Run every numba kernel family once; returns the seconds each took."""
-    from dsrbench.integration import simulate
     from dsrbench.integration.lyapunov import system_max_lyapunov
     from dsrbench.methods import _rnn_kernels as rnn
     from dsrbench.metrics.attractor import state_space_divergence

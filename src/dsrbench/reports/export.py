@@ -61,7 +61,7 @@ import pandas as pd
 from dsrbench import layout, splits
 from dsrbench.atomic import atomic_path
 from dsrbench.pipeline.evaluate import COLUMNS as METRIC_COLUMNS
-from dsrbench.provenance import canonical_json, provenance
+from dsrbench.provenance import canonical_json, hardware, provenance
 from dsrbench.references import is_floor
 from dsrbench.reports.results import with_symbolic_rows
 
@@ -416,8 +416,6 @@ def _version(package: str) -> str | None:
 
 
 def _cpu() -> str:
-    from dsrbench.provenance import hardware
-
     return str(hardware("cpu")["cpu"])
 
 
