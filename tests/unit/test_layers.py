@@ -411,3 +411,17 @@ def test_only_heavy_modules_are_imported_inside_functions() -> None:
         "imports inside functions of modules not in LAZY_ALLOWED (move them to the top):\n"
         + "\n".join(problems)
     )
+
+
+def test_the_lazy_import_check_sees_function_imports_only(tmp_path) -> None:
+    """Function-level imports are found (in methods and nested functions), the module's own
+    and those under ``TYPE_CHECKING`` are not."""
+    path = tmp_path / "probe.py"
+    path.write_text(
+        "import os\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pandas\n"
+        "class C:\n    def f(self):\n        def g():\n            import json\n"
+        "        from dsrbench import stores\n"
+    )
+    top, lazy = split_imports("dsrbench.probe", path, {"dsrbench.stores"})
+    assert top == {"os", "typing"} and lazy == [(8, "json"), (9, "dsrbench.stores")]
+    assert not _in("json", LAZY_ALLOWED) and _in("torch.nn", LAZY_ALLOWED)
