@@ -43,7 +43,7 @@ import numba
 import numpy as np
 from numba import types
 
-from dsrbench.integration.rhs import DelayRhs, OdeRhs
+from dsrbench.integration.rhs import DelayRhs, OdeRhs, compiled_rhs
 from dsrbench.systems import get_system_info
 
 __all__ = [
@@ -613,8 +613,6 @@ def system_max_lyapunov(
         :class:`LyapunovEstimate`; ``exponents`` holds the ``n_vectors`` leading exponents.
         Raises :class:`FloatingPointError` when the integration blows up.
     """
-    from dsrbench.integration.rhs import compiled_rhs
-
     info = get_system_info(name)
     dt, d_n, d_tr = default_settings(name, dt)
     n_steps = d_n if n_steps is None else int(n_steps)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import references, splits, stores
+from dsrbench import methods, references, splits, stores
 from dsrbench.methods import Method
 from dsrbench.provenance import provenance
 from dsrbench.truth import TrueRuns, truth_oracle
@@ -48,8 +48,6 @@ def untrained_model(method: str, hyperparameters: dict[str, Any] | None = None) 
     """``method`` built from its hyperparameters, for a method that needs no fit
     (``needs_fit = False``); any other method raises a ValueError that names its train job,
     since prediction never trains."""
-    from dsrbench import methods
-
     cls = methods.get(method)
     if cls.needs_fit:
         raise ValueError(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from dsrbench import splits, stores
+from dsrbench import methods, splits, stores
 from dsrbench.atomic import atomic_path, write_json_atomic
 from dsrbench.methods import FitContext, FitTask, Method, RunFiles
 from dsrbench.provenance import hardware, provenance
@@ -91,8 +91,6 @@ def train(
     """Fit ``method`` on ``ds``'s training split (cut as :func:`dsrbench.splits.training_splits`
     says);
     returns the model and what the fit did."""
-    from dsrbench import methods
-
     model = methods.get(method)(**(hyperparameters or {}))
     train_split, val_split = splits.training_splits(ds, train_length, val_length)
     type(model).check_sampling(train_split)
@@ -144,7 +142,6 @@ def train_many(
     (:func:`dsrbench.stores.is_fault`): they are not a model's result. ``fit_seconds`` of
     a record is its share of the call's wall time (``fit_many_seconds`` over
     ``fit_many_models``)."""
-    from dsrbench import methods
     from dsrbench.pipeline.tuning import Protocol
 
     outcomes: list[TrainOutcome | None] = [None] * len(items)
@@ -293,8 +290,6 @@ def _train_per_context(
     record) and a ``training.json`` listing them (``contexts``). A context whose fit fails
     is recorded as failed (its forecasts are NaN); an item none of whose fits succeeds
     fails."""
-    from dsrbench import methods
-
     outcomes: list[TrainOutcome | None] = [None] * len(items)
     tasks: list[FitTask] = []
     owner: list[tuple[int, int]] = []
@@ -415,8 +410,6 @@ def per_context(directory: str | Path) -> bool:
 def load_context_models(directory: str | Path) -> tuple[list[Method | None], dict[str, Any]]:
     """The per-context models saved by :func:`_train_per_context` (None where a context's
     fit failed), in context order, and the record listing them."""
-    from dsrbench import methods
-
     directory = Path(directory)
     record = json.loads((directory / TRAINING_RECORD).read_text())
     cls = methods.get(record["method"])
@@ -492,8 +485,6 @@ class TrainingError(RuntimeError):
 
 def load_model(directory: str | Path) -> tuple[Method, dict[str, Any]]:
     """A model saved by :func:`train_to_directory` and its training record."""
-    from dsrbench import methods
-
     directory = Path(directory)
     record_path = directory / TRAINING_RECORD
     if not record_path.exists():

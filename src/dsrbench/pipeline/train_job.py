@@ -15,6 +15,7 @@ from typing import Any
 
 from dsrbench import layout, methods
 from dsrbench.faults import PAUSE_AFTER_RECORD_ENV, pause_after_record
+from dsrbench.methods import RunFiles
 from dsrbench.pipeline.records import (
     finished_record,
     job_key,
@@ -45,8 +46,6 @@ def train(
 ) -> dict:
     """Train ``method`` on one dataset (``job``: its train slice); write the model and a
     record."""
-    from dsrbench.methods import RunFiles
-
     dataset = read_record(dataset_record, "dataset record")
     model = _Model(job, dataset, seed, Path(out), Path(record), RunFiles(checkpoint_dir, epoch_log))
     (rec,) = _train_models(method, [model], threads=threads)
@@ -169,8 +168,6 @@ def train_chunk(
     train slice) with every seed: the models not finished before (same key) are fitted
     together by one ``fit_many`` call (:func:`dsrbench.pipeline.train.train_many`), each saved with
     its record at its layout paths. Writes the chunk record last."""
-    from dsrbench.methods import RunFiles
-
     records, todo = [], []
     for system, job in jobs.items():
         dataset_rec = read_record(layout.dataset_record(results, dataset, system), "dataset record")

@@ -61,6 +61,7 @@ import pandas as pd
 from dsrbench import layout, splits
 from dsrbench.atomic import atomic_path
 from dsrbench.pipeline.evaluate import COLUMNS as METRIC_COLUMNS
+from dsrbench.pipeline.evaluate import LYAPUNOV_HORIZONS
 from dsrbench.provenance import canonical_json, hardware, provenance
 from dsrbench.references import is_floor
 from dsrbench.reports.results import with_symbolic_rows
@@ -231,7 +232,6 @@ def protocol(
     installed one."""
     from dsrbench.datasets import DATA_GENERATION_VERSION, resolve_setting
     from dsrbench.pipeline.config import load_config
-    from dsrbench.pipeline.evaluate import LYAPUNOV_HORIZONS
 
     cfg = load_config(config)
     if dataset not in cfg["datasets"]:
@@ -310,8 +310,6 @@ def _attrs(store: Path) -> dict[str, Any] | None:
 def _evaluation(store: Path) -> dict[str, Any] | None:
     """The evaluation part of the protocol read from a prediction store (None: unreadable)."""
     import zarr
-
-    from dsrbench.pipeline.evaluate import LYAPUNOV_HORIZONS
 
     pred = _attrs(store)
     if not pred or "horizon" not in pred:

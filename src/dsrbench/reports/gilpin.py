@@ -33,6 +33,7 @@ from dsrbench.reports.published import (
     GILPIN2023_RANKING,
     GILPIN2023_REFERENCE,
     GILPIN2023_TRAINING_SECONDS,
+    published_table,
 )
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.specs import spec
@@ -979,8 +980,6 @@ def _published_rows(published: pd.DataFrame | None) -> pd.DataFrame:
     """The Gilpin 2023 per-system ``smape_fixed`` rows of :func:`published_table` (or of a
     frame with its columns): published_method, system, published, changed_system."""
     if published is None:
-        from dsrbench.reports.published import published_table
-
         published = published_table()
     pub = published
     if "paper" in pub:
@@ -1143,8 +1142,6 @@ def per_system_table(run: Run, published: pd.DataFrame | None = None) -> pd.Data
     published model, n, rho and the median ratio with and without the changed systems, the
     changed systems and the most disagreeing; models without a run say so."""
     if published is None:
-        from dsrbench.reports.published import published_table
-
         published = published_table()
     comp = per_system_comparison(fine_scores(run), published)
     summary = per_system_summary(comp, published)

@@ -28,7 +28,14 @@ from dsrbench import layout
 from dsrbench.atomic import atomic_path
 from dsrbench.references import TRUTH
 from dsrbench.reports.export import build_export, read_export, write_export
-from dsrbench.reports.reproductions import quartiles
+from dsrbench.reports.reproductions import (
+    Runs,
+    display,
+    export_rows,
+    quartiles,
+    reproductions,
+    summary,
+)
 
 __all__ = ["PAGE_METRICS", "publish_run", "run_page", "seed_summary", "write_page"]
 
@@ -262,13 +269,6 @@ def _over_systems_lines(summary: pd.DataFrame) -> list[str]:
 def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
     """The published numbers of ``meta["papers"]`` beside this run, with their status."""
     from dsrbench.reports.published import published_table
-    from dsrbench.reports.reproductions import (
-        Runs,
-        display,
-        export_rows,
-        reproductions,
-        summary,
-    )
 
     published = published_table()
     papers = [p for p in dict.fromkeys(published["paper"]) if any(q in p for q in meta["papers"])]
