@@ -431,3 +431,20 @@ def test_the_lazy_import_check_sees_function_imports_only(tmp_path) -> None:
     top, lazy = split_imports("dsrbench.probe", path, {"dsrbench.stores"})
     assert top == {"os", "typing"} and lazy == [(8, "json"), (9, "dsrbench.stores")]
     assert not _in("json", LAZY_ALLOWED) and _in("torch.nn", LAZY_ALLOWED)
+
+
+def test_the_pipeline_face_lists_its_stage_modules_and_imports_nothing() -> None:
+    """``dsrbench.pipeline`` names its stages, each a module of the package, and importing
+    it loads no other dsrbench module."""
+    path = PACKAGE / "pipeline" / "__init__.py"
+    top, lazy = split_imports("dsrbench.pipeline", path, set(modules()))
+    assert not top and not lazy
+    stages = ast.literal_eval(
+        next(
+            n.value
+            for n in ast.parse(path.read_text()).body
+            if isinstance(n, ast.Assign) and n.targets[0].id == "STAGES"
+        )
+    )
+    assert all((PACKAGE / "pipeline" / f"{s}.py").is_file() for s in stages)
+    assert set(stages) == {p.stem for p in (PACKAGE / "pipeline").glob("*_job.py")}

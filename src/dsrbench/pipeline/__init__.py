@@ -22,4 +22,5 @@ Beside them: :mod:`~dsrbench.pipeline.snapshots` (scores of weight snapshots tak
 training) and :mod:`~dsrbench.pipeline.warmup` (compiles the numba kernels once).
 """
 
+#: the stage modules, in workflow order (tests/unit/test_layers.py checks them)
 STAGES = ("simulate_job", "true_runs_job", "train_job", "predict_job", "evaluate_job")
