@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[dev,slurm,chronos]'
-	$(BIN)/python -m dsrbench.warmup  # compile the numba kernels once (their disk cache)
+	$(BIN)/python -m dsrbench.pipeline.warmup  # compile the numba kernels once (their disk cache)
 	touch $@
 
 # Debian's chromium and chromium-driver for tests/e2e/test_browser.py (apt-get, as root or with

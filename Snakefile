@@ -3,17 +3,17 @@ method on each dataset, predict (forecasts from test contexts, long free runs) a
 (forecast metrics and attractor statistics against truth floors, on Dask).
 
 The simulate, train and predict jobs each run over a chunk of systems (config key
-chunking.systems_per_job; dsrbench.plan.system_chunks), every seed in one job; each
+chunking.systems_per_job; dsrbench.pipeline.plan.system_chunks), every seed in one job; each
 system keeps its own records, and a rerun of a killed chunk job redoes only the systems it
-had not finished (dsrbench.jobs).
+had not finished (dsrbench.pipeline).
 
     snakemake --cores all                                   # default config.yaml
     snakemake --cores all --configfile configs/full.yaml    # all 135 systems
     snakemake --profile profiles/slurm --configfile configs/full.yaml
 
-The configuration is validated (dsrbench.config.load_config) before any job is planned;
+The configuration is validated (dsrbench.pipeline.config.load_config) before any job is planned;
 an invalid one stops here with a message naming the key and the fix. The validated config,
-every default filled, is written once as the run's resolved config (dsrbench.plan); each
+every default filled, is written once as the run's resolved config (dsrbench.pipeline.plan); each
 job gets its wildcards, that file and the hash of its slices, and cuts its slices itself.
 """
 
@@ -28,8 +28,8 @@ from snakemake.exceptions import WorkflowError
 
 from dsrbench import layout
 from dsrbench.cluster import slurm_gpu_problem
-from dsrbench.config import ConfigError, load_config
-from dsrbench.plan import (
+from dsrbench.pipeline.config import ConfigError, load_config
+from dsrbench.pipeline.plan import (
     chunk_slices,
     evaluation_datasets,
     expand as expand_jobs,

@@ -75,8 +75,8 @@ def _fallbacks(rows: list[dict]) -> set[str]:
 def check_system(system: str, args: dict[str, Any]) -> dict[str, Any]:
     """simulate / truth / floor of one system (see module doc); never raises."""
     from dsrbench.datasets import build_dataset
-    from dsrbench.evaluate import LONG_TERM, evaluate_prediction, truth_floor
-    from dsrbench.predict import predict_to_store
+    from dsrbench.pipeline.evaluate import LONG_TERM, evaluate_prediction, truth_floor
+    from dsrbench.pipeline.predict import predict_to_store
     from dsrbench.systems import chaos_flag
 
     flag = chaos_flag(system)

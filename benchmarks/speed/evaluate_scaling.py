@@ -26,7 +26,7 @@ def _warm_up() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dsrbench.evaluate import dask_client, run_evaluation
+    from dsrbench.pipeline.evaluate import dask_client, run_evaluation
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, default=Path("results"))

@@ -4,7 +4,7 @@
         --doc docs/results/dsr_database_20k
 
 Every snapshot (``training.snapshot_steps`` of configs/dsr_database.yaml) is run freely and
-scored as the evaluation scores the trained model (dsrbench.snapshots); then, per method
+scored as the evaluation scores the trained model (dsrbench.pipeline.snapshots); then, per method
 and optimiser step, the fraction of systems whose D_stsp lies within 2x and 5x of the truth
 floor. Writes ``snapshots.csv`` (one row per snapshot), ``floor_fractions.csv``,
 ``floor_fractions.md`` and ``floor_fractions.png`` into ``--doc``.
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from dsrbench.snapshots import floor_fractions, score_snapshots
+from dsrbench.pipeline.snapshots import floor_fractions, score_snapshots
 
 
 def figure(fractions, out: Path) -> None:

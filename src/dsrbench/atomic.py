@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import re
@@ -57,8 +58,6 @@ def temporary_sibling(path: str | os.PathLike[str], *, hidden: bool = True) -> P
 
 def leftovers(path: str | os.PathLike[str]) -> list[Path]:
     """Temporary siblings of ``path`` that a killed writer left behind."""
-    import glob
-
     path = Path(path)
     stem, suffix = glob.escape(path.stem), glob.escape(path.suffix)
     found = {

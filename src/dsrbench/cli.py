@@ -6,7 +6,7 @@ reproductions | report`` (``merge`` is deprecated: ``results merge``, docs/migra
 The ``*-chunk`` commands are the workflow's jobs (one per chunk of systems); ``simulate``,
 ``train`` and ``predict`` run one system (and seed) by hand.
 
-This module only parses arguments; the jobs themselves are in :mod:`dsrbench.jobs` (the
+This module only parses arguments; the jobs themselves are in :mod:`dsrbench.pipeline` (the
 Snakemake rules are thin calls into these commands). Heavy modules are imported inside
 the commands so that ``dsrbench systems`` stays fast. Exit status: 0 on success (also when
 a job failed: the failure is in its record), 2 for bad input (an input store that is not
@@ -22,6 +22,13 @@ import os
 import sys
 from collections.abc import Sequence
 
+from dsrbench import references
+from dsrbench.atomic import environment_error
+from dsrbench.jobs_cli import add_job_parsers
+from dsrbench.report_cli import add_report_parser
+from dsrbench.results_cli import add_results_parsers
+from dsrbench.systems import systems_table
+
 
 def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
@@ -33,8 +40,6 @@ def _setup_logging(verbose: bool = False) -> None:
 
 def cmd_systems(args: argparse.Namespace) -> int:
     """Print the registry table."""
-    from dsrbench.systems import systems_table
-
     filters = {"delay": args.delay, "nonautonomous": args.nonautonomous, "dim": args.dim}
     filters["chaotic"] = args.chaotic
     table = systems_table(**filters, name_contains=args.contains)
@@ -52,7 +57,7 @@ def cmd_systems(args: argparse.Namespace) -> int:
 
 def cmd_methods(args: argparse.Namespace) -> int:
     """Print the methods with their hyperparameters and defaults."""
-    from dsrbench import methods, references
+    from dsrbench import methods  # its base class imports xarray
 
     for ref in references.REFERENCES.values():
         if ref.predicts:  # configured in evaluation.methods like a method
@@ -99,13 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the methods and their hyperparameters")
     p.set_defaults(func=cmd_methods)
 
-    from dsrbench.jobs_cli import add_job_parsers
-    from dsrbench.results_cli import add_results_parsers
-
     add_job_parsers(sub)
 
     add_results_parsers(sub)
-    from dsrbench.report_cli import add_report_parser
 
     add_report_parser(sub)
     return parser
@@ -121,10 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
-        from dsrbench.atomic import environment_error
-
         # imported by the commands that raise their errors
-        records = sys.modules.get("dsrbench.records")
+        records = sys.modules.get("dsrbench.pipeline.records")
         stores = sys.modules.get("dsrbench.stores")
         base = sys.modules.get("dsrbench.methods.base")
         if (

@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from dsrbench import integration as integ
 from dsrbench import splits, stores
 from dsrbench.provenance import config_hash, provenance
 from dsrbench.schemas import setting_defaults
@@ -181,8 +182,6 @@ def build_dataset(
     must not change stores. Unknown systems raise ``UnknownSystemError``; failed integrations
     return status ``"failed"`` and write nothing (a previous store at ``out`` is removed).
     """
-    from dsrbench import integration as integ
-
     start_clock = time.perf_counter()
     out = Path(out)
     info = get_system_info(system)  # raises UnknownSystemError

@@ -6,8 +6,8 @@ default everywhere else), a hook does nothing:
 * :data:`FAIL_ENV` (:func:`injected_failure`): a model's training raises at a chosen epoch
   or right after its fit (``dsrbench.methods``);
 * :data:`PAUSE_AFTER_RECORD_ENV` (:func:`pause_after_record`): a train job waits after
-  writing each model's record (``dsrbench.jobs``), so a test can interrupt it between two
-  models;
+  writing each model's record (``dsrbench.pipeline.train_job``), so a test can interrupt it
+  between two models;
 * :data:`PAUSE_BEFORE_RENAME_ENV` (:func:`pause_before_rename`): a writer waits before
   renaming a finished temporary onto its target (``dsrbench.atomic``), so a test can kill
   the job at that point.

@@ -1,7 +1,7 @@
 """The workflow's job commands: ``dsrbench simulate | summary | train | predict`` (one
 system by hand) and ``simulate-chunk | train-chunk | predict-chunk | evaluate`` (the jobs the
 Snakemake rules call, one per chunk of systems). Argument parsing only; the jobs are in
-:mod:`dsrbench.jobs`.
+the ``*_job`` modules of :mod:`dsrbench.pipeline`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from dsrbench.pipeline import evaluate_job, simulate_job, true_runs_job
+from dsrbench.pipeline.records import read_record
 
 __all__ = ["add_job_parsers"]
 
@@ -18,9 +21,9 @@ def _path(value: str | None) -> Path | None:
 
 
 def _slice(args: argparse.Namespace, kind: str) -> dict:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import slices  # heavy: xarray, jsonschema
 
-    return jobs.load_slice(
+    return slices.load_slice(
         kind,
         config=args.config,
         config_json=args.config_json,
@@ -31,32 +34,28 @@ def _slice(args: argparse.Namespace, kind: str) -> dict:
 
 
 def _record_system(path: str) -> str:
-    from dsrbench.records import read_record
-
     return str(read_record(path, "dataset record").get("system"))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
-
     job = _slice(args, "simulate")
-    jobs.simulate(job, args.system, args.dataset, out=Path(args.out), record=Path(args.record))
+    simulate_job.simulate(
+        job, args.system, args.dataset, out=Path(args.out), record=Path(args.record)
+    )
     return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
-
-    table = jobs.summary(args.records, _path(args.out))
+    table = simulate_job.summary(args.records, _path(args.out))
     if args.out is None:
         sys.stdout.write(table.to_csv(index=False))
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import train_job  # heavy: xarray, jsonschema
 
-    jobs.train(
+    train_job.train(
         _slice(args, "train"),
         dataset_record=Path(args.dataset_record),
         method=args.method,
@@ -71,9 +70,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import predict_job  # heavy: xarray, jsonschema
 
-    jobs.predict(
+    predict_job.predict(
         _slice(args, "predict"),
         dataset_record=Path(args.dataset_record),
         model_record=_path(args.model_record),
@@ -86,9 +85,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cut(args: argparse.Namespace, kind: str) -> tuple[dict, dict]:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import slices  # heavy: xarray, jsonschema
 
-    return jobs.cut_chunk(
+    return slices.cut_chunk(
         kind,
         args.resolved_config,
         args.dataset,
@@ -99,10 +98,8 @@ def _cut(args: argparse.Namespace, kind: str) -> tuple[dict, dict]:
 
 
 def cmd_simulate_chunk(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
-
     _, slices = _cut(args, "simulate")
-    jobs.simulate_chunk(
+    simulate_job.simulate_chunk(
         slices,
         args.dataset,
         results=Path(args.results_dir),
@@ -112,10 +109,10 @@ def cmd_simulate_chunk(args: argparse.Namespace) -> int:
 
 
 def cmd_train_chunk(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import train_job  # heavy: xarray, jsonschema
 
     cfg, slices = _cut(args, "train")
-    jobs.train_chunk(
+    train_job.train_chunk(
         slices,
         dataset=args.dataset,
         method=args.method,
@@ -128,10 +125,10 @@ def cmd_train_chunk(args: argparse.Namespace) -> int:
 
 
 def cmd_predict_chunk(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
+    from dsrbench.pipeline import predict_job  # heavy: xarray, jsonschema
 
     cfg, slices = _cut(args, "predict")
-    jobs.predict_chunk(
+    predict_job.predict_chunk(
         slices,
         dataset=args.dataset,
         method=args.method,
@@ -143,10 +140,8 @@ def cmd_predict_chunk(args: argparse.Namespace) -> int:
 
 
 def cmd_truth_chunk(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
-
     _, slices = _cut(args, "truth")
-    jobs.true_runs_chunk(
+    true_runs_job.true_runs_chunk(
         slices,
         args.dataset,
         results=Path(args.results_dir),
@@ -160,7 +155,7 @@ def _add_chunk_arguments(p: argparse.ArgumentParser, method: bool) -> None:
         "--resolved-config",
         required=True,
         metavar="CONFIG.json",
-        help="the run's resolved config (the workflow writes it; dsrbench.plan)",
+        help="the run's resolved config (the workflow writes it; dsrbench.pipeline.plan)",
     )
     p.add_argument(
         "--slice-hash",
@@ -177,9 +172,7 @@ def _add_chunk_arguments(p: argparse.ArgumentParser, method: bool) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dsrbench import jobs  # lazy: `dsrbench --help` starts without numpy
-
-    jobs.evaluate(
+    evaluate_job.evaluate(
         args.records,
         Path(args.out),
         workers=args.workers,

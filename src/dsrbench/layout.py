@@ -15,6 +15,7 @@ This module sits below every layer (it imports nothing of dsrbench).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -132,7 +133,7 @@ def _path(kind: str, results: PathLike, **names: object) -> Path:
 
 def resolved_config(results: PathLike) -> Path:
     """The run's validated config with every default filled (JSON), written by the
-    workflow before its first job; each job cuts its slice from it (dsrbench.plan)."""
+    workflow before its first job; each job cuts its slice from it (dsrbench.pipeline.plan)."""
     return _path("resolved_config", results)
 
 
@@ -410,8 +411,6 @@ def owning_chunk(path: PathLike) -> Path | None:
     """The chunk record (the output of a simulate, train or predict job) that lists the
     per-system output ``path`` (a store, a model directory or their record); None when no
     chunk record lists it. ``snakemake --forcerun <it>`` reruns the job that made it."""
-    import json
-
     path = Path(path)
     record = path.with_suffix(".json") if path.suffix in (".zarr", ".json") else None
     if record is None:

@@ -12,8 +12,10 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +63,6 @@ def package_versions() -> dict[str, str]:
 def hardware(device: str = "cpu") -> dict[str, Any]:
     """The machine a model trained on: CPU model, cores, torch threads, and the GPU's name
     when ``device`` is a CUDA device (what a reported training time was measured on)."""
-    import os
-    import sys
-
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -7,7 +7,7 @@ oracle and the truth ``floor`` (docs/protocols.md).
   and an independent true free run (:func:`dsrbench.truth.truth_oracle`). It is scored
   with every metric, like a method, and must score at the floor.
 * ``floor`` is no predictor: the evaluation writes its rows (``method == "floor"``), the
-  long-term metrics between two independent true trajectories (:func:`dsrbench.evaluate.
+  long-term metrics between two independent true trajectories (:func:`dsrbench.pipeline.evaluate.
   truth_floor`); every method's long-term row carries that value in its ``floor`` column.
 
 Their names are on disk (prediction stores of ``truth``, metric rows of both) and must not

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dsrbench.reports.render import RenderError, build_index, ensure_kernel, render
+
 __all__ = ["add_report_parser"]
 
 DEFAULT_KERNEL = "dsrbench"  # as dsrbench.reports.render (not imported here: keeps the CLI fast)
@@ -48,8 +50,6 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dsrbench.reports.render import RenderError, render
-
     params = _parameters(args)
     if args.figures:
         Path(args.figures).mkdir(parents=True, exist_ok=True)
@@ -73,8 +73,6 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from dsrbench.reports.render import build_index
-
     try:
         out = build_index(args.pages, args.out, results_dir=args.results_dir)
     except FileNotFoundError as exc:
@@ -109,8 +107,6 @@ def cmd_join(args: argparse.Namespace) -> int:
 
 
 def cmd_kernel(args: argparse.Namespace) -> int:
-    from dsrbench.reports.render import ensure_kernel
-
     print(ensure_kernel(args.kernel))
     return 0
 

@@ -11,18 +11,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from dsrbench.pipeline import evaluate_job
+
 __all__ = ["add_results_parsers"]
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from dsrbench import jobs
-
     print(
         "dsrbench merge is deprecated and will be removed in the next release: use "
         "`dsrbench results merge` (docs/migration.md)",
         file=sys.stderr,
     )
-    jobs.merge(args.tables, Path(args.out))
+    evaluate_job.merge(args.tables, Path(args.out))
     return 0
 
 

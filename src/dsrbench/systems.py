@@ -15,12 +15,15 @@ of the systems and above 2.7 on another tenth (docs/metrics.md, Lyapunov times).
 
 from __future__ import annotations
 
+import csv
 import difflib
 import functools
+import io
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -224,8 +227,6 @@ class SystemInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict of the fields plus ``lyapunov_time``."""
-        from dataclasses import asdict
-
         d = asdict(self)
         for k, v in d.items():
             if isinstance(v, tuple):
@@ -395,10 +396,6 @@ def _classify(lam: float, period: float, note: str = "") -> ChaosFlag:
 
 @functools.cache
 def _chaos_flags() -> dict[str, ChaosFlag]:
-    import csv
-    import io
-    from importlib.resources import files
-
     text = files("dsrbench").joinpath(LYAPUNOV_TABLE).read_text()
     rows = {r["system"]: r for r in csv.DictReader(io.StringIO(text))}
     missing = [n for n in all_systems() if n not in rows]

@@ -103,7 +103,7 @@ def true_run_keys(
     the contexts) with ``seeds`` ask for: the ``truth`` oracle's free run of each seed
     (:func:`truth_oracle`, with seed + 1 as the prediction passes it), and, when the long
     runs are longer than the stored trajectories, the truth floor's two runs (seeds 0 and 1,
-    :func:`dsrbench.evaluate.truth_floor`) and the true run each free run is compared with
+    :func:`dsrbench.pipeline.evaluate.truth_floor`) and the true run each free run is compared with
     (from the first context's trajectory, with the prediction's seed)."""
     where = splits.long_run_trajectories(ds)
     length = int(evaluation.get("long_run_length") or ds.sizes["time"])

@@ -14,7 +14,7 @@ from dsrbench import methods
 def test_esn_learned_map_has_lorenz_largest_lyapunov_exponent(lorenz_splits) -> None:
     """QR method on the closed-loop Jacobian (10^4 steps, about 15 s): the default ESN's
     largest exponent is close to Lorenz's 0.906, and its long free run stays bounded."""
-    from dsrbench.predict import model_max_lyapunov
+    from dsrbench.pipeline.predict import model_max_lyapunov
 
     model = methods.get("esn")().fit(lorenz_splits["train"])
     ctx = lorenz_splits["test"]["x"].values[:, :100]

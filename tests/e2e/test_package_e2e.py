@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHECK = """
 import json, sys
 import dsrbench
-from dsrbench.config import ConfigError, load_config
+from dsrbench.pipeline.config import ConfigError, load_config
 cfg = load_config({"systems": ["Lorenz"], "datasets": {"d": {"pts_per_period": 20,
     "length": 100, "n_train": 1, "n_val": 1, "n_test": 1}}})
 try:

@@ -36,7 +36,7 @@ import yaml
 from support import TINY
 
 from dsrbench import layout
-from dsrbench.jobs import PAUSE_ENV
+from dsrbench.pipeline.train_job import PAUSE_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -279,7 +279,13 @@ def test_profile_run_sbatch_resources_and_scancel_retry(tmp_path, slurm):
     local_rules = set(re.findall(r"^localrule (\w+):", out, re.MULTILINE))
     assert local_rules == {"dataset_summary", "metrics", "all"}
     submitted = {c: j for c, j in planned.items() if j["rule"] not in local_rules}
-    assert {j["rule"] for j in submitted.values()} == {"simulate", "true_runs", "train", "predict", "evaluate"}
+    assert {j["rule"] for j in submitted.values()} == {
+        "simulate",
+        "true_runs",
+        "train",
+        "predict",
+        "evaluate",
+    }
     run_id = re.search(r"SLURM run ID: (\S+)", out)[1]
     jobs = sacct("--name", run_id)
     comments = sorted(j["Comment"] for j in jobs)
@@ -383,7 +389,8 @@ def test_evaluate_on_dask_slurm_workers_equals_a_local_cluster(tmp_path, slurm):
             memory="2GB",
             walltime="00:20:00",
             python=sys.executable,
-            # as the LocalCluster's workers (dsrbench.evaluate.dask_client): one thread each
+            # as the LocalCluster's workers (dsrbench.pipeline.evaluate.dask_client): one
+            # thread each
             job_script_prologue=[
                 f"export {v}=1"
                 for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

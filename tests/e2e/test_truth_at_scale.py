@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from dsrbench.datasets import build_dataset
-from dsrbench.evaluate import LONG_TERM, evaluate_prediction, truth_floor
-from dsrbench.predict import predict_to_store
+from dsrbench.pipeline.evaluate import LONG_TERM, evaluate_prediction, truth_floor
+from dsrbench.pipeline.predict import predict_to_store
 from dsrbench.stores import open_dataset, open_predictions
 from dsrbench.systems import all_systems
 

@@ -24,8 +24,8 @@ from support import TINY
 from support.shipped_configs import stack, stacked_config
 
 from dsrbench import layout
-from dsrbench.config import load_config
-from dsrbench.plan import evaluation_datasets, is_trained, method_chunks, system_chunks
+from dsrbench.pipeline.config import load_config
+from dsrbench.pipeline.plan import evaluation_datasets, is_trained, method_chunks, system_chunks
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -424,7 +424,7 @@ def test_a_killed_train_chunk_redoes_only_its_unfinished_systems(tmp_path):
     import signal
     import time
 
-    from dsrbench.jobs import PAUSE_ENV
+    from dsrbench.pipeline.train_job import PAUSE_ENV
 
     alrnn = {"epochs": 4, "batches_per_epoch": 2, "batch_size": 8, "seq_len": 10}
     alrnn |= {"latent_dim": 6, "validate_every": 2}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dsrbench.evaluate import COLUMNS
+from dsrbench.pipeline.evaluate import COLUMNS
 from dsrbench.reports.published import PUBLISHED_COLUMNS
 from support.synthetic_metrics import row, write_results
 

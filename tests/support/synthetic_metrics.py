@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from dsrbench import layout
-from dsrbench.evaluate import COLUMNS
+from dsrbench.pipeline.evaluate import COLUMNS
 
 
 def row(system, method, seed, metric, value, *, floor=np.nan, dataset="tiny", horizon=np.nan):

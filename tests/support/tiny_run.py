@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dsrbench import jobs, layout, records
-from dsrbench.config import load_config
-from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
-from dsrbench.evaluate import evaluate_prediction, truth_floor
-from dsrbench.plan import is_trained, predict_slice, simulate_slice, train_slice
+from dsrbench import layout
+from dsrbench.pipeline import evaluate_job, predict_job, records, simulate_job, train_job
+from dsrbench.pipeline.config import load_config
+from dsrbench.pipeline.evaluate import COLUMNS as METRIC_COLUMNS
+from dsrbench.pipeline.evaluate import evaluate_prediction, truth_floor
+from dsrbench.pipeline.plan import is_trained, predict_slice, simulate_slice, train_slice
 
 DATASET, SYSTEM = "tiny", "Lorenz"
 METHODS = ["truth", "persistence", "mean"]
@@ -53,12 +54,12 @@ def make_run(
 ) -> Path:
     """A finished run of ``config`` (one system, one dataset setting, methods and seeds of
     its ``evaluation``) through the job layer: simulate, train the methods that need a fit,
-    predict, evaluate in-process (plus ``extra_rows``, as jobs.evaluate writes failures)
+    predict, evaluate in-process (plus ``extra_rows``, as evaluate_job.evaluate writes failures)
     and merge."""
     cfg = load_config({**config, "results_dir": str(results)})
     (system,), (dataset,) = cfg["systems"], list(cfg["datasets"])
     methods, seeds = cfg["evaluation"]["methods"], cfg["evaluation"]["seeds"]
-    jobs.simulate_chunk(
+    simulate_job.simulate_chunk(
         {system: simulate_slice(cfg, system, dataset)},
         dataset,
         results=results,
@@ -67,12 +68,12 @@ def make_run(
     for method in methods:
         names = {"dataset": dataset, "method": method, "seeds": seeds, "results": results}
         if is_trained(method):
-            jobs.train_chunk(
+            train_job.train_chunk(
                 {system: train_slice(cfg, method, system)},
                 **names,
                 chunk_record=layout.model_chunk(results, dataset, method, "c000"),
             )
-        jobs.predict_chunk(
+        predict_job.predict_chunk(
             {system: predict_slice(cfg, method, system)},
             **names,
             chunk_record=layout.prediction_chunk(results, dataset, method, "c000"),
@@ -87,7 +88,7 @@ def make_run(
     rows += [{**{c: None for c in METRIC_COLUMNS}, **r} for r in extra_rows]
     table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     records.write_metrics_table(table, layout.metrics_table(results, dataset))
-    jobs.merge([layout.metrics_table(results, dataset)], layout.merged_metrics(results))
+    evaluate_job.merge([layout.metrics_table(results, dataset)], layout.merged_metrics(results))
     return results
 
 

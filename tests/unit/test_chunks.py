@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from dsrbench import jobs, layout, methods, plan, records
+from dsrbench import layout, methods
 from dsrbench.cli import main
-from dsrbench.config import load_config
-from dsrbench.plan import chunk_id, system_chunks
+from dsrbench.pipeline import plan, records
+from dsrbench.pipeline.config import load_config
+from dsrbench.pipeline.plan import chunk_id, system_chunks
+from dsrbench.pipeline.slices import cut_chunk
 from dsrbench.systems import resolve_systems
 
 DATASET = "methods"  # the dataset name of the conftest's Lorenz store
@@ -288,7 +290,7 @@ def test_a_rerun_redoes_only_the_systems_whose_record_is_missing_or_stale(
 
 def test_a_chunk_job_refuses_a_resolved_config_that_does_not_give_its_slice_hash(tmp_path, capsys):
     resolved = _resolved(tmp_path)
-    cfg, slices = jobs.cut_chunk("train", resolved, DATASET, "c000", method="mean")
+    cfg, slices = cut_chunk("train", resolved, DATASET, "c000", method="mean")
     planned = plan.slice_hash(slices, cfg["evaluation"]["seeds"])
     assert list(slices) == ["Chen", "Lorenz"] and slices["Lorenz"] == TRAIN_JOB
     args = ["train-chunk", "--resolved-config", str(resolved), "--dataset", DATASET]
@@ -309,8 +311,8 @@ def test_planning_imports_no_torch_nor_any_method_module():
     (a typo in one is still refused by name)."""
     code = """
 import sys
-from dsrbench.config import load_config
-from dsrbench.plan import is_trained, predict_slice, system_chunks, train_slice
+from dsrbench.pipeline.config import load_config
+from dsrbench.pipeline.plan import is_trained, predict_slice, system_chunks, train_slice
 cfg = load_config("configs/dsr.yaml")
 chunks = system_chunks(cfg)
 for m in cfg["evaluation"]["methods"]:
@@ -344,9 +346,9 @@ def test_planning_a_135_system_config_imports_no_torch(configfile):
     and system) reads the methods' traits from their source: torch is never imported."""
     code = f"""
 import sys
-from dsrbench.config import load_config
-from dsrbench.plan import expand, is_trained, method_chunks
-from dsrbench.plan import predict_slice, system_chunks, train_slice
+from dsrbench.pipeline.config import load_config
+from dsrbench.pipeline.plan import expand, is_trained, method_chunks
+from dsrbench.pipeline.plan import predict_slice, system_chunks, train_slice
 cfg = load_config({configfile!r})
 systems = sorted({{s for s, _ in expand(cfg)}})
 chunks = system_chunks(cfg)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dsrbench.config import SCHEMA_PATH, ConfigError, load_config
-from dsrbench.plan import expand, simulate_slice
+from dsrbench.pipeline.config import SCHEMA_PATH, ConfigError, load_config
+from dsrbench.pipeline.plan import expand, simulate_slice
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_FILES = [REPO / "config.yaml", *sorted((REPO / "configs").glob("*.yaml"))]
@@ -259,7 +259,7 @@ def test_expand_and_simulate_slice():
 
 
 def test_systems_by_method_cuts_a_methods_chunks_to_its_systems():
-    from dsrbench.plan import method_chunks, method_systems, system_chunks
+    from dsrbench.pipeline.plan import method_chunks, method_systems, system_chunks
 
     cfg = minimal()
     cfg["systems"] = ["Lorenz", "Rossler", "Chen", "Aizawa", "Thomas"]

@@ -9,6 +9,7 @@ import pytest
 
 from dsrbench import integration
 from dsrbench.datasets import SUMMARY_COLUMNS, BuildResult, build_dataset, summarize
+from dsrbench.integration import trajectories
 from dsrbench.splits import split_of
 from dsrbench.stores import open_dataset
 from dsrbench.systems import UnknownSystemError
@@ -136,7 +137,7 @@ def test_failure_writes_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     def fail(system: str, *args, **kwargs):
         raise integration.IntegrationError(system, "step size underflow")
 
-    monkeypatch.setattr(integration, "simulate", fail)
+    monkeypatch.setattr(trajectories, "simulate", fail)  # what simulate_robust calls
     out = tmp_path / "failed.zarr"
     result = build(out)
     assert result.status == "failed" and "step size underflow" in result.reason

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from dsrbench import layout
-from dsrbench.evaluate import COLUMNS
+from dsrbench.pipeline.evaluate import COLUMNS
 from dsrbench.reports import open_run
 from dsrbench.reports import papers as pp
 from dsrbench.reports.published import published_table

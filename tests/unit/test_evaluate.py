@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from dsrbench.datasets import build_dataset
-from dsrbench.evaluate import run_evaluation
-from dsrbench.predict import predict, predict_to_store
+from dsrbench.pipeline.evaluate import run_evaluation
+from dsrbench.pipeline.predict import predict, predict_to_store
+from dsrbench.pipeline.train import train_to_directory
 from dsrbench.stores import open_dataset, write_predictions
-from dsrbench.train import train_to_directory
 
 SETTING = {"pts_per_period": 50, "length": 800, "n_train": 2, "n_val": 0, "n_test": 2}
 PREDICT = {"context_length": 50, "horizon": 200, "contexts_per_trajectory": 3}
@@ -130,7 +130,7 @@ def test_a_failing_task_names_what_failed_and_the_run_goes_on(table) -> None:
 
 def test_a_store_that_is_not_sound_stops_the_evaluation(stores: dict[str, Path]) -> None:
     """Not a result (docs/faults.md): the job stops, naming the store and the fix."""
-    from dsrbench.evaluate import _safe_eval
+    from dsrbench.pipeline.evaluate import _safe_eval
     from dsrbench.stores import StoreIntegrityError
 
     nope = stores["dataset"].parent / "nope.zarr"
@@ -141,7 +141,7 @@ def test_a_store_that_is_not_sound_stops_the_evaluation(stores: dict[str, Path])
 def test_local_cluster_workers_are_single_threaded() -> None:
     import os
 
-    from dsrbench.evaluate import dask_client
+    from dsrbench.pipeline.evaluate import dask_client
 
     os.environ.pop("NUMBA_NUM_THREADS", None)
     before = dict(os.environ)
@@ -160,7 +160,7 @@ def test_fixed_horizon_metrics_and_the_forecast_as_long_run(stores, tmp_path) ->
     """Gilpin 2023's fixed-horizon task: the 17 metrics over the first ``fixed_horizon``
     steps as ``<metric>_fixed``; with no transient and T = horizon, the long run of the
     first context is its forecast."""
-    from dsrbench.evaluate import evaluate_prediction
+    from dsrbench.pipeline.evaluate import evaluate_prediction
 
     path = predict_to_store(
         "persistence",
@@ -202,8 +202,8 @@ def test_the_system_exponent_is_computed_once_per_results_directory(tmp_path, mo
     from types import SimpleNamespace
 
     from dsrbench import layout
-    from dsrbench.evaluate import SYSTEM_LYAPUNOV_VERSION, system_lyapunov
     from dsrbench.integration import lyapunov
+    from dsrbench.pipeline.evaluate import SYSTEM_LYAPUNOV_VERSION, system_lyapunov
 
     calls = []
 

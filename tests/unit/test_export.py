@@ -21,7 +21,7 @@ from support.tiny_run import CONFIG, DATASET, METHODS, SYSTEM
 
 from dsrbench import layout
 from dsrbench.cli import main
-from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
+from dsrbench.pipeline.evaluate import COLUMNS as METRIC_COLUMNS
 from dsrbench.reports import export
 from dsrbench.stores import open_dataset, write_dataset
 

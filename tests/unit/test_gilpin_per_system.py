@@ -192,7 +192,7 @@ def _chen_x() -> np.ndarray:
 
 def test_arima_falls_back_where_the_default_fit_raises_and_records_it():
     from dsrbench.methods.arima import ARIMA
-    from dsrbench.train import training_info
+    from dsrbench.pipeline.train import training_info
 
     y = _chen_x()
     model = ARIMA(p=5).fit(as_dataset(y[None, :, None]))

@@ -1,5 +1,5 @@
-"""The job wrapper (dsrbench.records.run_job) and the jobs around it: a failing job writes a
-``failed`` record and exits 0, an upstream failure skips the job, a killed job leaves no
+"""The job wrapper (dsrbench.pipeline.records.run_job) and the jobs around it: a failing job
+writes a ``failed`` record and exits 0, an upstream failure skips the job, a killed job leaves no
 record, a method that needs no fit predicts without a training job."""
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from dsrbench import jobs, records, stores
+from dsrbench import stores
 from dsrbench.atomic import leftovers
 from dsrbench.cli import main
+from dsrbench.pipeline import evaluate_job, records
 
 EVALUATION = {"context_length": 10, "horizon": 20, "contexts_per_trajectory": 1}
 #: the config the one-system job commands here cut their slices from
@@ -155,7 +156,7 @@ def test_a_killed_job_leaves_no_record(tmp_path):
     record = tmp_path / "rec.json"
     code = (
         "import os, signal\n"
-        "from dsrbench.records import run_job\n"
+        "from dsrbench.pipeline.records import run_job\n"
         f"run_job('demo', {str(record)!r}, {{'system': 'Lorenz'}},"
         " lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
     )
@@ -185,7 +186,7 @@ def test_metric_tables_carry_provenance_and_are_written_atomically(tmp_path):
     assert {"packages", "git_revision"} <= set(prov)
     assert [p.name for p in out.parent.iterdir()] == ["metrics.parquet"]
     merged = tmp_path / "merged.parquet"
-    jobs.merge([out, out], merged)
+    evaluate_job.merge([out, out], merged)
     assert len(pd.read_parquet(merged)) == 4
 
 

@@ -25,7 +25,7 @@ from support.tiny_run import CONFIG, DATASET, SYSTEM, make_user_run
 
 from dsrbench import layout
 from dsrbench.cli import main
-from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
+from dsrbench.pipeline.evaluate import COLUMNS as METRIC_COLUMNS
 from dsrbench.reports import export, open_run
 from dsrbench.reports.export import ExportError
 from dsrbench.reports.join import join_run

@@ -73,7 +73,7 @@ def test_a_predict_job_with_missing_weights_stops_without_a_record(tiny_run, tmp
     the job stops with the message."""
     from support.tiny_run import DATASET, SYSTEM
 
-    from dsrbench import jobs
+    from dsrbench.pipeline import predict_job
 
     job = {
         "evaluation": {
@@ -86,7 +86,7 @@ def test_a_predict_job_with_missing_weights_stops_without_a_record(tiny_run, tmp
     }
     record = tmp_path / "record.json"
     with pytest.raises(MissingWeightsError, match="no-weights"):
-        jobs.predict(
+        predict_job.predict(
             job,
             dataset_record=layout.dataset_record(tiny_run, DATASET, SYSTEM),
             model_record=None,

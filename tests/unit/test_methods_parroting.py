@@ -146,7 +146,7 @@ def test_the_predict_job_builds_it_untrained(lorenz_store, tmp_path) -> None:
     """Prediction without a model or a train job, as for persistence: every forecast is the
     method's forecast of its stored context."""
     from dsrbench import stores
-    from dsrbench.predict import predict_to_store
+    from dsrbench.pipeline.predict import predict_to_store
 
     settings = {"context_length": 100, "horizon": 50, "contexts_per_trajectory": 3}
     store = predict_to_store(

@@ -17,7 +17,7 @@ import xarray as xr
 
 from dsrbench import methods, splits, stores
 from dsrbench.datasets import build_dataset
-from dsrbench.train import train
+from dsrbench.pipeline.train import train
 
 SETTING = {"pts_per_period": 30, "length": 200, "n_train": 2, "n_val": 1, "n_test": 1}
 INTEGRATION = {"rtol": 1e-9, "atol": 1e-9}

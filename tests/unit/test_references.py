@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dsrbench import methods, references
-from dsrbench.config import ConfigError, load_config
+from dsrbench.pipeline.config import ConfigError, load_config
 from dsrbench.references import FLOOR, TRUTH
 from dsrbench.reports import style
 

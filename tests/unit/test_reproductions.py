@@ -15,7 +15,7 @@ from support.synthetic_metrics import row, write_results
 
 from dsrbench import layout
 from dsrbench.cli import main
-from dsrbench.evaluate import COLUMNS
+from dsrbench.pipeline.evaluate import COLUMNS
 from dsrbench.reports import reproductions as rp
 from dsrbench.reports.published import PUBLISHED_COLUMNS, published_table
 

@@ -11,8 +11,8 @@ import pytest
 
 from dsrbench import methods
 from dsrbench.cli import main
-from dsrbench.config import load_config
-from dsrbench.plan import (
+from dsrbench.pipeline.config import load_config
+from dsrbench.pipeline.plan import (
     chunk_slices,
     is_trained,
     predict_slice,

@@ -1,5 +1,5 @@
 """Snapshots of a latent RNN at given optimiser steps (``training.snapshot_steps``), scored
-as the evaluation scores the trained model (dsrbench.snapshots)."""
+as the evaluation scores the trained model (dsrbench.pipeline.snapshots)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from support.tiny_run import CONFIG as TINY
 from support.tiny_run import DATASET, SYSTEM, make_run
 
 from dsrbench import layout
-from dsrbench.config import load_config
 from dsrbench.methods import get as get_method
-from dsrbench.plan import train_slice
-from dsrbench.snapshots import floor_fractions, score_snapshot, score_snapshots
+from dsrbench.pipeline.config import load_config
+from dsrbench.pipeline.plan import train_slice
+from dsrbench.pipeline.snapshots import floor_fractions, score_snapshot, score_snapshots
 
 METHOD = "alrnn"
 CONFIG = {

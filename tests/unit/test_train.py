@@ -12,10 +12,10 @@ from support import LORENZ_SETTING
 
 from dsrbench import stores
 from dsrbench.cli import main
-from dsrbench.config import ConfigError, load_config
-from dsrbench.plan import method_hyperparameters
-from dsrbench.predict import predict_to_store
-from dsrbench.train import TRAINING_RECORD, load_model, train_to_directory
+from dsrbench.pipeline.config import ConfigError, load_config
+from dsrbench.pipeline.plan import method_hyperparameters
+from dsrbench.pipeline.predict import predict_to_store
+from dsrbench.pipeline.train import TRAINING_RECORD, load_model, train_to_directory
 
 
 def test_train_writes_a_complete_model_directory_and_nothing_else(lorenz_store, tmp_path):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from dsrbench import stores
-from dsrbench.evaluate import evaluate_prediction, truth_floor
-from dsrbench.predict import predict_to_store
+from dsrbench.pipeline.evaluate import evaluate_prediction, truth_floor
+from dsrbench.pipeline.predict import predict_to_store
 from dsrbench.truth import TrueRuns, regenerate_run, true_run_keys, write_true_runs
 
 LENGTH = 2500  # longer than the store's 2000 points: every run is re-integrated

@@ -1,7 +1,8 @@
-"""The Gilpin 2023 training protocol (dsrbench.tuning, dsrbench.train.train_many): grid
-search on the validation points after the training points, refit on the test trajectory,
-the data-limited sweep; on a real Lorenz-63 store, each checked against a by-hand
-computation (fit, forecast, sMAPE on the 0-200 scale written out here)."""
+"""The Gilpin 2023 training protocol (dsrbench.pipeline.tuning,
+dsrbench.pipeline.train.train_many): grid search on the validation points after the training
+points, refit on the test trajectory, the data-limited sweep; on a real Lorenz-63 store, each
+checked against a by-hand computation (fit, forecast, sMAPE on the 0-200 scale written out
+here)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import numpy as np
 import pytest
 
 from dsrbench import methods, splits, stores
-from dsrbench.config import ConfigError, load_config
 from dsrbench.datasets import build_dataset
 from dsrbench.methods import FitTask
-from dsrbench.plan import train_slice
-from dsrbench.train import TrainItem, train_many
-from dsrbench.tuning import Protocol, data_limited_sweep, grid_points, tune
+from dsrbench.pipeline.config import ConfigError, load_config
+from dsrbench.pipeline.plan import train_slice
+from dsrbench.pipeline.train import TrainItem, train_many
+from dsrbench.pipeline.tuning import Protocol, data_limited_sweep, grid_points, tune
 
 TRAIN, VAL = 300, 100
 SETTING = {

@@ -18,10 +18,10 @@ from support.shipped_configs import stack, stacked_config
 from support.zeroshot import CONFIG, DATASET, SYSTEM
 
 from dsrbench import layout, stores
-from dsrbench.config import ConfigError, load_config
-from dsrbench.evaluate import steps_per_lyapunov_time
 from dsrbench.methods import get
-from dsrbench.plan import data_seen, fits_on_context, train_slice
+from dsrbench.pipeline.config import ConfigError, load_config
+from dsrbench.pipeline.evaluate import steps_per_lyapunov_time
+from dsrbench.pipeline.plan import data_seen, fits_on_context, train_slice
 from dsrbench.splits import cut, protocol_contexts
 from dsrbench.systems import all_systems, lyapunov_time_flag
 

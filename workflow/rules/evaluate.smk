@@ -1,7 +1,7 @@
 # Training, prediction and evaluation rules. Uses CFG, RESULTS, RESOLVED, W, DSRBENCH,
 # METHOD_CHUNKS, CHUNK_OF, SEEDS and EVAL_DATASETS from the Snakefile. A train or predict job
 # covers one (dataset setting, method, chunk of systems) with every seed; each system gets
-# its own slice of the config (dsrbench.plan.chunk_slices), and the job gets their hash, so
+# its own slice of the config (dsrbench.pipeline.plan.chunk_slices), and the job gets their hash, so
 # it reruns exactly when what one of its systems depends on changes, and then redoes only
 # the systems whose inputs changed (job_key).
 # Planning reads the methods' traits from the classes' source (dsrbench.methods.traits): no

@@ -43,7 +43,8 @@ import numba
 import numpy as np
 from numba import types
 
-from dsrbench.integration.rhs import DelayRhs, OdeRhs
+from dsrbench.integration.rhs import DelayRhs, OdeRhs, compiled_rhs
+from dsrbench.systems import get_system_info
 
 __all__ = [
     "LyapunovEstimate",
@@ -433,8 +434,6 @@ DELAY_PERIODS = 4000
 
 
 def _dysts_lambda(name: str) -> float | None:
-    from dsrbench.systems import get_system_info
-
     info = get_system_info(name)
     vals = [info.maximum_lyapunov_estimated]
     if info.lyapunov_spectrum:
@@ -451,8 +450,6 @@ def default_settings(name: str, dt: float | None = None) -> tuple[float, int, in
     dominant periods (4000 for delay equations) and 500 Lyapunov times (with dysts' larger
     estimate), at most 8e6 steps; transient: a tenth of it.
     """
-    from dsrbench.systems import get_system_info
-
     info = get_system_info(name)
     periods = PERIODS
     if info.is_delay:
@@ -474,8 +471,6 @@ def default_settings(name: str, dt: float | None = None) -> tuple[float, int, in
 
 def _attractor_scale(name: str) -> np.ndarray:
     """Per-coordinate size of the attractor (dysts' std), floored; for the FD step."""
-    from dsrbench.systems import get_system_info
-
     info = get_system_info(name)
     ic = np.abs(np.atleast_1d(np.asarray(info.initial_conditions, dtype=float)))
     s = np.abs(np.asarray(info.std if info.std is not None else [], dtype=float))
@@ -618,9 +613,6 @@ def system_max_lyapunov(
         :class:`LyapunovEstimate`; ``exponents`` holds the ``n_vectors`` leading exponents.
         Raises :class:`FloatingPointError` when the integration blows up.
     """
-    from dsrbench.integration.rhs import compiled_rhs
-    from dsrbench.systems import get_system_info
-
     info = get_system_info(name)
     dt, d_n, d_tr = default_settings(name, dt)
     n_steps = d_n if n_steps is None else int(n_steps)

@@ -23,6 +23,8 @@ import numba
 import numpy as np
 from numba import types
 
+from dsrbench.systems import dysts_system, get_system_info
+
 ODE_SIGNATURE = types.void(types.float64, types.float64[::1], types.float64[::1])
 DELAY_SIGNATURE = types.float64(types.float64, types.float64, types.float64)
 OdeRhs = types.FunctionType(ODE_SIGNATURE)
@@ -67,7 +69,6 @@ def _delay_rhs(system: Any) -> Any:
 def compiled_rhs(name: str) -> Any:
     """The compiled right-hand side of a dysts system (cached per process)."""
     from dsrbench.integration.ported import PORTED
-    from dsrbench.systems import dysts_system, get_system_info
 
     info = get_system_info(name)
     system = dysts_system(name)

@@ -20,7 +20,7 @@ non-stationary AR parameters) passes to the next; if every step raises, darts' e
 raised. Which step each coordinate used is kept
 (:attr:`ARIMA.fallbacks_`, one entry per coordinate) and the training record carries it as
 ``fit_details.arima_fit`` (:attr:`ARIMA.fit_details_`, written by
-``dsrbench.train.training_info``).
+``dsrbench.pipeline.train.training_info``).
 """
 
 from __future__ import annotations

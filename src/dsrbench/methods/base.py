@@ -54,8 +54,8 @@ class HyperparameterError(ValueError):
 
 class MissingWeightsError(FileNotFoundError):
     """Pretrained weights a method needs are not on this machine; the message says which
-    weights to place where. A job stops on it (:func:`dsrbench.records.is_fault`) instead of
-    recording a failure, which a rerun with the weights in place would keep."""
+    weights to place where. A job stops on it (:func:`dsrbench.pipeline.records.is_fault`)
+    instead of recording a failure, which a rerun with the weights in place would keep."""
 
 
 #: the label of predictions (and their metric rows' ``reason``) made with randomly
@@ -165,7 +165,7 @@ class Method(ABC):
     pretrained_on: ClassVar[str] = "none"
     #: True when the method's protocol fits it on each test context, on that context alone
     #: (a config sets the same for every trained method with ``training.refit_on:
-    #: context``; :func:`dsrbench.plan.fits_on_context`)
+    #: context``; :func:`dsrbench.pipeline.plan.fits_on_context`)
     fit_on_context: ClassVar[bool] = False
     #: its name on the report pages ("": the registry name)
     label: ClassVar[str] = ""

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -194,8 +195,6 @@ class Chronos(Method):
     def forecast(self, context: np.ndarray, horizon: int) -> np.ndarray:
         """``(B, horizon, D)``: each coordinate forecast on its own, one call per
         coordinate over the B contexts, torch seeded before each call."""
-        import warnings
-
         import torch
 
         ctx = check_context(context)

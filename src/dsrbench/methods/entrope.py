@@ -50,7 +50,16 @@ import torch.nn.functional as F
 import xarray as xr
 
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
-from dsrbench.methods.trainer import Batch, TrainingStep, load_weights, sample_windows, save_weights
+from dsrbench.methods.trainer import (
+    Batch,
+    TrainingStep,
+    load_weights,
+    resolve_device,
+    sample_windows,
+    save_weights,
+    seed_everything,
+    train_one,
+)
 
 #: special token ids before the bins (Chronos: pad, eos and two unused)
 SPECIAL_TOKENS = 4
@@ -584,8 +593,6 @@ class EntroPE(Method):
         val: xr.Dataset | None = None,
         ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
-        from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
-
         p = self.params
         rng = seed_everything(ctx.seed)
         dev = resolve_device(ctx.device)

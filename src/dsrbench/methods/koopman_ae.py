@@ -57,8 +57,12 @@ from dsrbench.methods.trainer import (
     Batch,
     LossPartsStep,
     load_weights,
+    loop_settings,
+    resolve_device,
     sample_windows,
     save_weights,
+    seed_everything,
+    train_one,
     validation_stsp,
 )
 
@@ -477,13 +481,6 @@ class KoopmanAutoencoder(Method):
         val: xr.Dataset | None = None,
         ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
-        from dsrbench.methods.trainer import (
-            loop_settings,
-            resolve_device,
-            seed_everything,
-            train_one,
-        )
-
         if self.params["dtype"] not in DTYPES:
             raise ValueError(f"koopman_ae: dtype must be one of {sorted(DTYPES)}")
         dtype = DTYPES[self.params["dtype"]]

@@ -48,8 +48,12 @@ from dsrbench.methods.trainer import (
     Batch,
     LossPartsStep,
     load_weights,
+    loop_settings,
+    resolve_device,
     sample_windows,
     save_weights,
+    seed_everything,
+    train_one,
     validation_stsp,
 )
 
@@ -356,13 +360,6 @@ class KoVAE(Method):
         val: xr.Dataset | None = None,
         ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
-        from dsrbench.methods.trainer import (
-            loop_settings,
-            resolve_device,
-            seed_everything,
-            train_one,
-        )
-
         hp = self.params
         if hp["encoder"] not in ENCODERS:
             raise ValueError(f"kovae: encoder must be one of {ENCODERS}, not {hp['encoder']!r}")

@@ -94,9 +94,14 @@ from dsrbench.methods.trainer import (
     Batch,
     Member,
     TrainingStep,
+    fit_in_groups,
     load_weights,
+    loop_settings,
+    resolve_device,
     sample_windows,
     save_weights,
+    seed_everything,
+    train_one,
     validation_stsp,
 )
 
@@ -617,7 +622,6 @@ class NeuralODE(Method):
         """Train ``models[i]`` on ``tasks[i]``, grouped as :meth:`fit_many` says;
         ``raise_errors`` re-raises the first error (``fit``)."""
         from dsrbench.methods._node_many import train_group
-        from dsrbench.methods.trainer import fit_in_groups, resolve_device
 
         dev = resolve_device(device)
 
@@ -642,8 +646,6 @@ class NeuralODE(Method):
     def _prepare(self, task: FitTask) -> Member:
         """A model of the vectorised training: its generator, standardised data (kept as
         ``train_x_``, ``val_x_`` while it trains), initial field and checkpoint."""
-        from dsrbench.methods.trainer import Member, seed_everything
-
         dtype = self._training_dtype()
         rng = seed_everything(task.seed)  # as a lone run: torch seed, then the field
         x, v = self.fit_scale(task.train, task.val)
@@ -672,13 +674,6 @@ class NeuralODE(Method):
     ) -> Self:
         """One model with its own torch optimiser (adaptive solvers, RAdam): a
         :class:`NodeStep` in :func:`~dsrbench.methods.trainer.train_one`."""
-        from dsrbench.methods.trainer import (
-            loop_settings,
-            resolve_device,
-            seed_everything,
-            train_one,
-        )
-
         rng = seed_everything(seed)
         dev = resolve_device(device)
         x, v = self.fit_scale(train, val)

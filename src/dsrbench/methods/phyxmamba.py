@@ -66,7 +66,16 @@ import torch
 import xarray as xr
 
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
-from dsrbench.methods.trainer import Batch, TrainingStep, load_weights, sample_windows, save_weights
+from dsrbench.methods.trainer import (
+    Batch,
+    TrainingStep,
+    load_weights,
+    resolve_device,
+    sample_windows,
+    save_weights,
+    seed_everything,
+    train_one,
+)
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 SETTINGS_FILE = "phyxmamba.json"
@@ -508,8 +517,6 @@ class PhyxMamba(Method):
         val: xr.Dataset | None = None,
         ctx: FitContext = DEFAULT_CONTEXT,
     ) -> Self:
-        from dsrbench.methods.trainer import resolve_device, seed_everything, train_one
-
         p = self.params
         if p["dtype"] not in DTYPES:
             raise ValueError(f"phyxmamba: dtype must be one of {sorted(DTYPES)}")

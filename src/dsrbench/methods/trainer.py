@@ -37,6 +37,7 @@ import csv
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,8 +91,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        import warnings
-
         warnings.warn(
             f"device {device!r} requested but CUDA is unavailable; using the CPU", stacklevel=2
         )

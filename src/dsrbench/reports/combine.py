@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dsrbench.evaluate import ROW_KEY
+from dsrbench.pipeline.evaluate import ROW_KEY
+from dsrbench.pipeline.records import write_metrics_table
 from dsrbench.reports.export import (
     META_KEY,
     ExportError,
@@ -232,8 +233,6 @@ def merge_exports(paths: Sequence[str | Path], out: str | Path) -> Merged:
 
 def _merge_tables(paths: list[Path], out: Path) -> Merged:
     """Bare metric tables merged into one metric table (duplicates as in an export)."""
-    from dsrbench.records import write_metrics_table
-
     frames = [pd.read_parquet(p).assign(_source=str(p)) for p in paths]
     table = pd.concat(frames, ignore_index=True)
     key = [c for c in METRIC_KEY if c in table]

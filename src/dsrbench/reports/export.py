@@ -60,8 +60,9 @@ import pandas as pd
 
 from dsrbench import layout, splits
 from dsrbench.atomic import atomic_path
-from dsrbench.evaluate import COLUMNS as METRIC_COLUMNS
-from dsrbench.provenance import canonical_json, provenance
+from dsrbench.pipeline.evaluate import COLUMNS as METRIC_COLUMNS
+from dsrbench.pipeline.evaluate import LYAPUNOV_HORIZONS
+from dsrbench.provenance import canonical_json, hardware, provenance
 from dsrbench.references import is_floor
 from dsrbench.reports.results import with_symbolic_rows
 
@@ -225,13 +226,12 @@ def protocol(
     dysts_version: str | None = None,
 ) -> dict[str, Any]:
     """The protocol of the dataset setting ``dataset`` of ``config`` (a config file's
-    mapping; defaults are filled by :func:`dsrbench.config.load_config`) for ``system``
+    mapping; defaults are filled by :func:`dsrbench.pipeline.config.load_config`) for ``system``
     (its ``by_system`` overrides applied, where the setting has them): what
     :func:`protocol_hash` hashes (see the module doc). ``dysts_version``: default the
     installed one."""
-    from dsrbench.config import load_config
     from dsrbench.datasets import DATA_GENERATION_VERSION, resolve_setting
-    from dsrbench.evaluate import LYAPUNOV_HORIZONS
+    from dsrbench.pipeline.config import load_config
 
     cfg = load_config(config)
     if dataset not in cfg["datasets"]:
@@ -310,8 +310,6 @@ def _attrs(store: Path) -> dict[str, Any] | None:
 def _evaluation(store: Path) -> dict[str, Any] | None:
     """The evaluation part of the protocol read from a prediction store (None: unreadable)."""
     import zarr
-
-    from dsrbench.evaluate import LYAPUNOV_HORIZONS
 
     pred = _attrs(store)
     if not pred or "horizon" not in pred:
@@ -416,8 +414,6 @@ def _version(package: str) -> str | None:
 
 
 def _cpu() -> str:
-    from dsrbench.provenance import hardware
-
     return str(hardware("cpu")["cpu"])
 
 

@@ -13,10 +13,13 @@ figures say how many, and how many each model's non-finite forecasts took out.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import math
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
+from io import StringIO
 
 import numpy as np
 import pandas as pd
@@ -30,10 +33,12 @@ from dsrbench.reports.published import (
     GILPIN2023_RANKING,
     GILPIN2023_REFERENCE,
     GILPIN2023_TRAINING_SECONDS,
+    published_table,
 )
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.specs import spec
 from dsrbench.reports.style import method_color, method_label, new_figure, no_data, order_methods
+from dsrbench.systems import UnknownSystemError, get_system_info
 
 __all__ = [
     "CUMULATIVE_SMAPE",
@@ -212,8 +217,6 @@ def _by_horizon(run: Run) -> dict[float, Common]:
 
 
 def _lyapunov(systems) -> np.ndarray:
-    from dsrbench.systems import UnknownSystemError, get_system_info
-
     out = []
     for s in systems:
         try:
@@ -225,8 +228,6 @@ def _lyapunov(systems) -> np.ndarray:
 
 
 def _title(fig, text: str) -> None:
-    import textwrap
-
     width = int(fig.get_size_inches()[0] * 15)
     fig.suptitle(textwrap.fill(text, width), fontsize=8)
 
@@ -979,8 +980,6 @@ def _published_rows(published: pd.DataFrame | None) -> pd.DataFrame:
     """The Gilpin 2023 per-system ``smape_fixed`` rows of :func:`published_table` (or of a
     frame with its columns): published_method, system, published, changed_system."""
     if published is None:
-        from dsrbench.reports.published import published_table
-
         published = published_table()
     pub = published
     if "paper" in pub:
@@ -1143,8 +1142,6 @@ def per_system_table(run: Run, published: pd.DataFrame | None = None) -> pd.Data
     published model, n, rho and the median ratio with and without the changed systems, the
     changed systems and the most disagreeing; models without a run say so."""
     if published is None:
-        from dsrbench.reports.published import published_table
-
         published = published_table()
     comp = per_system_comparison(fine_scores(run), published)
     summary = per_system_summary(comp, published)
@@ -1263,9 +1260,6 @@ def published_hyperparameters() -> pd.DataFrame:
     """Gilpin 2023's chosen hyperparameters per model and system (the shipped
     ``gilpin2023_hyperparameters.csv``, values parsed from JSON): model, system,
     hyperparameter, value."""
-    import importlib.resources
-    from io import StringIO
-
     text = importlib.resources.files("dsrbench").joinpath(_HYPERPARAMETERS_CSV).read_text()
     df = pd.read_csv(StringIO(text), keep_default_na=False, dtype=str)
     df["value"] = [json.loads(v) if v else None for v in df["value"]]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dsrbench import systems as registry
 from dsrbench.references import FLOOR, NAMES
 from dsrbench.reports.style import method_label, order_methods
 
@@ -31,8 +32,6 @@ SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (("D_stsp", "D_stsp"), ("vpt_nrmse
 
 def _facts(name: str, flags: Mapping[str, Any] | None) -> dict[str, Any]:
     """Dimension, dysts' and our largest Lyapunov exponent, the chaos flag of ``name``."""
-    from dsrbench import systems as registry
-
     try:
         info = registry.get_system_info(name)
     except registry.UnknownSystemError:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from dsrbench import layout
 from dsrbench.atomic import atomic_path
+from dsrbench.pipeline.records import write_metrics_table
 from dsrbench.references import NAMES, ROWS_ONLY
 from dsrbench.reports.combine import METRIC_KEY, _changed_value, protocol_conflicts
 from dsrbench.reports.export import (
@@ -220,8 +221,6 @@ def join_run(
 ) -> Joined:
     """Join the run in ``results_dir`` with the export ``export_path`` into the directory
     ``out`` (see the module doc); raises :class:`ExportError` naming what does not match."""
-    from dsrbench.records import write_metrics_table
-
     results_dir, export_path, out = Path(results_dir), Path(export_path), Path(out)
     ours = pd.read_parquet(_check_results(results_dir))
     shipped_all = read_export(export_path)

@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from dsrbench import systems as registry
 from dsrbench.references import TRUTH
 from dsrbench.reports import stats
 from dsrbench.reports.results import NoData, Run
@@ -274,8 +275,6 @@ def chaos_selection(
     else all of them, and one row per non-chaotic system (system, largest Lyapunov
     exponent, reason, whether it was excluded).
     """
-    from dsrbench import systems as registry
-
     flags = dict(flags or {})
     rows = []
     for name in systems:

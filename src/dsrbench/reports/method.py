@@ -19,6 +19,7 @@ from dsrbench.reports import stats
 from dsrbench.reports.results import NoData, Run, SymbolicCode
 from dsrbench.reports.specs import spec
 from dsrbench.reports.style import method_color, method_label, new_figure, no_data, system_color
+from dsrbench.systems import get_system_info
 
 __all__ = [
     "properties_figure",
@@ -123,8 +124,6 @@ def training_time_figure(run: Run, method: str):
 
 
 def _properties(systems: list[str]) -> pd.DataFrame:
-    from dsrbench.systems import get_system_info
-
     rows = []
     for s in systems:
         info = get_system_info(s)

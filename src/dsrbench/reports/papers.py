@@ -14,7 +14,7 @@ import pandas as pd
 from dsrbench.references import TRUTH
 from dsrbench.reports import gilpin, stats
 from dsrbench.reports.gilpin import *  # noqa: F403  (the Gilpin 2023 page, re-exported)
-from dsrbench.reports.published import GILPIN2023_FIGURES, dsr_published
+from dsrbench.reports.published import GILPIN2023_FIGURES, dsr_published, published_table
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.specs import spec
 from dsrbench.reports.style import method_color, method_label, new_figure, no_data, order_methods
@@ -146,7 +146,6 @@ def dsr_reproduction_table(run: Run) -> pd.DataFrame:
     """Every published DSR number (the papers' rows, the authors' AL-RNN checkpoint scored by
     our metrics, the reference ranges) beside this run's median and interquartile range over
     seeds, with its status and cause (:func:`dsrbench.reports.reproductions.reproductions`)."""
-    from dsrbench.reports.published import published_table
     from dsrbench.reports.reproductions import display, reproductions
 
     published = published_table()
@@ -159,8 +158,6 @@ def dsr_reproduction_table(run: Run) -> pd.DataFrame:
 def dsr_symbolic_claims_table(run: Run) -> pd.DataFrame:
     """The AL-RNN's visited linear subregions per system (median and range over seeds) beside
     the published claims (``subregions_visited`` rows of the published table)."""
-    from dsrbench.reports.published import published_table
-
     pub = published_table()
     pub = pub[(pub["metric"] == "subregions_visited") & pub["found"]]
     ours: dict[str, list[int]] = {}

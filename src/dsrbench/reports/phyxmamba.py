@@ -59,7 +59,7 @@ def run_window_scores(run: Run, dataset: str, method: str, system: str, seed: in
     """The per-forecast reference variants of one prediction store; both the truth and the
     forecasts are z-scored for D_stsp by the truth windows' pooled mean and standard
     deviation. :class:`NoData` when the prediction is missing."""
-    from dsrbench.evaluate import steps_per_lyapunov_time
+    from dsrbench.pipeline.evaluate import steps_per_lyapunov_time
     from dsrbench.truth import true_continuations
 
     ds = run.dataset_store(dataset, system)

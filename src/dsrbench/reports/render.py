@@ -25,6 +25,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from dsrbench import layout
 from dsrbench.atomic import remove_path, replace_path, temporary_sibling, write_text_atomic
 from dsrbench.references import ROWS_ONLY
@@ -255,7 +257,6 @@ def export_html(
     nb: Any, *, title: str, index_href: str = "index.html", notebook_href: str = ""
 ) -> str:
     """HTML of an executed notebook without code cells or prompts, images embedded."""
-    import jinja2
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(

@@ -122,7 +122,7 @@ def parse_symbolic_code(obj: Any, source: Path | None = None) -> SymbolicCode:
 
 def _is_trained(method: str) -> bool:
     from dsrbench import methods
-    from dsrbench.plan import is_trained
+    from dsrbench.pipeline.plan import is_trained
 
     return method in methods.available() and is_trained(method)
 

@@ -27,11 +27,18 @@ import yaml
 from dsrbench import layout, references
 from dsrbench import methods as registry
 from dsrbench.atomic import atomic_path
-from dsrbench.plan import data_seen
+from dsrbench.pipeline.plan import data_seen
 from dsrbench.references import TRUTH
 from dsrbench.reports import published, zeroshot
 from dsrbench.reports.export import build_export, read_export, write_export
-from dsrbench.reports.reproductions import quartiles
+from dsrbench.reports.reproductions import (
+    Runs,
+    display,
+    export_rows,
+    quartiles,
+    reproductions,
+    summary,
+)
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.style import order_methods
 from dsrbench.systems import all_systems, lyapunov_time_flag
@@ -271,13 +278,6 @@ def _over_systems_lines(summary: pd.DataFrame) -> list[str]:
 def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
     """The published numbers of ``meta["papers"]`` beside this run, with their status."""
     from dsrbench.reports.published import published_table
-    from dsrbench.reports.reproductions import (
-        Runs,
-        display,
-        export_rows,
-        reproductions,
-        summary,
-    )
 
     published = published_table()
     papers = [p for p in dict.fromkeys(published["paper"]) if any(q in p for q in meta["papers"])]

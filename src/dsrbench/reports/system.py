@@ -23,6 +23,7 @@ from dsrbench.reports import stats
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.specs import spec
 from dsrbench.reports.style import method_color, method_label, new_figure, order_methods
+from dsrbench.systems import get_system_info
 
 __all__ = [
     "attractor_figure",
@@ -54,8 +55,6 @@ class Trajectories:
 
 
 def _info(system: str):
-    from dsrbench.systems import get_system_info
-
     return get_system_info(system)
 
 

@@ -2,7 +2,7 @@
 Gilpin, "Zero-shot forecasting of chaotic systems" (ICLR 2025, arXiv:2409.15771) and
 "Context parroting" (arXiv:2505.11349).
 
-* which data each method saw (:func:`dsrbench.plan.data_seen`) and the flagged systems
+* which data each method saw (:func:`dsrbench.pipeline.plan.data_seen`) and the flagged systems
   (:func:`dsrbench.systems.lyapunov_time_flag`), left out of every summary;
 * sMAPE (0-200) against forecast horizon in Lyapunov times and VPT, every method, zero-shot
   and trained side by side (median over systems, interquartile range);
@@ -24,6 +24,7 @@ import pandas as pd
 from dsrbench import references
 from dsrbench.reports.results import NoData, Run
 from dsrbench.reports.style import method_color, method_label, new_figure, order_methods
+from dsrbench.systems import get_system_info, lyapunov_time_flag
 
 __all__ = [
     "PTS_PER_LYAPUNOV_TIME",
@@ -46,8 +47,6 @@ PTS_PER_LYAPUNOV_TIME = 30
 def flagged_systems(run: Run, pts: float = PTS_PER_LYAPUNOV_TIME) -> pd.DataFrame:
     """The run's systems that are not scored: not chaotic or aliased at ``pts`` points per
     Lyapunov time, with the reason."""
-    from dsrbench.systems import lyapunov_time_flag
-
     rows = []
     for s in run.systems:
         flag = lyapunov_time_flag(s, pts)
@@ -69,7 +68,7 @@ def data_seen_table(run: Run) -> pd.DataFrame:
     """Per method: the data it saw before forecasting, its pretraining, and whether it is
     multivariate (Chronos forecasts each coordinate separately)."""
     from dsrbench import methods as registry
-    from dsrbench.plan import data_seen
+    from dsrbench.pipeline.plan import data_seen
 
     rows = []
     for m in run.methods:
@@ -170,8 +169,6 @@ def context_scaling(run: Run) -> pd.DataFrame:
     """Per (method, system) of the sweep: the exponent alpha of sMAPE ~ L^-alpha (least
     squares in log-log over the context lengths with a finite positive error), the number
     of lengths, and the system's correlation dimension (dysts' metadata)."""
-    from dsrbench.systems import get_system_info
-
     m = run.metrics
     sel = m[(m.metric == "smape200_context") & m.system.isin(scored_systems(run))]
     if sel.empty:
