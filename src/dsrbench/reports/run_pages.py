@@ -277,13 +277,13 @@ def _over_systems_lines(summary: pd.DataFrame) -> list[str]:
 
 def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
     """The published numbers of ``meta["papers"]`` beside this run, with their status."""
-    from dsrbench.reports.published import published_table
-
-    published = published_table()
-    papers = [p for p in dict.fromkeys(published["paper"]) if any(q in p for q in meta["papers"])]
+    table_of_papers = published.published_table()
+    papers = [
+        p for p in dict.fromkeys(table_of_papers["paper"]) if any(q in p for q in meta["papers"])
+    ]
     metrics, training = export_rows(export, meta["run"])
     runs = Runs(metrics=metrics, training=training, paths=[f"{meta['run']}.parquet"])
-    table = reproductions({p: runs for p in papers}, published=published)
+    table = reproductions({p: runs for p in papers}, published=table_of_papers)
     table = table[table["paper"].isin(papers)]
     shown = display(table)
     counts = summary(table)
