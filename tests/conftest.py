@@ -117,12 +117,13 @@ def joined(user_run: Path, shipped: Path, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="session")
 def tiny_chronos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny random models of the three Chronos pipelines in local directories
-    (support/chronos_models.py); skips where the chronos extra is not installed."""
+    (dsrbench.methods.chronos.build_random_weights); skips where the chronos extra is not
+    installed."""
     pytest.importorskip("chronos", reason="the chronos extra is not installed")
-    from support.chronos_models import KINDS, build_tiny
+    from dsrbench.methods.chronos import RANDOM_KINDS, build_random_weights
 
     root = tmp_path_factory.mktemp("chronos")
-    return {kind: build_tiny(kind, root / kind) for kind in KINDS}
+    return {kind: build_random_weights(kind, root / kind) for kind in RANDOM_KINDS}
 
 
 @pytest.fixture(scope="module")

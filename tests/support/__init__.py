@@ -13,7 +13,7 @@ another test file. The modules:
 - ``shipped_configs``: the shipped config files and what each is stacked on;
 - ``zeroshot``: the zero-shot protocol's tiny config;
 - ``training``: the trainer tests' tiny shPLRNN settings and epoch logs;
-- ``chronos_models``: tiny random Chronos models saved locally;
+- ``chronos_models``: the chronos adapter's checks against direct package calls;
 - ``latent_rnn_oracles``: single-model torch rollouts the latent RNN kernels are checked
   against.
 """

@@ -1,5 +1,5 @@
 """The ``chronos`` adapter over the chronos-forecasting package, through tiny randomly
-initialised models of each pipeline kind saved locally (support/chronos_models.py): a (T, 3)
+initialised models of each pipeline kind saved locally (the tiny_chronos fixture): a (T, 3)
 context with horizon 300 (past the models' 64 steps: the autoregressive path) equals three
 direct per-coordinate calls of the package, and is deterministic for a seed; missing
 weights stop a job at once with the fix; forecasts of random weights are labelled

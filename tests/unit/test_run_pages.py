@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 
 from dsrbench import layout
-from dsrbench.reports.export import read_export
+from dsrbench.reports.export import read_export, write_export
 from dsrbench.reports.run_pages import publish_run, seed_summary, write_page
 
 
@@ -39,6 +39,23 @@ def test_a_published_run_ships_its_export_command_config_and_a_page(tiny_run, tm
     # the page is a function of run.yaml and the parquet alone
     page.write_text("edited by hand\n")
     assert write_page(folder).read_text() == text
+
+
+def test_a_page_names_the_methods_whose_rows_come_from_random_weights(tiny_run, tmp_path):
+    """Rows labelled ``weights=random-smoke`` (the chronos smoke run) are named under the
+    header; a page without them says nothing of it. The export's ``reason`` is categorical."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text("systems: [Lorenz]\n")
+    page = publish_run(tiny_run, "tiny", command="c", configfiles=[config], docs=tmp_path)
+    assert "Random weights" not in page.read_text()
+    export = read_export(page.parent / "tiny.parquet")
+    reason = export["reason"].astype(object)
+    reason[export["method"] == "persistence"] = "weights=random-smoke"
+    write_export(
+        export.assign(reason=reason.astype("category")), page.parent / "tiny.parquet", run="tiny"
+    )
+    text = write_page(page.parent).read_text()
+    assert "**Random weights:** the rows of `persistence` come from randomly" in text
 
 
 def test_a_failed_seed_counts_as_inf_in_the_seed_summary() -> None:

@@ -28,10 +28,11 @@ failure that a rerun would keep. ``device``: ``auto`` (CUDA when present), ``cpu
 ``seed`` seeds torch before each coordinate's call (Chronos samples), so a forecast is
 deterministic for a seed on one device.
 
-Weights that are not the published ones (the test suite's tiny randomly initialised models)
-carry the marker file :data:`WEIGHTS_MARKER` (``{"weights": "random-smoke"}``): their
-predictions and metric rows are labelled ``weights=random-smoke`` and the leaderboard and
-the index leave them out. Licence of the published weights and code: Apache-2.0.
+Weights that are not the published ones (the tiny randomly initialised models of
+:func:`build_random_weights`, for the tests and the smoke run) carry the marker file
+:data:`WEIGHTS_MARKER` (``{"weights": "random-smoke"}``): their predictions and metric rows
+are labelled ``weights=random-smoke`` and the leaderboard and the index leave them out.
+Licence of the published weights and code: Apache-2.0.
 """
 
 from __future__ import annotations
@@ -63,6 +64,91 @@ PUBLISHED = (
     "amazon/chronos-bolt-base",
     "amazon/chronos-2",
 )
+
+
+#: the pipeline kinds :func:`build_random_weights` builds
+RANDOM_KINDS = ("chronos", "bolt", "chronos2")
+_QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+_SMALL = {"d_model": 16, "d_kv": 8, "d_ff": 32, "num_layers": 1, "num_heads": 2}
+
+
+def build_random_weights(kind: str, directory: str | Path, seed: int = 0) -> Path:
+    """Save a tiny **randomly initialised** model of ``kind`` (one of :data:`RANDOM_KINDS`:
+    Chronos, Chronos-Bolt, Chronos-2) in ``directory``, laid out as the published weights
+    (config.json, model.safetensors), with the marker :data:`WEIGHTS_MARKER` saying
+    ``random-smoke``. Its config follows the published ones (context 512, prediction length
+    64, so a 300-step horizon runs the autoregressive path) with a hidden width of 16. For
+    the tests and the smoke run of the loading and forecasting path: never a result."""
+    import torch
+    from transformers import T5Config
+
+    torch.manual_seed(seed)
+    if kind == "chronos":
+        from transformers import T5ForConditionalGeneration
+
+        cfg = T5Config(
+            vocab_size=64,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+            num_decoder_layers=1,
+            **_SMALL,
+        )
+        cfg.chronos_pipeline_class = "ChronosPipeline"
+        cfg.chronos_config = {
+            "tokenizer_class": "MeanScaleUniformBins",
+            "tokenizer_kwargs": {"low_limit": -15.0, "high_limit": 15.0},
+            "context_length": 512,
+            "prediction_length": 64,
+            "n_tokens": 64,
+            "n_special_tokens": 2,
+            "pad_token_id": 0,
+            "eos_token_id": 1,
+            "use_eos_token": True,
+            "model_type": "seq2seq",
+            "num_samples": 20,
+            "temperature": 1.0,
+            "top_k": 50,
+            "top_p": 1.0,
+        }
+        model = T5ForConditionalGeneration(cfg)
+    elif kind == "bolt":
+        from chronos.chronos_bolt import ChronosBoltModelForForecasting
+
+        cfg = T5Config(decoder_start_token_id=0, pad_token_id=0, num_decoder_layers=1, **_SMALL)
+        cfg.chronos_pipeline_class = "ChronosBoltPipeline"
+        cfg.architectures = ["ChronosBoltModelForForecasting"]
+        cfg.chronos_config = {
+            "context_length": 512,
+            "prediction_length": 64,
+            "input_patch_size": 16,
+            "input_patch_stride": 16,
+            "quantiles": _QUANTILES,
+            "use_reg_token": True,
+        }
+        model = ChronosBoltModelForForecasting(cfg)
+    elif kind == "chronos2":
+        from chronos.chronos2 import Chronos2Model
+        from chronos.chronos2.config import Chronos2CoreConfig
+
+        cfg = Chronos2CoreConfig(**_SMALL)
+        cfg.chronos_pipeline_class = "Chronos2Pipeline"
+        cfg.architectures = ["Chronos2Model"]
+        cfg.chronos_config = {
+            "context_length": 512,
+            "output_patch_size": 16,
+            "input_patch_size": 16,
+            "input_patch_stride": 16,
+            "quantiles": _QUANTILES,
+            "use_reg_token": True,
+            "max_output_patches": 4,
+        }
+        model = Chronos2Model(cfg)
+    else:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {RANDOM_KINDS}")
+    model.save_pretrained(directory)
+    (Path(directory) / WEIGHTS_MARKER).write_text(json.dumps({"weights": "random-smoke"}))
+    return Path(directory)
 
 
 def resolve_weights(model: str) -> Path:

@@ -456,7 +456,8 @@ def random_smoke(metrics: pd.DataFrame) -> pd.Series:
 
     if "reason" not in metrics:
         return pd.Series(False, index=metrics.index)
-    return metrics["reason"].fillna("").astype(str).str.contains(RANDOM_SMOKE, regex=False)
+    reason = metrics["reason"].astype(object).fillna("")  # categorical in an export
+    return reason.astype(str).str.contains(RANDOM_SMOKE, regex=False)
 
 
 def open_run(

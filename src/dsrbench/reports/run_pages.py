@@ -39,7 +39,7 @@ from dsrbench.reports.reproductions import (
     reproductions,
     summary,
 )
-from dsrbench.reports.results import NoData, Run
+from dsrbench.reports.results import NoData, Run, random_smoke
 from dsrbench.reports.style import order_methods
 from dsrbench.systems import all_systems, lyapunov_time_flag
 
@@ -178,6 +178,16 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
     lines.append("- Protocol hashes: " + ", ".join(f"`{h[:12]}`" for h in hashes))
     if meta.get("notes"):
         lines += ["", str(meta["notes"]).strip()]
+    smoke = sorted(export.loc[random_smoke(export), "method"].astype(str).unique())
+    if smoke:  # randomly initialised weights: in every table below, never a result
+        lines += [
+            "",
+            "**Random weights:** the rows of "
+            + ", ".join(f"`{m}`" for m in smoke)
+            + " come from randomly initialised weights (`weights=random-smoke` in their "
+            "`reason`): a smoke test of the loading and forecasting code, not a result. The "
+            "tables below include them; the leaderboard and the index leave them out.",
+        ]
     training = export[export["kind"] == "training"]
     if not training.empty:
         counts = (
