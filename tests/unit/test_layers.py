@@ -295,6 +295,7 @@ LAZY_ALLOWED: dict[str, str] = {
     "dask_jobqueue": "optional (the slurm extra)",
     "chronos": "8.6 s with transformers; optional (the chronos extra)",
     "huggingface_hub": "optional (the chronos extra)",
+    "transformers": "several s, and torch; optional (the chronos extra): the random smoke weights",
     "statsmodels": "1.5 s: one method (arima)",
     "sklearn": "1.8 s: one method (a dev extra)",
     "pysindy": "2.8 s: one method (sindy)",

@@ -456,6 +456,11 @@ def _lyapunov_errors(rows: list[dict], truths: dict[str, dict | str]) -> list[di
     return out
 
 
+#: what distributed's LocalCluster also writes into the parent's os.environ for its worker
+#: processes (a fixed hash seed, the parent's pid), restored with the thread counts
+DASK_SPAWN_VARIABLES = ("PYTHONHASHSEED", "__DASK_PARENT_PID", "MALLOC_TRIM_THRESHOLD_")
+
+
 @contextlib.contextmanager
 def dask_client(
     n_workers: int | None = None, scheduler_address: str | None = None
@@ -484,7 +489,7 @@ def dask_client(
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **one_thread}
     n = n_workers or os.cpu_count() or 1
     with (
-        _restored_environ(list(environ)) as restore,
+        _restored_environ([*environ, *DASK_SPAWN_VARIABLES]) as restore,
         dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
         LocalCluster(
             n_workers=n,
