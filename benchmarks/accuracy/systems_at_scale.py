@@ -15,7 +15,7 @@ them and rewrites the documents.
 
 ``--timescale lyapunov`` counts ``--pts`` per Lyapunov time (configs/lyapunov.yaml's
 setting) instead of per dominant Fourier period. ``--timeout`` stops a system's check
-after that many seconds (its worker process is killed) and records it as ``timeout``: at
+after that many CPU seconds (its worker process is killed) and records it as ``timeout``: at
 30 points per Lyapunov time a system with a tiny exponent spans an enormous time.
 """
 
@@ -171,9 +171,20 @@ def _worker(system: str, args: dict[str, Any], queue: Any) -> None:
     queue.put(_run(system, args))
 
 
+def _seconds(pid: int, started: float) -> float:
+    """CPU seconds of process ``pid`` (user + system, from /proc), so that a stopped and
+    resumed run (kill -STOP) does not time a system out; wall seconds since ``started``
+    where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - started
+
+
 def _checked(systems: list[str], args: dict[str, Any], timeout: float | None) -> Iterator[dict]:
     """Rows of ``systems`` as they finish, ``args['jobs']`` worker processes at a time; a
-    worker still running after ``timeout`` seconds is killed and its system recorded as
+    worker that has used ``timeout`` CPU seconds is killed and its system recorded as
     ``timeout`` (no pool: a pool cannot stop a task that never returns)."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
@@ -195,7 +206,7 @@ def _checked(systems: list[str], args: dict[str, Any], timeout: float | None) ->
             yield row
             continue
         for system, (proc, started) in list(running.items()):
-            late = timeout is not None and time.monotonic() - started > timeout
+            late = timeout is not None and _seconds(proc.pid, started) > timeout
             if late or not proc.is_alive():
                 if proc.is_alive():
                     proc.kill()
@@ -205,7 +216,7 @@ def _checked(systems: list[str], args: dict[str, Any], timeout: float | None) ->
                 yield {
                     "system": system,
                     "simulate": status,
-                    "note": f"stopped after {timeout:.0f} s" if late else "worker died",
+                    "note": f"stopped after {timeout:.0f} CPU s" if late else "worker died",
                 }
 
 
