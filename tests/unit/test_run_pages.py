@@ -120,6 +120,7 @@ def _zeroshot_export() -> pd.DataFrame:
     df["kind"] = "metric"
     df["dataset"] = "lyap30"
     df["seed"] = 0
+    df["predict_seconds"] = np.where(df["method"] == "persistence", 2.0, 4.0)
     return df
 
 
@@ -130,7 +131,8 @@ def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
 
     meta = {
         "configfiles": {
-            "a.yaml": "evaluation:\n  context_length: 512\n",
+            "a.yaml": "evaluation:\n  context_length: 512\n  context_splits: [train, val, test]\n"
+            "datasets:\n  lyap30: {n_train: 16, n_val: 2, n_test: 2}\n",
             "b.yaml": "training:\n  refit_on: context\nreports:\n  papers: [zeroshot]\n",
         }
     }
@@ -142,6 +144,9 @@ def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
     assert "the 512-point context alone" in text
     assert "### Systems left out" in text and "not in this run's systems" in text
     assert "Error against context length" in text
+    # the prediction job's seconds over the 20 contexts (lyapunov.yaml's 16/2/2 splits)
+    cost = text.split("### Cost per forecast")[1].split("###")[0]
+    assert "| persistence       |                        0.1 |" in cost, cost
     # two systems: alpha 1.0 and 0.5, so the median alpha of parroting is 0.75
     scaling = text.split("### Error against context length")[1]
     assert "0.75" in scaling.split("| persistence")[0]

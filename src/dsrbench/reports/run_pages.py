@@ -494,9 +494,62 @@ def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
             _markdown(scaling),
             "",
         ]
+    lines += _cost_lines(export, cfg, systems)
     lines += _parroting_lines(per, metrics, systems, context)
     lines += _zeroshot_published_lines(per, metrics, systems)
     return lines
+
+
+def _contexts_per_system(cfg: dict[str, Any]) -> int:
+    """Contexts forecast per system and seed: the trajectories of the context splits times
+    ``contexts_per_trajectory`` (the first dataset setting's counts)."""
+    ev = cfg.get("evaluation") or {}
+    setting = next(iter((cfg.get("datasets") or {}).values()), {}) or {}
+    splits = ev.get("context_splits") or ["test"]
+    trajectories = sum(int(setting.get(f"n_{s}", 0) or 0) for s in splits)
+    return max(1, trajectories * int(ev.get("contexts_per_trajectory", 1) or 1))
+
+
+def _cost_lines(export: pd.DataFrame, cfg: dict[str, Any], systems: list[str]) -> list[str]:
+    """Seconds per forecast: each prediction job's time over its contexts (for the methods
+    fitted on each context their fits are in it; the long free run and the context sweep
+    too), median over systems; and the training record's fit time."""
+    n = _contexts_per_system(cfg)
+    rows = export[(export["kind"] == "metric") & export["system"].isin(systems)]
+    rows = rows.dropna(subset=["predict_seconds"])
+    per = rows.groupby(["method", "system", "seed"], observed=True)["predict_seconds"].first()
+    per = per.groupby(["method", "system"], observed=True).median()
+    fits = export[(export["kind"] == "training") & export["system"].isin(systems)]
+    fit = (
+        fits.groupby("method", observed=True)["fit_seconds"].median()
+        if "fit_seconds" in fits
+        else pd.Series(dtype=float)
+    )
+    table = []
+    for m in _ordered(per.index.get_level_values("method")):
+        if m == TRUTH:
+            continue
+        table.append(
+            {
+                "method": m,
+                "prediction s per context": _fmt(float(per.loc[m].median()) / n),
+                "training record fit s": _fmt(float(fit[m])) if m in fit.index else "",
+            }
+        )
+    if not table:
+        return []
+    return [
+        "### Cost per forecast",
+        "",
+        f"Each prediction job's seconds over its {n} contexts (for the methods fitted on each "
+        "context, their fits are inside it; the long free run and the context-length sweep "
+        "too), median over systems; and the median fit seconds of the training records. "
+        "Chronos (where it runs) forecasts each coordinate separately; every other method "
+        "forecasts the coordinates jointly. Timed on the run's machine, as shared as it was.",
+        "",
+        _markdown(pd.DataFrame(table)),
+        "",
+    ]
 
 
 #: the baseline the zero-shot section compares the trained methods with
