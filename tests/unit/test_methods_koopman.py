@@ -210,6 +210,11 @@ def test_with_time_unit_auto_the_model_does_not_depend_on_the_unit_of_time(loren
     np.testing.assert_allclose(a.forecast(ctx, 30), b.forecast(ctx, 30), rtol=1e-12, atol=1e-12)
     y = a.initial_state(ctx)
     np.testing.assert_allclose(a.eigenvalues(y), b.eigenvalues(y), rtol=1e-12)
-    # the default ("data") steps by the data's dt: the rates are per unit of that time
+    # "data" steps by the data's dt: the rates are per unit of that time
     c = KoopmanAutoencoder(**{**settings, "time_unit": "data", "epochs": 1, "batches_per_epoch": 1})
     assert float(c.fit(in_steps(train), device="cpu", seed=1).step_) == 1.0
+    # "auto" is the default: a model built without the option does not depend on the unit
+    assert KoopmanAutoencoder().params["time_unit"] == "auto"
+    plain = {k: v for k, v in settings.items() if k != "time_unit"}
+    d = KoopmanAutoencoder(**plain).fit(in_steps(train), in_steps(val), device="cpu", seed=1)
+    np.testing.assert_allclose(d.forecast(ctx, 30), a.forecast(ctx, 30), rtol=1e-12, atol=1e-12)

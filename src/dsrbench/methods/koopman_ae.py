@@ -29,9 +29,9 @@ coordinates:
   encodes the last context point, steps the latent map and decodes each state
   (:meth:`observe`). ``jacobian`` is the latent step's Jacobian in closed form (equal to
   ``torch.func.jacrev``), so the evaluation's Lyapunov exponent is that of the latent map.
-* Option ``time_unit="auto"`` (default ``"data"``, the rates per unit of the dataset's time
-  coordinate): the rates are per characteristic period ``dt / h`` of the data, h the RMS
-  one-step increment of the standardised training data over 2 pi
+* ``time_unit="auto"`` (the default; ``"data"``: the rates per unit of the dataset's time
+  coordinate, as before): the rates are per characteristic period ``dt / h`` of the data,
+  h the RMS one-step increment of the standardised training data over 2 pi
   (:func:`characteristic_step`), so the step uses ``h`` in place of dt and the trained
   model does not depend on the unit of the time coordinate.
 * Option ``info_weight`` / ``entropy_weight`` (default 0, off): the information regulariser
@@ -425,10 +425,11 @@ class KoopmanAutoencoder(Method):
         "dtype": "float32",
         "checkpoint_every": 10,
         "validate_every": 25,
-        # "data": the rates (omega, mu, lambda) are per unit of the dataset's time coordinate
-        # (the step uses its dt); "auto": per characteristic time of the data, so the model
-        # does not depend on the unit of time (characteristic_step)
-        "time_unit": "data",
+        # "auto" (the default): the rates (omega, mu, lambda) are per characteristic time of
+        # the data (characteristic_step), so the model does not depend on the unit of time;
+        # "data": per unit of the dataset's time coordinate (the step uses its dt), the
+        # behaviour before issue 29 (a dataset whose time counts steps made it diverge)
+        "time_unit": "auto",
         # the information regulariser (Cheng et al. 2025), off at 0; the reference code's
         # physical-simulation configs use info_weight 2.0 and entropy_weight 0.1
         "info_weight": 0.0,  # alpha (lamb_mi): weight of the InfoNCE over time
