@@ -142,7 +142,8 @@ def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
     parrot = next(li for li in horizons.splitlines() if li.startswith("| context_parroting"))
     assert "10.5 [10.5, 10.5]" in parrot
     assert "the 512-point context alone" in text
-    assert "### Systems left out" in text and "not in this run's systems" in text
+    assert "### Flagged systems (17 of the database)" in text and "| Torus " in text
+    assert "116 unflagged systems of the database are not in this run" in text
     assert "Error against context length" in text
     # the prediction job's seconds over the 20 contexts (lyapunov.yaml's 16/2/2 splits)
     cost = text.split("### Cost per forecast")[1].split("###")[0]
@@ -151,6 +152,11 @@ def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
     scaling = text.split("### Error against context length")[1]
     assert "0.75" in scaling.split("| persistence")[0]
     assert _zeroshot_lines(meta, _zeroshot_export().assign(metric="D_stsp")) == []
+    # a run of flagged systems only: the flags, and no summary
+    flagged = _zeroshot_export()
+    flagged["system"] = flagged["system"].map({"Lorenz": "Torus", "Rossler": "SprottA"})
+    only = "\n".join(_zeroshot_lines(meta, flagged))
+    assert "Every system of this run is flagged" in only and "### sMAPE" not in only
     # a run of another protocol has smape200 rows too, and no zero-shot section
     other = {"configfiles": {"a.yaml": meta["configfiles"]["a.yaml"]}}
     assert _zeroshot_lines(other, _zeroshot_export()) == []

@@ -395,7 +395,10 @@ def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
     if not (metrics["metric"] == "smape200").any():
         return []
     run = Run(Path("."), metrics)
-    systems = zeroshot.scored_systems(run)
+    try:
+        systems = zeroshot.scored_systems(run)
+    except NoData:  # every system of the run is flagged
+        systems = []
     context = (cfg.get("evaluation") or {}).get("context_length", "?")
     lines = [
         "## Zero-shot protocol (Zhang & Gilpin)",
@@ -421,20 +424,34 @@ def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
         )
     lines += ["### Data each method saw", "", _markdown(pd.DataFrame(seen)), ""]
     pts = zeroshot.PTS_PER_LYAPUNOV_TIME
-    left_out = []
+    flagged, absent = [], 0
     for s in all_systems():
         flag = lyapunov_time_flag(s, pts)
-        if s not in run.systems or not flag.chaotic:
-            reason = flag.reason if not flag.chaotic else "not in this run's systems"
-            left_out.append({"system": s, "reason": reason})
-    if left_out:
-        lines += [
-            f"### Systems left out ({len(left_out)})",
-            "",
-            f"Not chaotic, or aliased at {pts} points per Lyapunov time "
-            "(`dsrbench.systems.lyapunov_time_flag`), or not run:",
-            "",
-            _markdown(pd.DataFrame(left_out)),
+        if not flag.chaotic:
+            flagged.append(
+                {
+                    "system": s,
+                    "in this run": "yes" if s in run.systems else "no",
+                    "reason": flag.reason,
+                }
+            )
+        elif s not in run.systems:
+            absent += 1
+    lines += [
+        f"### Flagged systems ({len(flagged)} of the database)",
+        "",
+        f"Not chaotic, or aliased at {pts} points per Lyapunov time "
+        "(`dsrbench.systems.lyapunov_time_flag`): left out of every summary below, run or "
+        f"not. {absent} unflagged systems of the database are not in this run.",
+        "",
+        _markdown(pd.DataFrame(flagged)),
+        "",
+    ]
+    if not systems:
+        return [
+            *lines,
+            "Every system of this run is flagged: there is no zero-shot summary. Its rows "
+            "are in the metric table above and in this folder's parquet.",
             "",
         ]
     sel = metrics[(metrics["metric"] == "smape200") & metrics["system"].isin(systems)]
