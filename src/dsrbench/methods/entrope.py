@@ -41,7 +41,6 @@ network shared by the channels):
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -52,11 +51,10 @@ import xarray as xr
 from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_context
 from dsrbench.methods.trainer import (
     Batch,
+    SavedNetwork,
     TrainingStep,
-    load_weights,
     resolve_device,
     sample_windows,
-    save_weights,
     seed_everything,
     train_one,
 )
@@ -431,9 +429,11 @@ class EntroPEStep(TrainingStep):
         return out
 
 
-class EntroPE(Method):
+class EntroPE(SavedNetwork, Method):
     """EntroPE (Abeywickrama et al. 2025): entropy-guided patches, patch encoder, global
     transformer and fusion decoder, channel-independent."""
+
+    weights_file: ClassVar[str] = WEIGHTS_FILE
 
     name = "entrope"
     label = "EntroPE"
@@ -671,16 +671,12 @@ class EntroPE(Method):
         return self.from_model(np.concatenate(out, axis=0))
 
     # -- persistence ----------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        super().save(directory)
+    def _network_state(self) -> dict[str, torch.Tensor]:
+        """Both networks' weights in one file (SavedNetwork), by prefix."""
         state = {"entropy." + n: t for n, t in self.entropy_net_.state_dict().items()}
         state.update({"forecaster." + n: t for n, t in self.net_.state_dict().items()})
-        save_weights(state, Path(directory) / WEIGHTS_FILE)
+        return state
 
-    @classmethod
-    def load(cls, directory: str | Path) -> Self:
-        model = super().load(directory)
-        model._build(model.mean_.size)
-        state = load_weights(Path(directory) / WEIGHTS_FILE)
-        model._load_weights(state)
-        return model
+    def _set_network_state(self, state: dict[str, torch.Tensor]) -> None:
+        self._build(self.mean_.size)
+        self._load_weights(state)

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -56,11 +55,10 @@ from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_con
 from dsrbench.methods.trainer import (
     Batch,
     LossPartsStep,
-    load_weights,
+    SavedNetwork,
     loop_settings,
     resolve_device,
     sample_windows,
-    save_weights,
     seed_everything,
     train_one,
     validation_stsp,
@@ -399,8 +397,10 @@ class KoopmanStep(LossPartsStep):
         return {n: t.detach().clone() for n, t in self.net.state_dict().items()}
 
 
-class KoopmanAutoencoder(Method):
+class KoopmanAutoencoder(SavedNetwork, Method):
     """Deep Koopman autoencoder with an auxiliary eigenvalue network (Lusch et al. 2018)."""
+
+    weights_file: ClassVar[str] = "koopman.pt"
 
     name = "koopman_ae"
     label = "deep Koopman AE"
@@ -594,14 +594,3 @@ class KoopmanAutoencoder(Method):
         arrays = dict(arrays)
         arrays.setdefault("step", arrays["dt"])
         super().restore(arrays)
-
-    def save(self, directory: str | Path) -> None:
-        super().save(directory)
-        save_weights(self.net_.state_dict(), Path(directory) / "koopman.pt")
-
-    @classmethod
-    def load(cls, directory: str | Path) -> Self:
-        model = super().load(directory)
-        state = load_weights(Path(directory) / "koopman.pt")
-        model._set_net(state)
-        return model

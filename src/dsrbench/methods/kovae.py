@@ -36,7 +36,6 @@ scaled to [0, 1]; the weights with the best validation D_stsp of a free prior ru
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -47,11 +46,10 @@ from dsrbench.methods.base import DEFAULT_CONTEXT, FitContext, Method, check_con
 from dsrbench.methods.trainer import (
     Batch,
     LossPartsStep,
-    load_weights,
+    SavedNetwork,
     loop_settings,
     resolve_device,
     sample_windows,
-    save_weights,
     seed_everything,
     train_one,
     validation_stsp,
@@ -284,9 +282,11 @@ class KoVAEStep(LossPartsStep):
         return {n: t.detach().clone() for n, t in self.net.state_dict().items()}
 
 
-class KoVAE(Method):
+class KoVAE(SavedNetwork, Method):
     """Koopman VAE (Naiman et al. 2024): generation from a linear-consistent prior, on
     regularly or irregularly sampled training data."""
+
+    weights_file: ClassVar[str] = "kovae.pt"
 
     name = "kovae"
     label = "KoVAE"
@@ -446,15 +446,3 @@ class KoVAE(Method):
         out = u[:, ctx.shape[1] :].numpy()
         with np.errstate(all="ignore"):
             return self.from_model(self._unscale(out))
-
-    # -- persistence ------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        super().save(directory)
-        save_weights(self.net_.state_dict(), Path(directory) / "kovae.pt")
-
-    @classmethod
-    def load(cls, directory: str | Path) -> Self:
-        model = super().load(directory)
-        state = load_weights(Path(directory) / "kovae.pt")
-        model._set_net(state)
-        return model

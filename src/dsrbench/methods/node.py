@@ -66,7 +66,6 @@ papers (dopri5 at tolerance 1e-4), see docs/methods.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -93,13 +92,12 @@ from dsrbench.methods.base import (
 from dsrbench.methods.trainer import (
     Batch,
     Member,
+    SavedNetwork,
     TrainingStep,
     fit_in_groups,
-    load_weights,
     loop_settings,
     resolve_device,
     sample_windows,
-    save_weights,
     seed_everything,
     train_one,
     validation_stsp,
@@ -405,8 +403,10 @@ class NodeStep(TrainingStep):
         return {n: t.detach().clone() for n, t in self.field.state_dict().items()}
 
 
-class NeuralODE(Method):
+class NeuralODE(SavedNetwork, Method):
     """Neural ODE with a residual MLP vector field (Chen et al. 2018; Gilpin 2023)."""
+
+    weights_file: ClassVar[str] = "field.pt"
 
     name = "node"
     label = "neural ODE"
@@ -813,14 +813,9 @@ class NeuralODE(Method):
             self._numpy_cache = cache = (self.field_, weights)
         return cache[1]
 
-    # -- persistence ----------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        super().save(directory)
-        save_weights(self.field_.state_dict(), Path(directory) / "field.pt")
+    # -- persistence (SavedNetwork: the vector field's weights) -------------------------------
+    def _network_state(self) -> dict[str, torch.Tensor]:
+        return self.field_.state_dict()
 
-    @classmethod
-    def load(cls, directory: str | Path) -> Self:
-        model = super().load(directory)
-        state = load_weights(Path(directory) / "field.pt")
-        model._set_field(state)
-        return model
+    def _set_network_state(self, state: dict[str, torch.Tensor]) -> None:
+        self._set_field(state)

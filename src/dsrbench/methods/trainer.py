@@ -41,7 +41,7 @@ import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -157,6 +157,32 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """A state dict saved by :func:`save_weights`, on the CPU, read without unpickling
     code (``weights_only``: a shipped weights file cannot run anything)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class SavedNetwork:
+    """``save``/``load`` of a torch method whose trained network is one weights file
+    (:data:`weights_file` in the model directory, by :func:`save_weights`) beside what
+    :class:`dsrbench.methods.base.Method` saves. A method lists it before ``Method`` and
+    says which state dict is saved (:meth:`_network_state`, default ``self.net_``) and how
+    a loaded model takes it back (:meth:`_set_network_state`, default ``self._set_net``)."""
+
+    weights_file: ClassVar[str]
+
+    def _network_state(self) -> Mapping[str, torch.Tensor]:
+        return self.net_.state_dict()
+
+    def _set_network_state(self, state: dict[str, torch.Tensor]) -> None:
+        self._set_net(state)
+
+    def save(self, directory: str | Path) -> None:
+        super().save(directory)
+        save_weights(self._network_state(), Path(directory) / self.weights_file)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Any:
+        model = super().load(directory)
+        model._set_network_state(load_weights(Path(directory) / cls.weights_file))
+        return model
 
 
 def checkpoint_file(run: RunFiles | None) -> Path | None:
