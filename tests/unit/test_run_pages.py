@@ -3,13 +3,22 @@ export and regenerated from it alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import yaml
 
 from dsrbench import layout
 from dsrbench.reports.export import read_export, write_export
-from dsrbench.reports.run_pages import publish_run, seed_summary, write_page
+from dsrbench.reports.run_pages import (
+    ZEROSHOT_FIGURES,
+    _zeroshot_lines,
+    publish_run,
+    seed_summary,
+    write_figures,
+    write_page,
+)
 
 
 def test_a_published_run_ships_its_export_command_config_and_a_page(tiny_run, tmp_path):
@@ -127,8 +136,6 @@ def _zeroshot_export() -> pd.DataFrame:
 def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
     """The zero-shot section: the median over systems of each system's mean over contexts,
     at each horizon; VPT; the scaling exponents' Spearman rho; the left-out systems."""
-    from dsrbench.reports.run_pages import _zeroshot_lines
-
     meta = {
         "configfiles": {
             "a.yaml": "evaluation:\n  context_length: 512\n  context_splits: [train, val, test]\n"
@@ -160,3 +167,28 @@ def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
     # a run of another protocol has smape200 rows too, and no zero-shot section
     other = {"configfiles": {"a.yaml": meta["configfiles"]["a.yaml"]}}
     assert _zeroshot_lines(other, _zeroshot_export()) == []
+
+
+def test_the_zero_shot_figures_are_written_byte_for_byte_and_only_where_linked(
+    tmp_path: Path,
+) -> None:
+    """The page's figures (horizon curves, error against context length, the scaling
+    exponents) are SVG files beside it: the same bytes from the same export, so CI's diff
+    of docs/ checks them; a figure the page no longer links is removed."""
+    meta = {"configfiles": {"b.yaml": "reports:\n  papers: [zeroshot]\n"}}
+    export = _zeroshot_export()
+    text = "\n".join(_zeroshot_lines(meta, export))
+    for name in ZEROSHOT_FIGURES:
+        assert f"]({name})" in text
+    first = {p.name: p.read_bytes() for p in write_figures(text, export, tmp_path)}
+    assert set(first) == set(ZEROSHOT_FIGURES)
+    assert all(b.startswith(b"<?xml") and b"<svg" in b for b in first.values())
+    again = {p.name: p.read_bytes() for p in write_figures(text, export, tmp_path)}
+    assert again == first
+    # the horizon figure draws one line per method: a third method changes it
+    more = pd.concat([export, export[export.method == "persistence"].assign(method="nvar")])
+    more_text = "\n".join(_zeroshot_lines(meta, more))
+    changed = {p.name: p.read_bytes() for p in write_figures(more_text, more, tmp_path)}
+    assert changed["zeroshot_horizon.svg"] != first["zeroshot_horizon.svg"]
+    assert write_figures("no figures linked", export, tmp_path) == []
+    assert not any((tmp_path / name).exists() for name in ZEROSHOT_FIGURES)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import yaml
@@ -43,7 +44,15 @@ from dsrbench.reports.results import NoData, Run, random_smoke
 from dsrbench.reports.style import order_methods
 from dsrbench.systems import all_systems, lyapunov_time_flag
 
-__all__ = ["PAGE_METRICS", "publish_run", "run_page", "seed_summary", "write_page"]
+__all__ = [
+    "PAGE_METRICS",
+    "ZEROSHOT_FIGURES",
+    "publish_run",
+    "run_page",
+    "seed_summary",
+    "write_figures",
+    "write_page",
+]
 
 #: a run of more systems is summarised over systems (its rows stay in the export)
 MAX_SYSTEMS_LISTED = 10
@@ -135,7 +144,7 @@ def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
                 "seeds": len(g),
                 "diverged": int((g["status"] == "diverged").sum()),
                 "failed": int((g["status"] == "failed").sum()),
-                "floor": float(g["floor"].astype(float).median()),
+                "floor": _median(g["floor"]),
             }
         )
     return pd.DataFrame(rows)
@@ -352,6 +361,22 @@ def _gilpin_per_system_lines(export: pd.DataFrame) -> list[str]:
     ]
 
 
+#: the zero-shot section's figures, written beside the page: file name -> (caption, figure)
+ZEROSHOT_FIGURES = {
+    "zeroshot_horizon.svg": (
+        "sMAPE (0-200) against the horizon, median over systems, IQR shaded",
+        zeroshot.horizon_figure,
+    ),
+    "zeroshot_context_length.svg": (
+        "sMAPE (0-200) over the forecast against the context length, median over systems",
+        zeroshot.context_length_figure,
+    ),
+    "zeroshot_context_scaling.svg": (
+        "the context-length exponent alpha against the correlation dimension, per system",
+        zeroshot.context_scaling_figure,
+    ),
+}
+
 #: the horizons (Lyapunov times) of the zero-shot section's sMAPE table
 ZEROSHOT_HORIZONS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
 
@@ -471,6 +496,8 @@ def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
         "",
         _markdown(pd.DataFrame(rows)),
         "",
+        _figure_line("zeroshot_horizon.svg"),
+        "",
     ]
     for title, metric in (
         ("Valid prediction time (Lyapunov times, cumulative sMAPE rule)", "vpt_smape"),
@@ -509,6 +536,10 @@ def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
             "to the attractor's fractal dimension.",
             "",
             _markdown(scaling),
+            "",
+            _figure_line("zeroshot_context_length.svg"),
+            "",
+            _figure_line("zeroshot_context_scaling.svg"),
             "",
         ]
     lines += _cost_lines(export, cfg, systems)
@@ -685,12 +716,39 @@ def _zeroshot_published_lines(
     return lines
 
 
+def _figure_line(name: str) -> str:
+    caption, _ = ZEROSHOT_FIGURES[name]
+    return f"![{caption}]({name})"
+
+
+def write_figures(page_text: str, export: pd.DataFrame, folder: Path) -> list[Path]:
+    """Write the figures ``page_text`` links (:data:`ZEROSHOT_FIGURES`) into ``folder`` as
+    SVG, byte for byte the same from the same export (no date, a fixed id salt), so that
+    CI's ``git diff`` of docs/ checks them too. Figures the page does not link are removed."""
+    written = []
+    metrics = export[export["kind"] == "metric"].reset_index(drop=True)
+    run = Run(Path("."), metrics)
+    for name, (_, make) in ZEROSHOT_FIGURES.items():
+        path = folder / name
+        if f"]({name})" not in page_text:
+            path.unlink(missing_ok=True)
+            continue
+        fig = make(run)
+        with matplotlib.rc_context({"svg.hashsalt": "dsrbench", "svg.fonttype": "path"}):
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format="svg", metadata={"Date": None})
+        written.append(path)
+    return written
+
+
 def write_page(folder: str | Path) -> Path:
-    """Rewrite ``<folder>/README.md`` from its ``run.yaml`` and parquet."""
+    """Rewrite ``<folder>/README.md`` and its figures from its ``run.yaml`` and parquet."""
     folder = Path(folder)
     meta = yaml.safe_load((folder / "run.yaml").read_text())
     export = read_export(folder / f"{meta['run']}.parquet")
     page = folder / "README.md"
+    text = run_page(meta, export)
+    write_figures(text, export, folder)
     with atomic_path(page) as tmp:
-        Path(tmp).write_text(run_page(meta, export))
+        Path(tmp).write_text(text)
     return page

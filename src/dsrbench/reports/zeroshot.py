@@ -30,6 +30,7 @@ __all__ = [
     "PTS_PER_LYAPUNOV_TIME",
     "attractor_table",
     "context_scaling",
+    "context_length_figure",
     "context_scaling_figure",
     "cost_table",
     "data_seen_table",
@@ -106,7 +107,7 @@ def _curve(run: Run, methods: list[str], systems: list[str]) -> pd.DataFrame:
     sel = m[(m.metric == "smape200") & m.method.isin(methods) & m.system.isin(systems)]
     if sel.empty:
         raise NoData("no smape200 rows in this run")
-    per = sel.groupby(["method", "horizon", "system"])["value"].mean().reset_index()
+    per = sel.groupby(["method", "horizon", "system"], observed=True)["value"].mean().reset_index()
     return per
 
 
@@ -174,7 +175,7 @@ def context_scaling(run: Run) -> pd.DataFrame:
     if sel.empty:
         raise NoData("no context-length sweep in this run (evaluation.context_lengths)")
     rows = []
-    for (method, system), sub in sel.groupby(["method", "system"]):
+    for (method, system), sub in sel.groupby(["method", "system"], observed=True):
         sub = sub.groupby("n_points")["value"].mean()
         ok = np.isfinite(sub.values) & (sub.values > 0)
         alpha = math.nan
@@ -220,6 +221,35 @@ def scaling_summary(run: Run) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def context_length_figure(run: Run) -> object:
+    """sMAPE (0-200) over the whole forecast against the context length, log-log: per
+    method, the median over the scored systems of each system's mean over its contexts,
+    the interquartile range shaded (the parroting paper's error-against-context plot)."""
+    m = run.metrics
+    systems = scored_systems(run)
+    sel = m[(m.metric == "smape200_context") & m.system.isin(systems)]
+    if sel.empty:
+        raise NoData("no context-length sweep in this run (evaluation.context_lengths)")
+    per = sel.groupby(["method", "n_points", "system"], observed=True)["value"].mean().reset_index()
+    fig = new_figure(7, 4.5)
+    ax = fig.subplots()
+    for method in order_methods(per.method.unique()):
+        by_length = per[per.method == method].groupby("n_points")["value"]
+        med, lo, hi = by_length.median(), by_length.quantile(0.25), by_length.quantile(0.75)
+        lengths = med.index.values.astype(float)
+        ax.plot(
+            lengths, med.values, marker="o", label=method_label(method), color=method_color(method)
+        )
+        ax.fill_between(lengths, lo.values, hi.values, alpha=0.15, color=method_color(method))
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("context length (points)")
+    ax.set_ylabel("sMAPE (0-200), median over systems")
+    ax.set_title(f"n = {len(systems)} systems")
+    ax.legend(fontsize=8)
+    return fig
 
 
 def context_scaling_figure(run: Run) -> object:
