@@ -1,20 +1,22 @@
-"""The README's "Compare your method" commands, verbatim, in a fresh clone of the repository.
+"""The README's "Compare your method" commands, verbatim, in a fresh clone of the repository,
+against a run that ships: ``docs/results/default/`` (the default run, ``config.yaml``, its
+export ``default.parquet``, made on the project's 2-core machine).
 
-No run ships an export under docs/results/ yet, so the test first makes a tiny shipped run
-in the clone: ``configs/tiny_shipped.yaml`` (Lorenz, one small setting, truth, persistence
-and mean) run by snakemake and published with ``benchmarks/tools/results_pages.py publish`` as
-``docs/results/tiny_shipped/`` (its export ``tiny_shipped.parquet``). Then it runs the
-README's commands as written, with only the README's placeholders filled in: ``RUN`` ->
-``tiny_shipped``, ``CONFIG.yaml`` -> ``configs/tiny_shipped.yaml`` and ``mymethod`` ->
-``var`` (a method the shipped run lacks, standing for a newly added one). It checks that
-the leaderboard shows the shipped baselines beside ``var``, states the systems in common,
-and that the shipped rows of the joined table are the export's.
+It runs the README's commands as written, with only the README's placeholders filled in:
+``RUN`` -> ``default``, ``CONFIG.yaml`` -> ``config.yaml`` and ``mymethod`` ->
+``context_parroting`` (a method the shipped run lacks, standing for a newly added one).
+The join accepts the user's run only if its protocol and its dataset stores (content
+hashes) are the shipped run's, so this also checks that the same config gives the same
+datasets on the machine running the test as on the one that made the export. It checks
+that the leaderboard shows the shipped baselines beside the new method and states the
+systems in common, and that the shipped rows of the joined table are the export's.
 
 The clone is of HEAD; its ``.venv`` links to this test's environment, with the clone's
 ``src`` first on ``PYTHONPATH`` so that the clone's code runs. To test uncommitted work, set
 ``DSRBENCH_TEST_WORKTREE=1``: the modified and untracked (not ignored) files of this
-working tree are then copied over the clone. Takes about 2 to 4 min on 2 cores (two tiny
-workflow runs, the numba kernels compiled afresh in the clone, one page rendered).
+working tree are then copied over the clone. Takes about 2 to 3 min on 2 cores (one
+workflow run of config.yaml for truth and the new method, the numba kernels compiled
+afresh in the clone, its report pages and the joined leaderboard rendered).
 """
 
 from __future__ import annotations
@@ -27,18 +29,17 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from support.readme import Command, commands
-from support.tiny_run import CONFIG
 
 from dsrbench.reports.export import read_export
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = "tiny_shipped"
+SHIPPED = "default"
+NEW_METHOD = "context_parroting"
 PLACEHOLDERS = {
     r"\bRUN\b": SHIPPED,
-    r"\bCONFIG\.yaml\b": f"configs/{SHIPPED}.yaml",
-    r"\bmymethod\b": "var",
+    r"\bCONFIG\.yaml\b": "config.yaml",
+    r"\bmymethod\b": NEW_METHOD,
 }
 
 
@@ -95,51 +96,30 @@ def test_the_readme_commands_set_a_new_method_beside_a_shipped_run(tmp_path: Pat
     clone = _clone(tmp_path / "dsrbench")
     env = {**os.environ, "PYTHONPATH": str(clone / "src")}
     env.pop("PYTEST_XDIST_WORKER", None)
-    # the shipped run: a tiny config, run, exported and published under docs/results/
-    config = {
-        **CONFIG,
-        "results_dir": f"results/{SHIPPED}",
-        "reports": {"enabled": False},
-    }
-    (clone / "configs" / f"{SHIPPED}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    command = f".venv/bin/snakemake --cores 2 --configfile configs/{SHIPPED}.yaml"
-    _run(command.split(), clone, env)
-    _run(
-        [
-            ".venv/bin/python",
-            "benchmarks/tools/results_pages.py",
-            "publish",
-            f"results/{SHIPPED}",
-            SHIPPED,
-            "--command",
-            command,
-            "--configfile",
-            f"configs/{SHIPPED}.yaml",
-        ],
-        clone,
-        env,
-    )
     export = clone / "docs" / "results" / SHIPPED / f"{SHIPPED}.parquet"
     assert export.is_file()
     # the README's commands, placeholders filled in
     outputs = []
     for cmd in section_commands():
         outputs.append(_run([_fill(a) for a in cmd.argv], clone, env))
-    assert "1 system(s) in common" in outputs[1]
+    assert "2 system(s) in common" in outputs[1]
     page = clone / "results" / "joined" / "reports" / "leaderboard.html"
     html = page.read_text()
-    for name in ("persistence", "mean", "ridge VAR", "1 system(s) in common"):
+    for name in ("persistence", "ridge VAR", "NG-RC (NVAR)", "AL-RNN", NEW_METHOD):
         assert name in html, name
+    assert "2 system(s) in common" in html
     # the shipped methods' rows are the export's, value for value
     shipped = read_export(export)
     shipped = shipped[shipped["kind"] == "metric"]
     joined = pd.read_parquet(clone / "results" / "joined" / "metrics.parquet")
     key = ["dataset", "system", "method", "seed", "metric", "horizon"]
-    for name in ("persistence", "mean"):
+    baselines = ("persistence", "var", "nvar", "esn", "shplrnn_gtf", "alrnn")
+    for name in baselines:
         a = joined[joined["method"] == name].astype({c: str for c in key[:3] + ["metric"]})
         b = shipped[shipped["method"] == name].astype({c: str for c in key[:3] + ["metric"]})
         a = a.sort_values(key).reset_index(drop=True)
         b = b.sort_values(key).reset_index(drop=True)
         assert a["value"].astype(float).equals(b["value"].astype(float)), name
         assert list(a["status"].astype(str)) == list(b["status"].astype(str)), name
-    assert set(joined["method"]) == {"floor", "truth", "persistence", "mean", "var"}
+        assert len(a) == len(b) > 0, name
+    assert set(joined["method"]) == {"floor", "truth", NEW_METHOD, *baselines}
