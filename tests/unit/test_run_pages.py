@@ -148,6 +148,7 @@ def test_a_zero_shot_run_page_has_the_horizon_vpt_and_scaling_tables() -> None:
     horizons = text.split("### sMAPE (0-200) at the horizon")[1]
     parrot = next(li for li in horizons.splitlines() if li.startswith("| context_parroting"))
     assert "10.5 [10.5, 10.5]" in parrot
+    assert parrot.rstrip(" |").endswith("2"), parrot  # its number of systems
     assert "the 512-point context alone" in text
     assert "### Flagged systems (17 of the database)" in text and "| Torus " in text
     assert "116 unflagged systems of the database are not in this run" in text

@@ -488,6 +488,7 @@ def _zeroshot_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]:
             key = (m, h)
             vals = per.loc[key].to_numpy(dtype=float) if key in per.index.droplevel(2) else None
             row[f"{h:g} LT"] = _quartile_cell(vals) if vals is not None else ""
+        row["systems"] = per.loc[m].index.get_level_values("system").nunique()
         rows.append(row)
     lines += [
         f"### sMAPE (0-200) at the horizon, from the {context}-point context",

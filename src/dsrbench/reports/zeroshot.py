@@ -111,6 +111,11 @@ def _curve(run: Run, methods: list[str], systems: list[str]) -> pd.DataFrame:
     return per
 
 
+def _label_with_n(method: str, n: int, of: int) -> str:
+    """A method's legend label, with its number of systems where it ran on fewer."""
+    return method_label(method) if n == of else f"{method_label(method)} (n = {n})"
+
+
 def horizon_figure(run: Run) -> object:
     """Median sMAPE (0-200) over the scored systems against the horizon in Lyapunov times,
     one line per method, the interquartile range shaded."""
@@ -120,15 +125,17 @@ def horizon_figure(run: Run) -> object:
     fig = new_figure(7, 4.5)
     ax = fig.subplots()
     for m in methods:
-        sub = per[per.method == m].groupby("horizon")["value"]
+        rows = per[per.method == m]
+        sub = rows.groupby("horizon")["value"]
         if sub.size().empty:
             continue
         med, lo, hi = sub.median(), sub.quantile(0.25), sub.quantile(0.75)
-        ax.plot(med.index, med.values, marker="o", label=method_label(m), color=method_color(m))
+        label = _label_with_n(m, rows.system.nunique(), len(systems))
+        ax.plot(med.index, med.values, marker="o", label=label, color=method_color(m))
         ax.fill_between(med.index, lo.values, hi.values, alpha=0.15, color=method_color(m))
     ax.set_xlabel("forecast horizon (Lyapunov times)")
     ax.set_ylabel("sMAPE (0-200), median over systems")
-    ax.set_title(f"n = {len(systems)} systems")
+    ax.set_title(f"n = {len(systems)} systems (a method on fewer: its n in the legend)")
     ax.legend(fontsize=8)
     return fig
 
@@ -236,18 +243,18 @@ def context_length_figure(run: Run) -> object:
     fig = new_figure(7, 4.5)
     ax = fig.subplots()
     for method in order_methods(per.method.unique()):
-        by_length = per[per.method == method].groupby("n_points")["value"]
+        rows = per[per.method == method]
+        by_length = rows.groupby("n_points")["value"]
         med, lo, hi = by_length.median(), by_length.quantile(0.25), by_length.quantile(0.75)
         lengths = med.index.values.astype(float)
-        ax.plot(
-            lengths, med.values, marker="o", label=method_label(method), color=method_color(method)
-        )
+        label = _label_with_n(method, rows.system.nunique(), len(systems))
+        ax.plot(lengths, med.values, marker="o", label=label, color=method_color(method))
         ax.fill_between(lengths, lo.values, hi.values, alpha=0.15, color=method_color(method))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("context length (points)")
     ax.set_ylabel("sMAPE (0-200), median over systems")
-    ax.set_title(f"n = {len(systems)} systems")
+    ax.set_title(f"n = {len(systems)} systems (a method on fewer: its n in the legend)")
     ax.legend(fontsize=8)
     return fig
 
