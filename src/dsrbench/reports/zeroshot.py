@@ -17,6 +17,7 @@ Gilpin, "Zero-shot forecasting of chaotic systems" (ICLR 2025, arXiv:2409.15771)
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,28 +117,33 @@ def _label_with_n(method: str, n: int, of: int) -> str:
     return method_label(method) if n == of else f"{method_label(method)} (n = {n})"
 
 
+def _median_band_figure(per: pd.DataFrame, x: str, n_systems: int, xlabel: str) -> Any:
+    """Per method of ``per`` (one value per method, ``x`` and system): the median over
+    systems against ``x``, the interquartile range shaded; a method on fewer than
+    ``n_systems`` systems has its n in the legend."""
+    fig = new_figure(7, 4.5)
+    ax = fig.subplots()
+    for method in order_methods(per.method.unique()):
+        rows = per[per.method == method]
+        by_x = rows.groupby(x)["value"]
+        med, lo, hi = by_x.median(), by_x.quantile(0.25), by_x.quantile(0.75)
+        xs = med.index.values.astype(float)
+        label = _label_with_n(method, rows.system.nunique(), n_systems)
+        ax.plot(xs, med.values, marker="o", label=label, color=method_color(method))
+        ax.fill_between(xs, lo.values, hi.values, alpha=0.15, color=method_color(method))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("sMAPE (0-200), median over systems")
+    ax.set_title(f"n = {n_systems} systems (a method on fewer: its n in the legend)")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def horizon_figure(run: Run) -> object:
     """Median sMAPE (0-200) over the scored systems against the horizon in Lyapunov times,
     one line per method, the interquartile range shaded."""
     systems = scored_systems(run)
-    methods = order_methods(run.methods)
-    per = _curve(run, methods, systems)
-    fig = new_figure(7, 4.5)
-    ax = fig.subplots()
-    for m in methods:
-        rows = per[per.method == m]
-        sub = rows.groupby("horizon")["value"]
-        if sub.size().empty:
-            continue
-        med, lo, hi = sub.median(), sub.quantile(0.25), sub.quantile(0.75)
-        label = _label_with_n(m, rows.system.nunique(), len(systems))
-        ax.plot(med.index, med.values, marker="o", label=label, color=method_color(m))
-        ax.fill_between(med.index, lo.values, hi.values, alpha=0.15, color=method_color(m))
-    ax.set_xlabel("forecast horizon (Lyapunov times)")
-    ax.set_ylabel("sMAPE (0-200), median over systems")
-    ax.set_title(f"n = {len(systems)} systems (a method on fewer: its n in the legend)")
-    ax.legend(fontsize=8)
-    return fig
+    per = _curve(run, order_methods(run.methods), systems)
+    return _median_band_figure(per, "horizon", len(systems), "forecast horizon (Lyapunov times)")
 
 
 def _summary(run: Run, metric: str, systems: list[str]) -> pd.DataFrame:
@@ -240,22 +246,10 @@ def context_length_figure(run: Run) -> object:
     if sel.empty:
         raise NoData("no context-length sweep in this run (evaluation.context_lengths)")
     per = sel.groupby(["method", "n_points", "system"], observed=True)["value"].mean().reset_index()
-    fig = new_figure(7, 4.5)
-    ax = fig.subplots()
-    for method in order_methods(per.method.unique()):
-        rows = per[per.method == method]
-        by_length = rows.groupby("n_points")["value"]
-        med, lo, hi = by_length.median(), by_length.quantile(0.25), by_length.quantile(0.75)
-        lengths = med.index.values.astype(float)
-        label = _label_with_n(method, rows.system.nunique(), len(systems))
-        ax.plot(lengths, med.values, marker="o", label=label, color=method_color(method))
-        ax.fill_between(lengths, lo.values, hi.values, alpha=0.15, color=method_color(method))
+    fig = _median_band_figure(per, "n_points", len(systems), "context length (points)")
+    ax = fig.axes[0]
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("context length (points)")
-    ax.set_ylabel("sMAPE (0-200), median over systems")
-    ax.set_title(f"n = {len(systems)} systems (a method on fewer: its n in the legend)")
-    ax.legend(fontsize=8)
     return fig
 
 
