@@ -177,6 +177,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         Path(args.out),
         workers=args.workers,
         scheduler_address=args.scheduler_address,
+        cache=not args.no_cache,
     )
     return 0
 
@@ -248,4 +249,9 @@ def add_job_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="metrics.parquet")
     p.add_argument("--workers", type=int, default=None, help="LocalCluster workers")
     p.add_argument("--scheduler-address", default=None, help="use a running Dask scheduler")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="score every store again (default: read back cached rows whose key holds)",
+    )
     p.set_defaults(func=cmd_evaluate)

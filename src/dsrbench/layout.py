@@ -33,8 +33,10 @@ __all__ = [
     "epoch_log",
     "evaluate_log",
     "find",
+    "floor_rows_cache",
     "merged_metrics",
     "merged_metrics_log",
+    "metric_rows_cache",
     "metrics_table",
     "model_chunk",
     "model_dir",
@@ -93,6 +95,8 @@ TEMPLATES: dict[str, str] = {
     "prediction_record": "predictions/{dataset}/{method}/{system}/seed{seed}.json",
     "prediction_store": "predictions/{dataset}/{method}/{system}/seed{seed}.zarr",
     "metrics_table": "metrics/{dataset}.parquet",
+    "metric_rows_cache": "metrics/cache/{dataset}/{method}/{system}/seed{seed}.json",
+    "floor_rows_cache": "metrics/cache/{dataset}/floors/{system}.json",
     "merged_metrics": "metrics.parquet",
     "reports_dir": "reports",
     "report_page": "reports/{page}.html",
@@ -265,6 +269,21 @@ def prediction_store(
 def metrics_table(results: PathLike, dataset: str) -> Path:
     """Metric table (parquet) of one evaluated dataset setting."""
     return _path("metrics_table", results, dataset=dataset)
+
+
+def metric_rows_cache(
+    results: PathLike, dataset: str, method: str, system: str, seed: object
+) -> Path:
+    """The metric rows of one prediction store as the last evaluate job computed them, with
+    the key they hold for (dsrbench.pipeline.evaluate: read back when the key still holds)."""
+    return _path(
+        "metric_rows_cache", results, dataset=dataset, method=method, system=system, seed=seed
+    )
+
+
+def floor_rows_cache(results: PathLike, dataset: str, system: str) -> Path:
+    """The truth-floor rows of one dataset store, cached as :func:`metric_rows_cache`."""
+    return _path("floor_rows_cache", results, dataset=dataset, system=system)
 
 
 def merged_metrics(results: PathLike) -> Path:

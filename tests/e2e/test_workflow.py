@@ -398,6 +398,21 @@ def test_real_run_two_systems(tmp_path):
     again = snakemake(tmp_path, "-n", "--configfile", str(configfile))
     assert "Nothing to be done" in again.stdout + again.stderr
 
+    # a method added to the finished run: evaluate scores its stores only and reads the
+    # others' rows back from metrics/cache/, bit for bit
+    before = _metrics(results)
+    methods = '{"methods": ["truth", "persistence", "var", "mean"]}'
+    added = snakemake(
+        tmp_path, "--cores", "2", "--configfile", str(configfile), "--config",
+        f"evaluation={methods}", timeout=600,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr[-5000:]
+    log = layout.evaluate_log(results, "tiny").read_text()
+    assert "6 of 8 prediction stores read back" in log, log[-3000:]
+    after = _metrics(results)
+    assert set(after.method) == {"truth", "persistence", "var", "mean", "floor"}
+    pd.testing.assert_frame_equal(after[after.method != "mean"].reset_index(drop=True), before)
+
     # the long true runs (T = 2000 > the stored 100 points) were integrated once; a results
     # directory that lost them gets them back with --forcerun true_runs, and no training
     for system in ("Lorenz", "MackeyGlass"):

@@ -225,3 +225,66 @@ def test_the_system_exponent_is_computed_once_per_results_directory(tmp_path, mo
     assert system_lyapunov("Lorenz", cache) != first and len(calls) == 2
     with pytest.raises(ValueError, match="not a dataset store"):
         layout.results_of_dataset_store(tmp_path / "Lorenz.zarr")
+
+
+def test_metric_rows_are_read_back_while_their_key_holds(stores, tmp_path, monkeypatch):
+    """In a results directory the evaluation caches each prediction store's rows and each
+    floor (metrics/cache/) and reads them back, bit for bit, while the key holds; a
+    rewritten store, other evaluation code or ``cache=False`` scores again."""
+    import os
+    import shutil
+
+    import pandas as pd
+
+    from dsrbench import layout
+    from dsrbench.pipeline import evaluate as ev
+
+    results = tmp_path / "results"
+    ds = layout.dataset_store(results, "tiny", "Lorenz")
+    shutil.copytree(stores["dataset"], ds)
+    jobs = []
+    for method in ("truth", "persistence"):
+        pred = layout.prediction_store(results, "tiny", method, "Lorenz", 0)
+        shutil.copytree(stores[method], pred)
+        jobs.append(
+            {
+                "system": "Lorenz",
+                "dataset": "tiny",
+                "method": method,
+                "seed": 0,
+                "dataset_path": str(ds),
+                "prediction_path": str(pred),
+                "long_run_length": LONG_RUN,
+            }
+        )
+    cached = layout.metric_rows_cache(results, "tiny", "persistence", "Lorenz", 0)
+
+    def mark() -> None:
+        """Put a value no metric gives into the cached D_H row of persistence."""
+        rec = json.loads(cached.read_text())
+        (row,) = [r for r in rec["rows"] if r["metric"] == "D_H"]
+        row["value"] = 12345.0
+        cached.write_text(json.dumps(rec))
+
+    def marked(table) -> bool:
+        return _value(table, "persistence", "D_H") == 12345.0
+
+    with ev.dask_client(n_workers=1) as client:
+
+        def run(**kw):
+            return run_evaluation(jobs, client=client, progress=False, **kw)
+
+        first = run()
+        assert cached.is_file() and layout.floor_rows_cache(results, "tiny", "Lorenz").is_file()
+        pd.testing.assert_frame_equal(run(), first)  # read back: the same table
+        mark()
+        assert marked(run())  # read back, not scored again
+        assert not marked(run(cache=False))
+        # a rewritten prediction store (any file newer) is scored again
+        zattrs = next(p for p in Path(jobs[1]["prediction_path"]).rglob("*") if p.is_file())
+        os.utime(zattrs, ns=(zattrs.stat().st_atime_ns, zattrs.stat().st_mtime_ns + 10**9))
+        pd.testing.assert_frame_equal(run(), first)
+        # so is one under other evaluation code
+        mark()
+        monkeypatch.setattr(ev, "evaluation_fingerprint", lambda: "other code")
+        pd.testing.assert_frame_equal(run(), first)

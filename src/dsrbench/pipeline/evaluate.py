@@ -38,6 +38,7 @@ metric; neither stops the run. Lyapunov times use dysts' ``maximum_lyapunov_esti
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -45,6 +46,7 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -579,6 +581,96 @@ def _true_runs(dataset_path: str | Path, dataset: str, system: str) -> Path | No
     return path if path.is_file() else None
 
 
+#: bump when a metric changes in a way :func:`evaluation_fingerprint` cannot see (it
+#: hashes the code and library versions): cached metric rows of another version are
+#: recomputed
+METRIC_ROWS_VERSION = 1
+#: the dsrbench modules metric rows do not depend on (everything else is fingerprinted)
+_UNFINGERPRINTED = ("methods", "reports")
+_FINGERPRINTED_METHOD_MODULES = ("base.py",)  # RANDOM_SMOKE and the prediction contract
+
+
+def evaluation_fingerprint() -> str:
+    """What metric rows depend on besides their stores: the bytes of every dsrbench module
+    but the methods' (except ``methods/base.py``) and the reports', and the versions of the
+    numerical libraries. A cached row computed under another fingerprint is recomputed."""
+    root = Path(__file__).resolve().parents[1]  # the dsrbench package
+    digest = hashlib.sha256(f"metric rows v{METRIC_ROWS_VERSION}".encode())
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in _UNFINGERPRINTED and not (
+            rel.parts[0] == "methods" and rel.name in _FINGERPRINTED_METHOD_MODULES
+        ):
+            continue
+        digest.update(rel.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for package in ("numpy", "scipy", "pandas", "dysts", "numba", "scikit-learn", "zarr"):
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"{package}=={version}\0".encode())
+    return digest.hexdigest()
+
+
+def _stamp(path: str | Path | None) -> list | None:
+    """Every file under ``path`` (or the file itself) with its size and modification time:
+    a store rewritten in any way (the writes are atomic renames of new files) stamps
+    differently. None when there is no such path."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_file():
+        st = path.stat()
+        return [[".", st.st_size, st.st_mtime_ns]]
+    if not path.is_dir():
+        return None
+    return [
+        [p.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns]
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and (st := p.stat())
+    ]
+
+
+def _cache_key(fingerprint: str, **parts: Any) -> str:
+    text = json.dumps({"code": fingerprint, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _results_of(dataset_path: str | Path) -> Path | None:
+    try:
+        return layout.results_of_dataset_store(dataset_path)
+    except ValueError:
+        return None
+
+
+def _read_cached_rows(path: Path | None, key: str) -> list[dict] | None:
+    """The rows cached at ``path`` under ``key``; None when absent, unreadable or stale."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return rec["rows"] if isinstance(rec, dict) and rec.get("key") == key else None
+
+
+def _write_cached_rows(path: Path | None, key: str, rows: list[dict]) -> None:
+    """Cache ``rows`` under ``key`` unless one of them is an error (which may be transient:
+    it is computed again next time). A cache that cannot be written is skipped."""
+    if path is None or any(str(r["status"]).startswith("error") for r in rows):
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps({"key": key, "rows": rows}, default=_json_scalar))
+    except OSError as exc:
+        log.warning("metric rows not cached at %s: %s", path, exc)
+
+
+def _json_scalar(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)
+
+
 def run_evaluation(
     jobs: list[dict],
     *,
@@ -586,6 +678,7 @@ def run_evaluation(
     scheduler_address: str | None = None,
     client: Any = None,
     progress: bool = True,
+    cache: bool = True,
 ) -> pd.DataFrame:
     """Evaluate prediction stores on a Dask cluster.
 
@@ -595,29 +688,52 @@ def run_evaluation(
     model's QR exponent: the system's own is then computed once per system). Truth floors
     are computed once per dataset store; every job's rows carry them. Runs on ``client`` if
     given, else on :func:`dask_client`.
+
+    With ``cache`` (the default), the rows of each prediction store and each truth floor in
+    a results directory are kept under ``metrics/cache/`` (:func:`dsrbench.layout.
+    metric_rows_cache`) with a key: the job, the stamps (:func:`_stamp`) of the prediction
+    store, the dataset store and the true runs, and :func:`evaluation_fingerprint`. A store
+    whose key still holds is read back (every bit: JSON keeps floats exactly) instead of
+    scored again, so adding a method to a run scores only the new method's stores.
     Returns the tidy table (:data:`COLUMNS`), floors included as rows of the method
     :data:`dsrbench.references.FLOOR`.
     """
     if client is None:
         with dask_client(n_workers, scheduler_address) as own:
-            return run_evaluation(jobs, client=own, progress=progress)
+            return run_evaluation(jobs, client=own, progress=progress, cache=cache)
     from dask.distributed import as_completed
 
+    fingerprint = evaluation_fingerprint() if cache else ""
     rows: list[dict] = []
-    floors = {}
+    floors: dict[str, Any] = {}
+    pending: list[tuple[Any, Path | None, str]] = []  # future, its cache, its key
     for job in jobs:
         key = str(job["dataset_path"])
-        if key not in floors:
+        if key in floors:
+            continue
+        runs = _true_runs(key, job["dataset"], job["system"])
+        results = _results_of(key) if cache else None
+        path = layout.floor_rows_cache(results, job["dataset"], job["system"]) if results else None
+        floor_key = _cache_key(
+            fingerprint,
+            store=_stamp(key),
+            runs=_stamp(runs),
+            long_run_length=job.get("long_run_length"),
+        )
+        floors[key] = _read_cached_rows(path, floor_key)
+        if floors[key] is None:
             floors[key] = client.submit(
                 _safe_floor,
                 key,
                 job.get("long_run_length"),
                 job["system"],
                 job["dataset"],
-                _true_runs(key, job["dataset"], job["system"]),
+                runs,
                 pure=False,
             )
-    futures = list(floors.values())
+            pending.append((floors[key], path, floor_key))
+        else:
+            rows.extend(floors[key])
     caches = {
         j["system"]: _lyapunov_cache(j["dataset_path"], j["system"])
         for j in jobs
@@ -626,23 +742,55 @@ def run_evaluation(
     lyap = {
         s: client.submit(_safe_system_lyapunov, s, caches[s], pure=False) for s in sorted(caches)
     }
+    reused = 0
     for job in jobs:
-        futures.append(
-            client.submit(
-                _safe_eval,
-                str(job["dataset_path"]),
-                str(job["prediction_path"]),
-                floors[str(job["dataset_path"])],
-                job["system"],
-                job["dataset"],
-                job["method"],
-                _true_runs(job["dataset_path"], job["dataset"], job["system"]),
-                pure=False,
+        dataset_path = str(job["dataset_path"])
+        runs = _true_runs(dataset_path, job["dataset"], job["system"])
+        results = _results_of(dataset_path) if cache else None
+        path = (
+            layout.metric_rows_cache(
+                results, job["dataset"], job["method"], job["system"], job.get("seed", 0)
             )
+            if results
+            else None
         )
-    bar = tqdm(total=len(futures), desc="evaluate", disable=not progress, unit="task")
-    for fut in as_completed(futures):
-        rows.extend(fut.result())
+        job_key = _cache_key(
+            fingerprint,
+            job=job,
+            prediction=_stamp(job["prediction_path"]),
+            store=_stamp(dataset_path),
+            runs=_stamp(runs),  # with the store and T (in the job): what the floor is of
+        )
+        cached = _read_cached_rows(path, job_key)
+        if cached is not None:
+            rows.extend(cached)
+            reused += 1
+            continue
+        fut = client.submit(
+            _safe_eval,
+            dataset_path,
+            str(job["prediction_path"]),
+            floors[dataset_path],
+            job["system"],
+            job["dataset"],
+            job["method"],
+            runs,
+            pure=False,
+        )
+        pending.append((fut, path, job_key))
+    if cache:
+        log.info(
+            "metric rows: %d of %d prediction stores read back from metrics/cache/, %d tasks",
+            reused,
+            len(jobs),
+            len(pending),
+        )
+    cache_of = {fut.key: (path, key) for fut, path, key in pending}
+    bar = tqdm(total=len(pending), desc="evaluate", disable=not progress, unit="task")
+    for fut in as_completed([fut for fut, _, _ in pending]):
+        result = fut.result()
+        rows.extend(result)
+        _write_cached_rows(*cache_of[fut.key], result)
         bar.update()
     truths = {s: f.result() for s, f in lyap.items()}
     rows.extend(_lyapunov_errors(rows, truths))

@@ -25,9 +25,12 @@ def evaluate(
     *,
     workers: int | None = None,
     scheduler_address: str | None = None,
+    cache: bool = True,
 ) -> Any:
     """Every metric of the ``ok`` prediction records (on Dask) and one row per prediction
-    that was skipped or failed; writes the table to ``out``."""
+    that was skipped or failed; writes the table to ``out``. With ``cache``, the rows of a
+    store scored before under the same key are read back (:func:`dsrbench.pipeline.evaluate.
+    run_evaluation`)."""
     import pandas as pd
 
     from dsrbench.pipeline.evaluate import COLUMNS, metric_row, run_evaluation
@@ -49,7 +52,9 @@ def evaluate(
                     reason=rec["reason"],
                 )
             )
-    table = run_evaluation(jobs, n_workers=workers, scheduler_address=scheduler_address)
+    table = run_evaluation(
+        jobs, n_workers=workers, scheduler_address=scheduler_address, cache=cache
+    )
     if rows:
         table = pd.concat([table, pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
     write_metrics_table(table, out)
