@@ -89,6 +89,10 @@ def test_every_snapshot_is_scored_beside_the_floor_and_summarised(run: Path) -> 
     metrics = pd.read_parquet(layout.merged_metrics(run))
     floor = metrics[(metrics["method"] == "floor") & (metrics["metric"] == "D_stsp")]
     assert (scores["floor_D_stsp"] == float(floor["value"].iloc[0])).all()
+    # the true run integrated once per system and seed gives the evaluation's values
+    for r in scores[scores["step"] == 6].itertuples():
+        ours = metrics[(metrics["method"] == METHOD) & (metrics["seed"] == r.seed)]
+        assert r.D_stsp == float(ours.loc[ours["metric"] == "D_stsp", "value"].iloc[0])
     fractions = floor_fractions(scores)
     assert list(fractions["step"]) == [2, 6]
     for r in fractions.itertuples():

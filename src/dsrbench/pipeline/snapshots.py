@@ -26,7 +26,7 @@ from dsrbench import layout, stores
 from dsrbench.methods import get as get_method
 from dsrbench.metrics.attractor import long_term_metrics
 from dsrbench.references import FLOOR
-from dsrbench.truth import pool_scale, true_run
+from dsrbench.truth import TrueRuns, pool_scale, true_run
 
 __all__ = ["SNAPSHOT_COLUMNS", "floor_fractions", "score_snapshot", "score_snapshots"]
 
@@ -46,9 +46,18 @@ SNAPSHOT_COLUMNS = [
 
 
 def score_snapshot(
-    results: Path, dataset: str, method: str, system: str, seed: int, step: int
+    results: Path,
+    dataset: str,
+    method: str,
+    system: str,
+    seed: int,
+    step: int,
+    truths: dict | None = None,
 ) -> dict[str, Any]:
-    """D_stsp and D_H of one model's weights after optimiser ``step`` (see module doc)."""
+    """D_stsp and D_H of one model's weights after optimiser ``step`` (see module doc).
+    ``truths``: a dict that keeps the last true run, shared by the calls of one system (the
+    run is the same for every method and step; the results directory's long true runs are
+    read when it has them)."""
     model_dir = layout.model_dir(results, dataset, method, system, seed)
     model = get_method(method).load(model_dir)
     directory = layout.snapshot_dir(results, dataset, method, system, seed)
@@ -63,7 +72,15 @@ def score_snapshot(
     first = np.asarray(ds["x"].values[traj : traj + 1, start - context_length : start])
     with np.errstate(all="ignore"):
         generated = np.asarray(model.generate(first, length + discard), dtype=np.float64)
-    truth = true_run(ds, traj, length, seed=seed)
+    key = (str(results), dataset, system, traj, length, seed)
+    truth = (truths or {}).get(key)
+    if truth is None:
+        runs_file = layout.true_runs(results, dataset, system)
+        runs = TrueRuns.load(runs_file if runs_file.is_file() else None)
+        truth = true_run(ds, traj, length, seed=seed, runs=runs)
+        if truths is not None:
+            truths.clear()  # one system's run at a time
+            truths[key] = truth
     dt = float(ds["time"].values[1] - ds["time"].values[0])
     res = long_term_metrics(
         truth.x, generated[0, discard:], dt=dt, lyapunov=False, seed=seed, scale=pool_scale(ds)
@@ -90,18 +107,28 @@ def score_snapshots(results: str | Path, *, progress: bool = False) -> pd.DataFr
     floors = _floors(results)
     rows = []
     found = layout.find(results, "snapshot_dir")
-    files = [
-        (f.names, int(p.stem[len("step") :]))
-        for f in found
-        for p in sorted(Path(f.path).glob("step*.npz"))
-    ]
+    files = sorted(  # by system, so that its true run is integrated once
+        [
+            (f.names, int(p.stem[len("step") :]))
+            for f in found
+            for p in sorted(Path(f.path).glob("step*.npz"))
+        ],
+        key=lambda item: (
+            str(item[0]["dataset"]),
+            str(item[0]["system"]),
+            int(item[0]["seed"]),
+            str(item[0]["method"]),
+            item[1],
+        ),
+    )
+    truths: dict = {}
     if progress:
         files = tqdm(files, desc="snapshots", unit="model")
     for names, step in files:
         dataset, method = str(names["dataset"]), str(names["method"])
         system, seed = str(names["system"]), int(names["seed"])
         try:
-            row = score_snapshot(results, dataset, method, system, seed, step)
+            row = score_snapshot(results, dataset, method, system, seed, step, truths)
         except Exception as exc:  # recorded, never a crash of the report
             row = {
                 "dataset": dataset,
