@@ -193,3 +193,36 @@ def test_the_zero_shot_figures_are_written_byte_for_byte_and_only_where_linked(
     assert changed["zeroshot_horizon.svg"] != first["zeroshot_horizon.svg"]
     assert write_figures("no figures linked", export, tmp_path) == []
     assert not any((tmp_path / name).exists() for name in ZEROSHOT_FIGURES)
+
+
+def test_snapshot_fractions_beside_a_page_show_with_the_trained_models(tiny_run, tmp_path):
+    """A folder with floor_fractions.csv (benchmarks/tools/dsr_snapshots.py) gets the budget
+    section: the snapshots' rows, the trained models' fractions computed from the export by
+    the same rule, and the figure; a page without the file has no such section."""
+    from dsrbench.reports.run_pages import SNAPSHOT_FIGURE, SNAPSHOT_FRACTIONS
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text("systems: [Lorenz]\n")
+    page = publish_run(tiny_run, "tiny", command="c", configfiles=[config], docs=tmp_path)
+    assert "optimiser steps" not in page.read_text()
+    pd.DataFrame(
+        {
+            "method": ["persistence", "persistence"],
+            "step": [2000, 5000],
+            "systems": [1, 1],
+            "within_2x_floor": [0.0, 1.0],
+            "within_5x_floor": [0.0, 1.0],
+            "median_D_stsp": [3.5, 0.25],
+        }
+    ).to_csv(page.parent / SNAPSHOT_FRACTIONS, index=False)
+    text = write_page(page.parent).read_text()
+    assert "## D_stsp within k x the floor against optimiser steps" in text
+    assert f"]({SNAPSHOT_FIGURE})" in text
+    rows = {" ".join(line.split()) for line in text.splitlines()}
+    assert "| persistence | 5000 | 1 | 1 | 1 | 0.25 |" in rows
+    metrics = pd.read_parquet(layout.merged_metrics(tiny_run))
+    d_stsp = metrics[metrics["metric"] == "D_stsp"].set_index("method")["value"]
+    value, floor = float(d_stsp["persistence"]), float(d_stsp["floor"])
+    within = [float(value <= k * floor) for k in (2, 5)]
+    expected = f"| persistence | trained (best validated) | 1 | {within[0]:.3g} | {within[1]:.3g} |"
+    assert expected + f" {value:.3g} |" in rows

@@ -29,6 +29,7 @@ from dsrbench import layout, references
 from dsrbench import methods as registry
 from dsrbench.atomic import atomic_path
 from dsrbench.pipeline.plan import data_seen
+from dsrbench.pipeline.snapshots import floor_fractions
 from dsrbench.references import TRUTH
 from dsrbench.reports import published, zeroshot
 from dsrbench.reports.export import build_export, read_export, write_export
@@ -54,6 +55,11 @@ __all__ = [
     "write_page",
 ]
 
+#: written beside a page by benchmarks/tools/dsr_snapshots.py (a run with
+#: ``training.snapshot_steps``): D_stsp within k x the floor per method and optimiser step,
+#: and its figure; the page shows them with the trained models' fractions from the export
+SNAPSHOT_FRACTIONS = "floor_fractions.csv"
+SNAPSHOT_FIGURE = "floor_fractions.png"
 #: a run of more systems is summarised over systems (its rows stay in the export)
 MAX_SYSTEMS_LISTED = 10
 #: at most this many published rows are listed on a page (the ones that differ first)
@@ -165,8 +171,11 @@ def _markdown(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False) if not df.empty else "(none)"
 
 
-def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
-    """The page of one run (markdown) from its ``run.yaml`` and its export."""
+def run_page(
+    meta: dict[str, Any], export: pd.DataFrame, snapshots: pd.DataFrame | None = None
+) -> str:
+    """The page of one run (markdown) from its ``run.yaml`` and its export; ``snapshots``:
+    the table of :data:`SNAPSHOT_FRACTIONS` when the folder has one."""
     name = meta["run"]
     lines = [
         f"# Run `{name}`",
@@ -222,6 +231,8 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
     zeroshot = _zeroshot_lines(meta, export)
     if zeroshot:
         lines += ["", *zeroshot]
+    if snapshots is not None:
+        lines += ["", *_snapshot_lines(meta, export, snapshots)]
     lines += [
         "",
         "## Config",
@@ -230,6 +241,49 @@ def run_page(meta: dict[str, Any], export: pd.DataFrame) -> str:
     for f, text in meta.get("configfiles", {}).items():
         lines += [f"`{f}`:", "", "```yaml", text.rstrip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _snapshot_lines(
+    meta: dict[str, Any], export: pd.DataFrame, snapshots: pd.DataFrame
+) -> list[str]:
+    """D_stsp within 2x and 5x of the floor against optimiser steps: the snapshots' table,
+    then the trained models (the best-validated weights) from the export by the same rule
+    (:func:`dsrbench.pipeline.snapshots.floor_fractions`), and the figure."""
+    metrics = export[(export["kind"] == "metric") & (export["metric"] == "D_stsp")]
+    floors = metrics[metrics["method"] == references.FLOOR].set_index(["dataset", "system"])
+    models = metrics[metrics["method"].isin(set(snapshots["method"]))]
+    trained = pd.DataFrame(
+        {
+            "method": models["method"].astype(str).to_numpy(),
+            "step": 0,
+            "system": models["system"].astype(str).to_numpy(),
+            "D_stsp": models["value"].to_numpy(dtype=float),
+            "status": models["status"].astype(str).to_numpy(),
+            "floor_D_stsp": [
+                float(floors["value"].get((d, s), np.nan))
+                for d, s in zip(models["dataset"], models["system"], strict=True)
+            ],
+        }
+    )
+    final = floor_fractions(trained).assign(step="trained (best validated)")
+    table = pd.concat([snapshots.assign(step=snapshots["step"].astype(str)), final])
+    table = table.sort_values("method", kind="stable")
+    for column in [c for c in table.columns if c.startswith("within_") or c == "median_D_stsp"]:
+        table[column] = table[column].map(_fmt)
+    return [
+        "## D_stsp within k x the floor against optimiser steps",
+        "",
+        f"From `{SNAPSHOT_FRACTIONS}` beside this page, written by "
+        f"`python benchmarks/tools/dsr_snapshots.py {meta['results_dir']} --doc <this folder>`: "
+        "each model's weights saved after the listed optimiser steps, run freely and scored as "
+        "the evaluation scores the trained model (the same context, length and true run); a "
+        "diverged or failed snapshot counts as not within. The last rows are the trained "
+        "models (the weights that validated best) from this run's export, by the same rule.",
+        "",
+        _markdown(table),
+        "",
+        f"![D_stsp within 2x and 5x of the floor against optimiser steps]({SNAPSHOT_FIGURE})",
+    ]
 
 
 def _per_system_lines(summary: pd.DataFrame) -> list[str]:
@@ -748,7 +802,9 @@ def write_page(folder: str | Path) -> Path:
     meta = yaml.safe_load((folder / "run.yaml").read_text())
     export = read_export(folder / f"{meta['run']}.parquet")
     page = folder / "README.md"
-    text = run_page(meta, export)
+    fractions = folder / SNAPSHOT_FRACTIONS
+    snapshots = pd.read_csv(fractions) if fractions.is_file() else None
+    text = run_page(meta, export, snapshots)
     write_figures(text, export, folder)
     with atomic_path(page) as tmp:
         Path(tmp).write_text(text)
