@@ -32,6 +32,7 @@ from dsrbench.pipeline.plan import data_seen
 from dsrbench.pipeline.snapshots import floor_fractions
 from dsrbench.references import TRUTH
 from dsrbench.reports import published, zeroshot
+from dsrbench.reports.database import MIN_SYSTEMS, write_database_tables
 from dsrbench.reports.export import build_export, read_export, write_export
 from dsrbench.reports.reproductions import (
     Runs,
@@ -224,6 +225,14 @@ def run_page(
         lines += ["", *_per_system_lines(summary)]
     elif not summary.empty:
         lines += ["", *_over_systems_lines(summary)]
+    if export.loc[export["kind"] == "metric", "system"].nunique() > MIN_SYSTEMS:
+        lines += [
+            "",
+            f"System by system and method by method (status, fallbacks, floor fractions, "
+            f"training records, work): [database_{name}.md](database_{name}.md), with every "
+            f"system's row in [database_{name}.csv](database_{name}.csv), generated from the "
+            "export with this page.",
+        ]
     if meta.get("papers"):
         lines += ["", *_reproduction_lines(meta, export)]
     if any("Gilpin 2023" in p for p in meta.get("papers", [])):
@@ -806,6 +815,7 @@ def write_page(folder: str | Path) -> Path:
     snapshots = pd.read_csv(fractions) if fractions.is_file() else None
     text = run_page(meta, export, snapshots)
     write_figures(text, export, folder)
+    write_database_tables(export, folder, meta["run"])
     with atomic_path(page) as tmp:
         Path(tmp).write_text(text)
     return page
