@@ -226,3 +226,6 @@ def test_snapshot_fractions_beside_a_page_show_with_the_trained_models(tiny_run,
     within = [float(value <= k * floor) for k in (2, 5)]
     expected = f"| persistence | trained (best validated) | 1 | {within[0]:.3g} | {within[1]:.3g} |"
     assert expected + f" {value:.3g} |" in rows
+    # persistence closes the table as the reference, by the same rule
+    reference = f"| persistence | reference | 1 | {within[0]:.3g} | {within[1]:.3g} |"
+    assert reference + f" {value:.3g} |" in rows

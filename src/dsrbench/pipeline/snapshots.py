@@ -28,7 +28,13 @@ from dsrbench.metrics.attractor import long_term_metrics
 from dsrbench.references import FLOOR
 from dsrbench.truth import TrueRuns, pool_scale, true_run
 
-__all__ = ["SNAPSHOT_COLUMNS", "floor_fractions", "score_snapshot", "score_snapshots"]
+__all__ = [
+    "SNAPSHOT_COLUMNS",
+    "floor_fractions",
+    "metric_fractions",
+    "score_snapshot",
+    "score_snapshots",
+]
 
 SNAPSHOT_COLUMNS = [
     "dataset",
@@ -170,3 +176,28 @@ def floor_fractions(scores: pd.DataFrame, factors: tuple[float, ...] = (2.0, 5.0
         row["median_D_stsp"] = float(g.loc[ok, "D_stsp"].median()) if ok.any() else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def metric_fractions(metrics: pd.DataFrame, methods: list[str], step: object) -> pd.DataFrame:
+    """:func:`floor_fractions` of the trained models (or a reference such as persistence) of
+    ``methods`` from a metric table (``metrics.parquet`` or an export's metric rows: their
+    D_stsp rows and the floor's), each row labelled ``step``."""
+    d_stsp = metrics[metrics["metric"].astype(str) == "D_stsp"]
+    floors = d_stsp[d_stsp["method"].astype(str) == FLOOR].set_index(["dataset", "system"])
+    rows = d_stsp[d_stsp["method"].astype(str).isin(methods)]
+    scores = pd.DataFrame(
+        {
+            "method": rows["method"].astype(str).to_numpy(),
+            "step": 0,
+            "system": rows["system"].astype(str).to_numpy(),
+            "D_stsp": rows["value"].to_numpy(dtype=float),
+            "status": rows["status"].astype(str).to_numpy(),
+            "floor_D_stsp": [
+                float(floors["value"].get((d, s), np.nan))
+                for d, s in zip(rows["dataset"], rows["system"], strict=True)
+            ],
+        }
+    )
+    if scores.empty:
+        return pd.DataFrame(columns=["method", "step", "systems"])
+    return floor_fractions(scores).assign(step=step)

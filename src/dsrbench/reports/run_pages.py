@@ -29,7 +29,7 @@ from dsrbench import layout, references
 from dsrbench import methods as registry
 from dsrbench.atomic import atomic_path
 from dsrbench.pipeline.plan import data_seen
-from dsrbench.pipeline.snapshots import floor_fractions
+from dsrbench.pipeline.snapshots import metric_fractions
 from dsrbench.references import TRUTH
 from dsrbench.reports import published, zeroshot
 from dsrbench.reports.database import MIN_SYSTEMS, write_database_tables
@@ -256,27 +256,13 @@ def _snapshot_lines(
     meta: dict[str, Any], export: pd.DataFrame, snapshots: pd.DataFrame
 ) -> list[str]:
     """D_stsp within 2x and 5x of the floor against optimiser steps: the snapshots' table,
-    then the trained models (the best-validated weights) from the export by the same rule
-    (:func:`dsrbench.pipeline.snapshots.floor_fractions`), and the figure."""
-    metrics = export[(export["kind"] == "metric") & (export["metric"] == "D_stsp")]
-    floors = metrics[metrics["method"] == references.FLOOR].set_index(["dataset", "system"])
-    models = metrics[metrics["method"].isin(set(snapshots["method"]))]
-    trained = pd.DataFrame(
-        {
-            "method": models["method"].astype(str).to_numpy(),
-            "step": 0,
-            "system": models["system"].astype(str).to_numpy(),
-            "D_stsp": models["value"].to_numpy(dtype=float),
-            "status": models["status"].astype(str).to_numpy(),
-            "floor_D_stsp": [
-                float(floors["value"].get((d, s), np.nan))
-                for d, s in zip(models["dataset"], models["system"], strict=True)
-            ],
-        }
-    )
-    final = floor_fractions(trained).assign(step="trained (best validated)")
+    then the trained models (the best-validated weights) and persistence from the export by
+    the same rule (:func:`dsrbench.pipeline.snapshots.metric_fractions`), and the figure."""
+    metrics = export[export["kind"] == "metric"]
+    final = metric_fractions(metrics, sorted(set(snapshots["method"])), "trained (best validated)")
+    reference = metric_fractions(metrics, ["persistence"], "reference")
     table = pd.concat([snapshots.assign(step=snapshots["step"].astype(str)), final])
-    table = table.sort_values("method", kind="stable")
+    table = pd.concat([table.sort_values("method", kind="stable"), reference])
     for column in [c for c in table.columns if c.startswith("within_") or c == "median_D_stsp"]:
         table[column] = table[column].map(_fmt)
     return [
@@ -286,8 +272,10 @@ def _snapshot_lines(
         f"`python benchmarks/tools/dsr_snapshots.py {meta['results_dir']} --doc <this folder>`: "
         "each model's weights saved after the listed optimiser steps, run freely and scored as "
         "the evaluation scores the trained model (the same context, length and true run); a "
-        "diverged or failed snapshot counts as not within. The last rows are the trained "
-        "models (the weights that validated best) from this run's export, by the same rule.",
+        "diverged or failed snapshot counts as not within, and `median_D_stsp` is over the "
+        "snapshots that did not diverge. After each method's snapshots come its trained "
+        "models (the weights that validated best) from this run's export, by the same rule, "
+        "and at the end persistence, where the run has it.",
         "",
         _markdown(table),
         "",
