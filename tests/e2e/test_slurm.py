@@ -407,6 +407,9 @@ def test_evaluate_on_dask_slurm_workers_equals_a_local_cluster(tmp_path, slurm):
             workdir,
             evaluation={**evaluation, "dask": {"scheduler_address": cluster.scheduler_address}},
         )
+        # every store scored again on the SLURM workers: with its cached rows the rerun
+        # would read them back and send no task (docs/evaluation.md)
+        shutil.rmtree(workdir / "results" / "metrics" / "cache")
         t1 = time.monotonic()
         run = subprocess.Popen(
             [*_snakemake_cmd(workdir), "--cores", CORES, "--configfile", str(cfg)],
