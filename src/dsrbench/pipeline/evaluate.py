@@ -562,23 +562,27 @@ def _safe_eval(
         return [error_row(system, dataset, method, -1, "evaluate", exc)]
 
 
+def _results_of(dataset_path: str | Path) -> Path | None:
+    """The results directory ``dataset_path`` lies in (None for a store outside one)."""
+    try:
+        return layout.results_of_dataset_store(dataset_path)
+    except ValueError:
+        return None
+
+
 def _lyapunov_cache(dataset_path: str | Path, system: str) -> Path | None:
     """The cache of ``system``'s exponent in the results directory of ``dataset_path``
     (None for a store outside one)."""
-    try:
-        return layout.system_lyapunov(layout.results_of_dataset_store(dataset_path), system)
-    except ValueError:
-        return None
+    results = _results_of(dataset_path)
+    return layout.system_lyapunov(results, system) if results else None
 
 
 def _true_runs(dataset_path: str | Path, dataset: str, system: str) -> Path | None:
     """The file of the long true runs of ``dataset_path`` in its results directory, None
     when there is none (a store outside one, or a run written before the file existed)."""
-    try:
-        path = layout.true_runs(layout.results_of_dataset_store(dataset_path), dataset, system)
-    except ValueError:
-        return None
-    return path if path.is_file() else None
+    results = _results_of(dataset_path)
+    path = layout.true_runs(results, dataset, system) if results else None
+    return path if path is not None and path.is_file() else None
 
 
 #: bump when a metric changes in a way :func:`evaluation_fingerprint` cannot see (it
@@ -636,13 +640,6 @@ def _cache_key(fingerprint: str, **parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _results_of(dataset_path: str | Path) -> Path | None:
-    try:
-        return layout.results_of_dataset_store(dataset_path)
-    except ValueError:
-        return None
-
-
 def _read_cached_rows(path: Path | None, key: str) -> list[dict] | None:
     """The rows cached at ``path`` under ``key``; None when absent, unreadable or stale."""
     if path is None or not path.is_file():
@@ -692,9 +689,10 @@ def run_evaluation(
     With ``cache`` (the default), the rows of each prediction store and each truth floor in
     a results directory are kept under ``metrics/cache/`` (:func:`dsrbench.layout.
     metric_rows_cache`) with a key: the job, the stamps (:func:`_stamp`) of the prediction
-    store, the dataset store and the true runs, and :func:`evaluation_fingerprint`. A store
-    whose key still holds is read back (every bit: JSON keeps floats exactly) instead of
-    scored again, so adding a method to a run scores only the new method's stores.
+    store, the dataset store and the true runs (each dataset store stamped once, in its
+    floor's key), and :func:`evaluation_fingerprint`. A store whose key still holds is read
+    back (every bit: JSON keeps floats exactly) instead of scored again, so adding a method
+    to a run scores only the new method's stores.
     Returns the tidy table (:data:`COLUMNS`), floors included as rows of the method
     :data:`dsrbench.references.FLOOR`.
     """
@@ -705,7 +703,8 @@ def run_evaluation(
 
     fingerprint = evaluation_fingerprint() if cache else ""
     rows: list[dict] = []
-    floors: dict[str, Any] = {}
+    floors: dict[str, Any] = {}  # per dataset store: its floor rows, or their future
+    per_store: dict[str, tuple[Path | None, Path | None, str]] = {}  # runs, results, key
     pending: list[tuple[Any, Path | None, str]] = []  # future, its cache, its key
     for job in jobs:
         key = str(job["dataset_path"])
@@ -720,6 +719,7 @@ def run_evaluation(
             runs=_stamp(runs),
             long_run_length=job.get("long_run_length"),
         )
+        per_store[key] = (runs, results, floor_key)
         floors[key] = _read_cached_rows(path, floor_key)
         if floors[key] is None:
             floors[key] = client.submit(
@@ -745,8 +745,7 @@ def run_evaluation(
     reused = 0
     for job in jobs:
         dataset_path = str(job["dataset_path"])
-        runs = _true_runs(dataset_path, job["dataset"], job["system"])
-        results = _results_of(dataset_path) if cache else None
+        runs, results, floor_key = per_store[dataset_path]
         path = (
             layout.metric_rows_cache(
                 results, job["dataset"], job["method"], job["system"], job.get("seed", 0)
@@ -754,12 +753,8 @@ def run_evaluation(
             if results
             else None
         )
-        job_key = _cache_key(
-            fingerprint,
-            job=job,
-            prediction=_stamp(job["prediction_path"]),
-            store=_stamp(dataset_path),
-            runs=_stamp(runs),  # with the store and T (in the job): what the floor is of
+        job_key = _cache_key(  # the floor's key stamps the dataset store and true runs
+            fingerprint, job=job, prediction=_stamp(job["prediction_path"]), floor=floor_key
         )
         cached = _read_cached_rows(path, job_key)
         if cached is not None:
