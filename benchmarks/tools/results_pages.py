@@ -3,7 +3,8 @@ finished run there.
 
     python benchmarks/tools/results_pages.py                       # rewrite every generated page
     python benchmarks/tools/results_pages.py publish RESULTS_DIR NAME --command "snakemake ..." \\
-        --configfile configs/dsr.yaml [--configfile more.yaml] [--notes TEXT] [--paper NAME]
+        --configfile configs/dsr.yaml [--configfile more.yaml] [--notes TEXT] [--paper NAME] \\
+        [--compare METHOD=BASE,BASE@DATASET]
 
 CI runs the first form and checks `git diff --exit-code docs/`. Folders without a run.yaml
 (the archived pages of runs whose results are gone) are left alone.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dsrbench.reports.comparison import Comparison
 from dsrbench.reports.run_pages import publish_run, write_page
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "results"
@@ -34,6 +36,15 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a paper (or part of its name) of the published table to set beside the run",
     )
+    pub.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        type=Comparison.parse,
+        metavar="METHOD=BASE[,BASE...][@DATASET]",
+        help="a section setting METHOD beside the BASE methods on the systems they share, "
+        "paired by system",
+    )
     pub.add_argument("--docs", type=Path, default=DOCS)
     args = parser.parse_args(argv)
     if args.command_name == "publish":
@@ -45,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             docs=args.docs,
             notes=args.notes,
             papers=args.paper,
+            comparisons=args.compare,
         )
         print(page)
         return 0

@@ -1026,7 +1026,7 @@ def per_system_comparison(
     pub = _published_rows(published)
     ours = (
         scores.assign(value=pd.to_numeric(scores["value"], errors="coerce").astype(float))
-        .groupby(["method", "system"])["value"]
+        .groupby(["method", "system"], observed=True)["value"]
         .median()
         .rename("ours")
         .reset_index()

@@ -32,6 +32,7 @@ from dsrbench.pipeline.plan import data_seen
 from dsrbench.pipeline.snapshots import metric_fractions
 from dsrbench.references import TRUTH
 from dsrbench.reports import published, zeroshot
+from dsrbench.reports.comparison import Comparison, arm_table, paired_table, shared_systems
 from dsrbench.reports.database import MIN_SYSTEMS, write_database_tables
 from dsrbench.reports.export import build_export, read_export, write_export
 from dsrbench.reports.reproductions import (
@@ -63,6 +64,8 @@ SNAPSHOT_FRACTIONS = "floor_fractions.csv"
 SNAPSHOT_FIGURE = "floor_fractions.png"
 #: a run of more systems is summarised over systems (its rows stay in the export)
 MAX_SYSTEMS_LISTED = 10
+#: a comparison names its shared systems when they are at most this many
+MAX_SYSTEMS_NAMED = 30
 #: at most this many published rows are listed on a page (the ones that differ first)
 MAX_ROWS_LISTED = 40
 #: the metrics a run page summarises, where the run has them
@@ -104,12 +107,15 @@ def publish_run(
     docs: str | Path = "docs/results",
     notes: str = "",
     papers: Sequence[str] = (),
+    comparisons: Sequence[Comparison] = (),
 ) -> Path:
     """Ship a finished run as ``<docs>/<name>/``: ``<name>.parquet``, ``run.yaml`` and
     ``README.md`` (see module doc). ``notes``: a paragraph the page shows under its
     header (what the run is for, what it is compared with); ``papers``: the papers of the
     published-numbers table whose rows the page sets beside this run
-    (:func:`dsrbench.reports.reproductions.reproductions`)."""
+    (:func:`dsrbench.reports.reproductions.reproductions`); ``comparisons``: a method beside
+    named baselines on the systems they share (:mod:`dsrbench.reports.comparison`), one
+    section each."""
     results = Path(results_dir)
     folder = Path(docs) / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -126,6 +132,8 @@ def publish_run(
         "notes": notes,
         "papers": list(papers),
     }
+    if comparisons:
+        meta["comparisons"] = [c.as_meta() for c in comparisons]
     with atomic_path(folder / "run.yaml") as tmp:
         Path(tmp).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
     return write_page(folder)
@@ -237,6 +245,8 @@ def run_page(
         lines += ["", *_reproduction_lines(meta, export)]
     if any("Gilpin 2023" in p for p in meta.get("papers", [])):
         lines += ["", *_gilpin_per_system_lines(export)]
+    for comparison in meta.get("comparisons", []):
+        lines += ["", *_comparison_lines(Comparison.from_meta(comparison), export)]
     zeroshot = _zeroshot_lines(meta, export)
     if zeroshot:
         lines += ["", *zeroshot]
@@ -378,6 +388,31 @@ def _reproduction_lines(meta: dict[str, Any], export: pd.DataFrame) -> list[str]
         listed,
         "",
         _markdown(shown),
+    ]
+
+
+def _comparison_lines(comparison: Comparison, export: pd.DataFrame) -> list[str]:
+    """One method beside its baselines on the systems they all share, paired by system."""
+    systems = shared_systems(export, comparison)
+    named = f" ({', '.join(systems)})" if len(systems) <= MAX_SYSTEMS_NAMED else ""
+    return [
+        f"## {comparison.title()}",
+        "",
+        f"On the {len(systems)} systems where every arm ran{named}: each system's median "
+        "over seeds (a seed without a finite value, diverged or with a failed forecast, "
+        "counts as the metric's worst), then the median [interquartile range] over "
+        "these systems; the fit and forecast seconds per system and the epochs trained are "
+        "medians over them too (`n/a`: not recorded).",
+        "",
+        _markdown(arm_table(export, comparison)),
+        "",
+        f"Paired by system: `{comparison.method}`'s wins, ties and losses against each "
+        "baseline, and the two-sided sign test over the systems that are not ties. A verdict "
+        "needs p < 0.05, and a baseline that does not beat persistence on a metric (its "
+        "median over these systems) is no yardstick at this budget: its row reads `not "
+        "tested` (dsrbench.reports.comparison).",
+        "",
+        _markdown(paired_table(export, comparison)),
     ]
 
 
@@ -731,7 +766,9 @@ def _zeroshot_published_lines(
                 & metrics["system"].isin(systems)
             ]
             if not sub.empty:
-                ours = _quartile_cell(sub.groupby("system")["value"].mean().to_numpy(dtype=float))
+                ours = _quartile_cell(
+                    sub.groupby("system", observed=True)["value"].mean().to_numpy(dtype=float)
+                )
         if r.statistic == "claim":
             where = f"; this run: median [IQR] {ours}" if ours else ""
             claims.append(f"- `{r.method}`, {r.metric} ({r.paper}; {r.source}): {r.note}{where}")

@@ -61,6 +61,7 @@ OTHER: tuple[MetricSpec, ...] = (
     MetricSpec("pe20", "PE(20)", "squared state units", log=True),
     MetricSpec("mase10", "MASE(10)", "ratio", log=True),
     MetricSpec("smape", "sMAPE over the forecast", "0-100"),
+    MetricSpec("smape_fixed", "sMAPE, first 200 steps", "0-100"),
     MetricSpec("nrmse", "NRMSE over the forecast", "ratio", log=True),
 )
 
