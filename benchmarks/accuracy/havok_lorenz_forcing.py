@@ -34,12 +34,19 @@ What is measured (fixed before the run):
 * also: the forced linear model, driven by the measured v_r from the first held-out delay
   vector, against v_1 over 20 time units (the paper's Fig. 2 check).
 
+Each run writes the sweep (``havok_lorenz_forcing.csv``) and the page's other numbers and
+metadata (``run.json``: command, commit, wall time, machine, the fit's sizes, the lead-time
+quantiles, the profile around the switches, the forced-model check), then renders README.md
+from those two files; ``--page-only`` renders it again from them without computing anything.
+
     python benchmarks/accuracy/havok_lorenz_forcing.py [--test-time 500] [--out DIR]
+    python benchmarks/accuracy/havok_lorenz_forcing.py --page-only [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -191,7 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test-time", type=float, default=500.0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--page-only",
+        action="store_true",
+        help="render README.md again from the CSV and run.json under --out; run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.page_only:
+        render(args.out)
+        print(f"wrote {args.out / 'README.md'}")
+        return 0
     from dsrbench.methods.havok import HAVOK
 
     wall = time.perf_counter()
@@ -239,24 +255,25 @@ def main(argv: list[str] | None = None) -> int:
         "t_sim": t_sim,
     }
     result["wall"] = time.perf_counter() - wall
-    write_page(args, result)
+    write_results(args, result)
+    render(args.out)
     print(f"wrote {args.out / 'README.md'} ({result['wall']:.1f} s)")
     print(f"reproduces: {result['reproduces']}")
     return 0
 
 
-def _lead_quartiles(lead: np.ndarray, dt: float) -> str:
-    if lead.size == 0:
+def _lead_quartiles(q: list[float] | None) -> str:
+    if q is None:
         return "none"
-    q = np.quantile(lead * dt, [0.25, 0.5, 0.75])
     return f"{q[1]:.3f} [{q[0]:.3f}, {q[2]:.3f}]"
 
 
-def write_page(args: argparse.Namespace, res: dict) -> None:
-    """README.md and havok_lorenz_forcing.csv under ``args.out``."""
+def write_results(args: argparse.Namespace, res: dict) -> None:
+    """The sweep as ``havok_lorenz_forcing.csv`` and the page's other numbers and metadata
+    as ``run.json`` under ``args.out`` (what :func:`render` reads)."""
     import pandas as pd
 
-    out, dt, primary, check = args.out, res["dt"], res["primary"], res["check"]
+    out, dt, primary = args.out, res["dt"], res["primary"]
     out.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(
         [
@@ -282,22 +299,85 @@ def write_page(args: argparse.Namespace, res: dict) -> None:
     command = "python benchmarks/accuracy/havok_lorenz_forcing.py"
     if args.test_time != 500.0:
         command += f" --test-time {args.test_time:g}"
+    info = {
+        "command": command,
+        "commit": short_revision(ROOT),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "wall_seconds": res["wall"],
+        "simulation_seconds": res["t_sim"],
+        "dt": dt,
+        "n_fit": res["n_fit"],
+        "n_test": res["n_test"],
+        "v_norm_min": float(res["norms"].min()),
+        "v_norm_max": float(res["norms"].max()),
+        "sigma_ratio": float(res["sigma_ratio"]),
+        # the lead times (time units) of the primary measure: min, 10, 25, 50, 75, 90 %, max
+        "primary_lead_quantiles": [float(v) for v in lq],
+        # per sweep row (the CSV's order): the lead's quartiles, time units (null: no lead)
+        "lead_quartiles": [
+            [float(v) for v in np.quantile(r["lead"] * dt, [0.25, 0.5, 0.75])]
+            if r["lead"].size
+            else None
+            for r in res["rows"]
+        ],
+        # superposed epochs: lag (time units), mean |v_r| / rms, fraction above theta
+        "profile": [[float(v) for v in row] for row in res["profile"]],
+        "forced_model_check": res["check"],
+    }
+    (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+
+
+def render(out: Path) -> None:
+    """README.md under ``out`` from its ``havok_lorenz_forcing.csv`` and ``run.json``."""
+    import pandas as pd
+
+    info = json.loads((out / "run.json").read_text())
+    table = pd.read_csv(out / "havok_lorenz_forcing.csv")
+    rows = [
+        {
+            "theta": t.theta,
+            "window": float(t.window),
+            "active": float(t.active_fraction),
+            "switches": int(t.switches),
+            "preceded": float(t.preceded),
+            "chance": float(t.chance),
+            "ratio": float(t.ratio),
+            "p": float(t.p_circular_shift),
+            "lead": q,
+            "followed_active": float(t.switch_within_w_after_active),
+            "followed_any": float(t.switch_within_w_after_any),
+        }
+        for t, q in zip(table.itertuples(), info["lead_quartiles"], strict=True)
+    ]
+    primary = next(
+        r for r in rows if r["theta"].startswith("paper") and r["window"] == PRIMARY_WINDOW
+    )
+    reproduces = primary["ratio"] >= 2 and primary["p"] < 0.01
+    # the ratio cannot exceed 1 / chance: with chance above 0.5 the criterion is unreachable
+    reachable = primary["chance"] < 0.5
+    dt, check, lq, command = (
+        info["dt"],
+        info["forced_model_check"],
+        info["primary_lead_quantiles"],
+        info["command"],
+    )
     sweep = [
         "| theta | W | active | preceded | chance | ratio | p | lead, median [IQR] "
         "| switch within W: after active / any time |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in res["rows"]:
+    for r in rows:
         sweep.append(
             f"| {r['theta']} | {r['window']:g} | {r['active']:.3f} | {r['preceded']:.3f} | "
             f"{r['chance']:.3f} | {r['ratio']:.2f} | {r['p']:.4f} | "
-            f"{_lead_quartiles(r['lead'], dt)} | "
+            f"{_lead_quartiles(r['lead'])} | "
             f"{r['followed_active']:.3f} / {r['followed_any']:.3f} |"
         )
     profile = ["| lag | mean abs(v_r) / rms | fraction above 0.002 |", "| --- | --- | --- |"]
-    profile += [f"| {lag:+.2f} | {a:.2f} | {f:.2f} |" for lag, a, f in res["profile"]]
-    verdict = "**reproduces**" if res["reproduces"] else "**does not reproduce**"
-    if not res["reproduces"] and not res["reachable"]:
+    profile += [f"| {lag:+.2f} | {a:.2f} | {f:.2f} |" for lag, a, f in info["profile"]]
+    verdict = "**reproduces**" if reproduces else "**does not reproduce**"
+    if not reproduces and not reachable:
         verdict += (
             f" - but the criterion could not be met: a chance rate of {primary['chance']:.3f}"
             f" caps the ratio at {1 / primary['chance']:.2f} (a flaw of the criterion, seen"
@@ -311,15 +391,15 @@ def write_page(args: argparse.Namespace, res: dict) -> None:
         f"| {primary['switches']} | {primary['preceded']:.3f} | {primary['chance']:.3f} "
         f"| {primary['ratio']:.2f} | {primary['p']:.4f} | {primary['active']:.3f} of the time |",
     ]
-    norms = res["norms"]
+    wall, t_sim = info["wall_seconds"], info["simulation_seconds"]
     text = f"""# HAVOK on Lorenz-63: bursts of the forcing precede lobe switches
 
 Generated by `benchmarks/accuracy/havok_lorenz_forcing.py` (do not edit by hand); the definitions
 are in its docstring and in [docs/methods.md]({METHODS_LINK}).
 
 - Command: `{command}`
-- Commit: {short_revision(ROOT)}; Python {platform.python_version()}, {platform.machine()}
-- Wall time: {res["wall"]:.1f} s (simulation {res["t_sim"]:.1f} s), one process on a 2-core
+- Commit: {info["commit"]}; Python {info["python"]}, {info["machine"]}
+- Wall time: {wall:.1f} s (simulation {t_sim:.1f} s), one process on a 2-core
   machine shared with other jobs
 - Claim (Brunton et al. 2017, Nat. Commun. 8:19, Fig. 3): the forcing v_r of the HAVOK
   model is active in bursts that precede lobe switching. The paper calls the forcing active
@@ -330,11 +410,11 @@ are in its docstring and in [docs/methods.md]({METHODS_LINK}).
 dysts Lorenz-63 (sigma 10, rho 28, beta 2.667), default initial condition, 10 time units
 dropped; x alone observed, dt = {dt:.7f} (the paper: 0.001). `havok` with delays 100,
 stride 1, rank 15 and the paper's regression (fourth-order differences, least squares),
-fitted on the first {res["n_fit"]} samples ({res["n_fit"] * dt:.0f} time units,
-{res["n_fit"] - DELAYS + 1} delay vectors; the fitted v columns have norms
-{norms.min():.6f} to {norms.max():.6f}, the paper's unit-norm scaling; s_15 / s_1 =
-{res["sigma_ratio"]:.2g}). Measured on the next {res["n_test"]} samples
-({res["n_test"] * dt:.0f} time units), held out: v is the projection of each held-out
+fitted on the first {info["n_fit"]} samples ({info["n_fit"] * dt:.0f} time units,
+{info["n_fit"] - DELAYS + 1} delay vectors; the fitted v columns have norms
+{info["v_norm_min"]:.6f} to {info["v_norm_max"]:.6f}, the paper's unit-norm scaling; s_15 / s_1 =
+{info["sigma_ratio"]:.2g}). Measured on the next {info["n_test"]} samples
+({info["n_test"] * dt:.0f} time units), held out: v is the projection of each held-out
 delay vector, stamped at its newest sample (causal; the paper's Hankel columns reach 0.099
 time units ahead of their stamp, so its leads would read 0.099 longer).
 
