@@ -32,12 +32,19 @@ What is measured (fixed before the run):
 * latent diagnostics on the training windows (11 points, the windows the loss sees):
   InfoNCE and von Neumann entropy S (log M = log 5 at most) of the trained encoder.
 
+Each run writes the per-seed numbers (``koopman_information.csv``) and the page's other
+numbers and metadata (``run.json``: command, commit, wall time, machine, budget, settings,
+floor, persistence), then renders README.md from those two files; ``--page-only`` renders it
+again from them without computing anything.
+
     python benchmarks/accuracy/koopman_information.py [--epochs 100] [--seeds 3] [--code-sign]
+    python benchmarks/accuracy/koopman_information.py --page-only [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -146,7 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code-sign", action="store_true", help="also the code's +S arm")
     parser.add_argument("--store", type=Path, default=Path("/tmp/koopman_information.zarr"))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--page-only",
+        action="store_true",
+        help="render README.md again from the CSV and run.json under --out; run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.page_only:
+        render(args.out)
+        print(f"wrote {args.out / 'README.md'}")
+        return 0
     import torch
 
     from dsrbench import methods
@@ -163,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = np.asarray(data["test"]["x"].values[0])
     floor = float(d_stsp(truth, np.asarray(data["val"]["x"].values[0])))
     persistence = scores(methods.get("persistence")(), data, steps_per_lyap)
+    persistence["d_stsp_over_floor"] = persistence["d_stsp"] / floor
     cls = methods.get("koopman_ae")
     arms = [a for a in ARMS if a != "info_code_sign" or args.code_sign]
     rows = []
@@ -192,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         "wall": time.perf_counter() - wall,
         "commit": commit,
     }
-    write_page(args, result)
+    write_results(args, result)
+    render(args.out)
     print(f"wrote {args.out / 'README.md'} ({result['wall']:.1f} s)")
     return 0
 
@@ -211,14 +229,44 @@ def _median_iqr(v: np.ndarray, fmt: str = ".3f") -> str:
     return f"{q[1]:{fmt}} [{q[0]:{fmt}}, {q[2]:{fmt}}]{note}"
 
 
-def write_page(args: argparse.Namespace, res: dict) -> None:
-    """README.md and koopman_information.csv under ``args.out``."""
+def write_results(args: argparse.Namespace, res: dict) -> None:
+    """The per-seed numbers as ``koopman_information.csv`` and the page's other numbers and
+    metadata as ``run.json`` under ``args.out`` (what :func:`render` reads)."""
     import pandas as pd
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame(res["rows"])
-    table.round(6).to_csv(out / "koopman_information.csv", index=False)
+    pd.DataFrame(res["rows"]).round(6).to_csv(out / "koopman_information.csv", index=False)
+    command = "python benchmarks/accuracy/koopman_information.py"
+    if args.epochs != 100:
+        command += f" --epochs {args.epochs}"
+    if args.seeds != 3:
+        command += f" --seeds {args.seeds}"
+    if args.code_sign:
+        command += " --code-sign"
+    info = {
+        "command": command,
+        "commit": res["commit"],
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "wall_seconds": res["wall"],
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "code_sign": args.code_sign,
+        **{k: res[k] for k in ("arms", "persistence", "floor", "dt", "lyap", "steps_per_lyap")},
+        "n_contexts": res["n_contexts"],
+        "params": res["params"],
+    }
+    (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+
+
+def render(out: Path) -> None:
+    """README.md under ``out`` from its ``koopman_information.csv`` and ``run.json``."""
+    import pandas as pd
+
+    res = json.loads((out / "run.json").read_text())
+    args = argparse.Namespace(epochs=res["epochs"], seeds=res["seeds"], code_sign=res["code_sign"])
+    table = pd.read_csv(out / "koopman_information.csv")
     by = {a: table[table.arm == a].sort_values("seed") for a in res["arms"]}
     base, info = by["baseline"], by["info"]
     pers = res["persistence"]["vpt_mean"]
@@ -252,13 +300,7 @@ def write_page(args: argparse.Namespace, res: dict) -> None:
         verdict = (
             "**reproduces** (VPT)" if better else "**does not reproduce** (VPT) at this budget"
         )
-    command = "python benchmarks/accuracy/koopman_information.py"
-    if args.epochs != 100:
-        command += f" --epochs {args.epochs}"
-    if args.seeds != 3:
-        command += f" --seeds {args.seeds}"
-    if args.code_sign:
-        command += " --code-sign"
+    command = res["command"]
     p = res["params"]
     text = f"""# `koopman_ae` with the information regulariser on Lorenz-63
 
@@ -266,8 +308,8 @@ Generated by `benchmarks/accuracy/koopman_information.py` (do not edit by hand);
 definitions are in its docstring and in [docs/methods.md]({METHODS_LINK}).
 
 - Command: `{command}`
-- Commit: {res["commit"]}; Python {platform.python_version()}, {platform.machine()}
-- Wall time: {res["wall"]:.0f} s in all, one process (one torch thread) on a 2-core machine
+- Commit: {res["commit"]}; Python {res["python"]}, {res["machine"]}
+- Wall time: {res["wall_seconds"]:.0f} s in all, one process (one torch thread) on a 2-core machine
   shared with other jobs (the fit times below are inflated by that load)
 - Claim (Cheng et al. 2025, "Information Shapes Koopman Representation", arXiv:2510.13025,
   abstract): adding the latent mutual information (raised through an InfoNCE bound) and the
@@ -322,8 +364,8 @@ Per-seed numbers: [koopman_information.csv](koopman_information.csv).
 
 
 def _fmt_ratio(res: dict) -> str:
-    d = res["persistence"]["d_stsp"]
-    return f"{d / res['floor']:.2f}" if np.isfinite(d) else "n/a (constant run)"
+    d = res["persistence"]["d_stsp_over_floor"]
+    return f"{d:.2f}" if d is not None and np.isfinite(d) else "n/a (constant run)"
 
 
 if __name__ == "__main__":
