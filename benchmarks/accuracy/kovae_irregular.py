@@ -32,6 +32,14 @@ What is measured (fixed before the run):
   scores about persistence's value).
 * a run leaving 10 times the truth's box counts as diverged: D_stsp inf (worse than any
   finished run, so it enters the median), D_H 1.
+* the verdict (set after the run; the paper's numbers were not available): KoVAE's own part
+  is tested where KoVAE beats persistence on the regular data, and reproduces when at every
+  missing fraction its median D_stsp still beats persistence and is at most ``GRACEFUL``
+  times its regular-data median; the comparison with ``koopman_ae`` or ``esn`` is tested
+  where that method beats persistence on the regular data, and reproduces when KoVAE's
+  median D_stsp is below that of ``<method>+interp`` at every missing fraction. A part not
+  tested is stated with what it would need (``NEEDED``: the paper's budget, or for ``esn`` a
+  setting).
 
 Each run writes the per-seed rows (``kovae_irregular.csv``) and the page's other numbers
 and metadata (``run.json``: command, commits, wall time, machine, budget, settings, floor,
@@ -83,7 +91,26 @@ TRANSIENT = 500
 BASELINES = ("koopman_ae", "esn")
 #: an arm beats persistence when its median D_stsp is below this fraction of persistence's
 MARGIN = 0.95
+#: KoVAE's degradation is graceful when its median D_stsp at each missing fraction is at most
+#: this multiple of its regular-data median (our reading; set after the run, the paper's
+#: numbers being unavailable to us)
+GRACEFUL = 1.25
+#: the paper's budget (run_regular.py: 600 epochs, batch 64)
+PAPER_EPOCHS, PAPER_BATCH = 600, 64
+#: what a comparison that is not tested would need (``{paper_budget}``, ``{ours}`` filled in)
+NEEDED = {
+    "koopman_ae": (
+        "a budget at which koopman_ae beats persistence on the regular data, not searched "
+        "(the next to try: {paper_budget}, for both arms; here {ours})"
+    ),
+    "esn": (
+        "a setting at which its free runs stay on the attractor, not searched: esn has no "
+        "epochs (a closed-form ridge fit), and Gilpin 2023 tunes its leak rate per system in "
+        "0.1 to 1.1 where ours is fixed at 0.5"
+    ),
+}
 METHODS_LINK = "../../methods.md#kovae-koopman-vae"
+RERENDERED = "; this page rendered again by `--page-only` from the CSV and run.json (no rerun)"
 
 
 def build(tmp: Path, fraction: float) -> xr.Dataset:
@@ -252,8 +279,9 @@ def write_results(
     (out / "run.json").write_text(json.dumps(run_info, indent=1) + "\n")
 
 
-def render(out: Path) -> None:
-    """README.md under ``out`` from its ``kovae_irregular.csv`` and ``run.json``."""
+def render(out: Path, page_only: bool = False) -> None:
+    """README.md under ``out`` from its ``kovae_irregular.csv`` and ``run.json``
+    (``page_only``: the header says that the page was rendered again without a run)."""
     import pandas as pd
 
     info = json.loads((out / "run.json").read_text())
@@ -289,8 +317,8 @@ def render(out: Path) -> None:
             )
     bar = MARGIN * pers["D_stsp"]
 
-    def beats(arm: str) -> bool:
-        value = med.get((0.0, arm), np.nan)
+    def beats(arm: str, fraction: float = 0.0) -> bool:
+        value = med.get((fraction, arm), np.nan)
         return bool(np.isfinite(value) and value < bar)
 
     def degradation(arm: str, at_missing: str) -> str:
@@ -299,46 +327,96 @@ def render(out: Path) -> None:
             f"{f:.0%}: {med.get((f, at_missing), np.nan) / ref:.2f}x" for f in FRACTIONS if f > 0
         )
 
+    missing = [f for f in FRACTIONS if f > 0]
+    paper_budget = f"the paper's {PAPER_EPOCHS} epochs of full passes at batch {PAPER_BATCH}"
+    ours = f"{info['epochs']} epochs x {info['batches']} batches"
+    # KoVAE's own part: tested where KoVAE beats persistence on the regular data
+    if not beats("kovae"):
+        own = "not tested"
+        own_line = (
+            f"- KoVAE does **not** beat persistence on the regular data at this budget ({ours}): "
+            f"its part of the claim is **not tested**; it would need a budget at which it does "
+            f"(not searched; the next to try: {paper_budget})."
+        )
+    else:
+        graceful = all(
+            beats("kovae", f) and med[(f, "kovae")] <= GRACEFUL * med[(0.0, "kovae")]
+            for f in missing
+        )
+        own = "reproduces" if graceful else "does not reproduce"
+        own_line = (
+            f"- KoVAE beats persistence on the regular data (median D_stsp "
+            f"{med[(0.0, 'kovae')]:.3g}). Its median D_stsp relative to its regular-data "
+            f"median: {degradation('kovae', 'kovae')}; it "
+            + ("beats" if all(beats("kovae", f) for f in missing) else "does not beat")
+            + f" persistence at every missing fraction: its part of the claim **{own}**."
+        )
     verdict = [
-        f"An arm beats persistence when its median D_stsp at 0 % missing is below {MARGIN} x "
-        f"persistence's ({bar:.3g}).",
+        f"An arm beats persistence when its median D_stsp is below {MARGIN} x persistence's "
+        f"({bar:.3g}). Each part of the claim is tested only where its reference arm beats "
+        "persistence at this budget: KoVAE's own part (good generation from regular samples, "
+        "graceful degradation with the missing rate) where KoVAE does on the regular data; the "
+        "comparison with a method that needs regular sampling where that method does on the "
+        "regular data. Otherwise the part is **not tested**, with the budget it would need. "
+        "KoVAE's own part reproduces when at every missing fraction its median D_stsp still "
+        f"beats persistence and is at most {GRACEFUL:g}x its regular-data median (our reading "
+        "of 'gracefully', set after the run: the paper's numbers were not available to us); "
+        "the comparison with a method reproduces when KoVAE's median D_stsp is below that of "
+        "the method on the interpolated data at every missing fraction.",
         "",
     ]
-    if beats("kovae"):
-        verdict.append(
-            "- KoVAE beats persistence. Its median D_stsp relative to its regular-data median: "
-            f"{degradation('kovae', 'kovae')}."
-        )
+    lines_out = [own_line]
+    if own != "not tested":
         far = med[(0.0, "kovae")] / floor["D_stsp"]
         if far > 1.5:
-            verdict.append(
+            lines_out.append(
                 f"  At this budget KoVAE itself stays {far:.2g}x the floor on regular data, so "
                 "the training budget, not the missing points, may be what limits it: the "
-                "degradation at the paper's budget (600 epochs) is not measured here."
+                f"degradation at the paper's budget ({PAPER_EPOCHS} epochs) is not measured here."
             )
-    else:
-        verdict.append(
-            f"- KoVAE does **not** beat persistence at this budget ({info['epochs']} epochs x "
-            f"{info['batches']} batches): its degradation is **not tested**. The paper trains "
-            "600 epochs of full passes (batch 64)."
-        )
+    compared = {}
     for base in BASELINES:
-        if beats(base):
-            verdict.append(
+        if beats(base) and own != "not tested":
+            better = all(
+                med.get((f, "kovae"), np.inf) < med.get((f, f"{base}+interp"), np.inf)
+                for f in missing
+            )
+            compared[base] = "reproduces" if better else "does not reproduce"
+            lines_out.append(
                 f"- `{base}` beats persistence on the regular data; it refuses the data with "
                 "dropped points, and trained on them filled by linear interpolation its median "
                 f"D_stsp relative to its regular-data median is "
-                f"{degradation(base, base + '+interp')}."
+                f"{degradation(base, base + '+interp')}; KoVAE's median D_stsp is "
+                + ("below" if better else "not below")
+                + f" its at every missing fraction: the comparison **{compared[base]}**."
             )
         else:
             regular = df[(df.fraction == 0.0) & (df.arm == base)]
-            verdict.append(
-                f"- `{base}` does **not** beat persistence on the regular data (median D_stsp "
-                f"{med.get((0.0, base), np.nan):.3g}; {int((regular.status == 'diverged').sum())} "
-                f"of {len(regular)} free runs diverged): the comparison with it is **not "
-                "tested**. A budget or setting at which it would was not searched; the "
-                "refusal of the data with dropped points stands."
+            why = (
+                f"does **not** beat persistence on the regular data (median D_stsp "
+                f"{med.get((0.0, base), np.nan):.3g}; "
+                f"{int((regular.status == 'diverged').sum())} of {len(regular)} free runs "
+                "diverged)"
+                if not beats(base)
+                else "beats persistence, but KoVAE does not"
             )
+            lines_out.append(
+                f"- `{base}` {why}: the comparison with it is **not tested**; it would need "
+                f"{NEEDED[base].format(paper_budget=paper_budget, ours=ours)}. Its refusal of "
+                "the data with dropped points stands."
+            )
+    comparison = (
+        "; ".join(f"against `{b}` **{v}**" for b, v in compared.items())
+        if compared
+        else "**not tested** (no method that needs regular sampling beats persistence on the "
+        "regular data at this budget)"
+    )
+    verdict += [
+        f"Verdict: KoVAE's own part of the claim **{own}** at this budget; the comparison with "
+        f"a method that needs regular sampling: {comparison}.",
+        "",
+        *lines_out,
+    ]
     verdict += ["", "Read with the IQRs: 3 seeds and one test trajectory."]
     verdict_text = "\n".join(verdict)
     hp = info["hyperparameters"]
@@ -348,7 +426,7 @@ def render(out: Path) -> None:
         "Generated by `benchmarks/accuracy/kovae_irregular.py` (do not edit by hand); the "
         f"definitions are in its docstring and in [docs/methods.md]({METHODS_LINK}).",
         "",
-        f"- Command: `{info['command']}`",
+        f"- Command: `{info['command']}`" + (RERENDERED if page_only else ""),
         f"- Commit of the runs: {info['commit']} (page written at {info['page_commit']}); "
         f"Python {info['python']}, {info['machine']}",
         f"- Wall time: {info['wall_seconds']:.0f} s, one process (one torch thread) on a "
@@ -415,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter()
         rows, extra = run(args)
         write_results(args, rows, extra, time.perf_counter() - wall, command)
-    render(args.out)
+    render(args.out, page_only=args.page_only)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
