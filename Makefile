@@ -5,7 +5,8 @@
 #                   (tests/e2e: -m e2e: workflow runs, browser, kill-and-resume, long Lyapunov runs,
 #                   SLURM: needs the cluster of `.ci/slurm-cluster install && start`)
 #   make lint       ruff
-#   make docs       regenerate the run pages of docs/results/ from their exports
+#   make docs       regenerate the run pages of docs/results/ from their exports, and the
+#                   claim pages of the benchmark scripts from their CSVs and run.json (--page-only)
 #   make docs-check the same, then fail if docs/ differs from what is committed (CI)
 #   make clean      remove results and caches (keeps .venv; `make distclean` removes it too)
 
@@ -68,6 +69,10 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python benchmarks/tools/results_pages.py
+	$(BIN)/python benchmarks/accuracy/koopman_information.py --page-only
+	$(BIN)/python benchmarks/accuracy/kovae_irregular.py --page-only
+	$(BIN)/python benchmarks/speed/node_solver_regularisation.py --page-only
+	$(BIN)/python benchmarks/accuracy/havok_lorenz_forcing.py --page-only
 
 docs-check: docs
 	git diff --exit-code -- docs/

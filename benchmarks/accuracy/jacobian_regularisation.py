@@ -515,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
                 "commit": commit,
                 "wall": time.perf_counter() - wall,
             }
-    runs_file.write_text(json.dumps(runs, indent=1) + "\n")
+    if args.part != "page":
+        runs_file.write_text(json.dumps(runs, indent=1) + "\n")
     if "claim" not in runs or "cost" not in runs:
         print(f"{runs_file}: the page needs both parts; run the missing one with --part")
         return 0
