@@ -73,6 +73,7 @@ docs: $(STAMP)
 	$(BIN)/python benchmarks/accuracy/kovae_irregular.py --page-only
 	$(BIN)/python benchmarks/speed/node_solver_regularisation.py --page-only
 	$(BIN)/python benchmarks/accuracy/havok_lorenz_forcing.py --page-only
+	$(BIN)/python benchmarks/accuracy/jacobian_regularisation.py --part page
 
 docs-check: docs
 	git diff --exit-code -- docs/
