@@ -87,6 +87,9 @@ def test_a_failed_seed_counts_as_inf_in_the_seed_summary() -> None:
     one = seed_summary(pd.DataFrame(rows[3:])).iloc[0]  # a lone diverged seed
     assert one["median"] == one["q25"] == np.inf
     assert out["floor"] == 0.1
+    # where higher is better (a VPT), the seed without a value is the worst: -inf
+    vpt = seed_summary(pd.DataFrame([{**r, "metric": "vpt_nrmse"} for r in rows])).iloc[0]
+    assert vpt["median"] == 1.5 and vpt["q25"] == -np.inf  # of -inf, 1, 2, 3
 
 
 def test_a_page_sets_the_published_numbers_of_its_papers_beside_the_run(tiny_run, tmp_path):

@@ -44,6 +44,7 @@ from dsrbench.reports.reproductions import (
     summary,
 )
 from dsrbench.reports.results import NoData, Run, random_smoke
+from dsrbench.reports.specs import spec
 from dsrbench.reports.style import order_methods
 from dsrbench.systems import all_systems, lyapunov_time_flag
 
@@ -142,14 +143,14 @@ def publish_run(
 def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, system, method, metric): the median and interquartile range over seeds
     of the value, with the counts of seeds, of diverged and of failed ones. A diverged or
-    failed seed with no finite value counts as +inf (every metric of :data:`PAGE_METRICS`
-    but the short-term ones is lower-is-better), so it moves the median instead of being
-    dropped."""
+    failed seed with no finite value counts as the metric's worst value (+inf, or -inf where
+    higher is better: the VPTs), so it moves the median instead of being dropped."""
     rows = []
     keys = ["dataset", "system", "method", "metric"]
     for key, g in metrics.groupby(keys, sort=True, observed=True):
         values = g["value"].astype(float).to_numpy()
-        q25, q50, q75 = quartiles(np.where(np.isfinite(values), values, np.inf))
+        worst = -np.inf if _higher_is_better(str(key[3])) else np.inf
+        q25, q50, q75 = quartiles(np.where(np.isfinite(values), values, worst))
         rows.append(
             {
                 **dict(zip(keys, key, strict=True)),
@@ -163,6 +164,15 @@ def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _higher_is_better(metric: str) -> bool:
+    """The direction of ``metric`` (:mod:`dsrbench.reports.specs`); a metric without a spec
+    counts as lower-is-better, as the errors do."""
+    try:
+        return spec(metric).higher_is_better
+    except KeyError:
+        return False
 
 
 def _median(s: pd.Series) -> float:
