@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from dsrbench.reports.reproductions import quartiles
-from dsrbench.reports.specs import MetricSpec, spec
+from dsrbench.reports.specs import MetricSpec, spec, worst_value
 
 __all__ = [
     "COMPARED_METRICS",
@@ -148,7 +148,7 @@ def system_values(export: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
     grid = seeds.merge(present, on="system")
     given = compared.groupby(["system", "method", "seed", "metric"], as_index=False)["value"]
     grid = grid.merge(given.median(), on=["system", "method", "seed", "metric"], how="left")
-    worst = grid["metric"].map(lambda m: -np.inf if spec(m).higher_is_better else np.inf)
+    worst = grid["metric"].map(worst_value)
     grid["value"] = grid["value"].where(np.isfinite(grid["value"]), worst)
     out = grid.groupby(["system", "method", "metric"], as_index=False, sort=True)["value"].agg(
         lambda v: quartiles(v.to_numpy(dtype=float))[1]

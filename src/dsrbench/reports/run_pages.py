@@ -44,7 +44,7 @@ from dsrbench.reports.reproductions import (
     summary,
 )
 from dsrbench.reports.results import NoData, Run, random_smoke
-from dsrbench.reports.specs import spec
+from dsrbench.reports.specs import worst_value
 from dsrbench.reports.style import order_methods
 from dsrbench.systems import all_systems, lyapunov_time_flag
 
@@ -149,7 +149,7 @@ def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
     keys = ["dataset", "system", "method", "metric"]
     for key, g in metrics.groupby(keys, sort=True, observed=True):
         values = g["value"].astype(float).to_numpy()
-        worst = -np.inf if _higher_is_better(str(key[3])) else np.inf
+        worst = worst_value(str(key[3]))
         q25, q50, q75 = quartiles(np.where(np.isfinite(values), values, worst))
         rows.append(
             {
@@ -164,15 +164,6 @@ def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def _higher_is_better(metric: str) -> bool:
-    """The direction of ``metric`` (:mod:`dsrbench.reports.specs`); a metric without a spec
-    counts as lower-is-better, as the errors do."""
-    try:
-        return spec(metric).higher_is_better
-    except KeyError:
-        return False
 
 
 def _median(s: pd.Series) -> float:

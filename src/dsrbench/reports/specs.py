@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LONG_TERM", "SHORT_TERM", "MetricSpec", "spec"]
+__all__ = ["LONG_TERM", "SHORT_TERM", "MetricSpec", "spec", "worst_value"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,11 @@ _ALL = {s.key: s for s in (*SHORT_TERM, *LONG_TERM, *OTHER)}
 def spec(key: str) -> MetricSpec:
     """The spec of ``key`` (``metric`` or ``metric@horizon``)."""
     return _ALL[key]
+
+
+def worst_value(metric: str) -> float:
+    """What a seed without a finite value of ``metric`` counts as (diverged, or its forecast
+    failed): -inf where higher is better (the VPTs), else +inf (the errors, and a metric
+    without a spec)."""
+    found = _ALL.get(metric)
+    return float("-inf") if found is not None and found.higher_is_better else float("inf")
