@@ -4,7 +4,7 @@ finished run there.
     python benchmarks/tools/results_pages.py                       # rewrite every generated page
     python benchmarks/tools/results_pages.py publish RESULTS_DIR NAME --command "snakemake ..." \\
         --configfile configs/dsr.yaml [--configfile more.yaml] [--notes TEXT] [--paper NAME] \\
-        [--compare METHOD=BASE,BASE@DATASET]
+        [--compare METHOD=BASE,BASE@DATASET] [--merged-with SHIPPED_RUN]
 
 CI runs the first form and checks `git diff --exit-code docs/`. Folders without a run.yaml
 (the archived pages of runs whose results are gone) are left alone.
@@ -45,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         help="a section setting METHOD beside the BASE methods on the systems they share, "
         "paired by system",
     )
+    pub.add_argument(
+        "--merged-with",
+        action="append",
+        default=[],
+        metavar="RUN",
+        help="a shipped run (docs/results/RUN/) of the same protocol whose rows the page reads "
+        "with this run's: a run finished in parts (the parquet keeps this run's rows)",
+    )
     pub.add_argument("--docs", type=Path, default=DOCS)
     args = parser.parse_args(argv)
     if args.command_name == "publish":
@@ -57,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             notes=args.notes,
             papers=args.paper,
             comparisons=args.compare,
+            merged_with=args.merged_with,
         )
         print(page)
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 from scipy.stats import binomtest
 
+from dsrbench.reports import export
 from dsrbench.reports.comparison import (
     Comparison,
     arm_table,
@@ -19,7 +21,7 @@ from dsrbench.reports.comparison import (
     system_values,
 )
 from dsrbench.reports.export import read_export
-from dsrbench.reports.run_pages import run_page
+from dsrbench.reports.run_pages import page_export, run_page
 
 HAVOK = Path(__file__).resolve().parents[2] / "docs/results/havok_database/havok_database.parquet"
 
@@ -170,3 +172,56 @@ def test_the_publish_script_stores_and_renders_a_comparison(tiny_run, tmp_path):
     assert "On the 1 systems where every arm ran (Lorenz)" in text
     with pytest.raises(SystemExit):
         module.main([*argv, "--compare", "mean persistence", "--docs", str(tmp_path)])
+
+
+def test_a_run_finished_in_parts_is_read_with_its_shipped_part_and_another_protocol_is_refused(
+    tiny_run, user_run, tmp_path
+):
+    """``publish --merged-with RUN``: the page reads the shipped run's rows with its own (a
+    comparison across the two parts), its parquet keeps its own rows only; a shipped run
+    of another protocol is refused, naming the key, before anything is written."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks/tools/results_pages.py"
+    spec_ = importlib.util.spec_from_file_location("results_pages", script)
+    module = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(module)
+    config = tmp_path / "tiny.yaml"
+    config.write_text("systems: [Lorenz]\n")
+    common = ["--command", "c", "--configfile", str(config), "--docs", str(tmp_path)]
+    assert module.main(["publish", str(tiny_run), "tiny", *common]) == 0
+    argv = ["publish", str(user_run), "mine", *common, "--merged-with", "tiny"]
+    assert module.main([*argv, "--compare", "var=mean"]) == 0
+    own = read_export(tmp_path / "mine/mine.parquet")
+    assert "mean" not in set(own["method"]) and "var" in set(own["method"])
+    meta = yaml.safe_load((tmp_path / "mine/run.yaml").read_text())
+    assert meta["merged_with"] == ["tiny"]
+    merged = page_export(tmp_path / "mine", meta)
+    shipped = read_export(tmp_path / "tiny/tiny.parquet")
+    assert {"var", "mean", "persistence", "truth"} <= set(merged["method"])
+    assert len(merged) == len(own) + len(shipped) - len(
+        own.merge(shipped, on=["kind", "dataset", "system", "method", "seed", "metric", "horizon"])
+    )  # the truth rows both runs scored are kept once (they are bit-equal)
+    text = (tmp_path / "mine/README.md").read_text()
+    assert (
+        f"- Read with the rows of the shipped run [`tiny`](../tiny/README.md) ({len(shipped)} rows)"
+        in text
+    )
+    assert f"every table below is over {len(merged)} rows, {len(own)} of them this run's" in text
+    assert "## `var` beside `mean` on the systems they share" in text
+    assert "On the 1 systems where every arm ran (Lorenz)" in text
+    # a shipped run of another horizon: refused by key, nothing written
+    table = export.read_export(tmp_path / "tiny/tiny.parquet")
+    (old,) = table.attrs["protocols"].values()
+    proto = copy.deepcopy(old)
+    proto["evaluation"]["horizon"] = float(old["evaluation"]["horizon"]) + 1
+    table["protocol_hash"] = export.protocol_hash(proto)
+    (tmp_path / "other").mkdir()
+    export.write_export(
+        table, tmp_path / "other/other.parquet", protocols={table["protocol_hash"][0]: proto}
+    )
+    argv = ["publish", str(user_run), "mine2", *common, "--merged-with", "other"]
+    with pytest.raises(export.ExportError, match=r"evaluation\.horizon"):
+        module.main(argv)
+    assert not (tmp_path / "mine2").exists()
+    argv = ["publish", str(user_run), "mine3", *common, "--merged-with", "absent"]
+    with pytest.raises(FileNotFoundError, match="ship that run first"):
+        module.main(argv)

@@ -2,8 +2,9 @@
 or compared (:mod:`dsrbench.reports.export`).
 
 :func:`merge_exports` concatenates exports (two machines that each ran half the systems,
-seeds run at different times). Rows are keyed by :data:`KEY`; a key found twice is kept
-once when its ``value`` (bit for bit) and ``status`` agree, and refused otherwise. Exports
+seeds run at different times; :func:`merged_exports` does it on read tables). Rows are
+keyed by :data:`KEY`; a key found twice is kept once when its ``value`` (bit for bit) and
+``status`` agree, and refused otherwise. Exports
 of different protocol hashes, or different dataset store hashes, for the same (dataset,
 system) are refused, naming the protocol keys that differ (:func:`protocol_conflicts`) or
 the stores. Given bare metric tables only (``metrics.parquet``, as the workflow's
@@ -41,6 +42,7 @@ __all__ = [
     "diff_text",
     "duplicate_conflicts",
     "merge_exports",
+    "merged_exports",
     "protocol_conflicts",
     "store_conflicts",
 ]
@@ -194,6 +196,18 @@ def merge_exports(paths: Sequence[str | Path], out: str | Path) -> Merged:
     if all(_is_bare(p) for p in paths):
         return _merge_tables(paths, out)
     tables = {str(p): read_export(p) for p in paths}
+    merged = merged_exports(tables)
+    protocols, sources = merged.attrs["protocols"], merged.attrs["merged_from"]
+    merged.attrs = {}  # the file's metadata carries them
+    write_export(merged, out, run=out.stem, protocols=protocols, extra={"merged_from": sources})
+    return Merged(out, sum(len(t) for t in tables.values()), len(merged), "export")
+
+
+def merged_exports(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The rows of read exports (label -> table) as one table, checked as
+    :func:`merge_exports` checks files (same protocol, same dataset stores, a key found twice
+    only when bit-equal); ``attrs``: ``protocols`` (hash -> dict) and ``merged_from`` (each
+    label with its run name). Raises :class:`ExportError` naming what differs."""
     clashes = protocol_conflicts(
         {k: (_pairs(t, "protocol_hash"), t.attrs.get("protocols", {})) for k, t in tables.items()}
     )
@@ -213,22 +227,18 @@ def merge_exports(paths: Sequence[str | Path], out: str | Path) -> Merged:
             + _conflict_text(conflicts, KEY)
         )
     merged = table.drop_duplicates(KEY, keep="first").drop(columns="_source")
+    merged = merged.reset_index(drop=True)
     protocols: dict[str, dict] = {}
     for t in tables.values():
         protocols.update(t.attrs.get("protocols", {}))
-    runs = [t.attrs.get("export", {}).get("run") or Path(label).stem for label, t in tables.items()]
-    write_export(
-        merged,
-        out,
-        run=out.stem,
-        protocols=protocols,
-        extra={
-            "merged_from": [
-                {"path": label, "run": r} for label, r in zip(tables, runs, strict=True)
-            ]
-        },
-    )
-    return Merged(out, len(table), len(merged), "export")
+    merged.attrs = {
+        "protocols": protocols,
+        "merged_from": [
+            {"path": label, "run": t.attrs.get("export", {}).get("run") or Path(label).stem}
+            for label, t in tables.items()
+        ],
+    }
+    return merged
 
 
 def _merge_tables(paths: list[Path], out: Path) -> Merged:

@@ -32,6 +32,7 @@ from dsrbench.pipeline.plan import data_seen
 from dsrbench.pipeline.snapshots import metric_fractions
 from dsrbench.references import TRUTH
 from dsrbench.reports import published, zeroshot
+from dsrbench.reports.combine import merged_exports
 from dsrbench.reports.comparison import Comparison, arm_table, paired_table, shared_systems
 from dsrbench.reports.database import MIN_SYSTEMS, write_database_tables
 from dsrbench.reports.export import build_export, read_export, write_export
@@ -51,6 +52,7 @@ from dsrbench.systems import all_systems, lyapunov_time_flag
 __all__ = [
     "PAGE_METRICS",
     "ZEROSHOT_FIGURES",
+    "page_export",
     "publish_run",
     "run_page",
     "seed_summary",
@@ -109,6 +111,7 @@ def publish_run(
     notes: str = "",
     papers: Sequence[str] = (),
     comparisons: Sequence[Comparison] = (),
+    merged_with: Sequence[str] = (),
 ) -> Path:
     """Ship a finished run as ``<docs>/<name>/``: ``<name>.parquet``, ``run.yaml`` and
     ``README.md`` (see module doc). ``notes``: a paragraph the page shows under its
@@ -116,12 +119,12 @@ def publish_run(
     published-numbers table whose rows the page sets beside this run
     (:func:`dsrbench.reports.reproductions.reproductions`); ``comparisons``: a method beside
     named baselines on the systems they share (:mod:`dsrbench.reports.comparison`), one
-    section each."""
+    section each; ``merged_with``: shipped runs (folders beside this one) of the same
+    protocol whose rows the page reads with this run's (:func:`page_export`), for a run
+    finished in parts on several machines or sessions; the parquet keeps this run's rows."""
     results = Path(results_dir)
     folder = Path(docs) / name
-    folder.mkdir(parents=True, exist_ok=True)
     table = build_export(results)
-    write_export(table, folder / f"{name}.parquet", run=name)
     commits = sorted({str(c) for c in table["dsrbench_commit"].dropna().unique() if c})
     meta = {
         "run": name,
@@ -135,6 +138,11 @@ def publish_run(
     }
     if comparisons:
         meta["comparisons"] = [c.as_meta() for c in comparisons]
+    if merged_with:
+        meta["merged_with"] = list(merged_with)
+        page_export(folder, meta, own=table)  # refused before anything is written
+    folder.mkdir(parents=True, exist_ok=True)
+    write_export(table, folder / f"{name}.parquet", run=name)
     with atomic_path(folder / "run.yaml") as tmp:
         Path(tmp).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
     return write_page(folder)
@@ -201,6 +209,21 @@ def run_page(
         lines.append(
             f"- From the first dataset record ({meta['first_dataset_record']}) to the metrics "
             f"table ({meta['metrics_table']}): {meta['span_minutes']} min (pauses included)"
+        )
+    if meta.get("merged_with"):
+        counts = export.attrs.get("row_counts", {})
+        own = counts.get(name)
+        parts = [
+            f"[`{run}`](../{run}/README.md)" + (f" ({counts[run]} rows)" if run in counts else "")
+            for run in meta["merged_with"]
+        ]
+        lines.append(
+            "- Read with the rows of the shipped "
+            + ("run " if len(parts) == 1 else "runs ")
+            + ", ".join(parts)
+            + " (same protocol and dataset stores, merged as `dsrbench results merge` does: "
+            "a row found in both is kept once, bit-equal): every table below is over "
+            + (f"{len(export)} rows, {own} of them this run's" if own is not None else "both")
         )
     hashes = sorted(export["protocol_hash"].dropna().astype(str).unique())
     lines.append("- Protocol hashes: " + ", ".join(f"`{h[:12]}`" for h in hashes))
@@ -831,11 +854,40 @@ def write_figures(page_text: str, export: pd.DataFrame, folder: Path) -> list[Pa
     return written
 
 
+def page_export(
+    folder: str | Path, meta: dict[str, Any], own: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The rows a run's page reads: its own export, merged with the exports of the shipped
+    runs its ``run.yaml`` names under ``merged_with`` (each ``<docs>/<run>/<run>.parquet``,
+    beside ``folder``) by :func:`dsrbench.reports.combine.merged_exports`, which refuses
+    another protocol, other dataset stores, or a row found twice that is not bit-equal.
+    ``attrs["row_counts"]``: the number of rows each run gave, its own first. ``own``: this
+    run's export table, when it is not written yet."""
+    folder = Path(folder)
+    if own is None:
+        own = read_export(folder / f"{meta['run']}.parquet")
+    others = list(meta.get("merged_with") or [])
+    if not others:
+        return own
+    tables = {meta["run"]: own}
+    for run in others:
+        path = folder.parent / run / f"{run}.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"run.yaml of {folder} names merged_with: {run}, but {path} does not exist; "
+                "ship that run first (results_pages.py publish) or drop it from merged_with"
+            )
+        tables[run] = read_export(path)
+    merged = merged_exports(tables)
+    merged.attrs["row_counts"] = {run: len(t) for run, t in tables.items()}
+    return merged
+
+
 def write_page(folder: str | Path) -> Path:
     """Rewrite ``<folder>/README.md`` and its figures from its ``run.yaml`` and parquet."""
     folder = Path(folder)
     meta = yaml.safe_load((folder / "run.yaml").read_text())
-    export = read_export(folder / f"{meta['run']}.parquet")
+    export = page_export(folder, meta)
     page = folder / "README.md"
     fractions = folder / SNAPSHOT_FRACTIONS
     snapshots = pd.read_csv(fractions) if fractions.is_file() else None
