@@ -5,9 +5,12 @@ finished run there.
     python benchmarks/tools/results_pages.py publish RESULTS_DIR NAME --command "snakemake ..." \\
         --configfile configs/dsr.yaml [--configfile more.yaml] [--notes TEXT] [--paper NAME] \\
         [--compare METHOD=BASE,BASE@DATASET] [--merged-with SHIPPED_RUN]
+    python benchmarks/tools/results_pages.py amend NAME [--notes TEXT] [--merged-with RUN]
 
-CI runs the first form and checks `git diff --exit-code docs/`. Folders without a run.yaml
-(the archived pages of runs whose results are gone) are left alone.
+``amend`` changes what a shipped page says about its run, not its rows: the notes, or the
+shipped runs it reads with its own (a run whose results directory is gone cannot be
+published again). CI runs the first form and checks `git diff --exit-code docs/`. Folders
+without a run.yaml (the archived pages of runs whose results are gone) are left alone.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from dsrbench.reports.comparison import Comparison
-from dsrbench.reports.run_pages import publish_run, write_page
+from dsrbench.reports.run_pages import amend_run, publish_run, write_page
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "results"
 
@@ -54,7 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         "with this run's: a run finished in parts (the parquet keeps this run's rows)",
     )
     pub.add_argument("--docs", type=Path, default=DOCS)
+    amend = sub.add_parser("amend", help="change a shipped page's notes or merged runs")
+    amend.add_argument("name")
+    amend.add_argument("--notes", default=None, help="the new notes (replacing the old)")
+    amend.add_argument("--merged-with", action="append", default=None, metavar="RUN")
+    amend.add_argument("--docs", type=Path, default=DOCS)
     args = parser.parse_args(argv)
+    if args.command_name == "amend":
+        print(amend_run(args.docs / args.name, notes=args.notes, merged_with=args.merged_with))
+        return 0
     if args.command_name == "publish":
         page = publish_run(
             args.results,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,14 @@ def test_a_run_finished_in_parts_is_read_with_its_shipped_part_and_another_proto
     argv = ["publish", str(user_run), "mine3", *common, "--merged-with", "absent"]
     with pytest.raises(FileNotFoundError, match="ship that run first"):
         module.main(argv)
+    # amend: a shipped page's notes and merged runs change (checked first), its rows do not
+    before = (tmp_path / "tiny/run.yaml").read_text()
+    amend = ["amend", "tiny", "--docs", str(tmp_path)]
+    with pytest.raises(export.ExportError, match=r"evaluation\.horizon"):
+        module.main([*amend, "--merged-with", "other"])
+    assert (tmp_path / "tiny/run.yaml").read_text() == before
+    assert module.main([*amend, "--notes", "Amended notes.", "--merged-with", "mine"]) == 0
+    text = (tmp_path / "tiny/README.md").read_text()
+    assert "Amended notes." in text and "[`mine`](../mine/README.md)" in text
+    assert re.search(r"\| Lorenz\s+\| var\s+\|", text)  # mine's rows in tiny's metric table
+    pd.testing.assert_frame_equal(read_export(tmp_path / "tiny/tiny.parquet"), shipped)

@@ -52,6 +52,7 @@ from dsrbench.systems import all_systems, lyapunov_time_flag
 __all__ = [
     "PAGE_METRICS",
     "ZEROSHOT_FIGURES",
+    "amend_run",
     "page_export",
     "publish_run",
     "run_page",
@@ -148,6 +149,30 @@ def publish_run(
     return write_page(folder)
 
 
+def amend_run(
+    folder: str | Path, *, notes: str | None = None, merged_with: Sequence[str] | None = None
+) -> Path:
+    """Change what a shipped run's ``run.yaml`` says about the run, not its rows: its
+    ``notes`` and the shipped runs its page reads with its own (``merged_with``; checked as
+    :func:`publish_run` checks them, before anything is written); None keeps a field. Then
+    rewrites the page."""
+    folder = Path(folder)
+    path = folder / "run.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: publish the run first")
+    meta = yaml.safe_load(path.read_text())
+    if notes is not None:
+        meta["notes"] = notes
+    if merged_with is not None:
+        meta["merged_with"] = list(merged_with)
+        if not meta["merged_with"]:
+            del meta["merged_with"]
+        page_export(folder, meta)  # refused before anything is written
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+    return write_page(folder)
+
+
 def seed_summary(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, system, method, metric): the median and interquartile range over seeds
     of the value, with the counts of seeds, of diverged and of failed ones. A diverged or
@@ -221,7 +246,7 @@ def run_page(
             "- Read with the rows of the shipped "
             + ("run " if len(parts) == 1 else "runs ")
             + ", ".join(parts)
-            + " (same protocol and dataset stores, merged as `dsrbench results merge` does: "
+            + ", merged as `dsrbench results merge` does (same protocol and dataset stores; "
             "a row found in both is kept once, bit-equal): every table below is over "
             + (f"{len(export)} rows, {own} of them this run's" if own is not None else "both")
         )
