@@ -16,7 +16,6 @@ that row reads ``not tested`` instead of a verdict.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from scipy.stats import binomtest
 
 from dsrbench.reports.reproductions import quartiles
 from dsrbench.reports.specs import MetricSpec, spec, worst_value
+from dsrbench.reports.stats import fmt_g
 
 __all__ = [
     "COMPARED_METRICS",
@@ -156,14 +156,6 @@ def system_values(export: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
     return out[["system", "method", "metric", "value"]]
 
 
-def _fmt(x: float) -> str:
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.3g}"
-
-
 def arm_table(export: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
     """Per arm: each metric's median [IQR] over the shared systems, the median fit and
     forecast seconds per system and the median epochs trained (where recorded)."""
@@ -180,15 +172,15 @@ def arm_table(export: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
         for s in metrics_of(export, comparison):
             v = values[(values["method"] == arm) & (values["metric"] == s.metric)]["value"]
             q25, q50, q75 = quartiles(v.to_numpy(dtype=float))
-            row[f"{s.label} ({s.better})"] = f"{_fmt(q50)} [{_fmt(q25)}, {_fmt(q75)}]"
+            row[f"{s.label} ({s.better})"] = f"{fmt_g(q50)} [{fmt_g(q25)}, {fmt_g(q75)}]"
         fits = training.loc[training["method"] == arm, "fit_seconds"].astype(float).dropna()
         predicts = metric_rows.loc[metric_rows["method"] == arm]
         predicts = predicts.drop_duplicates(["system", "seed"])["predict_seconds"]
         predicts = predicts.astype(float).dropna()
         epochs = training.loc[training["method"] == arm, "epochs_run"].astype(float).dropna()
-        row["fit s"] = _fmt(float(fits.median())) if len(fits) else "n/a"
-        row["forecast s"] = _fmt(float(predicts.median())) if len(predicts) else "n/a"
-        row["epochs"] = _fmt(float(epochs.median())) if len(epochs) else "n/a"
+        row["fit s"] = fmt_g(float(fits.median())) if len(fits) else "n/a"
+        row["forecast s"] = fmt_g(float(predicts.median())) if len(predicts) else "n/a"
+        row["epochs"] = fmt_g(float(epochs.median())) if len(epochs) else "n/a"
         table.append(row)
     return pd.DataFrame(table)
 

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from dsrbench import layout
+from dsrbench.reports.stats import fmt
 
 __all__ = [
     "COLUMNS",
@@ -268,9 +269,9 @@ def display(table: pd.DataFrame, label=str) -> pd.DataFrame:
             "system": table["system"],
             "method": [label(m) if m else "" for m in table["method"]],
             "metric": table["metric"],
-            "published": [_fmt(v) for v in table["published"]],
+            "published": [fmt(v) for v in table["published"]],
             "ours: median [IQR] (seeds)": [
-                f"{_fmt(r.ours)} [{_fmt(r.q25)}, {_fmt(r.q75)}] ({r.n_seeds})" if r.n_seeds else ""
+                f"{fmt(r.ours)} [{fmt(r.q25)}, {fmt(r.q75)}] ({r.n_seeds})" if r.n_seeds else ""
                 for r in table.itertuples()
             ],
             "status": table["status"],
@@ -283,12 +284,6 @@ def _key(metric: str) -> tuple[str, float | None]:
     """``smape200@4`` -> ("smape200", 4.0); other metrics carry no horizon."""
     name, sep, horizon = metric.partition("@")
     return (name, float(horizon)) if sep else (name, None)
-
-
-def _fmt(v: float) -> str:
-    from dsrbench.reports.stats import fmt
-
-    return fmt(v)
 
 
 def _seed_values(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, int, str]:
@@ -441,7 +436,7 @@ def reproductions(
             out["status"] = "differs"
             out["cause"] = (
                 "; ".join(causes or ["outside tolerance"])
-                + f" (ours {_fmt(ours)}, published {_fmt(value)}, tolerance {tol:g})"
+                + f" (ours {fmt(ours)}, published {fmt(value)}, tolerance {tol:g})"
             )
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -510,7 +505,7 @@ def headline(table: pd.DataFrame, sources: Mapping[str, Any]) -> str:
 def _shown(table: pd.DataFrame) -> pd.DataFrame:
     """The table as read: numbers formatted, the IQR as one column."""
     iqr = [
-        "" if math.isnan(lo) else f"[{_fmt(lo)}, {_fmt(hi)}]"
+        "" if math.isnan(lo) else f"[{fmt(lo)}, {fmt(hi)}]"
         for lo, hi in zip(table["q25"], table["q75"], strict=True)
     ]
     return pd.DataFrame(
@@ -520,8 +515,8 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
             "method": table["method"].where(table["method"] != "", "–"),
             "published method": table["published_method"],
             "metric": table["metric"],
-            "published": [_fmt(v) for v in table["published"]],
-            "ours (median)": ["" if math.isnan(v) else _fmt(v) for v in table["ours"]],
+            "published": [fmt(v) for v in table["published"]],
+            "ours (median)": ["" if math.isnan(v) else fmt(v) for v in table["ours"]],
             "IQR": iqr,
             "seeds": table["n_seeds"],
             "tolerance": ["" if math.isnan(v) else f"{v:g}" for v in table["tolerance"]],

@@ -46,6 +46,7 @@ from dsrbench.reports.reproductions import (
 )
 from dsrbench.reports.results import NoData, Run, random_smoke
 from dsrbench.reports.specs import worst_value
+from dsrbench.reports.stats import fmt_g
 from dsrbench.reports.style import order_methods
 from dsrbench.systems import all_systems, lyapunov_time_flag
 
@@ -205,9 +206,8 @@ def _median(s: pd.Series) -> float:
 
 
 def _fmt(x: float) -> str:
-    if not np.isfinite(x):
-        return "inf" if x > 0 else "nan"
-    return f"{x:.3g}"
+    """A table cell: ``%.3g``, ``nan`` for NaN (a metric a method has no value of)."""
+    return fmt_g(x, nan="nan")
 
 
 def _markdown(df: pd.DataFrame) -> str:

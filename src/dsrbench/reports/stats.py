@@ -53,6 +53,17 @@ class Interval:
         return f"{fmt(self.estimate, digits)} [{fmt(self.low, digits)}, {fmt(self.high, digits)}]"
 
 
+def fmt_g(value: float, nan: str = "n/a") -> str:
+    """A number as ``%.3g`` (the run pages' and comparisons' tables); ``nan`` for NaN,
+    ``inf`` and ``-inf`` kept."""
+    value = float(value)
+    if math.isnan(value):
+        return nan
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.3g}"
+
+
 def fmt(value: float, digits: int = 3) -> str:
     """A number with ``digits`` significant digits; ``n/a`` for NaN, ``inf`` kept."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
