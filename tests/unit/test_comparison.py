@@ -156,14 +156,24 @@ def test_the_run_page_shows_a_comparison_section():
         assert line in section
 
 
-def test_the_publish_script_stores_and_renders_a_comparison(tiny_run, tmp_path):
-    """``results_pages.py publish --compare``: run.yaml keeps it, the page shows it."""
+def _results_pages():
+    """benchmarks/tools/results_pages.py as a module (it is a script, not a package)."""
     script = Path(__file__).resolve().parents[2] / "benchmarks/tools/results_pages.py"
     spec_ = importlib.util.spec_from_file_location("results_pages", script)
     module = importlib.util.module_from_spec(spec_)
     spec_.loader.exec_module(module)
+    return module
+
+
+def _tiny_config(tmp_path: Path) -> Path:
     config = tmp_path / "tiny.yaml"
     config.write_text("systems: [Lorenz]\n")
+    return config
+
+
+def test_the_publish_script_stores_and_renders_a_comparison(tiny_run, tmp_path):
+    """``results_pages.py publish --compare``: run.yaml keeps it, the page shows it."""
+    module, config = _results_pages(), _tiny_config(tmp_path)
     argv = ["publish", str(tiny_run), "tiny", "--command", "c", "--configfile", str(config)]
     assert module.main([*argv, "--compare", "mean=persistence", "--docs", str(tmp_path)]) == 0
     meta = yaml.safe_load((tmp_path / "tiny/run.yaml").read_text())
@@ -181,12 +191,7 @@ def test_a_run_finished_in_parts_is_read_with_its_shipped_part_and_another_proto
     """``publish --merged-with RUN``: the page reads the shipped run's rows with its own (a
     comparison across the two parts), its parquet keeps its own rows only; a shipped run
     of another protocol is refused, naming the key, before anything is written."""
-    script = Path(__file__).resolve().parents[2] / "benchmarks/tools/results_pages.py"
-    spec_ = importlib.util.spec_from_file_location("results_pages", script)
-    module = importlib.util.module_from_spec(spec_)
-    spec_.loader.exec_module(module)
-    config = tmp_path / "tiny.yaml"
-    config.write_text("systems: [Lorenz]\n")
+    module, config = _results_pages(), _tiny_config(tmp_path)
     common = ["--command", "c", "--configfile", str(config), "--docs", str(tmp_path)]
     assert module.main(["publish", str(tiny_run), "tiny", *common]) == 0
     argv = ["publish", str(user_run), "mine", *common, "--merged-with", "tiny"]
