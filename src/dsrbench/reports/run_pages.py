@@ -145,9 +145,14 @@ def publish_run(
         page_export(folder, meta, own=table)  # refused before anything is written
     folder.mkdir(parents=True, exist_ok=True)
     write_export(table, folder / f"{name}.parquet", run=name)
+    _write_meta(folder, meta)
+    return write_page(folder)
+
+
+def _write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    """``<folder>/run.yaml``, written atomically."""
     with atomic_path(folder / "run.yaml") as tmp:
         Path(tmp).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
-    return write_page(folder)
 
 
 def amend_run(
@@ -164,13 +169,12 @@ def amend_run(
     meta = yaml.safe_load(path.read_text())
     if notes is not None:
         meta["notes"] = notes
-    if merged_with is not None:
+    if merged_with:
         meta["merged_with"] = list(merged_with)
-        if not meta["merged_with"]:
-            del meta["merged_with"]
         page_export(folder, meta)  # refused before anything is written
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+    elif merged_with is not None:  # an empty list: the page reads its own rows only
+        meta.pop("merged_with", None)
+    _write_meta(folder, meta)
     return write_page(folder)
 
 
