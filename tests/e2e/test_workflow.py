@@ -201,8 +201,9 @@ CONFIGS = [stack(name) for name in sorted(p.name for p in (REPO / "configs").glo
 def test_every_config_over_all_systems_plans_at_most_400_jobs(tmp_path, files):
     """Chunk jobs: neither the methods nor the seeds multiply the job count by the number
     of systems (the README gives the dry-run times). An override that names its own
-    systems is one part of a run split by systems (the EntroPE parts, the torch-20 run): it
-    is planned over those, since over all 135 it would be another run."""
+    systems (one part of a run split by systems, such as the EntroPE parts and the torch-20
+    run, or a subset chosen for a claim) is planned over those: over all 135 it would be
+    another run."""
     part = files[-1].startswith("overrides/") and isinstance(
         yaml.safe_load((REPO / "configs" / files[-1]).read_text()).get("systems"), list
     )
