@@ -204,25 +204,24 @@ def test_every_config_over_all_systems_plans_at_most_400_jobs(tmp_path, files):
     systems (one part of a run split by systems, such as the EntroPE parts and the torch-20
     run, or a subset chosen for a claim) is planned over those: over all 135 it would be
     another run."""
-    part = files[-1].startswith("overrides/") and isinstance(
-        yaml.safe_load((REPO / "configs" / files[-1]).read_text()).get("systems"), list
+    merged = stacked_config(*files)  # as snakemake merges the config files, in order
+    own_systems = files[-1].startswith("overrides/") and isinstance(
+        stacked_config(files[-1]).get("systems"), list
     )
-    systems = [] if part else ["systems=all"]
+    if not own_systems:
+        merged["systems"] = "all"
     res = snakemake(
         tmp_path,
         "-n",
         "--configfile",
         *(str(REPO / "configs" / f) for f in files),
         "--config",
-        *systems,
+        *([] if own_systems else ["systems=all"]),
         f"results_dir={tmp_path / 'results'}",
     )
     assert res.returncode == 0, res.stderr + res.stdout
     counts = planned(res.stdout + res.stderr)
     assert 0 < counts["total"] <= 400, counts
-    merged = stacked_config(*files)  # as snakemake merges the config files, in order
-    if not part:
-        merged["systems"] = "all"
     cfg = load_config(merged)
     assert counts["simulate"] == len(system_chunks(cfg)) * len(cfg["datasets"])
 
